@@ -1,0 +1,30 @@
+# make lab  — open the example notebooks in JupyterLab (sandbox by default)
+# make test — run the whole test suite (unit, sandbox over HTTP, widgets, notebooks, browser)
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: lab test lint bench install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/python -m jupyterlab notebooks/
+
+test: $(STAMP)
+	$(BIN)/python -m ruff check asc_nb tests benchmarks
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests notebooks \
+		--nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check asc_nb tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,285 @@
+"""The vocabulary shared by the client and the sandbox.
+
+Both sides import this module and nothing else from each other, so the enums, the
+endpoint table and the resource attributes cannot drift apart: adding an endpoint is
+one row here, not two implementations. A test checks this table against Apple's
+OpenAPI document (``shared/spec``), so the table cannot drift from Apple either.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Literal
+
+API_HOST = "api.appstoreconnect.apple.com"
+API_BASE_URL = f"https://{API_HOST}"
+AUDIENCE = "appstoreconnect-v1"
+#: Apple rejects tokens whose ``exp - iat`` is longer than this (seconds).
+MAX_TOKEN_LIFETIME = 20 * 60
+#: ``limit`` Apple assumes when none is sent (observed in Apple's examples).
+DEFAULT_PAGE_LIMIT = 50
+#: Presigned segment URLs are valid this long after they are generated (seconds).
+SEGMENT_URL_LIFETIME = 5 * 60
+#: Report instances are deleted this many days after they are generated.
+INSTANCE_RETENTION_DAYS = 35
+#: A second ONE_TIME_SNAPSHOT for an app is refused within this many days of the last one.
+SNAPSHOT_COOLDOWN_DAYS = 31
+#: The earliest date Apple keeps history for (a snapshot backfills from here).
+HISTORY_START = "2024-01-01"
+
+
+class _StrEnum(str, Enum):
+    """A ``str`` enum whose ``str()`` is its value (``enum.StrEnum`` needs 3.11)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def parse(cls, value: object, *, argument: str | None = None):
+        """Accept a member or its name in any case; raise ``ValueError`` naming the choices."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            key = value.strip().upper().replace("-", "_").replace(" ", "_")
+            if key in cls.__members__:
+                return cls.__members__[key]
+        choices = ", ".join(m.value for m in cls)
+        what = argument or cls.__name__
+        raise ValueError(f"{what} must be one of {choices}; got {value!r}")
+
+
+class AccessType(_StrEnum):
+    ONGOING = "ONGOING"
+    ONE_TIME_SNAPSHOT = "ONE_TIME_SNAPSHOT"
+
+
+class Category(_StrEnum):
+    APP_USAGE = "APP_USAGE"
+    APP_STORE_ENGAGEMENT = "APP_STORE_ENGAGEMENT"
+    COMMERCE = "COMMERCE"
+    FRAMEWORK_USAGE = "FRAMEWORK_USAGE"
+    PERFORMANCE = "PERFORMANCE"
+
+
+class Granularity(_StrEnum):
+    DAILY = "DAILY"
+    WEEKLY = "WEEKLY"
+    MONTHLY = "MONTHLY"
+
+
+class Role(_StrEnum):
+    """App Store Connect user roles that matter to the Analytics Reports API."""
+
+    ADMIN = "ADMIN"
+    SALES_AND_REPORTS = "SALES_AND_REPORTS"
+    FINANCE = "FINANCE"
+    DEVELOPER = "DEVELOPER"
+
+
+#: Roles allowed to create and delete report requests; the others may only read.
+WRITE_ROLES = frozenset({Role.ADMIN})
+READ_ROLES = frozenset({Role.ADMIN, Role.SALES_AND_REPORTS, Role.FINANCE})
+
+
+# --------------------------------------------------------------------------- resources
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One JSON:API resource type: its attributes and to-many relationships, in Apple's order."""
+
+    type: str
+    attributes: tuple[str, ...]
+    relationships: tuple[str, ...] = ()
+    #: attribute -> enum class, for attributes restricted to an enum
+    enums: dict[str, type[_StrEnum]] = field(default_factory=dict)
+
+
+APPS = Resource("apps", ("name", "bundleId", "sku", "primaryLocale"), ("analyticsReportRequests",))
+REQUESTS = Resource(
+    "analyticsReportRequests",
+    ("accessType", "stoppedDueToInactivity"),
+    ("reports",),
+    {"accessType": AccessType},
+)
+REPORTS = Resource("analyticsReports", ("name", "category"), ("instances",), {"category": Category})
+INSTANCES = Resource(
+    "analyticsReportInstances",
+    ("granularity", "processingDate"),
+    ("segments",),
+    {"granularity": Granularity},
+)
+SEGMENTS = Resource("analyticsReportSegments", ("checksum", "sizeInBytes", "url"))
+
+RESOURCES: dict[str, Resource] = {r.type: r for r in (APPS, REQUESTS, REPORTS, INSTANCES, SEGMENTS)}
+
+#: Every ``fields[apps]`` value Apple accepts (attributes and relationships, 4.4.1 + 4.5.1).
+APP_FIELDS = (
+    "accessibilityUrl name bundleId sku primaryLocale isOrEverWasMadeForKids subscriptionStatusUrl "
+    "subscriptionStatusUrlVersion subscriptionStatusUrlForSandbox subscriptionStatusUrlVersionForSandbox "
+    "contentRightsDeclaration streamlinedPurchasingEnabled accessibilityDeclarations appEncryptionDeclarations "
+    "ciProduct betaTesters betaGroups appStoreVersions appTags preReleaseVersions betaAppLocalizations builds "
+    "betaLicenseAgreement betaAppReviewDetail appInfos appClips appPricePoints endUserLicenseAgreement "
+    "appPriceSchedule appAvailabilityV2 inAppPurchases subscriptionGroups gameCenterEnabledVersions "
+    "perfPowerMetrics appCustomProductPages inAppPurchasesV2 promotedPurchases appEvents reviewSubmissions "
+    "subscriptionGracePeriod customerReviews customerReviewSummarizations gameCenterDetail appStoreVersionExperimentsV2 "
+    "alternativeDistributionKey analyticsReportRequests marketplaceSearchDetail backgroundAssets betaFeedbackScreenshotSubmissions "
+    "betaFeedbackCrashSubmissions searchKeywords webhooks androidToIosAppMappingDetails performanceOverviews assetLibrary"
+).split()
+
+
+# --------------------------------------------------------------------------- endpoints
+
+Kind = Literal["collection", "instance", "linkages", "create", "delete"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One operation of the API, as the spec declares it.
+
+    ``filters`` maps a ``filter[...]`` name to its allowed values (``None`` = free text,
+    comma-separated lists allowed). ``fields`` maps a resource type to the values its
+    ``fields[type]`` accepts. ``max_limit`` is the largest ``limit`` (``None`` = no paging).
+    """
+
+    name: str
+    method: Literal["GET", "POST", "DELETE"]
+    path: str
+    kind: Kind
+    resource: str | None
+    filters: dict[str, tuple[str, ...] | None] = field(default_factory=dict)
+    fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    include: tuple[str, ...] = ()
+    max_limit: int | None = None
+    #: ``limit[relationship]`` parameters and their maxima
+    include_limits: dict[str, int] = field(default_factory=dict)
+    sort: tuple[str, ...] = ()
+    #: roles allowed to call it
+    roles: frozenset[Role] = READ_ROLES
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile("^" + self.path.replace("{id}", "(?P<id>[^/]+)") + "$")
+
+    def url(self, id: str | None = None) -> str:
+        """The path with ``{id}`` filled in."""
+        return self.path.replace("{id}", str(id)) if id is not None else self.path
+
+    @property
+    def query_parameters(self) -> frozenset[str]:
+        """Every query parameter name this endpoint accepts (``cursor`` included when it pages)."""
+        names = {f"filter[{k}]" for k in self.filters} | {f"fields[{k}]" for k in self.fields}
+        if self.include:
+            names.add("include")
+        if self.max_limit is not None:
+            names |= {"limit", "cursor"}
+        names |= {f"limit[{k}]" for k in self.include_limits}
+        if self.sort:
+            names.add("sort")
+        return frozenset(names)
+
+
+def _f(*resources: Resource) -> dict[str, tuple[str, ...]]:
+    return {r.type: r.attributes + r.relationships for r in resources}
+
+
+_APP_FIELDS = {"apps": tuple(APP_FIELDS)}
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        "apps", "GET", "/v1/apps", "collection", "apps",
+        filters={"name": None, "bundleId": None, "sku": None, "id": None},
+        fields=_APP_FIELDS, max_limit=200,
+        sort=("name", "-name", "bundleId", "-bundleId", "sku", "-sku"),
+    ),
+    Endpoint("app", "GET", "/v1/apps/{id}", "instance", "apps", fields=_APP_FIELDS),
+    Endpoint(
+        "app_report_requests", "GET", "/v1/apps/{id}/analyticsReportRequests", "collection",
+        "analyticsReportRequests",
+        filters={"accessType": tuple(AccessType)}, fields=_f(REQUESTS, REPORTS),
+        include=("reports",), max_limit=200, include_limits={"reports": 50},
+    ),
+    Endpoint(
+        "app_report_request_linkages", "GET", "/v1/apps/{id}/relationships/analyticsReportRequests",
+        "linkages", "analyticsReportRequests", max_limit=200,
+    ),
+    Endpoint(
+        "create_report_request", "POST", "/v1/analyticsReportRequests", "create",
+        "analyticsReportRequests", roles=frozenset(WRITE_ROLES),
+    ),
+    Endpoint(
+        "report_request", "GET", "/v1/analyticsReportRequests/{id}", "instance", "analyticsReportRequests",
+        fields=_f(REQUESTS, REPORTS), include=("reports",), include_limits={"reports": 50},
+    ),
+    Endpoint(
+        "delete_report_request", "DELETE", "/v1/analyticsReportRequests/{id}", "delete",
+        "analyticsReportRequests", roles=frozenset(WRITE_ROLES),
+    ),
+    Endpoint(
+        "request_reports", "GET", "/v1/analyticsReportRequests/{id}/reports", "collection", "analyticsReports",
+        filters={"name": None, "category": tuple(Category)}, fields=_f(REPORTS), max_limit=200,
+    ),
+    Endpoint(
+        "request_report_linkages", "GET", "/v1/analyticsReportRequests/{id}/relationships/reports",
+        "linkages", "analyticsReports", max_limit=200,
+    ),
+    Endpoint("report", "GET", "/v1/analyticsReports/{id}", "instance", "analyticsReports", fields=_f(REPORTS)),
+    Endpoint(
+        "report_instances", "GET", "/v1/analyticsReports/{id}/instances", "collection",
+        "analyticsReportInstances",
+        filters={"granularity": tuple(Granularity), "processingDate": None}, fields=_f(INSTANCES),
+        max_limit=200,
+    ),
+    Endpoint(
+        "report_instance_linkages", "GET", "/v1/analyticsReports/{id}/relationships/instances", "linkages",
+        "analyticsReportInstances", max_limit=200,
+    ),
+    Endpoint(
+        "instance", "GET", "/v1/analyticsReportInstances/{id}", "instance", "analyticsReportInstances",
+        fields=_f(INSTANCES),
+    ),
+    Endpoint(
+        "instance_segments", "GET", "/v1/analyticsReportInstances/{id}/segments", "collection",
+        "analyticsReportSegments", fields=_f(SEGMENTS), max_limit=200,
+    ),
+    Endpoint(
+        "instance_segment_linkages", "GET", "/v1/analyticsReportInstances/{id}/relationships/segments",
+        "linkages", "analyticsReportSegments", max_limit=200,
+    ),
+    Endpoint(
+        "segment", "GET", "/v1/analyticsReportSegments/{id}", "instance", "analyticsReportSegments",
+        fields=_f(SEGMENTS),
+    ),
+)
+
+ENDPOINTS_BY_NAME: dict[str, Endpoint] = {e.name: e for e in ENDPOINTS}
+
+
+def endpoint(name: str) -> Endpoint:
+    """The endpoint called ``name`` (a ``KeyError`` lists the known names)."""
+    try:
+        return ENDPOINTS_BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"no endpoint {name!r}; known: {', '.join(ENDPOINTS_BY_NAME)}") from None
+
+
+def match(method: str, path: str) -> tuple[Endpoint, str | None] | None:
+    """Find the endpoint for ``method`` + ``path``; return it and the ``{id}`` (or ``None``)."""
+    for ep in ENDPOINTS:
+        if ep.method == method.upper():
+            m = ep.pattern.match(path)
+            if m:
+                return ep, m.groupdict().get("id")
+    return None
+
+
+# --------------------------------------------------------------------------- records
+
+
+def snake(name: str) -> str:
+    """``stoppedDueToInactivity`` -> ``stopped_due_to_inactivity``; ``App Apple Identifier`` -> ``app_apple_identifier``."""
+    s = re.sub(r"[^0-9A-Za-z]+", "_", name.strip())
+    s = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", s)
+    return re.sub(r"_+", "_", s).strip("_").lower()

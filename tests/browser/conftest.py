@@ -206,10 +206,9 @@ def lab(browser, lab_server: str, lab_root: Path, request: pytest.FixtureRequest
     finally:
         rep = getattr(request.node, "rep_call", None)
         if rep is not None and rep.failed:
-            try:
+            # a failed screenshot must not hide the real failure
+            with contextlib.suppress(Exception):
                 lab.screenshot(f"failed-{request.node.name}.png", full_page=True)
-            except Exception:  # noqa: BLE001 - a failed screenshot must not hide the real failure
-                pass
         context.close()
 
 

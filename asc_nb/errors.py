@@ -1,0 +1,289 @@
+"""One exception family for everything asc-nb raises on purpose.
+
+Apple answers every failure with an ``ErrorResponse`` (``{"errors": [{status, code, title,
+detail, source, id}]}``). :func:`from_response` turns it into an :class:`APIError` subclass
+picked by HTTP status, so callers can ``except NotFoundError`` instead of comparing numbers,
+and the message reads well in a notebook::
+
+    409 Conflict — STATE_ERROR: You already have such an entity (POST /v1/analyticsReportRequests)
+
+Nothing here ever formats a credential: messages are built only from the server's error
+body, the HTTP method and the URL path (never the query string or headers).
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import httpx
+
+__all__ = [
+    "ASCError",
+    "ConfigError",
+    "ChecksumError",
+    "NetworkError",
+    "UnsafeURLError",
+    "APIError",
+    "BadRequestError",
+    "AuthenticationError",
+    "ForbiddenError",
+    "NotFoundError",
+    "ConflictError",
+    "UnprocessableError",
+    "RateLimitError",
+    "ServerError",
+    "from_response",
+]
+
+
+class ASCError(Exception):
+    """Base of every error asc-nb raises on purpose; catch this to catch them all."""
+
+
+class ConfigError(ASCError, ValueError):
+    """Credentials or settings are wrong; the message says what to fix."""
+
+
+class ChecksumError(ASCError):
+    """A downloaded segment does not match the checksum or size Apple announced."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expected: str | None = None,
+        actual: str | None = None,
+        segment_id: str | None = None,
+        expected_size: int | None = None,
+        actual_size: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual
+        self.segment_id = segment_id
+        self.expected_size = expected_size
+        self.actual_size = actual_size
+
+
+class NetworkError(ASCError):
+    """The server could not be reached (after retries); the httpx error is the ``__cause__``."""
+
+    def __init__(self, message: str, *, method: str | None = None, path: str | None = None,
+                 attempts: int = 1) -> None:
+        super().__init__(message)
+        self.method = method
+        self.path = path
+        self.attempts = attempts
+
+
+class UnsafeURLError(ASCError):
+    """A request would leak the token: plain http to a non-loopback host, or another host's URL."""
+
+
+class APIError(ASCError):
+    """App Store Connect answered with an error status.
+
+    Attributes mirror the first entry of Apple's ``ErrorResponse``; ``errors`` keeps them all,
+    ``response`` the ``httpx.Response`` (its request's headers are *not* in any message).
+    """
+
+    #: a sentence appended to the message telling the caller what to do (set per subclass/case)
+    hint: str | None = None
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        code: str | None = None,
+        title: str | None = None,
+        detail: str | None = None,
+        source: dict[str, Any] | None = None,
+        request_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        response: httpx.Response | None = None,
+        hint: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.status = int(status)
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.source = source
+        self.request_id = request_id
+        self.method = method
+        self.path = path
+        self.errors = errors or []
+        self.response = response
+        self.attempts = attempts
+        if hint is not None:
+            self.hint = hint
+        super().__init__(self._message())
+
+    @property
+    def reason(self) -> str:
+        try:
+            return HTTPStatus(self.status).phrase
+        except ValueError:
+            return "Error"
+
+    def _message(self) -> str:
+        text = f"{self.status} {self.reason}"
+        what = self.detail or self.title
+        if self.code and what:
+            text += f" — {self.code}: {what}"
+        elif self.code or what:
+            text += f" — {self.code or what}"
+        src = _describe_source(self.source)
+        if src:
+            text += f" [{src}]"
+        if len(self.errors) > 1:
+            text += f" (+{len(self.errors) - 1} more)"
+        if self.method and self.path:
+            text += f" ({self.method} {self.path})"
+        if self.hint:
+            text += f". {self.hint}"
+        return text
+
+    def add_hint(self, hint: str) -> None:
+        """Append advice to the message (used by the client once it knows more context)."""
+        self.hint = f"{self.hint} {hint}" if self.hint else hint
+        self.args = (self._message(),)
+
+    def __str__(self) -> str:
+        return self.args[0] if self.args else self._message()
+
+
+class BadRequestError(APIError):
+    """400: a parameter is invalid (``source.parameter`` names it)."""
+
+
+class AuthenticationError(APIError):
+    """401: the token was missing, malformed, expired or signed with an unknown key."""
+
+    hint = ("Check ASC_KEY_ID / ASC_ISSUER_ID and that the .p8 key belongs to them and was not revoked; "
+            "also check this machine's clock")
+
+
+class ForbiddenError(APIError):
+    """403: the key's role may not do this (only an Admin key may create or delete requests)."""
+
+
+class NotFoundError(APIError):
+    """404: no such resource (or it expired: instances live 35 days)."""
+
+
+class ConflictError(APIError):
+    """409: e.g. the app already has a report request of that access type.
+
+    ``existing`` is that request when the client could find it (see ``Client.ensure_ongoing``).
+    """
+
+    existing: Any = None
+
+
+class UnprocessableError(APIError):
+    """422: the request body is not what the endpoint expects."""
+
+
+class RateLimitError(APIError):
+    """429: the key's hourly budget is spent; ``retry_after`` (seconds) when the server said."""
+
+    retry_after: float | None = None
+    rate_limit: Any = None
+
+
+class ServerError(APIError):
+    """5xx: a failure on Apple's side; GET and DELETE are retried before this is raised."""
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableError,
+    429: RateLimitError,
+}
+
+ADMIN_HINT = ("Only an Admin key may create or delete analytics report requests; "
+              "Sales and Reports or Finance keys can list and download once a request exists")
+
+
+def error_class(status: int) -> type[APIError]:
+    """The exception class for an HTTP status."""
+    if status >= 500:
+        return ServerError
+    return _BY_STATUS.get(status, APIError)
+
+
+def _describe_source(source: dict[str, Any] | None) -> str | None:
+    if not isinstance(source, dict):
+        return None
+    if source.get("parameter"):
+        return f"parameter {source['parameter']}"
+    if source.get("pointer"):
+        return f"pointer {source['pointer']}"
+    return None
+
+
+def _request_id(response: httpx.Response, first: dict[str, Any]) -> str | None:
+    for name in ("x-request-id", "x-apple-request-uuid", "x-apple-jingle-correlation-key"):
+        value = response.headers.get(name)
+        if value:
+            return value
+    rid = first.get("id")
+    return str(rid) if rid else None
+
+
+def from_response(response: httpx.Response, *, attempts: int = 1) -> APIError:
+    """Build the typed error for an error ``response``; tolerant of non-JSON bodies."""
+    errors: list[dict[str, Any]] = []
+    try:
+        body = response.json()
+        if isinstance(body, dict) and isinstance(body.get("errors"), list):
+            errors = [e for e in body["errors"] if isinstance(e, dict)]
+    except Exception:  # plain text (406), HTML from a proxy, empty body...
+        errors = []
+    first = errors[0] if errors else {}
+    detail = first.get("detail")
+    if not errors:
+        text = (response.text or "").strip() if _is_text(response) else ""
+        detail = text[:200] or None
+    method = response.request.method if response.request is not None else None
+    path = response.request.url.path if response.request is not None else None
+    cls = error_class(response.status_code)
+    hint = None
+    if cls is ForbiddenError and method in ("POST", "DELETE") and path and "analyticsReportRequests" in path:
+        hint = ADMIN_HINT
+    err = cls(
+        response.status_code,
+        code=first.get("code"),
+        title=first.get("title"),
+        detail=detail,
+        source=first.get("source"),
+        request_id=_request_id(response, first),
+        method=method,
+        path=path,
+        errors=errors,
+        response=response,
+        hint=hint,
+        attempts=attempts,
+    )
+    if isinstance(err, RateLimitError):
+        from .http import parse_rate_limit, parse_retry_after
+
+        err.retry_after = parse_retry_after(response.headers.get("retry-after"))
+        err.rate_limit = parse_rate_limit(response.headers.get("x-rate-limit"))
+    return err
+
+
+def _is_text(response: httpx.Response) -> bool:
+    ctype = response.headers.get("content-type", "")
+    if "html" in ctype:
+        return False
+    return not ctype or ctype.startswith("text/") or "json" in ctype

@@ -1,0 +1,365 @@
+"""The HTTP session: one ``httpx.Client`` plus everything Apple expects of a polite client.
+
+- the bearer token goes only to the API's origin (scheme + host + port), never over plain
+  http except to loopback (the sandbox CLI), never to the presigned download host;
+- ``X-Rate-Limit`` is parsed on every response into :attr:`Session.rate_limit`;
+- GET and DELETE are retried on 429, transient 5xx and connection errors with exponential
+  backoff + jitter, honouring ``Retry-After``; a POST is never retried blindly (the client
+  checks what happened instead); a 401 re-signs the token once and retries;
+- paging follows ``links.next`` asking for the endpoint's largest ``limit``, lazily, and
+  refuses a ``links.next`` that points at another origin.
+
+``sleep`` and ``random`` are injectable so tests never wait for real.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import logging
+import random as _random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+from .auth import TokenSigner
+from .errors import APIError, ConfigError, NetworkError, UnsafeURLError, from_response
+
+__all__ = ["Session", "RateLimit", "RetryPolicy", "parse_rate_limit", "parse_retry_after", "is_loopback"]
+
+log = logging.getLogger("asc_nb.http")
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+USER_AGENT = "asc-nb/0.1 (+https://github.com/asc-nb)"
+
+
+# --------------------------------------------------------------------------- rate limit
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """The key's rolling-hour budget from ``X-Rate-Limit: user-hour-lim:3600;user-hour-rem:3599;``."""
+
+    limit: int | None
+    remaining: int | None
+    updated_at: datetime
+    raw: str = field(default="", compare=False)
+
+    @property
+    def used(self) -> int | None:
+        if self.limit is None or self.remaining is None:
+            return None
+        return self.limit - self.remaining
+
+    def __str__(self) -> str:
+        return f"{self.remaining}/{self.limit} requests left this hour (at {self.updated_at:%H:%M:%S} UTC)"
+
+
+def parse_rate_limit(header: str | None, *, now: datetime | None = None) -> RateLimit | None:
+    """Parse an ``X-Rate-Limit`` value; ``None`` when absent or unparseable."""
+    if not header:
+        return None
+    values: dict[str, int] = {}
+    for part in header.split(";"):
+        key, sep, value = part.partition(":")
+        if not sep:
+            continue
+        try:
+            values[key.strip().lower()] = int(value.strip())
+        except ValueError:
+            continue
+    if not values:
+        return None
+    return RateLimit(
+        limit=values.get("user-hour-lim"),
+        remaining=values.get("user-hour-rem"),
+        updated_at=now or datetime.now(timezone.utc),
+        raw=header,
+    )
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """``Retry-After`` in seconds (from delta-seconds or an HTTP date); ``None`` if absent/bad."""
+    if value is None or not str(value).strip():
+        return None
+    value = str(value).strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+# --------------------------------------------------------------------------- retry policy
+
+
+@dataclass
+class RetryPolicy:
+    """When and how long to wait before retrying an idempotent request."""
+
+    max_retries: int = 4
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    #: a ``Retry-After`` longer than this is not waited for: the error is raised instead
+    max_retry_after: float = 120.0
+    statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+    methods: frozenset[str] = frozenset({"GET", "DELETE", "HEAD", "OPTIONS"})
+
+    def backoff(self, attempt: int, rand: Callable[[], float] = _random.random) -> float:
+        """Full-jitter exponential backoff for retry number ``attempt`` (1-based)."""
+        cap = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+        return cap / 2 + rand() * cap / 2
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8 or ::1."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    port = url.port or {"https": 443, "http": 80}.get(url.scheme)
+    return (url.scheme, url.host.lower(), port)
+
+
+class _BearerAuth(httpx.Auth):
+    """Adds ``Authorization`` only for the API origin; refuses to leak it anywhere else."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def auth_flow(self, request: httpx.Request):
+        if self.session.signer is not None and self.session.is_api_url(request.url):
+            request.headers["Authorization"] = f"Bearer {self.session.signer.token()}"
+        else:
+            request.headers.pop("Authorization", None)
+        yield request
+
+
+# --------------------------------------------------------------------------- session
+
+
+class Session:
+    """One ``httpx.Client`` bound to the API base URL, with auth, retries, rate limit and paging."""
+
+    def __init__(
+        self,
+        base_url: str,
+        signer: TokenSigner | None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout | float | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = _random.random,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        url = httpx.URL(base_url.rstrip("/"))
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ConfigError(f"base_url must be an http(s) URL, got {base_url!r}")
+        if url.scheme == "http" and not is_loopback(url.host):
+            raise ConfigError(
+                f"Refusing plain http to {url.host}: the bearer token would travel unencrypted. "
+                "Use https (plain http is allowed only to loopback, e.g. the sandbox CLI on 127.0.0.1)"
+            )
+        self.base_url = url
+        self.signer = signer
+        self.retry = retry or RetryPolicy()
+        self.sleep = sleep
+        self.random = random
+        #: the last ``X-Rate-Limit`` seen (``None`` until a response carried one)
+        self.rate_limit: RateLimit | None = None
+        #: the last ``httpx.Response`` (raw JSON: ``session.last_response.json()``)
+        self.last_response: httpx.Response | None = None
+        #: every request sent, as ``(method, url)`` — counting retries (cheap, for diagnostics)
+        self.requests_sent = 0
+        self.retries = 0
+        self.client = httpx.Client(
+            base_url=str(url),
+            transport=transport,
+            timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
+            auth=_BearerAuth(self),
+            follow_redirects=False,
+        )
+
+    # ------------------------------------------------------------------ plumbing
+
+    def is_api_url(self, url: httpx.URL) -> bool:
+        """Same scheme, host and port as the API base URL."""
+        return _origin(url) == _origin(self.base_url)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _resolve(self, path_or_url: str) -> httpx.URL:
+        if path_or_url.startswith(("http://", "https://")):
+            url = httpx.URL(path_or_url)
+            if not self.is_api_url(url):
+                raise UnsafeURLError(
+                    f"Refusing to send the API token to {url.scheme}://{url.host}"
+                    f"{':' + str(url.port) if url.port else ''}: only {self.base_url} gets it"
+                )
+            return url
+        return self.base_url.join(path_or_url if path_or_url.startswith("/") else "/" + path_or_url)
+
+    def _note(self, response: httpx.Response) -> None:
+        self.last_response = response
+        rl = parse_rate_limit(response.headers.get("x-rate-limit"))
+        if rl is not None:
+            self.rate_limit = rl
+
+    # ------------------------------------------------------------------ requests
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        """Send one API request; return the 2xx response or raise a typed :class:`APIError`.
+
+        Retries GET/DELETE per :attr:`retry`; re-signs once on 401 (any method: a 401 means the
+        server did nothing). Connection errors surface as :class:`NetworkError`.
+        """
+        method = method.upper()
+        url = self._resolve(path_or_url)
+        retryable = method in self.retry.methods
+        attempt = 0
+        resigned = False
+        while True:
+            attempt += 1
+            self.requests_sent += 1
+            try:
+                response = self.client.request(method, url, params=params, json=json)
+            except httpx.TransportError as exc:
+                if retryable and attempt <= self.retry.max_retries:
+                    delay = self.retry.backoff(attempt, self.random)
+                    log.info("%s %s: %s; retry %d in %.2fs", method, url.path, type(exc).__name__, attempt, delay)
+                    self.retries += 1
+                    self.sleep(delay)
+                    continue
+                raise NetworkError(
+                    f"{type(exc).__name__} talking to {url.host} ({method} {url.path})"
+                    + (f" after {attempt} attempts" if attempt > 1 else "")
+                    + (": not retried, a POST may have reached the server" if method == "POST" else ""),
+                    method=method, path=url.path, attempts=attempt,
+                ) from exc
+            self._note(response)
+            status = response.status_code
+            if status < 400:
+                return response
+            if status == 401 and not resigned and self.signer is not None:
+                resigned = True
+                response.close()
+                log.info("%s %s: 401, re-signing the token once", method, url.path)
+                self.signer.refresh()
+                attempt -= 1  # a re-sign is not a retry
+                continue
+            if retryable and status in self.retry.statuses and attempt <= self.retry.max_retries:
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                if retry_after is not None and retry_after > self.retry.max_retry_after:
+                    response.read()
+                    raise from_response(response, attempts=attempt)
+                delay = retry_after if retry_after is not None else self.retry.backoff(attempt, self.random)
+                response.close()
+                log.info("%s %s: %d; retry %d in %.2fs", method, url.path, status, attempt, delay)
+                self.retries += 1
+                self.sleep(delay)
+                continue
+            response.read()
+            raise from_response(response, attempts=attempt)
+
+    def get_json(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """GET and decode a JSON:API document."""
+        response = self.request("GET", path_or_url, params=params)
+        return _json(response)
+
+    def pages(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield each page document of a collection, lazily, following ``links.next``.
+
+        ``limit`` is sent on the first request (the server echoes it into ``links.next``).
+        """
+        query = dict(params or {})
+        if limit is not None:
+            query["limit"] = limit
+        doc = self.get_json(path, query)
+        yield doc
+        seen: set[str] = set()
+        while True:
+            nxt = (doc.get("links") or {}).get("next")
+            if not nxt:
+                return
+            url = self.base_url.join(nxt) if not nxt.startswith(("http://", "https://")) else httpx.URL(nxt)
+            if not self.is_api_url(url):
+                raise UnsafeURLError(
+                    f"links.next points at another origin ({url.scheme}://{url.host}); refusing to follow it "
+                    f"with the API token (expected {self.base_url})"
+                )
+            key = str(url)
+            if key in seen:
+                raise APIError(200, code="PAGING_LOOP", detail=f"links.next repeats {url.path}?{url.query.decode()}",
+                               method="GET", path=url.path)
+            seen.add(key)
+            doc = self.get_json(str(url))
+            yield doc
+
+    def iter_resources(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield each resource of every page, lazily (stop early to save calls)."""
+        for doc in self.pages(path, params, limit=limit):
+            yield from doc.get("data") or []
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        doc = response.json()
+    except ValueError as exc:
+        raise APIError(response.status_code, code="INVALID_JSON",
+                       detail=f"expected a JSON document, got {response.headers.get('content-type', 'no content-type')}",
+                       method=response.request.method, path=response.request.url.path,
+                       response=response) from exc
+    if not isinstance(doc, dict):
+        raise APIError(response.status_code, code="INVALID_JSON", detail="expected a JSON object",
+                       method=response.request.method, path=response.request.url.path, response=response)
+    return doc

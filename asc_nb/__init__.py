@@ -1,1 +1,124 @@
-"""asc-nb."""
+"""asc-nb: App Store Connect Analytics Reports in JupyterLab, as typed pandas DataFrames.
+
+``asc_nb.connect()`` returns a :class:`Client`: against Apple when credentials are given or
+found in ``ASC_*`` environment variables, otherwise against an embedded, deterministic
+sandbox (announced once on stderr).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .auth import Credentials, TokenSigner
+from .client import Client
+from .errors import (
+    APIError,
+    ASCError,
+    AuthenticationError,
+    BadRequestError,
+    ChecksumError,
+    ConfigError,
+    ConflictError,
+    ForbiddenError,
+    NetworkError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    UnprocessableError,
+    UnsafeURLError,
+)
+from .http import RateLimit, RetryPolicy
+from .models import AccessType, Category, Granularity, Role
+from .records import App, Instance, Report, ReportRequest, Segment
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .sandbox import Sandbox
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "connect", "Client", "Credentials", "TokenSigner", "Sandbox",
+    "AccessType", "Category", "Granularity", "Role",
+    "App", "ReportRequest", "Report", "Instance", "Segment", "RateLimit", "RetryPolicy",
+    "ASCError", "APIError", "ConfigError", "ChecksumError", "NetworkError", "UnsafeURLError",
+    "BadRequestError", "AuthenticationError", "ForbiddenError", "NotFoundError", "ConflictError",
+    "UnprocessableError", "RateLimitError", "ServerError",
+]
+
+SANDBOX_NOTICE = (
+    "asc_nb: sandbox mode — no App Store Connect credentials found, so this client talks to a simulated "
+    "App Store Connect with generated data. Set ASC_KEY_ID, ASC_ISSUER_ID and ASC_PRIVATE_KEY_PATH to use Apple."
+)
+_announced = False
+
+
+def __getattr__(name: str) -> Any:
+    # the sandbox (and widgets) load on first use: importing asc_nb stays light
+    if name == "Sandbox":
+        from .sandbox import Sandbox
+
+        return Sandbox
+    if name in ("widgets", "sandbox", "download", "frames"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'asc_nb' has no attribute {name!r}")
+
+
+def _announce_sandbox() -> None:
+    """Say once per process, on stderr, that the data is simulated (fixed text: nbval-stable)."""
+    global _announced
+    if not _announced:
+        _announced = True
+        print(SANDBOX_NOTICE, file=sys.stderr)
+
+
+def connect(
+    credentials: Credentials | None = None,
+    *,
+    key_id: str | None = None,
+    issuer_id: str | None = None,
+    private_key: Any = None,
+    individual: bool = False,
+    sandbox: Sandbox | None = None,
+    base_url: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    **client_options: Any,
+) -> Client:
+    """A :class:`Client` for the first of: explicit credentials (a :class:`Credentials` or
+    ``key_id``/``issuer_id``/``private_key``), a given ``sandbox``, ``ASC_*`` environment
+    variables, or a fresh embedded :class:`Sandbox` (announced once on stderr).
+
+    ``base_url`` (or ``ASC_BASE_URL``) points at another server, e.g. the sandbox CLI on
+    127.0.0.1; ``cache_dir`` (or ``ASC_NB_CACHE_DIR``) is where downloads are cached.
+    Other keyword arguments go to :class:`Client` (``timeout``, ``retry``, ``sleep``, ``scope``).
+    """
+    env = os.environ if environ is None else environ
+    if base_url is None and sandbox is None:
+        base_url = (env.get("ASC_BASE_URL") or "").strip() or None
+    if cache_dir is None and (env.get("ASC_NB_CACHE_DIR") or "").strip():
+        cache_dir = env["ASC_NB_CACHE_DIR"].strip()
+    if credentials is not None and any(v is not None for v in (key_id, issuer_id, private_key)):
+        raise ConfigError("Pass either credentials= or key_id/issuer_id/private_key, not both")
+    if credentials is None and any(v is not None for v in (key_id, issuer_id, private_key)):
+        if private_key is None:
+            raise ConfigError("private_key= is required with key_id/issuer_id (PEM text or a path to the .p8 file)")
+        credentials = Credentials(key_id, issuer_id, private_key, individual=individual, source="arguments")
+    if credentials is None and sandbox is None:
+        if Credentials.env_present(env):
+            credentials = Credentials.from_env(env)
+        elif base_url is not None:
+            raise ConfigError(
+                f"ASC_BASE_URL/base_url is {base_url} but no credentials were found: set ASC_KEY_ID, "
+                "ASC_ISSUER_ID and ASC_PRIVATE_KEY_PATH (the sandbox CLI writes them with --write-credentials)"
+            )
+        else:
+            from .sandbox import Sandbox
+
+            sandbox = Sandbox()
+            _announce_sandbox()
+    return Client(credentials, sandbox=sandbox, base_url=base_url, cache_dir=cache_dir, **client_options)

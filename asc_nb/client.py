@@ -1,0 +1,488 @@
+"""``Client``: one method per step of the Analytics Reports lifecycle.
+
+Listings return typed DataFrames (:mod:`asc_nb.frames`), single resources frozen records
+(:mod:`asc_nb.records`). Every request is built from the endpoint table in
+:mod:`asc_nb.models` (path, allowed filters, largest ``limit``), and server-side filters are
+used wherever the API has one, so a canonical job makes the fewest calls: one report for
+one date is ``report_requests`` → ``reports(name=…)`` → ``instances(granularity, date)`` →
+``segments`` — four calls, then one download per segment.
+
+Arguments are checked before any request: enum arguments take the enum or its name in any
+case, ids must be plain non-empty strings, dates ISO ``YYYY-MM-DD``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pandas as pd
+
+from . import frames
+from .auth import Credentials, TokenSigner
+from .errors import ASCError, ConfigError, ConflictError, NetworkError, NotFoundError, ServerError
+from .http import RateLimit, RetryPolicy, Session
+from .models import API_BASE_URL, AccessType, Category, Endpoint, Granularity, endpoint
+from .records import App, Instance, Record, Report, ReportRequest, Segment
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .sandbox import Sandbox
+
+__all__ = ["Client", "DateLike", "ProcessingDate"]
+
+log = logging.getLogger("asc_nb.client")
+
+DateLike = date | datetime | str
+ProcessingDate = DateLike | tuple[DateLike | None, DateLike | None] | list[DateLike] | None
+
+#: A date range up to this many days is sent as a server-side list of dates; a longer or
+#: open-ended one is fetched unfiltered and cut on the client (URLs stay short).
+MAX_SERVER_DATES = 62
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~:@-]*$")
+
+
+# --------------------------------------------------------------------------- argument checks
+
+
+def _id(value: Any, what: str) -> str:
+    """A resource id safe to put in a path (no slashes, spaces or query characters)."""
+    if isinstance(value, Record):
+        value = value.id
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise TypeError(f"{what} must be a string id, got {type(value).__name__}")
+    text = str(value).strip()
+    if not text or not _ID_RE.match(text):
+        raise ValueError(f"{what} {value!r} is not a valid id (expected letters, digits and '-', e.g. '1476097583')")
+    return text
+
+
+def _as_date(value: Any, what: str) -> date:
+    if isinstance(value, datetime):  # pd.Timestamp is a datetime
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                return date.fromisoformat(text)
+        except ValueError:
+            pass
+        raise ValueError(f"{what} must be an ISO date 'YYYY-MM-DD', got {value!r}")
+    raise TypeError(f"{what} must be a date or 'YYYY-MM-DD' string, got {type(value).__name__}")
+
+
+def _dates_filter(processing_date: ProcessingDate) -> tuple[list[date] | None, date | None, date | None]:
+    """Turn ``processing_date`` into (dates for the server, client-side start, end)."""
+    if processing_date is None:
+        return None, None, None
+    if isinstance(processing_date, tuple):
+        if len(processing_date) != 2:
+            raise ValueError("processing_date as a tuple must be (start, end); use a list for several dates")
+        start = None if processing_date[0] is None else _as_date(processing_date[0], "processing_date start")
+        end = None if processing_date[1] is None else _as_date(processing_date[1], "processing_date end")
+        if start and end and end < start:
+            raise ValueError(f"processing_date range ends ({end}) before it starts ({start})")
+        if start and end and (end - start).days < MAX_SERVER_DATES:
+            days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+            return days, start, end
+        return None, start, end
+    if isinstance(processing_date, (list, set, frozenset)):
+        days = sorted({_as_date(d, "processing_date") for d in processing_date})
+        if not days:
+            raise ValueError("processing_date list is empty")
+        return days, None, None
+    day = _as_date(processing_date, "processing_date")
+    return [day], day, day
+
+
+def _names(value: str | Iterable[str] | None, what: str) -> list[str] | None:
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else list(value)
+    if not items or not all(isinstance(v, str) and v.strip() for v in items):
+        raise ValueError(f"{what} must be a non-empty string or list of strings")
+    if any("," in v for v in items):
+        raise ValueError(f"{what} values cannot contain ',' (the API separates list values with commas)")
+    return [v.strip() for v in items]
+
+
+def _resolve_cache_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    env = os.environ.get("ASC_NB_CACHE_DIR", "").strip()
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("asc-nb", appauthor=False))
+
+
+def _strip_authorization(request: httpx.Request) -> None:
+    request.headers.pop("Authorization", None)
+
+
+# --------------------------------------------------------------------------- client
+
+
+class Client:
+    """App Store Connect Analytics Reports, as DataFrames.
+
+    Build one with :func:`asc_nb.connect`; or directly: ``Client(credentials)`` talks to
+    Apple, ``Client(sandbox=Sandbox())`` to an in-process sandbox, and ``base_url=`` to any
+    other server (a proxy, the sandbox CLI on 127.0.0.1). Use it as a context manager or
+    call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        credentials: Credentials | None = None,
+        *,
+        sandbox: Sandbox | None = None,
+        base_url: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        timeout: httpx.Timeout | float | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        scope: list[str] | None = None,
+        token_lifetime: int = 10 * 60,
+    ) -> None:
+        if credentials is None and sandbox is not None:
+            credentials = Credentials(sandbox.key_id, sandbox.issuer_id, sandbox.private_key_pem, source="sandbox")
+        if credentials is None:
+            raise ConfigError("Client needs credentials (or sandbox=); asc_nb.connect() finds them for you")
+        if not isinstance(credentials, Credentials):
+            raise TypeError(f"credentials must be asc_nb.Credentials, got {type(credentials).__name__}")
+        if base_url is None:
+            env_url = os.environ.get("ASC_BASE_URL", "").strip() if sandbox is None else ""
+            base_url = env_url or (sandbox.api_base_url if sandbox is not None else API_BASE_URL)
+        in_process = sandbox is not None and transport is None and base_url.rstrip("/") == sandbox.api_base_url
+        if in_process:
+            assert sandbox is not None
+            transport = sandbox.transport()
+            download_transport: httpx.BaseTransport | None = sandbox.transport()
+        else:
+            download_transport = transport
+        self.credentials = credentials
+        #: the sandbox this client talks to (``None`` against Apple)
+        self.sandbox = sandbox
+        self.signer = TokenSigner(credentials, scope=scope, lifetime=token_lifetime)
+        #: the API session (auth, retries, rate limit, paging)
+        self.http = Session(base_url, self.signer, transport=transport, timeout=timeout, retry=retry, sleep=sleep)
+        #: plain client for presigned segment URLs: never carries ``Authorization``
+        self.downloads = httpx.Client(
+            transport=download_transport,
+            timeout=timeout if timeout is not None else httpx.Timeout(60.0, connect=10.0),
+            follow_redirects=True,
+            headers={"User-Agent": self.http.client.headers["User-Agent"]},
+            event_hooks={"request": [_strip_authorization]},
+        )
+        self.cache_dir: Path = _resolve_cache_dir(cache_dir)
+        #: the JSON:API page documents of the last listing (raw, as sent by the server)
+        self.last_documents: list[dict[str, Any]] = []
+        self._parents: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ housekeeping
+
+    @property
+    def base_url(self) -> str:
+        return str(self.http.base_url)
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The key's hourly budget as of the last response (``limit``, ``remaining``, ``updated_at``)."""
+        return self.http.rate_limit
+
+    @property
+    def last_response(self) -> httpx.Response | None:
+        """The last API response (``client.last_response.json()`` is the raw document)."""
+        return self.http.last_response
+
+    def close(self) -> None:
+        self.http.close()
+        self.downloads.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        mode = "sandbox" if self.sandbox is not None else "apple"
+        return f"<asc_nb.Client {mode} {self.base_url} key_id={self.credentials.key_id}>"
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _list(self, ep: Endpoint, parent: str | None, params: Mapping[str, Any], cls: type[Record]) -> Iterator[Record]:
+        unknown = set(params) - ep.query_parameters
+        assert not unknown, f"{ep.name} does not accept {unknown}"
+        path = ep.url(parent)
+        docs: list[dict[str, Any]] = []
+        self.last_documents = docs
+        for doc in self.http.pages(path, params, limit=ep.max_limit):
+            docs.append(doc)
+            for resource in doc.get("data") or []:
+                record = cls.from_resource(resource, parent)
+                if parent is not None:
+                    self._parents[record.id] = parent
+                yield record
+
+    def _get(self, ep: Endpoint, id: str, cls: type[Record], params: Mapping[str, Any] | None = None) -> Record:
+        doc = self.http.get_json(ep.url(id), params)
+        self.last_documents = [doc]
+        return cls.from_resource(doc["data"], self._parents.get(id))
+
+    # ------------------------------------------------------------------ apps
+
+    def iter_apps(self, *, name: str | list[str] | None = None, bundle_id: str | list[str] | None = None,
+                  sku: str | list[str] | None = None, ids: str | list[str] | None = None) -> Iterator[App]:
+        """Apps, lazily (see :meth:`apps`)."""
+        params: dict[str, Any] = {"fields[apps]": "name,bundleId,sku,primaryLocale"}
+        for key, value in (("name", name), ("bundleId", bundle_id), ("sku", sku), ("id", ids)):
+            values = _names(value, key)
+            if values:
+                params[f"filter[{key}]"] = ",".join(values)
+        return self._list(endpoint("apps"), None, params, App)  # type: ignore[return-value]
+
+    def apps(self, *, name: str | list[str] | None = None, bundle_id: str | list[str] | None = None,
+             sku: str | list[str] | None = None, ids: str | list[str] | None = None) -> pd.DataFrame:
+        """All apps of the team (optionally filtered by the server): id, name, bundle_id, sku, primary_locale."""
+        return frames.to_frame(App, self.iter_apps(name=name, bundle_id=bundle_id, sku=sku, ids=ids))
+
+    def app(self, id: str) -> App:
+        """One app."""
+        app_id = _id(id, "app id")
+        return self._get(endpoint("app"), app_id, App, {"fields[apps]": "name,bundleId,sku,primaryLocale"})  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ report requests
+
+    def iter_report_requests(self, app_id: str, access_type: AccessType | str | None = None) -> Iterator[ReportRequest]:
+        """An app's report requests, lazily (see :meth:`report_requests`)."""
+        app_id = _id(app_id, "app id")
+        params: dict[str, Any] = {}
+        if access_type is not None:
+            params["filter[accessType]"] = AccessType.parse(access_type, argument="access_type").value
+        return self._list(endpoint("app_report_requests"), app_id, params, ReportRequest)  # type: ignore[return-value]
+
+    def report_requests(self, app_id: str, access_type: AccessType | str | None = None) -> pd.DataFrame:
+        """An app's report requests: id, access_type, stopped_due_to_inactivity, app_id."""
+        return frames.to_frame(ReportRequest, self.iter_report_requests(app_id, access_type))
+
+    def report_request(self, id: str) -> ReportRequest:
+        """One report request."""
+        return self._get(endpoint("report_request"), _id(id, "request id"), ReportRequest)  # type: ignore[return-value]
+
+    def _existing(self, app_id: str, access: AccessType) -> ReportRequest | None:
+        found = list(self.iter_report_requests(app_id, access))
+        # prefer a live one; a stopped request still blocks a new one of its type
+        found.sort(key=lambda r: bool(r.stopped_due_to_inactivity))
+        return found[0] if found else None
+
+    def create_report_request(self, app_id: str, access_type: AccessType | str) -> ReportRequest:
+        """Ask Apple to start generating reports for an app (Admin keys only).
+
+        A 409 (the app already has a request of this type) is raised as :class:`ConflictError`
+        whose ``existing`` is that request and whose message says how to reuse it. The POST
+        is never retried blindly: after a 5xx or a dropped connection the client lists the
+        app's requests and returns the one the POST created, or re-raises saying nothing
+        was created.
+        """
+        app_id = _id(app_id, "app id")
+        access = AccessType.parse(access_type, argument="access_type")
+        ep = endpoint("create_report_request")
+        body = {
+            "data": {
+                "type": "analyticsReportRequests",
+                "attributes": {"accessType": access.value},
+                "relationships": {"app": {"data": {"type": "apps", "id": app_id}}},
+            }
+        }
+        try:
+            response = self.http.request(ep.method, ep.url(), json=body)
+        except ConflictError as err:
+            try:
+                existing = self._existing(app_id, access)
+            except ASCError:
+                existing = None
+            err.existing = existing
+            if existing is not None:
+                err.add_hint(
+                    f"App {app_id} already has {access.value} request {existing.id}; reuse it with "
+                    f"client.report_request({existing.id!r})"
+                    + (" or client.ensure_ongoing(app_id)" if access is AccessType.ONGOING else "")
+                    + (" (it stopped due to inactivity: delete it to create a new one)"
+                       if existing.stopped_due_to_inactivity else "")
+                )
+            raise
+        except (ServerError, NetworkError) as err:
+            try:
+                existing = self._existing(app_id, access)
+            except ASCError:
+                existing = None
+            if existing is not None:
+                log.warning("POST %s failed (%s) but app %s now has %s request %s; returning it",
+                            ep.path, err, app_id, access.value, existing.id)
+                return existing
+            if isinstance(err, ServerError):
+                err.add_hint("No request was created (checked); it is safe to call again")
+            raise
+        doc = response.json()
+        self.last_documents = [doc]
+        record = ReportRequest.from_resource(doc["data"], app_id)
+        self._parents[record.id] = app_id
+        return record
+
+    def ensure_ongoing(self, app_id: str, *, restart_stopped: bool = False) -> ReportRequest:
+        """The app's ONGOING request: reuse the existing one, create it only if there is none.
+
+        Safe to call repeatedly and concurrently: a 409 means someone else created it, so
+        the existing one is returned. A request that stopped due to inactivity produces no
+        new reports; ``restart_stopped=True`` deletes it and creates a fresh one, otherwise it
+        is returned with a warning.
+        """
+        app_id = _id(app_id, "app id")
+        existing = self._existing(app_id, AccessType.ONGOING)
+        if existing is not None and existing.stopped_due_to_inactivity and restart_stopped:
+            self.delete_report_request(existing.id)
+            existing = None
+        if existing is not None:
+            if existing.stopped_due_to_inactivity:
+                warnings.warn(
+                    f"ONGOING request {existing.id} of app {app_id} stopped due to inactivity and produces no new "
+                    "reports; call ensure_ongoing(app_id, restart_stopped=True) to replace it",
+                    stacklevel=2,
+                )
+            return existing
+        for attempt in (1, 2):
+            try:
+                return self.create_report_request(app_id, AccessType.ONGOING)
+            except ConflictError as err:
+                if err.existing is not None:
+                    return err.existing
+                raise
+            except ServerError:
+                # create_report_request verified that nothing was created: one more try is safe
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def delete_report_request(self, id: str) -> None:
+        """Delete a report request (Admin keys only); Apple stops generating its reports."""
+        request_id = _id(id, "request id")
+        ep = endpoint("delete_report_request")
+        try:
+            self.http.request(ep.method, ep.url(request_id))
+        except NotFoundError as err:
+            if err.attempts > 1:  # an earlier attempt (that we did not hear back from) deleted it
+                return
+            raise
+        self._parents.pop(request_id, None)
+
+    # ------------------------------------------------------------------ reports
+
+    def iter_reports(self, request_id: str, category: Category | str | None = None,
+                     name: str | list[str] | None = None) -> Iterator[Report]:
+        """A request's reports, lazily (see :meth:`reports`)."""
+        request_id = _id(request_id, "request id")
+        params: dict[str, Any] = {}
+        if category is not None:
+            params["filter[category]"] = Category.parse(category, argument="category").value
+        names = _names(name, "name")
+        if names:
+            params["filter[name]"] = ",".join(names)
+        return self._list(endpoint("request_reports"), request_id, params, Report)  # type: ignore[return-value]
+
+    def reports(self, request_id: str, category: Category | str | None = None,
+                name: str | list[str] | None = None) -> pd.DataFrame:
+        """A request's reports (filtered by the server): id, name, category, request_id."""
+        return frames.to_frame(Report, self.iter_reports(request_id, category, name))
+
+    def report(self, id: str) -> Report:
+        """One report."""
+        return self._get(endpoint("report"), _id(id, "report id"), Report)  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ instances
+
+    def iter_instances(self, report_id: str, granularity: Granularity | str | None = None,
+                       processing_date: ProcessingDate = None) -> Iterator[Instance]:
+        """A report's instances, lazily (see :meth:`instances`)."""
+        report_id = _id(report_id, "report id")
+        params: dict[str, Any] = {}
+        if granularity is not None:
+            params["filter[granularity]"] = Granularity.parse(granularity, argument="granularity").value
+        days, start, end = _dates_filter(processing_date)
+        if days:
+            params["filter[processingDate]"] = ",".join(d.isoformat() for d in days)
+        wanted = set(days) if days else None
+
+        def keep(inst: Instance) -> bool:
+            d = inst.processing_date
+            if d is None:
+                return wanted is None and start is None and end is None
+            if wanted is not None and d not in wanted:
+                return False
+            return not (start and d < start or end and d > end)
+
+        records = self._list(endpoint("report_instances"), report_id, params, Instance)
+        return (r for r in records if keep(r))  # type: ignore[misc]
+
+    def instances(self, report_id: str, granularity: Granularity | str | None = None,
+                  processing_date: ProcessingDate = None) -> pd.DataFrame:
+        """A report's instances: id, granularity, processing_date, report_id.
+
+        ``processing_date`` is one date, a list of dates, or an inclusive ``(start, end)``
+        range (either end may be ``None``); dates are ``date`` objects or ``'YYYY-MM-DD'``.
+        """
+        return frames.to_frame(Instance, self.iter_instances(report_id, granularity, processing_date))
+
+    def instance(self, id: str) -> Instance:
+        """One instance."""
+        return self._get(endpoint("instance"), _id(id, "instance id"), Instance)  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ segments
+
+    def iter_segments(self, instance_id: str) -> Iterator[Segment]:
+        """An instance's segments, lazily (their URLs expire 5 minutes after listing)."""
+        instance_id = _id(instance_id, "instance id")
+        return self._list(endpoint("instance_segments"), instance_id, {}, Segment)  # type: ignore[return-value]
+
+    def segments(self, instance_id: str) -> pd.DataFrame:
+        """An instance's segments: id, checksum, size_in_bytes, url, instance_id.
+
+        The presigned URLs expire 5 minutes after this call: download right away.
+        """
+        return frames.to_frame(Segment, self.iter_segments(instance_id))
+
+    def segment(self, id: str) -> Segment:
+        """One segment (with a freshly presigned URL)."""
+        return self._get(endpoint("segment"), _id(id, "segment id"), Segment)  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ data (asc_nb.download)
+
+    def download_segment(self, segment: Any, **kwargs: Any) -> Any:
+        """Download, verify and parse one segment (see :func:`asc_nb.download.download_segment`)."""
+        from . import download
+
+        return download.download_segment(self, segment, **kwargs)
+
+    def read_instance(self, instance_id: str, **kwargs: Any) -> Any:
+        """All segments of an instance as one DataFrame (see :func:`asc_nb.download.read_instance`)."""
+        from . import download
+
+        return download.read_instance(self, instance_id, **kwargs)
+
+    def fetch(self, request_id: str, report_name: str, **kwargs: Any) -> Any:
+        """A report's data over a date range, latest vintage, verified (see :func:`asc_nb.download.fetch`)."""
+        from . import download
+
+        return download.fetch(self, request_id, report_name, **kwargs)

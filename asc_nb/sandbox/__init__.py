@@ -1,0 +1,155 @@
+"""An offline, deterministic twin of Apple's App Store Connect Analytics Reports API.
+
+``Sandbox`` builds a world (apps, a demo ADMIN key, report requests over a simulated clock) and
+serves it three ways that share one router: :meth:`Sandbox.transport` (in-process httpx),
+:meth:`Sandbox.serve` (real HTTP on 127.0.0.1) and ``python -m asc_nb.sandbox`` (a CLI).
+It imports only ``asc_nb.models`` from the rest of the package, never the client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from asc_nb.models import HISTORY_START, AccessType, Role
+from asc_nb.sandbox.auth import ApiKey, KeyRing, make_key, new_key_id
+from asc_nb.sandbox.clock import DEFAULT_START, SimClock
+from asc_nb.sandbox.faults import Faults
+from asc_nb.sandbox.state import RateLimiter, World
+
+__all__ = ["Sandbox", "API_BASE_URL", "DOWNLOAD_BASE_URL"]
+
+API_BASE_URL = "https://api.asc-sandbox.invalid"
+DOWNLOAD_BASE_URL = "https://downloads.asc-sandbox.invalid"
+
+
+class Sandbox:
+    """A simulated App Store Connect team: same seed, same apps, ids, rows and bytes.
+
+    ``history_days=N`` starts the world with every app already holding an ONGOING request
+    created N days ago (and read up to now, so it is not stopped for inactivity).
+    """
+
+    def __init__(
+        self,
+        seed: int = 0,
+        apps: int | Sequence[Mapping[str, Any]] = 3,
+        history_days: int = 0,
+        start: str | datetime = DEFAULT_START,
+        rate_limit: int = 3600,
+        inactivity_days: float = 30,
+        latency: float = 0.0,
+        data_scale: float = 1.0,
+        segment_rows: int = 2000,
+        wall_clock: Callable[[], float] = time.time,
+        history_start: str = HISTORY_START,
+    ) -> None:
+        self.seed = seed
+        self.clock = SimClock(start)
+        self.world = World(
+            seed=seed, apps=apps, clock=self.clock, inactivity_days=inactivity_days,
+            history_start=history_start, data_scale=data_scale, segment_rows=segment_rows,
+        )
+        self.keys = KeyRing(wall_clock)
+        self.limiter = RateLimiter(rate_limit, wall_clock)
+        self.faults = Faults()
+        self.latency = latency
+        self.calls: list[tuple[str, str, str]] = []
+        self._calls_lock = threading.Lock()
+        self._origins: dict[str, str] = {API_BASE_URL: "api", DOWNLOAD_BASE_URL: "download"}
+        self._download_for: dict[str, str] = {API_BASE_URL: DOWNLOAD_BASE_URL}
+        self.api_base_url = API_BASE_URL
+        self.download_base_url = DOWNLOAD_BASE_URL
+        demo = self.add_key(role="ADMIN", individual=False, _name="demo")
+        self.key_id: str = demo["key_id"]
+        self.issuer_id: str = demo["issuer_id"]
+        self.private_key_pem: str = demo["private_key_pem"]
+        if history_days:
+            created = self.clock.now - timedelta(days=history_days)
+            for app_id in self.world.apps:
+                req = self.world.create_request(app_id, AccessType.ONGOING, created_at=created)
+                req.last_read_at = self.clock.now
+        from asc_nb.sandbox.routes import Router
+
+        self.router = Router(self)
+
+    # ------------------------------------------------------------------ keys
+
+    def add_key(self, role: str | Role = "SALES_AND_REPORTS", individual: bool = False, *, _name: str | None = None
+                ) -> dict[str, Any]:
+        """Register a new key (made now, never stored on disk) and return its id, issuer and PEM."""
+        role = Role.parse(role)
+        kid = new_key_id(set(self.keys.keys), f"{self.seed}/{_name}" if _name else None)
+        issuer = self.world.uuid("issuer")
+        key: ApiKey = self.keys.add(make_key(kid, issuer, role, individual))
+        return key.as_dict()
+
+    # ------------------------------------------------------------------ clock
+
+    @property
+    def now(self) -> datetime:
+        """The simulated time (UTC)."""
+        return self.clock.now
+
+    def advance(self, days: float = 0, hours: float = 0, minutes: float = 0) -> datetime:
+        """Move the simulated clock forward; reports and instances appear as time passes."""
+        return self.clock.advance(days=days, hours=hours, minutes=minutes)
+
+    # ------------------------------------------------------------------ routing
+
+    def handle(self, method: str, url: str, headers: Mapping[str, str], body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+        """The single router behind every front."""
+        return self.router.handle(method, url, headers, body)
+
+    def host_kind(self, origin: str) -> str:
+        kind = self._origins.get(origin)
+        if kind is None:
+            kind = "download" if origin.split("//", 1)[-1].startswith("downloads.") else "api"
+        return kind
+
+    def download_origin_for(self, api_origin: str) -> str:
+        return self._download_for.get(api_origin, DOWNLOAD_BASE_URL)
+
+    def register_origins(self, api_origin: str, download_origin: str) -> None:
+        self._origins[api_origin] = "api"
+        self._origins[download_origin] = "download"
+        self._download_for[api_origin] = download_origin
+
+    def unregister_origins(self, api_origin: str, download_origin: str) -> None:
+        self._origins.pop(api_origin, None)
+        self._origins.pop(download_origin, None)
+        self._download_for.pop(api_origin, None)
+
+    def record_call(self, method: str, host: str, path_with_query: str) -> None:
+        with self._calls_lock:
+            self.calls.append((method, host, path_with_query))
+
+    # ------------------------------------------------------------------ fronts
+
+    def transport(self) -> Any:
+        """An ``httpx.BaseTransport`` serving both hosts in-process."""
+        from asc_nb.sandbox.transport import SandboxTransport
+
+        return SandboxTransport(self)
+
+    def async_transport(self) -> Any:
+        """An ``httpx.AsyncBaseTransport`` serving both hosts in-process."""
+        from asc_nb.sandbox.transport import AsyncSandboxTransport
+
+        return AsyncSandboxTransport(self)
+
+    @contextlib.contextmanager
+    def serve(self, port: int = 0, download_port: int = 0) -> Iterator[Any]:
+        """Real HTTP on 127.0.0.1 (any free ports by default); yields ``base_url``, ``download_base_url``."""
+        from asc_nb.sandbox.server import serve
+
+        with serve(self, port, download_port) as handle:
+            yield handle
+
+    def __repr__(self) -> str:
+        return (f"Sandbox(seed={self.seed}, apps={len(self.world.apps)}, now={self.now:%Y-%m-%dT%H:%M:%SZ}, "
+                f"requests={len(self.world.requests)})")

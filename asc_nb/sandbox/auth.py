@@ -1,0 +1,134 @@
+"""API keys of the simulated team and verification of the ES256 tokens signed with them.
+
+The sandbox checks tokens the way App Store Connect does (FACTS.md section 7), so a client that
+signs a token the sandbox accepts signs one Apple accepts: ES256 with a registered ``kid``,
+``aud`` = ``appstoreconnect-v1``, ``iss`` (team key) or ``sub`` = ``user`` (individual key),
+and a lifetime ``exp - iat`` of at most 20 minutes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from asc_nb.models import AUDIENCE, MAX_TOKEN_LIFETIME, Role
+
+#: Seconds of clock difference tolerated between the token signer and the sandbox.
+CLOCK_SKEW = 60
+
+
+@dataclass
+class ApiKey:
+    """A registered key: only the public half is needed to verify; the private PEM is for the demo."""
+
+    key_id: str
+    issuer_id: str | None
+    role: Role
+    individual: bool
+    public_key: ec.EllipticCurvePublicKey
+    private_key_pem: str = field(repr=False)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "key_id": self.key_id,
+            "issuer_id": self.issuer_id,
+            "private_key_pem": self.private_key_pem,
+            "role": self.role.value,
+            "individual": self.individual,
+        }
+
+
+class AuthError(Exception):
+    """The token is missing, malformed, unsigned by a known key, expired or too long-lived."""
+
+
+def make_key(key_id: str, issuer_id: str | None, role: Role, individual: bool) -> ApiKey:
+    """A fresh EC P-256 key pair (made at run time: no key material is ever committed)."""
+    private = ec.generate_private_key(ec.SECP256R1())
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return ApiKey(key_id, None if individual else issuer_id, role, individual, private.public_key(), pem)
+
+
+def new_key_id(existing: set[str], rng_name: str | None = None) -> str:
+    """A 10-character upper-case key id like Apple's (``2X9R4HXF34``); deterministic when named."""
+    alphabet = string.ascii_uppercase + string.digits
+    if rng_name is not None:
+        digest = uuid.uuid5(uuid.NAMESPACE_URL, rng_name).int
+        kid = ""
+        for _ in range(10):
+            digest, r = divmod(digest, len(alphabet))
+            kid += alphabet[r]
+        if kid not in existing:
+            return kid
+    while True:
+        kid = "".join(secrets.choice(alphabet) for _ in range(10))
+        if kid not in existing:
+            return kid
+
+
+class KeyRing:
+    """The registered keys, by key id."""
+
+    def __init__(self, wall_clock: Callable[[], float]) -> None:
+        self.keys: dict[str, ApiKey] = {}
+        self.wall_clock = wall_clock
+
+    def add(self, key: ApiKey) -> ApiKey:
+        self.keys[key.key_id] = key
+        return key
+
+    def verify(self, authorization: str | None) -> ApiKey:
+        """Return the key that signed the bearer token, or raise :class:`AuthError` saying why."""
+        if not authorization:
+            raise AuthError("no Authorization header")
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthError("the Authorization header is not 'Bearer <token>'")
+        token = token.strip()
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"malformed token: {exc}") from None
+        if header.get("alg") != "ES256":
+            raise AuthError("tokens must be signed with ES256")
+        key = self.keys.get(str(header.get("kid")))
+        if key is None:
+            raise AuthError("unknown key id (kid)")
+        try:
+            claims = jwt.decode(
+                token,
+                key.public_key,
+                algorithms=["ES256"],
+                audience=AUDIENCE,
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                         "require": ["exp", "iat", "aud"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid token: {exc}") from None
+        if key.individual:
+            if claims.get("sub") != "user":
+                raise AuthError("individual keys need sub = 'user'")
+        elif claims.get("iss") != key.issuer_id:
+            raise AuthError("iss does not match the key's issuer id")
+        iat, exp = claims["iat"], claims["exp"]
+        if not isinstance(iat, (int, float)) or not isinstance(exp, (int, float)):
+            raise AuthError("iat and exp must be numbers")
+        if exp - iat > MAX_TOKEN_LIFETIME:
+            raise AuthError("token lifetime exp - iat exceeds 20 minutes")
+        if exp <= iat:
+            raise AuthError("exp must be after iat")
+        now = self.wall_clock()
+        if iat > now + CLOCK_SKEW:
+            raise AuthError("token issued in the future (iat)")
+        if exp < now - CLOCK_SKEW:
+            raise AuthError("token expired")
+        return key

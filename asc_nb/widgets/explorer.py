@@ -1,0 +1,332 @@
+"""Follow a request to data: category → report → granularity + dates → instances → download → preview.
+
+The download runs in a thread, so the kernel keeps answering and the progress bar moves while
+segments arrive. The segments are downloaded (verified, cached) one by one here for a live
+progress count; the frame itself then comes from ``client.fetch`` over the warm cache, so the
+preview is exactly what ``fetch`` returns (latest vintage of each row), with no second download.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from datetime import date, timedelta
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+import traitlets
+
+from ._common import Listeners, Status, describe_error, enum_text, frame_html, heading, now_utc, value_of
+
+#: the measure plotted first when a report has it (snake_case, as the parsed frames name columns)
+PREFERRED_MEASURES = ("counts", "sessions", "crashes", "total_downloads", "unique_devices", "unique_counts")
+NOT_MEASURES = ("app_apple_identifier",)
+
+
+def main_measure(frame: pd.DataFrame) -> str | None:
+    """The column worth plotting over Date: a known count column, else the first numeric non-id column."""
+    numeric = [
+        c for c in frame.columns
+        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+        and c not in NOT_MEASURES and not str(c).endswith(("_id", "identifier"))
+    ]  # fmt: skip
+    for name in PREFERRED_MEASURES:
+        if name in numeric:
+            return name
+    return numeric[0] if numeric else None
+
+
+def date_column(frame: pd.DataFrame) -> str | None:
+    for name in ("date", "Date"):
+        if name in frame.columns:
+            return name
+    return None
+
+
+def plot_png(frame: pd.DataFrame, *, title: str = "") -> bytes | None:
+    """The main measure summed per Date as a PNG (transparent, neutral ink: readable on light and dark)."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    measure, when = main_measure(frame), date_column(frame)
+    if measure is None or when is None or frame.empty:
+        return None
+    series = frame.groupby(when)[measure].sum().sort_index()
+    ink = "#8a8a8a"
+    fig = Figure(figsize=(7, 2.6), dpi=100)
+    fig.patch.set_alpha(0)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_facecolor("none")
+    ax.plot(series.index, series.to_numpy(dtype="float64", na_value=float("nan")), color="#3b8fd9", marker="o", ms=3)
+    ax.set_title(f"{title} — {measure} per {when}" if title else f"{measure} per {when}", color=ink, fontsize=10)
+    ax.tick_params(colors=ink, labelsize=8)
+    for spine in ax.spines.values():
+        spine.set_color(ink)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", transparent=True)
+    return buf.getvalue()
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+class ReportsExplorer(w.VBox):
+    """Browse one request's reports and pull an instance range into a DataFrame.
+
+    Controls: ``.category``, ``.search``, ``.report`` (a report id), ``.granularity``, ``.start``,
+    ``.end``, ``.list_instances``, ``.download``.
+    State: ``.reports`` and ``.instances`` (DataFrames), ``.frame`` (the downloaded data, equal to
+    ``client.fetch(...)``), ``.progress`` (0–100), ``.result`` (a summary dict), ``.error``.
+    """
+
+    request_id = traitlets.Unicode(None, allow_none=True)
+    reports = traitlets.Instance(pd.DataFrame, allow_none=True)
+    instances = traitlets.Instance(pd.DataFrame, allow_none=True)
+    frame = traitlets.Instance(pd.DataFrame, allow_none=True)
+    result = traitlets.Any(None)
+    error = traitlets.Any(None)
+    busy = traitlets.Bool(False)
+
+    def __init__(self, client: Any, request_id: str | None = None, *, days: int = 7) -> None:
+        self.client = client
+        today = now_utc(client).date()
+        self.title = heading("Reports")
+        self.category = w.Dropdown(options=[("All categories", "")], value="", description="Category")
+        self.search = w.Text(placeholder="filter reports by name", description="Search", continuous_update=True)
+        self.report = w.Dropdown(options=[], description="Report", layout=w.Layout(width="520px"))
+        self.granularity = w.ToggleButtons(options=["DAILY", "WEEKLY", "MONTHLY"], value="DAILY",
+                                           description="Granularity")
+        self.start = w.DatePicker(value=today - timedelta(days=days), description="From")
+        self.end = w.DatePicker(value=today, description="To")
+        self.list_instances = w.Button(description="List instances", icon="list")
+        self.instances_table = w.HTML()
+        self.download = w.Button(description="Download all", icon="download", button_style="primary")
+        self.progress = w.IntProgress(value=0, min=0, max=100, description="Download")
+        self.progress_text = w.HTML()
+        self.status = Status()
+        self.preview = w.HTML()
+        self.plot = w.Image(format="png", layout=w.Layout(max_width="720px"))
+        self.plot.layout.display = "none"
+        self.on_change = Listeners()
+        self._thread: threading.Thread | None = None
+        super().__init__(
+            [
+                self.title,
+                w.HBox([self.category, self.search]),
+                self.report,
+                self.granularity,
+                w.HBox([self.start, self.end, self.list_instances]),
+                self.instances_table,
+                w.HBox([self.download, self.progress, self.progress_text]),
+                self.status,
+                self.preview,
+                self.plot,
+            ]
+        )
+        self.category.observe(self._refilter, names="value")
+        self.search.observe(self._refilter, names="value")
+        self.report.observe(self._on_choice, names="value")
+        self.granularity.observe(self._on_choice, names="value")
+        self.list_instances.on_click(self._on_list)
+        self.download.on_click(self._on_download)
+        self._sync_buttons()
+        if request_id is not None:
+            self.load(request_id)
+
+    def __repr__(self) -> str:
+        n = 0 if self.reports is None else len(self.reports)
+        return f"ReportsExplorer(request_id={self.request_id!r}, reports={n})"
+
+    # ------------------------------------------------------------------ choosing
+
+    def load(self, request_id: str) -> pd.DataFrame | None:
+        """Show ``request_id``'s reports (one listing; category and search filter it locally)."""
+        self.request_id = str(request_id)
+        self.instances = self.frame = self.result = self.error = None
+        self.instances_table.value = self.preview.value = ""
+        self.plot.layout.display = "none"
+        self.progress.value = 0
+        self.progress_text.value = ""
+        self.title.value = heading(f"Reports of request {request_id}").value
+        try:
+            reports = self.client.reports(self.request_id)
+        except Exception as exc:  # shown in the panel
+            self.error = exc
+            self.status.show("error", f"Could not list reports. {describe_error(exc)}")
+            self.on_change()
+            return None
+        self.reports = reports
+        cats = sorted({enum_text(c) for c in reports["category"].dropna()})
+        self.category.options = [("All categories", "")] + [(c.replace("_", " ").title(), c) for c in cats]
+        self.category.value = ""
+        self._refilter()
+        self.status.show("info", f"{len(reports)} reports. Choose one, a granularity and dates, then list instances.")
+        self.on_change()
+        return reports
+
+    def shown_reports(self) -> pd.DataFrame:
+        frame = self.reports
+        if frame is None:
+            return pd.DataFrame(columns=["id", "name", "category"])
+        if self.category.value:
+            frame = frame[frame["category"].astype(str) == self.category.value]
+        text = self.search.value.strip().lower()
+        if text:
+            frame = frame[frame["name"].astype(str).str.lower().str.contains(text, regex=False)]
+        return frame
+
+    def _refilter(self, _change: dict | None = None) -> None:
+        shown = self.shown_reports()
+        options = [(str(row["name"]), str(row["id"])) for _, row in shown.sort_values("name").iterrows()]
+        keep = self.report.value
+        self.report.options = options
+        values = [v for _, v in options]
+        if keep in values:
+            self.report.value = keep
+        elif values:
+            self.report.index = 0
+        self._sync_buttons()
+
+    def select_report(self, name: str) -> None:
+        """Choose a report by its name (clearing filters that hide it)."""
+        rows = self.reports[self.reports["name"].astype(str) == name] if self.reports is not None else []
+        if not len(rows):
+            raise ValueError(f"no report named {name!r} for request {self.request_id}")
+        self.category.value, self.search.value = "", ""
+        self.report.value = str(rows.iloc[0]["id"])
+
+    @property
+    def report_name(self) -> str | None:
+        return self.report.label
+
+    def _on_choice(self, _change: dict) -> None:
+        self.instances = None
+        self.instances_table.value = ""
+        self._sync_buttons()
+
+    def _sync_buttons(self) -> None:
+        self.list_instances.disabled = self.busy or not self.report.value
+        self.download.disabled = self.busy or not self.report.value
+
+    # ------------------------------------------------------------------ instances
+
+    def _on_list(self, _button: Any = None) -> pd.DataFrame | None:
+        return self.find_instances()
+
+    def find_instances(self) -> pd.DataFrame | None:
+        """The chosen report's instances for the granularity and processing-date range."""
+        if not self.report.value:
+            self.status.show("warn", "Choose a report first.")
+            return None
+        start, end = self.start.value, self.end.value
+        if start and end and start > end:
+            self.status.show("warn", f"The range is empty: {start} is after {end}.")
+            return None
+        try:
+            inst = self.client.instances(
+                self.report.value, granularity=self.granularity.value, processing_date=(_iso(start), _iso(end))
+            )
+        except Exception as exc:  # shown in the panel
+            self.error = exc
+            self.status.show("error", f"Could not list instances. {describe_error(exc)}")
+            self.on_change()
+            return None
+        self.instances = inst
+        cols = [c for c in ("id", "granularity", "processing_date") if c in inst.columns]
+        self.instances_table.value = frame_html(
+            inst[cols], max_rows=10,
+            empty="No instances in this range yet (a new request's first reports take 1–2 days).",
+        )  # fmt: skip
+        self.status.show("info", f"{len(inst)} {self.granularity.value} instance(s) of {self.report_name}.")
+        self.on_change()
+        return inst
+
+    # ------------------------------------------------------------------ download
+
+    def _on_download(self, _button: Any = None) -> None:
+        self.start_download()
+
+    def start_download(self) -> threading.Thread | None:
+        """Download every segment of the listed instances in a thread; ``wait()`` joins it."""
+        if self.busy:
+            return self._thread
+        if self.instances is None and self.find_instances() is None:
+            return None
+        self.busy = True
+        self._sync_buttons()
+        self.error = None
+        self.progress.value = 0
+        self.progress.bar_style = ""
+        self._thread = threading.Thread(target=self._download_all, name="asc-nb-download", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the current download finishes (tests and scripts; the UI never needs it)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _download_all(self) -> None:
+        try:
+            self._run_download()
+        except Exception as exc:  # shown in the panel: the thread must never die with a traceback
+            self.error = exc
+            self.progress.bar_style = "danger"
+            self.status.show("error", f"Download failed. {describe_error(exc)}")
+        finally:
+            self.busy = False
+            self._sync_buttons()
+            self.on_change()
+
+    def _run_download(self) -> None:
+        instances = self.instances if self.instances is not None else pd.DataFrame(columns=["id"])
+        name, gran = self.report_name, self.granularity.value
+        start, end = _iso(self.start.value), _iso(self.end.value)
+        self.status.show("busy", f"Listing the segments of {len(instances)} instance(s)…")
+        segments = [self.client.segments(str(iid)) for iid in instances["id"]]
+        todo = pd.concat(segments, ignore_index=True) if segments else pd.DataFrame()
+        total_bytes = int(todo["size_in_bytes"].fillna(0).sum()) if len(todo) else 0
+        done_bytes = 0
+        for n, (_, seg) in enumerate(todo.iterrows(), start=1):
+            self.client.download_segment(seg)
+            done_bytes += int(value_of(seg, "size_in_bytes") or 0)
+            self.progress.value = round(99 * (done_bytes / total_bytes if total_bytes else n / len(todo)))
+            self.progress_text.value = _progress_html(n, len(todo), done_bytes)
+        self.status.show("busy", "Reading the segments into one frame (latest vintage of each row)…")
+        frame = self.client.fetch(self.request_id, name, granularity=gran, start=start, end=end)
+        self.frame = frame
+        self.progress.value = 100
+        self.progress.bar_style = "success"
+        self.progress_text.value = _progress_html(len(todo), len(todo), done_bytes)
+        self.result = {
+            "request_id": self.request_id, "report": name, "granularity": gran, "start": start, "end": end,
+            "instances": len(instances), "segments": len(todo), "bytes": done_bytes, "shape": frame.shape,
+        }  # fmt: skip
+        self._show_preview(frame, name)
+        self.status.show("ok", f"Downloaded {len(todo)} segment(s) of {len(instances)} instance(s): "
+                               f"{frame.shape[0]} rows × {frame.shape[1]} columns.")
+
+    def _show_preview(self, frame: pd.DataFrame, name: str | None) -> None:
+        self.preview.value = (
+            f'<div style="color: var(--jp-ui-font-color1); margin: 4px 0;">'
+            f"<b>{frame.shape[0]}</b> rows × <b>{frame.shape[1]}</b> columns</div>"
+            + frame_html(frame, max_rows=5, empty="The instances hold no rows.")
+        )
+        png = plot_png(frame, title=name or "")
+        if png is not None:
+            self.plot.value = png
+            self.plot.layout.display = None
+        else:
+            self.plot.layout.display = "none"
+
+
+def _progress_html(n: int, total: int, nbytes: int) -> str:
+    return (f'<span style="color: var(--jp-ui-font-color2);">{n}/{total} segments · '
+            f"{nbytes / 1e6:.1f} MB</span>")

@@ -1,0 +1,26 @@
+"""Shared helpers for the data-layer tests: real gzip bytes, real files, no mocks."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+
+def gz(text: str | bytes, *, bom: bool = False) -> bytes:
+    """Gzip bytes of ``text`` (UTF-8), optionally with a BOM, mtime 0 like Apple's/the sandbox's."""
+    raw = text.encode() if isinstance(text, str) else text
+    return gzip.compress((b"\xef\xbb\xbf" if bom else b"") + raw, mtime=0)
+
+
+def table_text(header: list[str], rows: list[list[object]], delimiter: str = "\t") -> str:
+    """A report file body: header + rows, ``None`` written as an empty field."""
+    lines = [delimiter.join(header)]
+    lines += [delimiter.join("" if v is None else str(v) for v in row) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Never touch the real user cache from a test."""
+    monkeypatch.setenv("ASC_NB_CACHE_DIR", str(tmp_path_factory.mktemp("asc-cache")))

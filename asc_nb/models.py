@@ -126,7 +126,8 @@ APP_FIELDS = (
     "perfPowerMetrics appCustomProductPages inAppPurchasesV2 promotedPurchases appEvents reviewSubmissions "
     "subscriptionGracePeriod customerReviews customerReviewSummarizations gameCenterDetail appStoreVersionExperimentsV2 "
     "alternativeDistributionKey analyticsReportRequests marketplaceSearchDetail backgroundAssets betaFeedbackScreenshotSubmissions "
-    "betaFeedbackCrashSubmissions searchKeywords webhooks androidToIosAppMappingDetails performanceOverviews assetLibrary"
+    "betaFeedbackCrashSubmissions searchKeywords webhooks androidToIosAppMappingDetails appStoreIcon buildUploads "
+    "performanceOverviews assetLibrary"
 ).split()
 
 

@@ -1,0 +1,187 @@
+"""A local, checksum-keyed store of verified segment files.
+
+Why it looks like this:
+
+* **Keyed by Apple's checksum.** The same bytes get the same name whatever URL served them,
+  so a re-run (or another notebook) downloads nothing it already has.
+* **Nothing unverified is ever in the cache.** Bytes stream into a temporary file in a
+  sibling directory on the same filesystem while their MD5 and length are computed chunk by
+  chunk (a segment is never held whole in memory); only a file whose size and checksum match
+  is fsync'd and atomically renamed into place. A download killed midway leaves at most a
+  stale ``.partial/`` file, which is never looked up and is swept later.
+* **Path traversal is impossible.** Entry names are built only from a validated 32-hex-digit
+  checksum, never from a URL or an id a server sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+
+import platformdirs
+
+__all__ = ["SegmentCache", "VerificationError", "default_cache_dir", "valid_checksum"]
+
+ENV_VAR = "ASC_NB_CACHE_DIR"
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_PARTIAL = ".partial"
+#: Temporary files older than this are leftovers of a killed process and are removed.
+STALE_PARTIAL_SECONDS = 6 * 3600
+
+
+class VerificationError(Exception):
+    """Downloaded bytes do not match ``sizeInBytes`` or ``checksum``."""
+
+    def __init__(self, kind: str, expected: object, actual: object):
+        self.kind, self.expected, self.actual = kind, expected, actual
+        super().__init__(f"{kind} mismatch: expected {expected}, got {actual}")
+
+
+def default_cache_dir() -> Path:
+    """``$ASC_NB_CACHE_DIR`` if set, else the per-user cache directory (platformdirs)."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    return platformdirs.user_cache_path("asc-nb", appauthor=False) / "segments"
+
+
+def valid_checksum(checksum: str) -> str:
+    """The checksum, lower-cased, if it is 32 hex digits (an MD5); else ``ValueError``."""
+    value = str(checksum).strip().lower()
+    if not _HEX32.match(value):
+        raise ValueError(f"segment checksum must be 32 hex digits (MD5); got {checksum!r}")
+    return value
+
+
+class SegmentCache:
+    """Verified segment files under ``root``, one per checksum."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None):
+        self.root = Path(root).expanduser() if root is not None else default_cache_dir()
+        self._partials = self.root / _PARTIAL
+        self._swept = False
+
+    def __repr__(self) -> str:
+        return f"SegmentCache({str(self.root)!r})"
+
+    def path(self, checksum: str) -> Path:
+        """Where the segment with this checksum lives (whether or not it is there yet)."""
+        key = valid_checksum(checksum)
+        return self.root / key[:2] / f"{key}.gz"
+
+    def get(self, checksum: str, size: int | None = None) -> Path | None:
+        """The cached file if present (and of ``size`` bytes when given), else ``None``."""
+        path = self.path(checksum)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return None
+        if size is not None and st.st_size != int(size):
+            return None  # cannot happen through this class; treat a foreign file as absent
+        return path
+
+    def __contains__(self, checksum: str) -> bool:
+        return self.get(checksum) is not None
+
+    def writer(self, checksum: str, size: int | None) -> VerifiedWriter:
+        """A file-like sink that verifies as it goes and commits atomically (use as ``with``)."""
+        self._sweep()
+        return VerifiedWriter(self, valid_checksum(checksum), None if size is None else int(size))
+
+    def put(self, checksum: str, size: int | None, chunks: Iterable[bytes]) -> Path:
+        """Stream ``chunks`` into the cache; return the committed path or raise ``VerificationError``."""
+        with self.writer(checksum, size) as w:
+            for chunk in chunks:
+                w.write(chunk)
+            return w.commit()
+
+    def verify(self, checksum: str) -> bool:
+        """Re-hash a cached file (for the paranoid; the cache only ever holds verified files)."""
+        path = self.get(checksum)
+        if path is None:
+            return False
+        md5 = hashlib.md5(usedforsecurity=False)
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                md5.update(chunk)
+        return md5.hexdigest() == valid_checksum(checksum)
+
+    def _sweep(self) -> None:
+        """Once per instance: delete temporary files a killed process left behind long ago."""
+        if self._swept:
+            return
+        self._swept = True
+        try:
+            entries = list(self._partials.iterdir())
+        except FileNotFoundError:
+            return
+        cutoff = time.time() - STALE_PARTIAL_SECONDS
+        for p in entries:
+            try:
+                if p.stat().st_mtime < cutoff:
+                    p.unlink()
+            except OSError:
+                pass
+
+
+class VerifiedWriter:
+    """Temp file + running MD5 + byte count; ``commit()`` verifies, fsyncs and renames."""
+
+    def __init__(self, cache: SegmentCache, checksum: str, size: int | None):
+        self.cache, self.checksum, self.size = cache, checksum, size
+        self.written = 0
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        cache._partials.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=checksum[:8] + "-", suffix=".part", dir=cache._partials)
+        self._tmp = Path(name)
+        self._file = os.fdopen(fd, "wb")
+        self._done = False
+
+    def write(self, chunk: bytes) -> int:
+        """Append bytes; fail fast once more than ``size`` bytes arrive."""
+        self.written += len(chunk)
+        if self.size is not None and self.written > self.size:
+            raise VerificationError("size", self.size, f"more than {self.size} bytes")
+        self._md5.update(chunk)
+        return self._file.write(chunk)
+
+    def commit(self) -> Path:
+        """Verify size and checksum; on success move the file into the cache and return its path."""
+        self._file.flush()
+        if self.size is not None and self.written != self.size:
+            raise VerificationError("size", self.size, self.written)
+        digest = self._md5.hexdigest()
+        if digest != self.checksum:
+            raise VerificationError("checksum", self.checksum, digest)
+        os.fsync(self._file.fileno())
+        self._file.close()
+        final = self.cache.path(self.checksum)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._tmp, final)
+        self._done = True
+        return final
+
+    def abort(self) -> None:
+        """Drop the temporary file (idempotent)."""
+        if not self._file.closed:
+            self._file.close()
+        if not self._done:
+            self._tmp.unlink(missing_ok=True)
+            self._done = True
+
+    def __enter__(self) -> VerifiedWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.abort()

@@ -1,0 +1,168 @@
+"""The catalog lists Apple's real report names, categories and documented columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import asc_nb.sandbox.catalog as catalog_module
+from asc_nb.models import Category, Granularity
+from asc_nb.sandbox.catalog import GENERIC_COLUMNS, catalog, find_report
+
+TSV = Path(catalog_module.__file__).parent / "data" / "report_names.tsv"
+H = ["Date", "App Name", "App Apple Identifier"]
+
+
+def _tsv_rows() -> list[tuple[str, str]]:
+    lines = TSV.read_text("utf-8").splitlines()
+    assert lines[0] == "name\tcategory"
+    return [tuple(line.split("\t")) for line in lines[1:] if line.strip()]  # type: ignore[misc]
+
+
+def test_catalog_is_the_tsv_in_order_with_stable_numbers():
+    rows = _tsv_rows()
+    specs = catalog()
+    assert len(rows) == 129 == len(specs)
+    assert [(s.name, s.category.value) for s in specs] == rows
+    assert [s.number for s in specs] == list(range(1, len(specs) + 1))
+    assert catalog() is specs  # computed once: numbers cannot shift between calls
+    assert {s.category for s in specs} == set(Category)
+
+
+def test_find_report_is_case_insensitive_and_helpful():
+    assert find_report("app sessions standard").name == "App Sessions Standard"
+    assert find_report(find_report("App Crashes")) is find_report("App Crashes")
+    with pytest.raises(KeyError, match="did you mean 'App Sessions Standard'"):
+        find_report("App Session Standard")
+    with pytest.raises(KeyError, match="129 reports"):
+        find_report("zzz")
+
+
+EXPECTED = {
+    "App Sessions Standard": H
+    + [
+        "App Version",
+        "Device",
+        "Platform Version",
+        "Source Type",
+        "Page Type",
+        "App Download Date",
+        "Territory",
+        "Sessions",
+        "Total Session Duration (seconds)",
+        "Unique Devices",
+    ],
+    "App Sessions Detailed": H
+    + [
+        "App Version",
+        "Device",
+        "Platform Version",
+        "Source Type",
+        "Source Info",
+        "Campaign",
+        "Page Type",
+        "Page Title",
+        "App Download Date",
+        "Territory",
+        "Sessions",
+        "Total Session Duration (seconds)",
+        "Unique Devices",
+    ],
+    "App Crashes": H + ["App Version", "Device", "Platform Version", "Crashes", "Unique Devices"],
+    # exactly the header of a real App Downloads Standard file (FACTS.md §6)
+    "App Downloads Standard": H
+    + [
+        "Download Type",
+        "App Version",
+        "Device",
+        "Platform Version",
+        "Source Type",
+        "Page Type",
+        "Pre-Order",
+        "Territory",
+        "Counts",
+    ],
+    "App Downloads Detailed": H
+    + [
+        "Download Type",
+        "App Version",
+        "Device",
+        "Platform Version",
+        "Source Type",
+        "Source Info",
+        "Campaign",
+        "Page Type",
+        "Page Title",
+        "Pre-Order",
+        "Territory",
+        "Counts",
+    ],
+    "App Store Discovery and Engagement Standard": H
+    + [
+        "Event",
+        "Page Type",
+        "Source Type",
+        "Engagement Type",
+        "Device",
+        "Platform Version",
+        "Territory",
+        "Counts",
+        "Unique Counts",
+    ],
+    "App Store Discovery and Engagement Detailed": H
+    + [
+        "Event",
+        "Page Type",
+        "Page Title",
+        "Source Type",
+        "Source Info",
+        "Campaign",
+        "Engagement Type",
+        "Device",
+        "Platform Version",
+        "Territory",
+        "Counts",
+        "Unique Counts",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_documented_reports_have_apples_columns(name):
+    spec = find_report(name)
+    assert list(spec.column_names) == EXPECTED[name]
+    assert spec.delimiter == "\t" and not spec.bom
+    kinds = {c.name: c.kind for c in spec.columns}
+    assert kinds["Date"] == "date"
+    assert all(kinds[m] == "integer" for m in spec.measures)
+    assert spec.measures and set(spec.measures).isdisjoint(spec.dimensions)
+
+
+def test_standard_is_detailed_minus_detail_columns():
+    for base in ("App Sessions", "App Downloads", "App Store Discovery and Engagement"):
+        std, det = find_report(f"{base} Standard").column_names, find_report(f"{base} Detailed").column_names
+        assert len(std) < len(det)
+        assert [c for c in det if c in std] == list(std)
+        assert set(det) - set(std) == {"Source Info", "Campaign", "Page Title"}
+
+
+def test_app_crashes_expanded_is_comma_delimited_with_bom():
+    spec = find_report("App Crashes Expanded")
+    assert spec.category is Category.PERFORMANCE
+    assert spec.delimiter == "," and spec.bom
+    assert [s.name for s in catalog() if s.delimiter != "\t" or s.bom] == ["App Crashes Expanded"]
+
+
+def test_granularities_downloads_weekly_monthly_only_in_detailed():
+    assert find_report("App Downloads Standard").granularities == (Granularity.DAILY,)
+    assert find_report("App Downloads Detailed").granularities == tuple(Granularity)
+    others = [s for s in catalog() if s.name != "App Downloads Standard"]
+    assert all(s.granularities == tuple(Granularity) for s in others)
+
+
+def test_other_reports_share_the_generic_columns():
+    generic = [s for s in catalog() if s.name not in EXPECTED and s.name != "App Crashes Expanded"]
+    assert len(generic) == 129 - len(EXPECTED) - 1
+    assert all(s.columns == GENERIC_COLUMNS for s in generic)
+    assert GENERIC_COLUMNS[0].name == "Date" and GENERIC_COLUMNS[-1].kind == "integer"

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .auth import Credentials, TokenSigner
-from .client import Client
+from .client import Client, resolve_cache_dir
 from .errors import (
     APIError,
     ASCError,
@@ -31,7 +31,7 @@ from .errors import (
     UnsafeURLError,
 )
 from .http import RateLimit, RetryPolicy
-from .models import AccessType, Category, Granularity, Role
+from .models import API_BASE_URL, AccessType, Category, Granularity, Role
 from .records import App, Instance, Report, ReportRequest, Segment
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -100,8 +100,7 @@ def connect(
     env = os.environ if environ is None else environ
     if base_url is None and sandbox is None:
         base_url = (env.get("ASC_BASE_URL") or "").strip() or None
-    if cache_dir is None and (env.get("ASC_NB_CACHE_DIR") or "").strip():
-        cache_dir = env["ASC_NB_CACHE_DIR"].strip()
+    cache_dir = resolve_cache_dir(cache_dir, env)
     if credentials is not None and any(v is not None for v in (key_id, issuer_id, private_key)):
         raise ConfigError("Pass either credentials= or key_id/issuer_id/private_key, not both")
     if credentials is None and any(v is not None for v in (key_id, issuer_id, private_key)):
@@ -121,4 +120,6 @@ def connect(
 
             sandbox = Sandbox()
             _announce_sandbox()
+    if base_url is None and sandbox is None:
+        base_url = API_BASE_URL
     return Client(credentials, sandbox=sandbox, base_url=base_url, cache_dir=cache_dir, **client_options)

@@ -115,10 +115,11 @@ def _names(value: str | Iterable[str] | None, what: str) -> list[str] | None:
     return [v.strip() for v in items]
 
 
-def _resolve_cache_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
+def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> Path:
+    """``cache_dir``, else ``ASC_NB_CACHE_DIR``, else the platform's user cache dir for asc-nb."""
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
-    env = os.environ.get("ASC_NB_CACHE_DIR", "").strip()
+    env = ((os.environ if environ is None else environ).get("ASC_NB_CACHE_DIR") or "").strip()
     if env:
         return Path(env).expanduser()
     import platformdirs
@@ -186,7 +187,7 @@ class Client:
             headers={"User-Agent": self.http.client.headers["User-Agent"]},
             event_hooks={"request": [_strip_authorization]},
         )
-        self.cache_dir: Path = _resolve_cache_dir(cache_dir)
+        self.cache_dir: Path = resolve_cache_dir(cache_dir)
         #: the JSON:API page documents of the last listing (raw, as sent by the server)
         self.last_documents: list[dict[str, Any]] = []
         self._parents: dict[str, str] = {}

@@ -77,6 +77,8 @@ def to_frame(kind: type[Record] | str, records: Iterable[Record]) -> pd.DataFram
             data[name] = pd.Series(pd.to_datetime(pd.Series(values, dtype=object)), dtype=DATE)
         elif isinstance(dtype, pd.CategoricalDtype):
             # values outside the enum (a newer API) become NaN rather than breaking the dtype
+            allowed = set(dtype.categories)
+            values = [v if v in allowed else None for v in values]
             data[name] = pd.Series(pd.Categorical(values, dtype=dtype))
         else:
             data[name] = pd.Series(values, dtype=object).astype(dtype)

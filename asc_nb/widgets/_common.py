@@ -172,9 +172,9 @@ class AppPicker(w.VBox):
             placeholder="filter apps by name, bundle id or id",
             description="Search",
             continuous_update=True,
-            layout=w.Layout(width="420px"),
+            layout=w.Layout(width="520px"),
         )
-        self.dropdown = w.Dropdown(options=[], description=description, layout=w.Layout(width="420px"))
+        self.dropdown = w.Dropdown(options=[], description=description, layout=w.Layout(width="520px"))
         self.count = w.HTML()
         super().__init__([self.search, w.HBox([self.dropdown, self.count])])
         self.search.observe(self._on_search, names="value")

@@ -20,6 +20,7 @@ class RateLimitMeter(w.HBox):
         self.bar = w.IntProgress(value=0, min=0, max=1, description="API budget", bar_style="info")
         self.label = w.HTML()
         super().__init__([self.bar, self.label])
+        self.add_class("asc-nb-rate-meter")  # a stable hook for browser tests and user CSS
         self.refresh()
 
     @property
@@ -73,6 +74,7 @@ class Dashboard(w.VBox):
         self.tabs.selected_index = TAB_REQUEST
         super().__init__([w.HBox([self.mode, self.meter]), self.tabs])
 
+        self.add_class("asc-nb-dashboard")  # a stable hook for browser tests and user CSS
         for panel in (self.request_panel, self.requests_table, self.explorer):
             panel.on_change.add(self.meter.refresh)
         self.request_panel.app.observe(self._follow_app, names="value")

@@ -130,6 +130,7 @@ class ReportsExplorer(w.VBox):
                 self.plot,
             ]
         )
+        self.add_class("asc-nb-explorer")  # a stable hook for browser tests and user CSS
         self.category.observe(self._refilter, names="value")
         self.search.observe(self._refilter, names="value")
         self.report.observe(self._on_choice, names="value")

@@ -78,6 +78,7 @@ class RequestPanel(w.VBox):
                 self.status,
             ]
         )
+        self.add_class("asc-nb-request-panel")  # a stable hook for browser tests and user CSS
         self.access_type.observe(self._on_access, names="value")
         self.submit.on_click(self._on_submit)
         self.open_existing.on_click(self._on_open_existing)
@@ -223,6 +224,7 @@ class RequestsTable(w.VBox):
                 self.status,
             ]
         )
+        self.add_class("asc-nb-requests-table")  # a stable hook for browser tests and user CSS
         self.app.observe(self._on_app, names="value")
         self.selected.observe(self._on_selected, names="value")
         self.refresh.on_click(self._on_refresh)

@@ -187,9 +187,16 @@ class Lab:
         self.page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
         self.page.wait_for_function(JS_ALL_RAN, timeout=timeout, polling=100)
 
-    def screenshot(self, name: str, **kwargs) -> Path:
+    repo = REPO
+
+    @staticmethod
+    def screenshot_path(name: str) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)
-        path = ARTIFACTS / name
+        return ARTIFACTS / name
+
+    def screenshot(self, name: str, **kwargs) -> Path:
+        """Save a screenshot of the page to artifacts/ (gitignored)."""
+        path = self.screenshot_path(name)
         self.page.screenshot(path=str(path), **kwargs)
         return path
 

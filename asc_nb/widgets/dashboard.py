@@ -61,10 +61,8 @@ class Dashboard(w.VBox):
         self.client = client
         self.meter = RateLimitMeter(client)
         self.request_panel = RequestPanel(client)
-        self.requests_table = RequestsTable(client, load=False)
-        self.requests_table.app.load(self.request_panel.frame)  # one apps listing serves both pickers
-        self.requests_table.app.value = self.request_panel.app.value
-        self.requests_table.load()
+        # one apps listing serves both pickers
+        self.requests_table = RequestsTable(client, self.request_panel.app.value, apps=self.request_panel.frame)
         self.explorer = ReportsExplorer(client)
         mode = "sandbox (simulated data)" if getattr(client, "sandbox", None) is not None else "App Store Connect"
         self.mode = w.HTML(f'<span style="color: var(--jp-ui-font-color2);">Connected to {mode}</span>')

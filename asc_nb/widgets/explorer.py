@@ -96,6 +96,7 @@ class ReportsExplorer(w.VBox):
 
     def __init__(self, client: Any, request_id: str | None = None, *, days: int = 7) -> None:
         self.client = client
+        self.days = days
         today = now_utc(client).date()
         self.title = heading("Reports")
         self.category = w.Dropdown(options=[("All categories", "")], value="", description="Category")
@@ -155,6 +156,8 @@ class ReportsExplorer(w.VBox):
         self.plot.layout.display = "none"
         self.progress.value = 0
         self.progress_text.value = ""
+        today = now_utc(self.client).date()  # the sandbox's clock may have moved since the panel was built
+        self.start.value, self.end.value = today - timedelta(days=self.days), today
         self.title.value = heading(f"Reports of request {request_id}").value
         try:
             reports = self.client.reports(self.request_id)

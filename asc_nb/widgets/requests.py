@@ -180,6 +180,8 @@ STATUS_WAITING = "waiting for first reports"
 STATUS_ACTIVE = "active"
 STATUS_STOPPED = "stopped due to inactivity"
 STATUS_SNAPSHOT = "snapshot"
+#: a report every request has; its instances show whether the first reports have arrived
+PROBE_REPORT = "App Sessions Standard"
 
 
 class RequestsTable(w.VBox):
@@ -196,7 +198,10 @@ class RequestsTable(w.VBox):
     error = traitlets.Any(None)
     pending = traitlets.Unicode("")
 
-    def __init__(self, client: Any, app_id: str | None = None, *, load: bool = True) -> None:
+    def __init__(
+        self, client: Any, app_id: str | None = None, *, apps: pd.DataFrame | None = None, load: bool = True
+    ) -> None:
+        """``apps``: an apps frame already fetched (the dashboard shares one listing between pickers)."""
         self.client = client
         self.app = AppPicker(client)
         self.table = w.HTML()
@@ -234,17 +239,18 @@ class RequestsTable(w.VBox):
         self.cancel.on_click(self._on_cancel)
         self.explore.on_click(self._on_explore)
         self._loading = False
+        self._render()
         if load:
-            self._loading = True
+            self._loading = True  # list requests once, for the app finally chosen
             try:
-                self.app.load()
+                self.app.load(apps)
+                if app_id is not None:
+                    self.app.value = app_id
             except Exception as exc:  # shown in the panel
                 self.error = exc
                 self.status.show("error", f"Could not list apps. {describe_error(exc)}")
             finally:
                 self._loading = False
-            if app_id is not None:
-                self.app.value = app_id
             self.load()
 
     def __repr__(self) -> str:
@@ -285,13 +291,16 @@ class RequestsTable(w.VBox):
         return STATUS_ACTIVE if has_data else STATUS_WAITING
 
     def _has_instances(self, request_id: str) -> bool:
-        reports = self.client.reports(request_id)
-        if reports is None or len(reports) == 0:
+        """Whether Apple has generated anything yet: one report's instances tell (2 small calls).
+
+        Listing instances counts as reading the request, as on Apple's side.
+        """
+        reports = self.client.reports(request_id, name=PROBE_REPORT)
+        if len(reports) == 0:
+            reports = self.client.reports(request_id)
+        if len(reports) == 0:
             return False
-        names = reports["name"].astype(str)
-        probe = reports[names == "App Sessions Standard"]
-        row = (probe if len(probe) else reports).iloc[0]
-        return len(self.client.instances(str(row["id"]))) > 0
+        return len(self.client.instances(str(reports["id"].iloc[0]))) > 0
 
     def _render(self) -> None:
         frame = self.frame

@@ -55,3 +55,10 @@ def test_reprs_are_short_and_stable(client) -> None:
     assert repr(dash) == "Dashboard(tabs=['Request', 'Requests', 'Reports'], apps=5)"
     assert len(dash._repr_mimebundle_()["text/plain"]) < 110
     assert isinstance(dash.client, asc_nb.Client)
+
+
+def test_dashboard_lists_apps_once(client, sandbox) -> None:
+    before = len(sandbox.calls)
+    Dashboard(client)
+    paths = [path for _method, _host, path in sandbox.calls[before:]]
+    assert sum(p.split("?")[0] == "/v1/apps" for p in paths) == 1

@@ -371,7 +371,7 @@ class Client:
                 if err.existing is not None:
                     return err.existing
                 raise
-            except ServerError:
+            except (ServerError, NetworkError):
                 # create_report_request verified that nothing was created: one more try is safe
                 if attempt == 2:
                     raise

@@ -466,3 +466,47 @@ def test_enum_args_accept_members_and_any_case(client, sandbox):
 def test_error_family():
     for cls in (AuthenticationError, ForbiddenError, NotFoundError, ConflictError, RateLimitError, ServerError):
         assert issubclass(cls, APIError) and issubclass(cls, asc_nb.ASCError)
+
+
+# ------------------------------------------------------------------ more network behaviour
+
+
+def test_truncated_body_retried(client, sandbox, sleeps):
+    sandbox.faults.add("truncate", path="/v1/apps", count=1)
+    assert len(client.apps()) == 3 and len(sleeps) == 1
+
+
+def test_retry_after_http_date(client, sandbox, sleeps):
+    import email.utils
+    import time
+
+    when = email.utils.formatdate(time.time() + 5, usegmt=True)
+    sandbox.faults.add("rate_limit", path="/v1/apps", count=1, retry_after=when)
+    client.apps()
+    assert len(sleeps) == 1 and 3 <= sleeps[0] <= 5
+
+
+def test_long_range_filtered_on_client(make_client, history_world):
+    client = make_client(history_world)
+    sb = history_world
+    app_id = next(iter(sb.world.apps))
+    req = client.report_requests(app_id, "ONGOING")["id"][0]
+    report = client.reports(req, name=REPORT)["id"][0]
+    daily = client.instances(report, "DAILY")
+    wide = client.instances(report, "DAILY", processing_date=("2024-01-01", "2030-12-31"))
+    assert "processingDate" not in api_calls(sb)[-1][2]
+    assert sorted(wide["id"]) == sorted(daily["id"])
+
+
+def test_secrets_never_logged(make_client, sandbox, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    client = make_client(sandbox)
+    sandbox.faults.add("server_error", path="/v1/apps", count=1)
+    client.apps()
+    token = client.signer.token()
+    text = caplog.text + "".join(repr(r.args) for r in caplog.records)
+    assert token not in text and token.split(".")[2] not in text
+    body = "".join(sandbox.private_key_pem.strip().splitlines()[1:-1])
+    assert body[:32] not in text

@@ -40,6 +40,13 @@ def test_dashboard_renders_and_submit_creates_a_request(lab) -> None:
     labels = select.locator("option").all_inner_texts()
     assert len(labels) >= 2
     app_id = re.search(r"\((\d+)\)\s*$", labels[1]).group(1)  # labels read "Name — bundle.id (id)"
+    # filter as you type: the app's id narrows the picker to that one app
+    search = panel.get_by_placeholder("filter apps by name, bundle id or id")
+    search.press_sequentially(app_id[:6])
+    panel.get_by_text(f"1 of {len(labels)} apps").wait_for()
+    assert select.locator("option").count() == 1
+    search.fill("")
+    panel.get_by_text(f"{len(labels)} of {len(labels)} apps").wait_for()
     select.select_option(index=1)
     panel.get_by_role("button", name="Submit").click()
 

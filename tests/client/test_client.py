@@ -510,3 +510,11 @@ def test_secrets_never_logged(make_client, sandbox, caplog):
     assert token not in text and token.split(".")[2] not in text
     body = "".join(sandbox.private_key_pem.strip().splitlines()[1:-1])
     assert body[:32] not in text
+
+
+def test_individual_key_against_sandbox(make_client, sandbox):
+    key = sandbox.add_key(role="ADMIN", individual=True)
+    creds = Credentials(key["key_id"], None, key["private_key_pem"], individual=True)
+    client = make_client(sandbox, credentials=creds)
+    assert len(client.apps()) == 3
+    assert client.create_report_request(next(iter(sandbox.world.apps)), "ONE_TIME_SNAPSHOT")

@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from asc_nb import errors as E
 from asc_nb.http import RetryPolicy, is_loopback, parse_rate_limit, parse_retry_after
@@ -115,3 +117,16 @@ def test_backoff_grows_with_jitter():
 def test_loopback():
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("[::1]")
     assert not is_loopback("api.appstoreconnect.apple.com") and not is_loopback("10.0.0.1")
+
+
+@given(st.text(max_size=80))
+def test_header_parsers_never_raise(text):
+    parse_rate_limit(text)
+    value = parse_retry_after(text)
+    assert value is None or value >= 0
+
+
+@given(st.integers(min_value=0, max_value=10_000), st.integers(min_value=0, max_value=10_000))
+def test_rate_limit_roundtrip(limit, remaining):
+    rl = parse_rate_limit(f"user-hour-lim:{limit};user-hour-rem:{remaining};")
+    assert (rl.limit, rl.remaining) == (limit, remaining)

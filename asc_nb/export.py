@@ -55,6 +55,13 @@ def _day_text(values: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.utf8_slice_codeunits(values.cast(pa.string()), 0, 10)
 
 
+def _arrow(frame: pd.DataFrame) -> pa.Table:
+    """pandas → Arrow without ``attrs`` (fetch's attrs hold dates, which pandas' Parquet metadata can't encode)."""
+    bare = frame.copy(deep=False)
+    bare.attrs = {}
+    return pa.Table.from_pandas(bare, preserve_index=False)
+
+
 def write_partitions(
     table: pa.Table,
     root: str | os.PathLike[str],
@@ -160,13 +167,13 @@ def to_parquet(
             keys = ["processing_date", "instance_id", "segment_id"]
             for (pdate, inst, seg), piece in part.groupby(keys, sort=False, dropna=False, observed=True):
                 touched += write_partitions(
-                    pa.Table.from_pandas(piece, preserve_index=False), root, report=rep,
+                    _arrow(piece), root, report=rep,
                     granularity=gran, series=series, processing_date=pdate, instance_id=inst,
                     segment_id=seg,
                 )
         else:
             touched += write_partitions(
-                pa.Table.from_pandas(part, preserve_index=False), root, report=rep, granularity=gran
+                _arrow(part), root, report=rep, granularity=gran
             )
     if latest_only and provenance:
         prune_to_latest(touched)

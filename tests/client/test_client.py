@@ -146,10 +146,11 @@ def test_conflict_names_existing_request(client, sandbox):
 def test_ensure_ongoing_reuses_without_post(client, sandbox):
     app_id = next(iter(sandbox.world.apps))
     created = client.ensure_ongoing(app_id)
-    assert len(api_calls(sandbox, "POST")) == 1
+    assert len(api_calls(sandbox)) == 2  # one listing (filtered to ONGOING), one POST
+    assert "accessType" in api_calls(sandbox)[0][2]
     again = client.ensure_ongoing(app_id)
     assert again == created
-    assert len(api_calls(sandbox, "POST")) == 1
+    assert len(api_calls(sandbox)) == 3 and len(api_calls(sandbox, "POST")) == 1  # reuse = one call
 
 
 def test_ensure_ongoing_409_returns_the_winner(make_client, sandbox):

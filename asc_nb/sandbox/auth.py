@@ -13,6 +13,7 @@ import string
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -86,8 +87,13 @@ class KeyRing:
         self.keys[key.key_id] = key
         return key
 
-    def verify(self, authorization: str | None) -> ApiKey:
-        """Return the key that signed the bearer token, or raise :class:`AuthError` saying why."""
+    def verify(
+        self, authorization: str | None, method: str | None = None, path: str = "", query: str = ""
+    ) -> ApiKey:
+        """Return the key that signed the bearer token, or raise :class:`AuthError` saying why.
+
+        With ``method`` given, a token carrying a ``scope`` claim must list this request.
+        """
         if not authorization:
             raise AuthError("no Authorization header")
         scheme, _, token = authorization.strip().partition(" ")
@@ -131,4 +137,27 @@ class KeyRing:
             raise AuthError("token issued in the future (iat)")
         if exp < now - CLOCK_SKEW:
             raise AuthError("token expired")
+        scope = claims.get("scope")
+        if scope is not None and method is not None:
+            if not isinstance(scope, list) or not all(isinstance(s, str) for s in scope):
+                raise AuthError("scope must be an array of strings")
+            if not any(scope_allows(entry, method, path, query) for entry in scope):
+                raise AuthError("the token's scope does not include this request")
         return key
+
+
+#: Query parameters App Store Connect ignores when matching a scoped token (TOK).
+_SCOPE_IGNORED = {"limit", "cursor", "sort"}
+
+
+def scope_allows(entry: str, method: str, path: str, query: str) -> bool:
+    """``"GET /v1/apps?filter[platform]=IOS"`` allows this request? (GET only; query order ignored)."""
+    verb, _, target = entry.strip().partition(" ")
+    if verb.upper() != "GET" or method.upper() != "GET":
+        return False
+    target_path, _, target_query = target.strip().partition("?")
+
+    def params(q: str) -> set[tuple[str, str]]:
+        return {(k, v) for k, v in parse_qsl(q, keep_blank_values=True) if k not in _SCOPE_IGNORED}
+
+    return target_path == path and params(target_query) == params(query)

@@ -224,7 +224,7 @@ class Router:
         key: ApiKey | None = None
         try:
             try:
-                key = self.sb.keys.verify(hdrs.get("authorization"))
+                key = self.sb.keys.verify(hdrs.get("authorization"), method, path, query)
             except AuthError as exc:
                 raise ApiError(
                     401, "NOT_AUTHORIZED", "Authentication credentials are missing or invalid.",
@@ -388,15 +388,15 @@ class Router:
 
     def _page(
         self, items: list[Any], render: Callable[[Any], dict[str, Any]], q: Query, origin: str, path: str,
-        extra: dict[str, Any] | None = None,
+        extra: Callable[[list[Any]], dict[str, Any]] | None = None,
     ) -> Reply:
         page = items[q.offset : q.offset + q.limit]
         links = {"self": self._self(origin, path, q)}
         if q.offset + q.limit < len(items):
             links["next"] = f"{origin}{path}?{q.next_query(q.offset + q.limit)}"
         doc: dict[str, Any] = {"data": [render(x) for x in page]}
-        if extra:
-            doc.update(extra(page) if callable(extra) else extra)
+        if extra is not None:
+            doc.update(extra(page))
         doc["links"] = links
         doc["meta"] = {"paging": {"total": len(items), "limit": q.limit}}
         return 200, {"Content-Type": "application/json"}, _json(doc)

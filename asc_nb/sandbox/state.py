@@ -172,6 +172,7 @@ class World:
         self.segments: dict[str, Segment] = {}
         self._segment_cache: OrderedDict[str, list[bytes]] = OrderedDict()
         self._catalog_by_number: dict[int, Any] | None = None
+        self._enumerated: tuple[datetime, frozenset[str]] | None = None
 
     # ------------------------------------------------------------------ ids and apps
 
@@ -349,7 +350,10 @@ class World:
         """A live instance by id (ids are uuid5: unseen ones are found by enumerating live requests)."""
         with self.lock:
             inst = self.instances.get(instance_id)
-            if inst is None:
+            stamp = (self.now, frozenset(self.requests))
+            if inst is None and self._enumerated != stamp:
+                # an id nobody listed yet (e.g. remembered from an earlier run with the same seed)
+                self._enumerated = stamp
                 for req in list(self.requests.values()):
                     for _, spec in self.report_ids(req):
                         self.instances_of(req, spec)

@@ -123,3 +123,20 @@ def test_keys_are_made_at_run_time(sb: Sandbox) -> None:
     assert other.key_id == sb.key_id  # deterministic id for notebooks ...
     assert other.private_key_pem != sb.private_key_pem  # ... but fresh key material every run
     assert sb.private_key_pem.startswith("-----BEGIN PRIVATE KEY-----")
+
+
+def test_scoped_tokens_only_reach_their_scope(api: Api, sb: Sandbox) -> None:
+    token = sign(demo_key(sb), scope=["GET /v1/apps?filter[name]=X"])
+    ok = api.http.get("/v1/apps", params={"filter[name]": "X", "limit": "5"}, headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200
+    _assert_401(api.http.get("/v1/apps", headers={"Authorization": f"Bearer {token}"}))
+    _assert_401(_get(api, sign(demo_key(sb), scope="GET /v1/apps")))
+
+
+def test_an_id_never_listed_in_this_run_is_still_found(make_api) -> None:
+    first = Sandbox(history_days=2)
+    a = make_api(first)
+    req = a.get(f"/v1/apps/{first_app(first)}/analyticsReportRequests").json()["data"][0]["id"]
+    inst = a.get(f"/v1/analyticsReports/r5-{req}/instances").json()["data"][0]["id"]
+    again = Sandbox(history_days=2)  # same seed, nothing listed yet
+    assert make_api(again).get(f"/v1/analyticsReportInstances/{inst}").status_code == 200

@@ -125,3 +125,12 @@ def test_fault_api_validates_and_clears(sb: Sandbox, api: Api) -> None:
 def test_calls_are_recorded(sb: Sandbox, api: Api) -> None:
     api.get("/v1/apps", limit=2)
     assert sb.calls[-1] == ("GET", "api", "/v1/apps?limit=2")
+
+
+def test_latency_applies_to_every_call(make_api) -> None:
+    sb = Sandbox(latency=0.05)
+    api = make_api(sb)
+    t = time.perf_counter()
+    for _ in range(3):
+        api.get("/v1/apps")
+    assert time.perf_counter() - t >= 0.15

@@ -1,9 +1,21 @@
 """An offline, deterministic twin of Apple's App Store Connect Analytics Reports API.
 
 ``Sandbox`` builds a world (apps, a demo ADMIN key, report requests over a simulated clock) and
-serves it three ways that share one router: :meth:`Sandbox.transport` (in-process httpx),
-:meth:`Sandbox.serve` (real HTTP on 127.0.0.1) and ``python -m asc_nb.sandbox`` (a CLI).
+serves it three ways that share one router: :meth:`Sandbox.transport` (in-process httpx, hosts
+``https://api.asc-sandbox.invalid`` and ``https://downloads.asc-sandbox.invalid``),
+:meth:`Sandbox.serve` (real HTTP on 127.0.0.1, one port per host) and ``python -m asc_nb.sandbox``.
 It imports only ``asc_nb.models`` from the rest of the package, never the client.
+
+Modelling choices where Apple is silent (see ``state.py`` for the timeline):
+
+* the reports list of a request exists at once; its *instances* start 24-48 h after creation;
+* ``limit[reports]`` defaults to 10 when ``include=reports`` is sent without it;
+* a read is a GET of the request's reports, instances or segments (not of the request itself);
+* a ONE_TIME_SNAPSHOT's instances are all generated at its ready time and vanish 35 days later;
+* token validity and the rate limit use the wall clock (``wall_clock=``), everything else the
+  simulated one; individual keys (``sub`` = ``user``) may use the API with their role;
+* faults: ``sandbox.faults.add(kind, path=regex, method=None, host="api"|"download", count=1, ...)``
+  (kinds in ``faults.py``); ``sandbox.calls`` lists ``(method, host, path?query)`` of every call.
 """
 
 from __future__ import annotations
@@ -59,6 +71,8 @@ class Sandbox:
         self.faults = Faults()
         self.latency = latency
         self.calls: list[tuple[str, str, str]] = []
+        #: tracebacks of sandbox bugs answered as 500 (tests assert this stays empty)
+        self.internal_errors: list[str] = []
         self._calls_lock = threading.Lock()
         self._origins: dict[str, str] = {API_BASE_URL: "api", DOWNLOAD_BASE_URL: "download"}
         self._download_for: dict[str, str] = {API_BASE_URL: DOWNLOAD_BASE_URL}

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -208,6 +209,8 @@ class Router:
         host = self.sb.host_kind(origin)
         path, query = parts.path or "/", parts.query
         hdrs = {k.lower(): v for k, v in headers.items()}
+        if host == "api" and path.startswith("/_sandbox/"):
+            return self._control(method, path, body)  # not Apple's API: no faults, not counted
         self.sb.record_call(method, host, path + (f"?{query}" if query else ""))
         fault = self.sb.faults.take(method, host, path + (f"?{query}" if query else ""))
         if fault is not None and fault.kind == "slow":
@@ -217,8 +220,6 @@ class Router:
             time.sleep(self.sb.latency)
         if host == "download":
             return downloads.handle(self.world, method, path, query, hdrs, fault)
-        if path.startswith("/_sandbox/"):
-            return self._control(method, path, body)
         if fault is not None and fault.kind == "reset":
             raise ConnectionReset()
         key: ApiKey | None = None
@@ -247,6 +248,10 @@ class Router:
             reply = self._route(method, path, query, hdrs, body, origin, key)
         except ApiError as err:
             reply = self._error(err)
+        except Exception as exc:  # a sandbox bug must look like Apple's 500, not kill the connection
+            self.sb.internal_errors.append(traceback.format_exc())
+            reply = self._error(ApiError(500, "UNEXPECTED_ERROR", "An unexpected error occurred.",
+                                         f"The sandbox failed: {type(exc).__name__}: {exc}"))
         status, out_headers, out_body = reply
         remaining = self.sb.limiter.remaining(key.key_id if key else None)
         out_headers["X-Rate-Limit"] = f"user-hour-lim:{self.sb.limiter.limit};user-hour-rem:{remaining};"
@@ -377,7 +382,7 @@ class Router:
                               q.fields.get("analyticsReportInstances"))
 
     def _segment_doc(self, seg: Any, inst: Instance, q: Query, origin: str) -> dict[str, Any]:
-        req = self.world.requests[inst.request_id]
+        req = self._owner(inst)
         url = downloads.presign(self.world, self.sb.download_origin_for(origin), seg, inst, req)
         attrs = {"checksum": seg.checksum, "sizeInBytes": seg.size, "url": url}
         return self._resource("analyticsReportSegments", seg.id, attrs, {}, origin,
@@ -427,6 +432,12 @@ class Router:
         if found is None:
             raise _not_found("analyticsReports", id_)
         return found
+
+    def _owner(self, inst: Instance) -> ReportRequest:
+        req = self.world.requests.get(inst.request_id)
+        if req is None:  # deleted by a concurrent call
+            raise _not_found("analyticsReportInstances", inst.id)
+        return req
 
     def _get_instance(self, id_: str) -> Instance:
         inst = self.world.find_instance(id_)
@@ -581,18 +592,18 @@ class Router:
 
     def _instance(self, q: Query, id_: str, origin: str, path: str, **_: Any) -> Reply:
         inst = self._get_instance(id_)
-        self.world.touch(self.world.requests[inst.request_id])
+        self.world.touch(self._owner(inst))
         return self._single(self._instance_doc(inst, q, origin), origin, path, q)
 
     def _segments(self, q: Query, id_: str, origin: str, path: str, **_: Any) -> Reply:
         inst = self._get_instance(id_)
-        self.world.touch(self.world.requests[inst.request_id])
+        self.world.touch(self._owner(inst))
         segs = self.world.segments_of(inst)
         return self._page(segs, lambda s: self._segment_doc(s, inst, q, origin), q, origin, path)
 
     def _segment_links(self, q: Query, id_: str, origin: str, path: str, **_: Any) -> Reply:
         inst = self._get_instance(id_)
-        self.world.touch(self.world.requests[inst.request_id])
+        self.world.touch(self._owner(inst))
         segs = self.world.segments_of(inst)
         return self._page(segs, lambda s: {"type": "analyticsReportSegments", "id": s.id}, q, origin, path)
 
@@ -601,5 +612,5 @@ class Router:
         if found is None:
             raise _not_found("analyticsReportSegments", id_)
         seg, inst = found
-        self.world.touch(self.world.requests[inst.request_id])
+        self.world.touch(self._owner(inst))
         return self._single(self._segment_doc(seg, inst, q, origin), origin, path, q)

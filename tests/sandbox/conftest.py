@@ -23,6 +23,7 @@ def api(sb: Sandbox) -> Iterator[Api]:
     client = Api(sb)
     yield client
     client.close()
+    assert not sb.internal_errors, sb.internal_errors[0]
 
 
 @pytest.fixture
@@ -37,6 +38,7 @@ def make_api() -> Iterator[Callable[..., Api]]:
     yield make
     for a in made:
         a.close()
+        assert not a.sb.internal_errors, a.sb.internal_errors[0]
 
 
 @pytest.fixture

@@ -134,3 +134,11 @@ def test_latency_applies_to_every_call(make_api) -> None:
     for _ in range(3):
         api.get("/v1/apps")
     assert time.perf_counter() - t >= 0.15
+
+
+def test_control_path_neither_consumes_faults_nor_counts(sb: Sandbox, api: Api) -> None:
+    sb.faults.add("server_error")
+    with httpx.Client(transport=sb.transport(), base_url=sb.api_base_url) as c:
+        assert c.post("/_sandbox/advance", json={"hours": 1}).status_code == 200
+    assert sb.calls == []
+    assert api.get("/v1/apps").status_code == 503

@@ -29,7 +29,7 @@ import pandas as pd
 from . import frames
 from .auth import Credentials, TokenSigner
 from .errors import ASCError, ConfigError, ConflictError, NetworkError, NotFoundError, ServerError
-from .http import RateLimit, RetryPolicy, Session
+from .http import Pacer, RateLimit, RetryPolicy, Session
 from .models import API_BASE_URL, AccessType, Category, Endpoint, Granularity, endpoint
 from .records import App, Instance, Record, Report, ReportRequest, Segment
 
@@ -156,6 +156,8 @@ class Client:
         sleep: Callable[[float], None] = time.sleep,
         scope: list[str] | None = None,
         token_lifetime: int = 10 * 60,
+        pacer: Pacer | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if credentials is None and sandbox is not None:
             credentials = Credentials(sandbox.key_id, sandbox.issuer_id, sandbox.private_key_pem, source="sandbox")
@@ -176,9 +178,10 @@ class Client:
         self.credentials = credentials
         #: the sandbox this client talks to (``None`` against Apple)
         self.sandbox = sandbox
-        self.signer = TokenSigner(credentials, scope=scope, lifetime=token_lifetime)
+        self.signer = TokenSigner(credentials, scope=scope, lifetime=token_lifetime, clock=clock)
         #: the API session (auth, retries, rate limit, paging)
-        self.http = Session(base_url, self.signer, transport=transport, timeout=timeout, retry=retry, sleep=sleep)
+        self.http = Session(base_url, self.signer, transport=transport, timeout=timeout, retry=retry, sleep=sleep,
+                            pacer=pacer or Pacer(clock=clock))
         #: plain client for presigned segment URLs: never carries ``Authorization``
         self.downloads = httpx.Client(
             transport=download_transport,

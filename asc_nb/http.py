@@ -18,7 +18,9 @@ import email.utils
 import ipaddress
 import logging
 import random as _random
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,7 +31,7 @@ import httpx
 from .auth import TokenSigner
 from .errors import APIError, ConfigError, NetworkError, UnsafeURLError, from_response
 
-__all__ = ["Session", "RateLimit", "RetryPolicy", "parse_rate_limit", "parse_retry_after", "is_loopback"]
+__all__ = ["Session", "RateLimit", "RetryPolicy", "Pacer", "parse_rate_limit", "parse_retry_after", "is_loopback"]
 
 log = logging.getLogger("asc_nb.http")
 
@@ -124,6 +126,83 @@ class RetryPolicy:
         return cap / 2 + rand() * cap / 2
 
 
+# --------------------------------------------------------------------------- pacing
+
+
+class Pacer:
+    """Keeps a key under its rolling-hour budget instead of discovering the limit with a 429.
+
+    Apple counts every call of a key over the previous 60 minutes (``X-Rate-Limit``). The
+    pacer remembers when this process sent each call and what the last header said; when the
+    estimated budget falls to ``reserve``, the next call waits until the oldest of our own
+    calls leaves the window (the moment the server frees a slot). A wait longer than
+    ``max_wait`` is not taken: the call goes out and the retry policy deals with the 429.
+    ``clock`` and ``sleep`` are injectable so a scaled-time test can run an hour in a second.
+    """
+
+    def __init__(
+        self,
+        *,
+        reserve: int = 0,
+        window: float = 3600.0,
+        max_wait: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.reserve = reserve
+        self.window = window
+        self.max_wait = max_wait
+        self.clock = clock
+        #: total seconds this pacer asked the session to wait
+        self.waited = 0.0
+        self._sent: deque[float] = deque()
+        self._lock = threading.Lock()
+        self._remaining: int | None = None
+        self._observed_at = 0.0
+        self._since = 0  # calls sent since the header was read
+        self._freed = 0  # own calls that left the window since the header was read
+
+    def _expire(self, now: float) -> None:
+        while self._sent and self._sent[0] <= now - self.window:
+            sent = self._sent.popleft()
+            if sent > self._observed_at - self.window:
+                self._freed += 1
+
+    def estimate(self) -> int | None:
+        """Calls we may still send now without a 429 (``None`` before any header)."""
+        with self._lock:
+            self._expire(self.clock())
+            if self._remaining is None:
+                return None
+            return self._remaining - self._since + self._freed
+
+    def delay(self) -> float:
+        """Seconds to wait before the next call (0 when the budget allows it now)."""
+        with self._lock:
+            now = self.clock()
+            self._expire(now)
+            if self._remaining is None or self._remaining - self._since + self._freed > self.reserve:
+                return 0.0
+            if self._sent:
+                return max(0.0, self._sent[0] + self.window - now)
+            # someone else spent the budget: we cannot know when it frees; probe one slot later
+            return self.window / 3600.0
+
+    def sent(self) -> None:
+        with self._lock:
+            self._sent.append(self.clock())
+            self._since += 1
+
+    def observe(self, rate_limit: RateLimit) -> None:
+        """Take the server's word for the budget (it also counts other clients of the key)."""
+        if rate_limit.remaining is None:
+            return
+        with self._lock:
+            self._remaining = rate_limit.remaining
+            self._observed_at = self.clock()
+            self._since = 0
+            self._freed = 0
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -174,6 +253,7 @@ class Session:
         sleep: Callable[[float], None] = time.sleep,
         random: Callable[[], float] = _random.random,
         headers: Mapping[str, str] | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         url = httpx.URL(base_url.rstrip("/"))
         if url.scheme not in ("http", "https") or not url.host:
@@ -188,6 +268,8 @@ class Session:
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
         self.random = random
+        #: keeps calls under the hourly budget (``Pacer(max_wait=0)`` turns pacing off)
+        self.pacer = pacer or Pacer()
         #: the last ``X-Rate-Limit`` seen (``None`` until a response carried one)
         self.rate_limit: RateLimit | None = None
         #: the last ``httpx.Response`` (raw JSON: ``session.last_response.json()``)
@@ -235,6 +317,19 @@ class Session:
         rl = parse_rate_limit(response.headers.get("x-rate-limit"))
         if rl is not None:
             self.rate_limit = rl
+            self.pacer.observe(rl)
+
+    def _pace(self, method: str, url: httpx.URL) -> None:
+        """Wait, once, for hourly budget if the pacer says the next call would be refused."""
+        delay = self.pacer.delay()
+        if delay <= 0:
+            return
+        if delay > self.pacer.max_wait:
+            log.info("%s %s: hourly budget spent; a %.0fs wait is over max_wait, sending anyway", method, url.path, delay)
+            return
+        log.warning("hourly API budget spent: waiting %.0fs before %s %s", delay, method, url.path)
+        self.pacer.waited += delay
+        self.sleep(delay)
 
     # ------------------------------------------------------------------ requests
 
@@ -258,7 +353,9 @@ class Session:
         resigned = False
         while True:
             attempt += 1
+            self._pace(method, url)
             self.requests_sent += 1
+            self.pacer.sent()
             try:
                 response = self.client.request(method, url, params=params, json=json)
             except httpx.TransportError as exc:

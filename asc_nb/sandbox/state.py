@@ -60,6 +60,14 @@ class ConflictError(Exception):
         self.detail, self.code = detail, code
 
 
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
 def midnight(d: date) -> datetime:
     return datetime.combine(d, time(0), tzinfo=timezone.utc)
 
@@ -351,7 +359,7 @@ class World:
         with self.lock:
             inst = self.instances.get(instance_id)
             stamp = (self.now, frozenset(self.requests))
-            if inst is None and self._enumerated != stamp:
+            if inst is None and self._enumerated != stamp and _is_uuid(instance_id):
                 # an id nobody listed yet (e.g. remembered from an earlier run with the same seed)
                 self._enumerated = stamp
                 for req in list(self.requests.values()):

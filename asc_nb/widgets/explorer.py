@@ -1,15 +1,22 @@
 """Follow a request to data: category → report → granularity + dates → instances → download → preview.
 
+The dates are data dates (the report's ``Date`` column), as in ``client.fetch``: the instances
+listed are those processed from the start date up to a few days after the end date, because
+later instances carry late rows and corrections for earlier dates.
+
 The download runs in a thread, so the kernel keeps answering and the progress bar moves while
-segments arrive. The segments are downloaded (verified, cached) one by one here for a live
-progress count; the frame itself then comes from ``client.fetch`` over the warm cache, so the
-preview is exactly what ``fetch`` returns (latest vintage of each row), with no second download.
+segments arrive: each instance's segments are downloaded (verified, cached) here, a few
+instances at a time, for a live count; the frame itself then comes from ``client.fetch`` over
+the warm cache, so the preview is exactly what ``fetch`` returns (latest vintage of each row)
+without a second download.
 """
 
 from __future__ import annotations
 
 import io
 import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
 
@@ -17,11 +24,13 @@ import ipywidgets as w
 import pandas as pd
 import traitlets
 
-from ._common import Listeners, Status, describe_error, enum_text, frame_html, heading, now_utc, value_of
+from ._common import Listeners, Status, describe_error, enum_text, frame_html, heading, now_utc
 
 #: the measure plotted first when a report has it (snake_case, as the parsed frames name columns)
 PREFERRED_MEASURES = ("counts", "sessions", "crashes", "total_downloads", "unique_devices", "unique_counts")
 NOT_MEASURES = ("app_apple_identifier",)
+#: instances downloaded at once (each one's segments in turn, right after listing their short-lived URLs)
+WORKERS = 4
 
 
 def main_measure(frame: pd.DataFrame) -> str | None:
@@ -97,15 +106,15 @@ class ReportsExplorer(w.VBox):
     def __init__(self, client: Any, request_id: str | None = None, *, days: int = 7) -> None:
         self.client = client
         self.days = days
-        today = now_utc(client).date()
+        first, last = self._default_dates()
         self.title = heading("Reports")
         self.category = w.Dropdown(options=[("All categories", "")], value="", description="Category")
         self.search = w.Text(placeholder="filter reports by name", description="Search", continuous_update=True)
         self.report = w.Dropdown(options=[], description="Report", layout=w.Layout(width="520px"))
         self.granularity = w.ToggleButtons(options=["DAILY", "WEEKLY", "MONTHLY"], value="DAILY",
                                            description="Granularity")
-        self.start = w.DatePicker(value=today - timedelta(days=days), description="From")
-        self.end = w.DatePicker(value=today, description="To")
+        self.start = w.DatePicker(value=first, description="Dates from")
+        self.end = w.DatePicker(value=last, description="to")
         self.list_instances = w.Button(description="List instances", icon="list")
         self.instances_table = w.HTML()
         self.download = w.Button(description="Download all", icon="download", button_style="primary")
@@ -142,6 +151,11 @@ class ReportsExplorer(w.VBox):
         if request_id is not None:
             self.load(request_id)
 
+    def _default_dates(self) -> tuple[date, date]:
+        """The last ``days`` complete days: today's rows are published tomorrow at the earliest."""
+        last = now_utc(self.client).date() - timedelta(days=1)
+        return last - timedelta(days=self.days - 1), last
+
     def __repr__(self) -> str:
         n = 0 if self.reports is None else len(self.reports)
         return f"ReportsExplorer(request_id={self.request_id!r}, reports={n})"
@@ -156,8 +170,7 @@ class ReportsExplorer(w.VBox):
         self.plot.layout.display = "none"
         self.progress.value = 0
         self.progress_text.value = ""
-        today = now_utc(self.client).date()  # the sandbox's clock may have moved since the panel was built
-        self.start.value, self.end.value = today - timedelta(days=self.days), today
+        self.start.value, self.end.value = self._default_dates()  # the sandbox's clock may have moved
         self.title.value = heading(f"Reports of request {request_id}").value
         try:
             reports = self.client.reports(self.request_id)
@@ -235,7 +248,7 @@ class ReportsExplorer(w.VBox):
             return None
         try:
             inst = self.client.instances(
-                self.report.value, granularity=self.granularity.value, processing_date=(_iso(start), _iso(end))
+                self.report.value, granularity=self.granularity.value, processing_date=self._window()
             )
         except Exception as exc:  # shown in the panel
             self.error = exc
@@ -251,6 +264,15 @@ class ReportsExplorer(w.VBox):
         self.status.show("info", f"{len(inst)} {self.granularity.value} instance(s) of {self.report_name}.")
         self.on_change()
         return inst
+
+    def _window(self) -> tuple[str | None, str | None]:
+        """Processing dates holding the rows of data dates [start, end]: as ``client.fetch`` selects them."""
+        from asc_nb.download import SETTLE_DAYS
+        from asc_nb.models import Granularity
+
+        lag = SETTLE_DAYS[Granularity.parse(self.granularity.value)]
+        end = self.end.value + timedelta(days=lag) if self.end.value else None
+        return _iso(self.start.value), _iso(end)
 
     # ------------------------------------------------------------------ download
 
@@ -290,32 +312,53 @@ class ReportsExplorer(w.VBox):
             self.on_change()
 
     def _run_download(self) -> None:
+        from asc_nb.download import MissingDatesWarning
+
         instances = self.instances if self.instances is not None else pd.DataFrame(columns=["id"])
         name, gran = self.report_name, self.granularity.value
         start, end = _iso(self.start.value), _iso(self.end.value)
-        self.status.show("busy", f"Listing the segments of {len(instances)} instance(s)…")
-        segments = [self.client.segments(str(iid)) for iid in instances["id"]]
-        todo = pd.concat(segments, ignore_index=True) if segments else pd.DataFrame()
-        total_bytes = int(todo["size_in_bytes"].fillna(0).sum()) if len(todo) else 0
-        done_bytes = 0
-        for n, (_, seg) in enumerate(todo.iterrows(), start=1):
-            self.client.download_segment(seg)
-            done_bytes += int(value_of(seg, "size_in_bytes") or 0)
-            self.progress.value = round(99 * (done_bytes / total_bytes if total_bytes else n / len(todo)))
-            self.progress_text.value = _progress_html(n, len(todo), done_bytes)
+        ids = [str(i) for i in instances["id"]]
+        counts = {"instances": 0, "segments": 0, "bytes": 0}
+        lock = threading.Lock()
+
+        def one_instance(instance_id: str) -> None:
+            segments = self.client.segments(instance_id)  # fresh URLs, downloaded right away (they expire)
+            for _, seg in segments.iterrows():
+                self.client.download_segment(seg)
+            with lock:
+                counts["instances"] += 1
+                counts["segments"] += len(segments)
+                counts["bytes"] += int(segments["size_in_bytes"].fillna(0).sum())
+                # the last percent is the fetch over the warm cache
+                self.progress.value = round(99 * counts["instances"] / len(ids))
+                self.progress_text.value = _progress_html(counts, len(ids))
+
+        self.status.show("busy", f"Downloading the segments of {len(ids)} instance(s)…")
+        self.progress_text.value = _progress_html(counts, len(ids))
+        with ThreadPoolExecutor(WORKERS, thread_name_prefix="asc-nb-explorer") as pool:
+            for future in [pool.submit(one_instance, i) for i in ids]:
+                future.result()  # the first failure stops here and shows in the panel
         self.status.show("busy", "Reading the segments into one frame (latest vintage of each row)…")
-        frame = self.client.fetch(self.request_id, name, granularity=gran, start=start, end=end)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MissingDatesWarning)  # shown in the status line instead
+            frame = self.client.fetch(self.request_id, name, granularity=gran, start=start, end=end, progress=False)
         self.frame = frame
         self.progress.value = 100
         self.progress.bar_style = "success"
-        self.progress_text.value = _progress_html(len(todo), len(todo), done_bytes)
+        missing = list(frame.attrs.get("missing_dates") or [])
         self.result = {
             "request_id": self.request_id, "report": name, "granularity": gran, "start": start, "end": end,
-            "instances": len(instances), "segments": len(todo), "bytes": done_bytes, "shape": frame.shape,
+            "instances": len(ids), "segments": counts["segments"], "bytes": counts["bytes"],
+            "shape": frame.shape, "missing_dates": missing,
         }  # fmt: skip
         self._show_preview(frame, name)
-        self.status.show("ok", f"Downloaded {len(todo)} segment(s) of {len(instances)} instance(s): "
-                               f"{frame.shape[0]} rows × {frame.shape[1]} columns.")
+        text = (f"Downloaded {counts['segments']} segment(s) of {len(ids)} instance(s): "
+                f"{frame.shape[0]} rows × {frame.shape[1]} columns (latest vintage of each row).")
+        if missing:
+            shown = ", ".join(d.isoformat() for d in missing[:5]) + (" …" if len(missing) > 5 else "")
+            text += (f" No rows yet for {len(missing)} date(s): {shown} (not published yet, privacy-suppressed "
+                     "or past the 35-day retention).")
+        self.status.show("warn" if missing else "ok", text)
 
     def _show_preview(self, frame: pd.DataFrame, name: str | None) -> None:
         self.preview.value = (
@@ -331,6 +374,6 @@ class ReportsExplorer(w.VBox):
             self.plot.layout.display = "none"
 
 
-def _progress_html(n: int, total: int, nbytes: int) -> str:
-    return (f'<span style="color: var(--jp-ui-font-color2);">{n}/{total} segments · '
-            f"{nbytes / 1e6:.1f} MB</span>")
+def _progress_html(counts: dict[str, int], instances: int) -> str:
+    return (f'<span style="color: var(--jp-ui-font-color2);">{counts["instances"]}/{instances} instances · '
+            f'{counts["segments"]} segments · {counts["bytes"] / 1e6:.1f} MB</span>')

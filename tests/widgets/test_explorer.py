@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import time
+
 import pandas as pd
 import pytest
 
@@ -50,6 +53,8 @@ def test_download_all_reaches_100_percent_and_matches_fetch(client, request_id) 
                             start=ex.start.value.isoformat(), end=ex.end.value.isoformat())
     pd.testing.assert_frame_equal(ex.frame, expected)
     assert ex.result["shape"] == expected.shape and ex.result["instances"] == len(inst)
+    assert ex.result["missing_dates"] == expected.attrs["missing_dates"] == []
+    assert (ex.start.value.isoformat(), ex.end.value.isoformat()) == ("2026-03-01", "2026-03-07")
     assert f"{expected.shape[0]}</b> rows" in ex.preview.value
     assert ex.plot.value[:8] == b"\x89PNG\r\n\x1a\n" and ex.plot.layout.display is None
     assert not ex.busy and not ex.download.disabled
@@ -88,3 +93,28 @@ def test_main_measure_prefers_counts() -> None:
     assert main_measure(frame) == "counts"
     assert main_measure(frame.drop(columns="counts")) == "unique_devices"
     assert main_measure(frame[["date"]]) is None
+
+
+def test_download_runs_in_a_thread_so_the_kernel_stays_free(client, request_id, sandbox) -> None:
+    ex = ReportsExplorer(client, request_id)
+    ex.select_report(REPORT)
+    ex.find_instances()
+    sandbox.faults.add("slow", host="download", count=None, seconds=0.2)
+    began = time.monotonic()
+    ex.download.click()
+    assert time.monotonic() - began < 0.2  # click() came straight back
+    assert ex.busy and ex.download.disabled and ex.progress.value < 100
+    ex.wait(120)
+    assert ex.progress.value == 100 and not ex.busy and ex.error is None
+
+
+def test_dates_without_rows_are_named(client, request_id) -> None:
+    ex = ReportsExplorer(client, request_id)
+    ex.select_report(REPORT)
+    ex.start.value = datetime.date(2026, 2, 20)
+    ex.find_instances()
+    ex.download.click()
+    ex.wait(120)
+    assert ex.error is None and ex.progress.value == 100
+    assert ex.result["missing_dates"] and ex.status.level == "warn"
+    assert f"No rows yet for {len(ex.result['missing_dates'])} date(s): 2026-02-20" in ex.status.text

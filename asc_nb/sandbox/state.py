@@ -41,8 +41,11 @@ from asc_nb.models import (
     Granularity,
 )
 from asc_nb.sandbox.clock import SimClock, iso
+from asc_nb.sandbox.datagen import covered_dates, instance_segments, is_processing_date
 
 RETENTION = timedelta(days=INSTANCE_RETENTION_DAYS)
+#: generated segment bytes kept in memory (most recently used instances first)
+SEGMENT_CACHE_BYTES = 64 * 1024 * 1024
 GRANULARITY_ORDER = {Granularity.DAILY: 0, Granularity.WEEKLY: 1, Granularity.MONTHLY: 2}
 
 _APP_NAMES = (
@@ -79,23 +82,9 @@ def _days(start: date, end: date) -> Iterator[date]:
         d += timedelta(days=1)
 
 
-def is_processing_day(granularity: Granularity, d: date) -> bool:
-    """Daily every day, weekly on Fridays, monthly on the 5th (Apple's publication schedule)."""
-    if granularity is Granularity.DAILY:
-        return True
-    if granularity is Granularity.WEEKLY:
-        return d.weekday() == 4
-    return d.day == 5
-
-
-def covers_from(granularity: Granularity, d: date) -> date:
-    """The first day of data an instance processed on ``d`` can hold (for the snapshot's lower bound)."""
-    if granularity is Granularity.DAILY:
-        return d
-    if granularity is Granularity.WEEKLY:
-        return d - timedelta(days=d.weekday() + 7)  # Monday of the previous Mon-Sun week
-    first = d.replace(day=1)
-    return (first - timedelta(days=1)).replace(day=1)  # first day of the previous month
+def first_covered_day(granularity: Granularity, d: date, access_type: AccessType) -> date:
+    """The first Date an instance processed on ``d`` holds (the data generator decides coverage)."""
+    return covered_dates(granularity, d, access_type)[0][0]
 
 
 @dataclass
@@ -179,6 +168,7 @@ class World:
         self.instances: dict[str, Instance] = {}
         self.segments: dict[str, Segment] = {}
         self._segment_cache: OrderedDict[str, list[bytes]] = OrderedDict()
+        self._segment_cache_bytes = 0
         self._catalog_by_number: dict[int, Any] | None = None
         self._enumerated: tuple[datetime, frozenset[str]] | None = None
 
@@ -306,12 +296,12 @@ class World:
     def _generated_at(self, req: ReportRequest, granularity: Granularity, d: date) -> datetime | None:
         """When the instance (req, granularity, d) was generated, or ``None`` if it is not live now."""
         now = self.now
-        if now < req.ready_at or not is_processing_day(granularity, d):
+        if now < req.ready_at or not is_processing_date(granularity, d):
             return None
         if req.access_type is AccessType.ONE_TIME_SNAPSHOT:
             if not self.history_start <= d <= req.created_at.date():
                 return None
-            if covers_from(granularity, d) < self.history_start:
+            if first_covered_day(granularity, d, req.access_type) < self.history_start:
                 return None
             generated = req.ready_at
         else:
@@ -383,8 +373,6 @@ class World:
             if cached is not None:
                 self._segment_cache.move_to_end(inst.id)
                 return cached
-        from asc_nb.sandbox.datagen import instance_segments
-
         req = self.requests.get(inst.request_id) or self.deleted[inst.request_id]
         blobs = instance_segments(
             self.seed,
@@ -397,9 +385,17 @@ class World:
             segment_rows=self.segment_rows,
         )
         with self.lock:
+            raced = self._segment_cache.pop(inst.id, None)
+            if raced is not None:  # another thread generated it meanwhile
+                self._segment_cache_bytes -= sum(map(len, raced))
             self._segment_cache[inst.id] = blobs
-            while len(self._segment_cache) > 256:
-                self._segment_cache.popitem(last=False)
+            self._segment_cache_bytes += sum(map(len, blobs))
+            # bounded by bytes, not entries: a benchmark's instances can be hundreds of MB each
+            while len(self._segment_cache) > 1 and (
+                len(self._segment_cache) > 256 or self._segment_cache_bytes > SEGMENT_CACHE_BYTES
+            ):
+                _, old = self._segment_cache.popitem(last=False)
+                self._segment_cache_bytes -= sum(map(len, old))
         return blobs
 
     def segments_of(self, inst: Instance) -> list[Segment]:

@@ -208,7 +208,8 @@ def test_snapshot_backfills_history_then_nothing_new(api: Api, sb: Sandbox) -> N
     sb.advance(days=2)
     insts = _instances(api, f"r1-{req}")
     daily = _dates(insts, "DAILY")
-    assert daily[0] == "2024-01-01" and daily[-1] == "2026-03-02" and len(daily) == len(set(daily)) == 792
+    # the first daily instance is the one whose data (the day before it) starts on 2024-01-01
+    assert daily[0] == "2024-01-02" and daily[-1] == "2026-03-02" and len(daily) == len(set(daily)) == 791
     weekly, monthly = _dates(insts, "WEEKLY"), _dates(insts, "MONTHLY")
     assert weekly[0] == "2024-01-12" and monthly[0] == "2024-02-05" and monthly[-1] == "2026-02-05"
     sb.advance(days=10)
@@ -223,7 +224,7 @@ def test_snapshot_history_start_is_configurable(make_api) -> None:
     api = make_api(sb)
     req = api.create(first_app(sb), "ONE_TIME_SNAPSHOT").json()["data"]["id"]
     sb.advance(days=2)
-    assert _dates(_instances(api, f"r1-{req}"), "DAILY")[0] == "2026-02-01"
+    assert _dates(_instances(api, f"r1-{req}"), "DAILY")[0] == "2026-02-02"  # holds 2026-02-01
 
 
 def test_history_days_world(make_api) -> None:

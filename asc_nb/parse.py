@@ -136,7 +136,7 @@ def _open(source: Source) -> tuple[IO[bytes], bool, list[IO[bytes]]]:
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
         if data[:2] != GZIP_MAGIC:
-            return io.BytesIO(data), False, closers
+            return io.BytesIO(data), len(data) >= _STREAM_THRESHOLD, closers
         if len(data) < _STREAM_THRESHOLD:
             return io.BytesIO(_inflate(data)), False, closers
         stream = igzip.open(io.BytesIO(data), "rb")

@@ -50,6 +50,13 @@ class Status(w.HTML):
         self.text, self.level, self.value = "", "", ""
 
 
+#: keep tables left-aligned and cells on one line (JupyterLab's own rules give the colours)
+TABLE_CSS = (
+    "<style>.asc-nb-table table { margin-left: 0; } "
+    ".asc-nb-table td, .asc-nb-table th { white-space: nowrap; }</style>"
+)
+
+
 def frame_html(frame: pd.DataFrame, *, max_rows: int = 20, empty: str = "Nothing to show yet.") -> str:
     """A DataFrame as a table styled by JupyterLab's own rendered-HTML rules (theme-aware)."""
     if frame is None or frame.empty:
@@ -58,7 +65,7 @@ def frame_html(frame: pd.DataFrame, *, max_rows: int = 20, empty: str = "Nothing
     more = ""
     if len(frame) > max_rows:
         more = f'<div style="color: var(--jp-ui-font-color2);">… {len(frame) - max_rows} more rows</div>'
-    return f'<div class="jp-RenderedHTMLCommon" style="overflow-x: auto; padding: 0;">{table}{more}</div>'
+    return f'<div class="jp-RenderedHTMLCommon asc-nb-table" style="overflow-x: auto; padding: 0;">{TABLE_CSS}{table}{more}</div>'
 
 
 def heading(text: str) -> w.HTML:

@@ -64,6 +64,16 @@ def test_dashboard_renders_and_submit_creates_a_request(lab) -> None:
     assert "waiting for first reports" in table.locator("table").inner_text()
     lab.screenshot("dashboard-requests.png")
 
+    # the notebook downloaded a week of App Sessions Standard through the explorer: preview and plot show
+    tab(page, "Reports").click()
+    explorer = dash.locator(".asc-nb-explorer")
+    explorer.get_by_text("rows × 16 columns").first.wait_for()
+    assert explorer.locator("img").first.evaluate("img => img.complete && img.naturalWidth > 0")
+    page.set_viewport_size({"width": 1400, "height": 2200})  # the whole explorer, plot included
+    explorer.locator("img").first.scroll_into_view_if_needed()
+    dash.screenshot(path=str(lab.screenshot_path("dashboard-reports.png")))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
     # dark theme: the panels use JupyterLab's CSS variables, so they follow it
     page.evaluate("() => { window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'}); }")
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=20_000)
@@ -71,4 +81,4 @@ def test_dashboard_renders_and_submit_creates_a_request(lab) -> None:
     dash.screenshot(path=str(lab.screenshot_path("dashboard-dark.png")))
 
     if os.environ.get("ASC_NB_UPDATE_SCREENSHOT") == "1":  # refresh the README's picture on purpose only
-        shutil.copyfile(lab.screenshot_path("dashboard.png"), lab.repo / REPO_SCREENSHOT)
+        shutil.copyfile(lab.screenshot_path("dashboard-reports.png"), lab.repo / REPO_SCREENSHOT)

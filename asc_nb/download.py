@@ -303,7 +303,8 @@ def download_segment(
 
 def _sleep_of(client: Client) -> Callable[[float], None]:
     http = getattr(client, "http", None)
-    return getattr(http, "sleep", None) or time.sleep
+    sleep = getattr(http, "sleep", None)
+    return sleep if sleep is not None else time.sleep  # not `or`: an injected recorder may be falsy
 
 
 def read_segment(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -362,11 +363,13 @@ class _Job:
 
 
 class _Runner:
-    """List segments (few at a time) and download + parse them (many at a time) in one pool.
+    """List segments (a few at a time), download them (many at a time), parse them (per core).
 
-    Segment listing is only pulled ahead while fewer than ``2 × workers`` downloads wait, so a
-    listed URL is downloaded within seconds (URLs expire after 5 minutes) and memory stays
-    bounded by the pool, not by the report.
+    Two pools: downloads are I/O (``workers`` threads, bytes go straight to disk); parsing is
+    CPU and memory, so it runs on one thread per core — whatever ``workers`` is, at most that
+    many segments are ever in memory, and allocator arenas exist only for those few threads.
+    Segment listing is pulled ahead only while fewer than ``2 × workers`` downloads wait, so
+    a listed URL is fetched within seconds (URLs expire after 5 minutes).
     """
 
     def __init__(self, client: Client, *, workers: int | None, cache_dir: Any, progress: bool | None,
@@ -374,13 +377,13 @@ class _Runner:
                  segments_hint: int = 2):
         self.client = client
         self.workers = max(1, workers or DEFAULT_WORKERS)
+        self.parsers = max(1, min(self.workers, os.cpu_count() or 2))
         self.cache = _cache(client, cache_dir)
         self.progress = _Progress(_progress_enabled(progress, segments_hint), desc)
         self.retries = retries
         self.handle = handle
         self.sleep = _sleep_of(client)
         self.api_slots = threading.BoundedSemaphore(min(API_CONCURRENCY, self.workers))
-        self.cpu_slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
         self.stats = _Stats(segments=0, downloaded=0, bytes=0, refreshed=0)
 
     def _list(self, job: _Job) -> list[_Seg]:
@@ -389,41 +392,49 @@ class _Runner:
         self.progress.plan(len(segs), sum(s.size or 0 for s in segs))
         return segs
 
-    def _one(self, job: _Job, seg: _Seg) -> Any:
-        path = _download(self.client, seg, self.cache, retries=self.retries, progress=self.progress,
+    def _download(self, seg: _Seg) -> Path:
+        return _download(self.client, seg, self.cache, retries=self.retries, progress=self.progress,
                          sleep=self.sleep, stats=self.stats)
-        with self.cpu_slots:  # parsing is CPU + memory: at most a few at once, whatever `workers` is
-            table = _with_provenance(read_table(path), job.processing_date, job.instance_id, seg.id)
-            return self.handle(table, job, seg)
+
+    def _parse(self, path: Path, job: _Job, seg: _Seg) -> Any:
+        table = _with_provenance(read_table(path), job.processing_date, job.instance_id, seg.id)
+        return self.handle(table, job, seg)
 
     def run(self, jobs: list[_Job]) -> list[tuple[_Job, int, Any]]:
         """Results as (job, segment index, handle's return), in job then segment order."""
         results: list[tuple[tuple[int, int], tuple[_Job, int, Any]]] = []
         todo = list(enumerate(jobs))
         listing: dict[Future, tuple[int, _Job]] = {}
-        loading: dict[Future, tuple[int, int, _Job]] = {}
+        loading: dict[Future, tuple[int, int, _Job, _Seg]] = {}
+        parsing: dict[Future, tuple[int, int, _Job]] = {}
+        io = ThreadPoolExecutor(self.workers, thread_name_prefix="asc-nb-download")
+        cpu = ThreadPoolExecutor(self.parsers, thread_name_prefix="asc-nb-parse")
         try:
-            with ThreadPoolExecutor(self.workers, thread_name_prefix="asc-nb-download") as pool:
-                while todo or listing or loading:
-                    while todo and len(listing) < API_CONCURRENCY and len(loading) < 2 * self.workers:
-                        k, job = todo.pop(0)
-                        listing[pool.submit(self._list, job)] = (k, job)
-                    done, _ = wait([*listing, *loading], return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        if fut in listing:
-                            k, job = listing.pop(fut)
-                            segs = fut.result()
-                            self.stats["segments"] += len(segs)
-                            for i, seg in enumerate(segs):
-                                loading[pool.submit(self._one, job, seg)] = (k, i, job)
-                        else:
-                            k, i, job = loading.pop(fut)
-                            results.append(((k, i), (job, i, fut.result())))
+            while todo or listing or loading or parsing:
+                while todo and len(listing) < API_CONCURRENCY and len(loading) < 2 * self.workers:
+                    k, job = todo.pop(0)
+                    listing[io.submit(self._list, job)] = (k, job)
+                done, _ = wait([*listing, *loading, *parsing], return_when=FIRST_COMPLETED)
+                for fut in done:
+                    if fut in listing:
+                        k, job = listing.pop(fut)
+                        segs = fut.result()
+                        self.stats.add("segments", len(segs))
+                        for i, seg in enumerate(segs):
+                            loading[io.submit(self._download, seg)] = (k, i, job, seg)
+                    elif fut in loading:
+                        k, i, job, seg = loading.pop(fut)
+                        parsing[cpu.submit(self._parse, fut.result(), job, seg)] = (k, i, job)
+                    else:
+                        k, i, job = parsing.pop(fut)
+                        results.append(((k, i), (job, i, fut.result())))
         except BaseException:
-            for fut in [*listing, *loading]:
+            for fut in [*listing, *loading, *parsing]:
                 fut.cancel()
             raise
         finally:
+            io.shutdown(wait=True, cancel_futures=True)
+            cpu.shutdown(wait=True, cancel_futures=True)
             self.progress.close()
         results.sort(key=lambda r: r[0])
         return [r for _, r in results]

@@ -265,6 +265,9 @@ class Listeners:
     def add(self, fn: Listener) -> None:
         self._items.append(fn)
 
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
     def __call__(self, *args: Any) -> None:
         for fn in list(self._items):
             fn(*args)

@@ -332,6 +332,7 @@ class ReportsExplorer(w.VBox):
                 # the last percent is the fetch over the warm cache
                 self.progress.value = round(99 * counts["instances"] / len(ids))
                 self.progress_text.value = _progress_html(counts, len(ids))
+            self.on_change()  # e.g. the dashboard's rate-limit meter follows the listing calls live
 
         self.status.show("busy", f"Downloading the segments of {len(ids)} instance(s)…")
         self.progress_text.value = _progress_html(counts, len(ids))

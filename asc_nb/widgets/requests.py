@@ -172,8 +172,19 @@ class RequestPanel(w.VBox):
             self.status.show("error", describe_error(exc))
 
     def _on_open_existing(self, _button: Any = None) -> None:
-        if self.existing is not None:
-            self.on_open(str(value_of(self.existing, "id")))
+        if self.existing is None:
+            return
+        req_id = str(value_of(self.existing, "id"))
+        if self.on_open:
+            self.on_open(req_id)
+            return
+        # on its own (no dashboard around it) the panel says how to open the request
+        self.status.show(
+            "info",
+            f"Request {_request_line(self.existing)} of app {self.app.value}. Open it with "
+            f"RequestsTable(client, app_id={self.app.value!r}) or ReportsExplorer(client, {req_id!r}), "
+            "or use asc_nb.widgets.dashboard(client), where this button jumps to it.",
+        )
 
 
 STATUS_WAITING = "waiting for first reports"

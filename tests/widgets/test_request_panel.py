@@ -118,3 +118,12 @@ def test_no_app_chosen(client) -> None:
     panel.app.search.value = "no such app"
     panel.submit.click()
     assert panel.status.level == "warn" and panel.result is None
+
+
+def test_open_existing_on_its_own_says_how(client, app_ids) -> None:
+    first = client.create_report_request(app_ids[0], "ONGOING")
+    panel = RequestPanel(client)
+    panel.submit.click()
+    panel.open_existing.click()  # no dashboard listening
+    assert panel.status.level == "info"
+    assert f"ReportsExplorer(client, {first.id!r})" in panel.status.text

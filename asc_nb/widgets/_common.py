@@ -15,6 +15,9 @@ import ipywidgets as w
 import pandas as pd
 import traitlets
 
+from asc_nb import errors
+from asc_nb.models import SNAPSHOT_COOLDOWN_DAYS
+
 #: status level -> (accent colour, icon); all JupyterLab theme variables
 _LEVELS = {
     "info": ("var(--jp-brand-color1)", "ℹ"),
@@ -34,8 +37,8 @@ class Status(w.HTML):
     text = traitlets.Unicode("")
     level = traitlets.Unicode("")
 
-    def show(self, level: str, text: str, *, html_extra: str = "") -> None:
-        """Show ``text`` (escaped) at ``level``; ``html_extra`` is trusted markup appended after it."""
+    def show(self, level: str, text: str) -> None:
+        """Show ``text`` (escaped; newlines kept) at ``level``: info, busy, ok, warn or error."""
         colour, icon = _LEVELS.get(level, _LEVELS["info"])
         self.text, self.level = text, level
         body = html.escape(text).replace("\n", "<br>")
@@ -43,11 +46,8 @@ class Status(w.HTML):
             f'<div class="asc-nb-status asc-nb-{level}" style="border-left: 3px solid {colour}; '
             "padding: 4px 8px; margin: 4px 0; color: var(--jp-ui-font-color1); "
             f'background: var(--jp-layout-color2); font-size: var(--jp-ui-font-size1);">'
-            f'<span style="color: {colour};">{icon}</span> {body}{html_extra}</div>'
+            f'<span style="color: {colour};">{icon}</span> {body}</div>'
         )
-
-    def clear(self) -> None:
-        self.text, self.level, self.value = "", "", ""
 
 
 #: keep tables left-aligned and cells on one line (JupyterLab's own rules give the colours)
@@ -117,14 +117,14 @@ def date_in(text: str | None) -> datetime | None:
 
 def describe_error(exc: BaseException) -> str:
     """A plain-language line for any failure; API errors already carry Apple's status, code and detail."""
-    from asc_nb import errors
-
-    if isinstance(exc, errors.ForbiddenError):
+    if isinstance(exc, errors.ForbiddenError) and getattr(exc, "method", None) in ("POST", "DELETE"):
         return (
             "This API key may not do that: only an Admin key may create or delete report requests. "
             "Sales and Reports or Finance keys can list and download reports once an Admin has created "
             f"the request.\n({exc})"
         )
+    if isinstance(exc, errors.ForbiddenError):
+        return f"This API key may not read this: it needs the Admin, Sales and Reports or Finance role.\n({exc})"
     if isinstance(exc, errors.RateLimitError):
         wait = f" Try again in {exc.retry_after:.0f} s." if getattr(exc, "retry_after", None) else ""
         return f"The key's hourly request budget is spent.{wait}\n({exc})"
@@ -135,10 +135,8 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def cooldown_message(exc: BaseException, client: Any) -> str:
+def cooldown_message(exc: BaseException) -> str:
     """Why a ONE_TIME_SNAPSHOT was refused and when the next one is possible."""
-    from asc_nb.models import SNAPSHOT_COOLDOWN_DAYS
-
     detail = " ".join(str(x) for x in (getattr(exc, "detail", None), getattr(exc, "title", None)) if x)
     when = date_in(detail)
     if when is None and getattr(exc, "errors", None):

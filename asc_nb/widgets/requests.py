@@ -13,6 +13,8 @@ import ipywidgets as w
 import pandas as pd
 import traitlets
 
+from asc_nb import errors
+
 from ._common import (
     AppPicker,
     Listeners,
@@ -109,8 +111,6 @@ class RequestPanel(w.VBox):
         )
 
     def _on_submit(self, _button: Any = None) -> None:
-        from asc_nb import errors
-
         app_id, access = self.app.value, self.access_type.value
         self.result = self.error = self.existing = None
         self.open_existing.layout.display = "none"
@@ -143,14 +143,7 @@ class RequestPanel(w.VBox):
 
     def _explain_conflict(self, exc: Exception, app_id: str, access: str) -> None:
         """A 409 is either an existing request of that type (name it, offer to open it) or the snapshot cooldown."""
-        existing = getattr(exc, "existing", None)
-        if existing is None:
-            try:
-                found = self.client.report_requests(app_id, access_type=access)
-            except Exception:  # the 409 itself is what the user needs to see
-                found = None
-            if found is not None and len(found):
-                existing = found.iloc[0]
+        existing = getattr(exc, "existing", None)  # the client looked it up already
         if existing is not None:
             self.existing = existing
             self.open_existing.description = f"Open {value_of(existing, 'id')}"
@@ -167,7 +160,7 @@ class RequestPanel(w.VBox):
                 f"Apple allows one request per access type per app. {advice}\n({exc})",
             )
         elif access == "ONE_TIME_SNAPSHOT":
-            self.status.show("warn", cooldown_message(exc, self.client))
+            self.status.show("warn", cooldown_message(exc))
         else:
             self.status.show("error", describe_error(exc))
 

@@ -68,11 +68,16 @@ def frame_html(frame: pd.DataFrame, *, max_rows: int = 20, empty: str = "Nothing
     return f'<div class="jp-RenderedHTMLCommon asc-nb-table" style="overflow-x: auto; padding: 0;">{TABLE_CSS}{table}{more}</div>'
 
 
-def heading(text: str) -> w.HTML:
-    return w.HTML(
+def heading_html(text: str) -> str:
+    return (
         f'<div style="font-weight: 600; color: var(--jp-ui-font-color1); '
         f'font-size: var(--jp-ui-font-size2); margin: 4px 0;">{html.escape(text)}</div>'
     )
+
+
+def heading(text: str) -> w.HTML:
+    """A panel title in the theme's font colour."""
+    return w.HTML(heading_html(text))
 
 
 def now_utc(client: Any) -> datetime:

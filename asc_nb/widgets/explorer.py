@@ -24,7 +24,7 @@ import ipywidgets as w
 import pandas as pd
 import traitlets
 
-from ._common import Listeners, Status, describe_error, enum_text, frame_html, heading, now_utc
+from ._common import Listeners, Status, describe_error, enum_text, frame_html, heading, heading_html, now_utc
 
 #: the measure plotted first when a report has it (snake_case, as the parsed frames name columns)
 PREFERRED_MEASURES = ("counts", "sessions", "crashes", "total_downloads", "unique_devices", "unique_counts")
@@ -145,6 +145,8 @@ class ReportsExplorer(w.VBox):
         self.search.observe(self._refilter, names="value")
         self.report.observe(self._on_choice, names="value")
         self.granularity.observe(self._on_choice, names="value")
+        self.start.observe(self._on_choice, names="value")
+        self.end.observe(self._on_choice, names="value")
         self.list_instances.on_click(self._on_list)
         self.download.on_click(self._on_download)
         self._sync_buttons()
@@ -171,7 +173,7 @@ class ReportsExplorer(w.VBox):
         self.progress.value = 0
         self.progress_text.value = ""
         self.start.value, self.end.value = self._default_dates()  # the sandbox's clock may have moved
-        self.title.value = heading(f"Reports of request {request_id}").value
+        self.title.value = heading_html(f"Reports of request {request_id}")
         try:
             reports = self.client.reports(self.request_id)
         except Exception as exc:  # shown in the panel
@@ -224,6 +226,7 @@ class ReportsExplorer(w.VBox):
         return self.report.label
 
     def _on_choice(self, _change: dict) -> None:
+        """Another report, granularity or date: the listed instances no longer apply."""
         self.instances = None
         self.instances_table.value = ""
         self._sync_buttons()
@@ -238,7 +241,7 @@ class ReportsExplorer(w.VBox):
         return self.find_instances()
 
     def find_instances(self) -> pd.DataFrame | None:
-        """The chosen report's instances for the granularity and processing-date range."""
+        """The chosen report's instances of the granularity that hold rows for the chosen data dates."""
         if not self.report.value:
             self.status.show("warn", "Choose a report first.")
             return None

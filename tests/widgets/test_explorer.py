@@ -118,3 +118,11 @@ def test_dates_without_rows_are_named(client, request_id) -> None:
     assert ex.error is None and ex.progress.value == 100
     assert ex.result["missing_dates"] and ex.status.level == "warn"
     assert f"No rows yet for {len(ex.result['missing_dates'])} date(s): 2026-02-20" in ex.status.text
+
+
+def test_changing_the_dates_drops_the_listed_instances(client, request_id) -> None:
+    ex = ReportsExplorer(client, request_id)
+    ex.select_report(REPORT)
+    assert ex.find_instances() is not None and ex.instances is not None
+    ex.start.value = datetime.date(2026, 3, 5)
+    assert ex.instances is None and ex.instances_table.value == ""

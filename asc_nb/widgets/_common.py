@@ -68,6 +68,19 @@ def frame_html(frame: pd.DataFrame, *, max_rows: int = 20, empty: str = "Nothing
     return f'<div class="jp-RenderedHTMLCommon asc-nb-table" style="overflow-x: auto; padding: 0;">{TABLE_CSS}{table}{more}</div>'
 
 
+def set_options(dropdown: w.Dropdown, options: list[tuple[str, str]]) -> None:
+    """Replace a dropdown's options, keeping the current choice when it is still offered, else the first."""
+    keep = dropdown.value
+    dropdown.options = options
+    values = [v for _, v in options]
+    if keep in values:
+        dropdown.value = keep
+    elif values:
+        dropdown.index = 0  # a Dropdown emptied earlier keeps value=None otherwise
+    else:
+        dropdown.index = None
+
+
 def heading_html(text: str) -> str:
     return (
         f'<div style="font-weight: 600; color: var(--jp-ui-font-color1); '
@@ -215,15 +228,7 @@ class AppPicker(w.VBox):
     def _apply_filter(self) -> None:
         shown = self.matches(self.search.value)
         options = [(self._label(row), str(row["id"])) for _, row in shown.iterrows()]
-        keep = self.dropdown.value
-        self.dropdown.options = options
-        values = [v for _, v in options]
-        if keep in values:
-            self.dropdown.value = keep
-        elif values:
-            self.dropdown.index = 0  # a Dropdown emptied earlier keeps value=None otherwise
-        else:
-            self.dropdown.index = None
+        set_options(self.dropdown, options)
         self.count.value = (
             f'<span style="color: var(--jp-ui-font-color2);">{len(options)} of {len(self.frame)} apps</span>'
         )

@@ -24,7 +24,17 @@ import ipywidgets as w
 import pandas as pd
 import traitlets
 
-from ._common import Listeners, Status, describe_error, enum_text, frame_html, heading, heading_html, now_utc
+from ._common import (
+    Listeners,
+    Status,
+    describe_error,
+    enum_text,
+    frame_html,
+    heading,
+    heading_html,
+    now_utc,
+    set_options,
+)
 
 #: the measure plotted first when a report has it (snake_case, as the parsed frames name columns)
 PREFERRED_MEASURES = ("counts", "sessions", "crashes", "total_downloads", "unique_devices", "unique_counts")
@@ -204,13 +214,7 @@ class ReportsExplorer(w.VBox):
     def _refilter(self, _change: dict | None = None) -> None:
         shown = self.shown_reports()
         options = [(str(row["name"]), str(row["id"])) for _, row in shown.sort_values("name").iterrows()]
-        keep = self.report.value
-        self.report.options = options
-        values = [v for _, v in options]
-        if keep in values:
-            self.report.value = keep
-        elif values:
-            self.report.index = 0
+        set_options(self.report, options)
         self._sync_buttons()
 
     def select_report(self, name: str) -> None:

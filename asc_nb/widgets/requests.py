@@ -26,6 +26,7 @@ from ._common import (
     frame_html,
     heading,
     is_true,
+    set_options,
     value_of,
 )
 
@@ -316,13 +317,7 @@ class RequestsTable(w.VBox):
         self.table.value = frame_html(frame[cols], empty="This app has no report requests yet.")
         options = [(f"{row['id']} · {enum_text(row['access_type'])} · {row['status']}", str(row["id"]))
                    for _, row in frame.iterrows()]
-        keep = self.selected.value
-        self.selected.options = options
-        values = [v for _, v in options]
-        if keep in values:
-            self.selected.value = keep
-        elif values:
-            self.selected.index = 0
+        set_options(self.selected, options)
         self._on_selected()
 
     def select(self, request_id: str) -> None:

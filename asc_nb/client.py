@@ -107,7 +107,8 @@ def _dates_filter(processing_date: ProcessingDate) -> tuple[list[date] | None, d
 def _names(value: str | Iterable[str] | None, what: str) -> list[str] | None:
     if value is None:
         return None
-    items = [value] if isinstance(value, str) else list(value)
+    # a non-iterable (5, None inside…) gets the same actionable ValueError, not "'int' object is not iterable"
+    items = [value] if isinstance(value, str) else list(value) if isinstance(value, Iterable) else []
     if not items or not all(isinstance(v, str) and v.strip() for v in items):
         raise ValueError(f"{what} must be a non-empty string or list of strings")
     if any("," in v for v in items):

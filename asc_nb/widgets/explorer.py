@@ -39,6 +39,8 @@ from ._common import (
 #: the measure plotted first when a report has it (snake_case, as the parsed frames name columns)
 PREFERRED_MEASURES = ("counts", "sessions", "crashes", "total_downloads", "unique_devices", "unique_counts")
 NOT_MEASURES = ("app_apple_identifier",)
+#: the widest default date window (history starts 2024-01-01; instances live 35 days)
+MAX_DAYS = 3660
 #: instances downloaded at once (each one's segments in turn, right after listing their short-lived URLs)
 WORKERS = 4
 
@@ -114,6 +116,8 @@ class ReportsExplorer(w.VBox):
     busy = traitlets.Bool(False)
 
     def __init__(self, client: Any, request_id: str | None = None, *, days: int = 7) -> None:
+        if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+            raise ValueError(f"days must be a whole number of days from 1 to {MAX_DAYS}; got {days!r}")
         self.client = client
         self.days = days
         first, last = self._default_dates()

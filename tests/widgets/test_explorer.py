@@ -126,3 +126,9 @@ def test_changing_the_dates_drops_the_listed_instances(client, request_id) -> No
     assert ex.find_instances() is not None and ex.instances is not None
     ex.start.value = datetime.date(2026, 3, 5)
     assert ex.instances is None and ex.instances_table.value == ""
+
+
+@pytest.mark.parametrize("days", [0, 10**6, 2.5])
+def test_window_size_is_checked(client, days) -> None:
+    with pytest.raises(ValueError, match="days must be"):
+        ReportsExplorer(client, days=days)

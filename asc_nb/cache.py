@@ -16,9 +16,9 @@ Why it looks like this:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -31,6 +31,9 @@ __all__ = ["SegmentCache", "VerificationError", "default_cache_dir", "valid_chec
 ENV_VAR = "ASC_NB_CACHE_DIR"
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _PARTIAL = ".partial"
+#: O_EXCL: a temporary name is never shared, even by two processes on one cache.
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+_SERIAL = itertools.count()
 #: Temporary files older than this are leftovers of a killed process and are removed.
 STALE_PARTIAL_SECONDS = 6 * 3600
 
@@ -140,9 +143,12 @@ class VerifiedWriter:
         self.cache, self.checksum, self.size = cache, checksum, size
         self.written = 0
         self._md5 = hashlib.md5(usedforsecurity=False)
-        cache._partials.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=checksum[:8] + "-", suffix=".part", dir=cache._partials)
-        self._tmp = Path(name)
+        self._tmp = cache._partials / f"{checksum}-{os.getpid()}-{next(_SERIAL)}.part"
+        try:
+            fd = os.open(self._tmp, _CREATE, 0o644)
+        except FileNotFoundError:
+            cache._partials.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self._tmp, _CREATE, 0o644)
         self._file = os.fdopen(fd, "wb")
         self._done = False
 
@@ -166,8 +172,11 @@ class VerifiedWriter:
             os.fsync(self._file.fileno())
         self._file.close()
         final = self.cache.path(self.checksum)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self._tmp, final)
+        try:
+            os.replace(self._tmp, final)
+        except FileNotFoundError:  # first entry of this shard directory
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self._tmp, final)
         self._done = True
         return final
 

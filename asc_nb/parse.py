@@ -228,9 +228,11 @@ def read_table(
             n: pa.string() for n in names if _is_date_name(n) or _is_dimension_name(n)
         }
         threads = streaming if use_threads is None else use_threads
+        # small inputs: one in-memory buffer, read by Arrow without calling back into Python
+        body = _Prefixed(head, stream) if streaming else pa.BufferReader(head + stream.read())
         try:
             table = pacsv.read_csv(
-                _Prefixed(head, stream),
+                body,
                 read_options=pacsv.ReadOptions(
                     column_names=names, skip_rows=1, use_threads=threads, block_size=1 << 20
                 ),
@@ -257,6 +259,8 @@ def read_table(
 
 
 def _split_header(text: str, delim: str) -> Iterable[list[str]]:
+    if '"' not in text:
+        return [text.split(delim)]
     import csv
 
     return csv.reader([text], delimiter=delim)

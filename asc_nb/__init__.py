@@ -45,7 +45,7 @@ __all__ = [
     "App", "ReportRequest", "Report", "Instance", "Segment", "RateLimit", "RetryPolicy",
     "ASCError", "APIError", "ConfigError", "ChecksumError", "NetworkError", "UnsafeURLError",
     "BadRequestError", "AuthenticationError", "ForbiddenError", "NotFoundError", "ConflictError",
-    "UnprocessableError", "RateLimitError", "ServerError",
+    "UnprocessableError", "RateLimitError", "ServerError", "to_parquet", "read_parquet",
 ]
 
 SANDBOX_NOTICE = (
@@ -61,6 +61,10 @@ def __getattr__(name: str) -> Any:
         from .sandbox import Sandbox
 
         return Sandbox
+    if name in ("to_parquet", "read_parquet"):  # pyarrow.parquet loads on first use
+        from . import export
+
+        return getattr(export, name)
     if name in ("widgets", "sandbox", "download", "frames"):
         import importlib
 

@@ -484,6 +484,15 @@ def _find_report(client: Client, request_id: str, report_name: str) -> Any:
     raise ReportNotFoundError(f"request {request_id} has no report named {report_name!r}{hint}")
 
 
+def _period_start(day: dt.date | None, g: Granularity) -> dt.date | None:
+    """The ``Date`` Apple gives the period containing ``day`` (Monday / the 1st / the day)."""
+    if day is None or g is Granularity.DAILY:
+        return day
+    if g is Granularity.WEEKLY:
+        return day - dt.timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
 def _day(value: Any) -> dt.date | None:
     return None if value is None else pd.Timestamp(value).date()
 
@@ -529,6 +538,7 @@ def fetch(
     instances = list(client.iter_instances(report.id, g, processing_date=window if (first or last) else None))
     instances.sort(key=lambda i: (i.processing_date or dt.date.min, i.id))
     jobs = [_Job(i.id, i.processing_date) for i in instances]
+    keep_from = _period_start(first, g)  # a week/month overlapping `start` is dated before it
     meta = {"report": report.name, "report_id": report.id, "request_id": str(request_id),
             "granularity": g.value, "start": first, "end": last}
     present: set[dt.date] = set()
@@ -547,7 +557,7 @@ def fetch(
         touched_lock = threading.Lock()
 
         def write(table: pa.Table, job: _Job, seg: _Seg) -> int:
-            table = _trim(table, first, last)
+            table = _trim(table, keep_from, last)
             note_dates(table)
             dirs = write_partitions(table, root, report=report.name, granularity=g.value, series=report.id,
                                     processing_date=job.processing_date, instance_id=job.instance_id,
@@ -566,7 +576,7 @@ def fetch(
         return root
 
     def keep(table: pa.Table, job: _Job, seg: _Seg) -> pa.Table:
-        table = _trim(table, first, last)
+        table = _trim(table, keep_from, last)
         note_dates(table)
         return table
 

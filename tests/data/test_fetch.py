@@ -373,3 +373,18 @@ def test_fetch_over_loopback_http(tmp_path):
             df = c.fetch(r.id, SESSIONS, start="2026-02-25", end="2026-02-27", progress=False, workers=4)
     assert len(df) > 0 and df.attrs["missing_dates"] == []
     assert df.attrs["stats"]["downloaded"] == df.attrs["stats"]["segments"] > 0
+
+
+def test_fetch_weekly_keeps_the_week_overlapping_start(tmp_path):
+    sb = Sandbox(seed=3, apps=1, history_days=20, segment_rows=200)
+    with asc_nb.connect(sandbox=sb, cache_dir=tmp_path / "c") as c:
+        r = c.ensure_ongoing(c.apps().id[0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", MissingDatesWarning)
+            # starts on a Wednesday: the week dated Monday 2026-02-09 overlaps the range and is kept
+            df = c.fetch(r.id, SESSIONS, granularity="WEEKLY", start="2026-02-11", end="2026-02-22", progress=False)
+    got = {d.date(): int(v) for d, v in df.groupby("date")["sessions"].sum().items()}
+    mondays = [dt.date(2026, 2, 9), dt.date(2026, 2, 16)]
+    assert got == {m: int(rows_for_date(sb.seed, app_of(sb), SESSIONS, "WEEKLY", m)["Sessions"].sum())
+                   for m in mondays}
+    assert df.attrs["missing_dates"] == []

@@ -9,7 +9,7 @@ the parent id when the client knows it (``app_id``, ``request_id``, ``report_id`
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from enum import Enum
 from typing import Any, ClassVar
@@ -175,6 +175,10 @@ class Segment(Record):
         host = (self.url or "").split("/")[2] if self.url and "://" in self.url else self.url
         return (f"Segment(id={self.id!r}, checksum={self.checksum!r}, size_in_bytes={self.size_in_bytes!r}, "
                 f"url=<{host}…>, instance_id={self.instance_id!r})")
+
+    def _repr_html_(self) -> str:  # as in __repr__: the presigned query string is a credential, never shown
+        shown = self.url.split("?", 1)[0] + "?…" if self.url and "?" in self.url else self.url
+        return Record._repr_html_(replace(self, url=shown))
 
 
 #: resource type -> record class

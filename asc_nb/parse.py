@@ -209,6 +209,17 @@ def read_table(
     Column names are snake_case; see the module docstring for the typing rules.
     ``delimiter=None`` sniffs it from the header line. Raises ``SegmentFormatError``.
     """
+    rereadable = isinstance(source, (bytes, bytearray, memoryview, str, os.PathLike))
+    if rereadable:
+        # ISO dates parsed by Arrow's converter, in its threads; any other spelling → text, then cast
+        try:
+            return _read(source, delimiter, use_threads, pa.timestamp("ns"))
+        except SegmentFormatError:
+            pass
+    return _read(source, delimiter, use_threads, pa.string())
+
+
+def _read(source: Source, delimiter: str | None, use_threads: bool | None, date_type: pa.DataType) -> pa.Table:
     stream, streaming, closers = _open(source)
     try:
         try:
@@ -224,9 +235,8 @@ def read_table(
             raise SegmentFormatError(f"header is not UTF-8: {e}") from e
         raw_names = next(iter(_split_header(text, delim)))
         names = snake_columns(raw_names)
-        column_types = {
-            n: pa.string() for n in names if _is_date_name(n) or _is_dimension_name(n)
-        }
+        column_types = {n: date_type for n in names if _is_date_name(n)}
+        column_types.update({n: pa.string() for n in names if n not in column_types and _is_dimension_name(n)})
         threads = streaming if use_threads is None else use_threads
         # small inputs: one in-memory buffer, read by Arrow without calling back into Python
         body = _Prefixed(head, stream) if streaming else pa.BufferReader(head + stream.read())
@@ -314,6 +324,7 @@ def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
 def parse_segment(source: Source, *, delimiter: str | None = None) -> pd.DataFrame:
     """Parse one segment into a typed DataFrame (see ``read_table``)."""
     return arrow_to_pandas(read_table(source, delimiter=delimiter))
+
 
 # --------------------------------------------------------------------------- combine
 

@@ -202,3 +202,17 @@ def test_arrow_types_for_downstream():
     t = read_table(gz(table_text(["Date", "Counts"], [["2026-03-01", 1]])))
     assert t.schema.field("date").type == pa.timestamp("ns")
     assert t.schema.field("counts").type == pa.int64()
+
+
+def test_date_spellings_fall_back_without_losing_rows(tmp_path):
+    us = parse_segment(gz(table_text(["Date", "Counts"], [["03/01/2026", 1], ["03/02/2026", 2]])))
+    assert us["date"].dtype == "datetime64[ns]"
+    assert us["date"].tolist() == [pd.Timestamp("2026-03-01"), pd.Timestamp("2026-03-02")]
+    junk = parse_segment(gz(table_text(["Date", "Counts"], [["2026-03-01", 1], ["soon", 2]])))
+    assert junk["date"].tolist() == ["2026-03-01", "soon"]  # kept as text rather than dropped
+    stamp = parse_segment(gz(table_text(["Date", "Counts"], [["2026-03-01T00:00:00", 1]])))
+    assert stamp["date"].tolist() == [pd.Timestamp("2026-03-01")]
+    path = tmp_path / "us.gz"
+    path.write_bytes(gz(table_text(["Date", "Counts"], [["03/01/2026", 1]])))
+    with open(path, "rb") as f:  # a file object cannot be re-read: text first, then cast
+        assert parse_segment(f)["date"].tolist() == [pd.Timestamp("2026-03-01")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
@@ -132,7 +133,9 @@ def test_async_transport() -> None:
                                       c.post("/v1/analyticsReportRequests", json=create_doc(app, "ONE_TIME_SNAPSHOT")))
             return [r.status_code for r in rs]
 
-    assert asyncio.run(main()) == [200] * 8 + [201]
+    # a thread of its own: a session-wide Playwright (browser tier) keeps a loop running in this one
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        assert pool.submit(asyncio.run, main()).result(timeout=60) == [200] * 8 + [201]
 
 
 def test_control_path_validates(sb: Sandbox) -> None:

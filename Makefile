@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# as root (containers, CI machines) JupyterLab refuses to start without --allow-root
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(STAMP)
-	$(BIN)/python -m jupyterlab notebooks/
+	$(BIN)/python -m jupyterlab --notebook-dir=notebooks $(ALLOW_ROOT)
 
 test: $(STAMP)
 	$(BIN)/python -m ruff check asc_nb tests benchmarks

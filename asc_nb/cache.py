@@ -51,7 +51,7 @@ def default_cache_dir() -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
-    return platformdirs.user_cache_path("asc-nb", appauthor=False) / "segments"
+    return platformdirs.user_cache_path("asc-nb", appauthor=False)  # the same place as Client.cache_dir
 
 
 def valid_checksum(checksum: str) -> str:

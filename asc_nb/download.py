@@ -205,6 +205,7 @@ def _download(
     url = seg.url
     refreshes = 0
     failures = 0
+    pause = 0.0
     last: BaseException | None = None
     while True:
         if url is None:  # a listing without URLs: ask for the segment itself
@@ -212,6 +213,9 @@ def _download(
             refreshes += 1
             if url is None:
                 raise NetworkError(f"segment {seg.id} has no download URL")
+        if pause:  # a 429/5xx asked us to wait: done here, with the connection released
+            sleep(pause)
+            pause = 0.0
         streamed = 0
         try:
             with cache.writer(seg.checksum, seg.size) as sink, client.downloads.stream("GET", url) as response:
@@ -227,8 +231,8 @@ def _download(
                     continue
                 if status in _TRANSIENT and failures < retries:
                     failures += 1
+                    pause = _backoff(failures, response.headers.get("Retry-After"))
                     response.read()
-                    sleep(_backoff(failures, response.headers.get("Retry-After")))
                     continue
                 if status >= 400:
                     response.read()

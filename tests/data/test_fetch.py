@@ -388,3 +388,17 @@ def test_fetch_weekly_keeps_the_week_overlapping_start(tmp_path):
     assert got == {m: int(rows_for_date(sb.seed, app_of(sb), SESSIONS, "WEEKLY", m)["Sessions"].sum())
                    for m in mondays}
     assert df.attrs["missing_dates"] == []
+
+
+def test_persistent_5xx_raises_typed_error_and_keeps_nothing(sb, tmp_path):
+    waits: list[float] = []
+    with asc_nb.connect(sandbox=sb, cache_dir=tmp_path / "c", sleep=waits.append) as c:
+        r = c.ensure_ongoing(c.apps().id[0])
+        _, inst = first_instance(c, r)
+        seg = c.segments(inst.id).iloc[0]
+        sb.faults.add("server_error", host="download", count=None, status=503, retry_after=2)
+        with pytest.raises(asc_nb.ServerError):
+            c.download_segment(seg)
+        sb.faults.clear()
+        assert waits == [2.0, 2.0]  # Retry-After honoured, then given up after `retries`
+        assert SegmentCache(c.cache_dir).get(seg.checksum) is None

@@ -120,42 +120,69 @@ def _cache(client: Client, cache_dir: str | os.PathLike[str] | None) -> SegmentC
     return SegmentCache(cache_dir if cache_dir is not None else getattr(client, "cache_dir", None))
 
 
-class _Progress:
-    """One tqdm bar in bytes whose postfix counts segments; thread-safe; silent when disabled."""
+#: ``progress(segments_done, segments_planned, bytes_done, bytes_planned)``, called from worker threads
+ProgressCallback = Callable[[int, int, int, int], None]
 
-    def __init__(self, enabled: bool, desc: str):
+
+class _Progress:
+    """Counts segments and bytes for a tqdm bar and/or a callback; thread-safe; silent when disabled."""
+
+    def __init__(self, enabled: bool, desc: str, callback: ProgressCallback | None = None):
         self._lock = threading.Lock()
+        self._callback_lock = threading.Lock()
         self.segments = self.done = 0
+        self.bytes_planned = self.bytes_done = 0
+        self.callback = callback
         self.bar = None
         if enabled:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, leave=True)
 
+    def _report(self) -> None:
+        if self.callback is not None:
+            with self._callback_lock:  # one call at a time, in order: counts never go back
+                with self._lock:
+                    counts = (self.done, self.segments, self.bytes_done, self.bytes_planned)
+                self.callback(*counts)
+
     def plan(self, segments: int, nbytes: int) -> None:
         with self._lock:
             self.segments += segments
+            self.bytes_planned += nbytes
             if self.bar is not None:
                 self.bar.total = (self.bar.total or 0) + nbytes
                 self.bar.set_postfix_str(f"{self.done}/{self.segments} segments", refresh=True)
+        self._report()
 
     def bytes(self, n: int) -> None:
-        if self.bar is not None and n:
+        if n:
             with self._lock:
-                self.bar.update(n)
+                self.bytes_done += n
+                if self.bar is not None:
+                    self.bar.update(n)
 
     def segment_done(self, nbytes_if_cached: int = 0) -> None:
         with self._lock:
             self.done += 1
+            self.bytes_done += nbytes_if_cached
             if self.bar is not None:
                 if nbytes_if_cached:
                     self.bar.update(nbytes_if_cached)
                 self.bar.set_postfix_str(f"{self.done}/{self.segments} segments", refresh=False)
+        self._report()
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.set_postfix_str(f"{self.done}/{self.segments} segments", refresh=True)
             self.bar.close()
+
+
+def _make_progress(progress: bool | ProgressCallback | None, segments: int, desc: str) -> _Progress:
+    """``progress`` may be a bool (tqdm bar on/off), ``None`` (a bar for multi-segment jobs) or a callback."""
+    if callable(progress):
+        return _Progress(False, desc, callback=progress)
+    return _Progress(_progress_enabled(progress, segments), desc)
 
 
 def _progress_enabled(progress: bool | None, segments: int) -> bool:
@@ -287,7 +314,7 @@ def download_segment(
     *,
     cache_dir: str | os.PathLike[str] | None = None,
     retries: int = 2,
-    progress: bool | None = False,
+    progress: bool | ProgressCallback | None = False,
 ) -> Path:
     """Download one segment into the verified cache and return its path (gzip, as Apple sent it).
 
@@ -296,7 +323,7 @@ def download_segment(
     every attempt fails verification.
     """
     seg = _as_seg(client, segment)
-    bar = _Progress(_progress_enabled(progress, 1), "segment")
+    bar = _make_progress(progress, 1, "segment")
     bar.plan(1, seg.size or 0)
     try:
         return _download(client, seg, _cache(client, cache_dir), retries=retries, progress=bar,
@@ -376,14 +403,14 @@ class _Runner:
     a listed URL is fetched within seconds (URLs expire after 5 minutes).
     """
 
-    def __init__(self, client: Client, *, workers: int | None, cache_dir: Any, progress: bool | None,
+    def __init__(self, client: Client, *, workers: int | None, cache_dir: Any, progress: bool | ProgressCallback | None,
                  desc: str, retries: int, handle: Callable[[pa.Table, _Job, _Seg], Any],
                  segments_hint: int = 2):
         self.client = client
         self.workers = max(1, workers or DEFAULT_WORKERS)
         self.parsers = max(1, min(self.workers, os.cpu_count() or 2))
         self.cache = _cache(client, cache_dir)
-        self.progress = _Progress(_progress_enabled(progress, segments_hint), desc)
+        self.progress = _make_progress(progress, segments_hint, desc)
         self.retries = retries
         self.handle = handle
         self.sleep = _sleep_of(client)
@@ -454,7 +481,7 @@ def read_instance(
     processing_date: Any = None,
     cache_dir: str | os.PathLike[str] | None = None,
     workers: int | None = None,
-    progress: bool | None = None,
+    progress: bool | ProgressCallback | None = None,
     retries: int = 2,
 ) -> pd.DataFrame:
     """All segments of one instance as one typed DataFrame, with provenance columns.
@@ -510,7 +537,7 @@ def fetch(
     end: Any = None,
     vintages: bool = False,
     to: str | os.PathLike[str] | None = None,
-    progress: bool | None = None,
+    progress: bool | ProgressCallback | None = None,
     *,
     workers: int | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
@@ -531,6 +558,10 @@ def fetch(
     :class:`MissingDatesWarning`) and ``stats``. With ``to=path`` the rows are streamed segment
     by segment into Hive-partitioned Parquet (see :func:`asc_nb.to_parquet`) instead, never
     holding the report in memory, and the path is returned.
+
+    ``progress``: ``True``/``False`` for a tqdm bar (``None``: a bar when there is more than one
+    segment, unless ``ASC_NB_PROGRESS=0``), or a :data:`ProgressCallback` for a live display of
+    one's own (widgets use it).
     """
     g = Granularity.parse(granularity, argument="granularity")
     first, last = _day(start), _day(end)

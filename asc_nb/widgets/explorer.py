@@ -5,10 +5,8 @@ listed are those processed from the start date up to a few days after the end da
 later instances carry late rows and corrections for earlier dates.
 
 The download runs in a thread, so the kernel keeps answering and the progress bar moves while
-segments arrive: each instance's segments are downloaded (verified, cached) here, a few
-instances at a time, for a live count; the frame itself then comes from ``client.fetch`` over
-the warm cache, so the preview is exactly what ``fetch`` returns (latest vintage of each row)
-without a second download.
+segments arrive: it is one ``client.fetch`` call whose progress callback drives the bar, so the
+preview is exactly what ``fetch`` returns (latest vintage of each row) and no call is repeated.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ from __future__ import annotations
 import io
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
 
@@ -41,8 +38,6 @@ PREFERRED_MEASURES = ("counts", "sessions", "crashes", "total_downloads", "uniqu
 NOT_MEASURES = ("app_apple_identifier",)
 #: the widest default date window (history starts 2024-01-01; instances live 35 days)
 MAX_DAYS = 3660
-#: instances downloaded at once (each one's segments in turn, right after listing their short-lived URLs)
-WORKERS = 4
 
 
 def main_measure(frame: pd.DataFrame) -> str | None:
@@ -329,31 +324,25 @@ class ReportsExplorer(w.VBox):
         name, gran = self.report_name, self.granularity.value
         start, end = _iso(self.start.value), _iso(self.end.value)
         ids = [str(i) for i in instances["id"]]
-        counts = {"instances": 0, "segments": 0, "bytes": 0}
+        counts = {"segments": 0, "planned": 0, "bytes": 0}
         lock = threading.Lock()
 
-        def one_instance(instance_id: str) -> None:
-            segments = self.client.segments(instance_id)  # fresh URLs, downloaded right away (they expire)
-            for _, seg in segments.iterrows():
-                self.client.download_segment(seg)
+        def on_progress(done: int, planned: int, nbytes: int, _planned_bytes: int) -> None:
+            # segments are planned as each instance is listed (every instance has at least one), so
+            # the estimate can dip when a late instance brings several: the bar never moves back
             with lock:
-                counts["instances"] += 1
-                counts["segments"] += len(segments)
-                counts["bytes"] += int(segments["size_in_bytes"].fillna(0).sum())
-                # the last percent is the fetch over the warm cache
-                self.progress.value = round(99 * counts["instances"] / len(ids))
-                self.progress_text.value = _progress_html(counts, len(ids))
+                counts.update(segments=done, planned=planned, bytes=nbytes)
+                estimate = min(99, round(99 * done / max(planned, len(ids), 1)))
+                self.progress.value = max(self.progress.value, estimate)
+                self.progress_text.value = _progress_html(counts)
             self.on_change()  # e.g. the dashboard's rate-limit meter follows the listing calls live
 
         self.status.show("busy", f"Downloading the segments of {len(ids)} instance(s)…")
-        self.progress_text.value = _progress_html(counts, len(ids))
-        with ThreadPoolExecutor(WORKERS, thread_name_prefix="asc-nb-explorer") as pool:
-            for future in [pool.submit(one_instance, i) for i in ids]:
-                future.result()  # the first failure stops here and shows in the panel
-        self.status.show("busy", "Reading the segments into one frame (latest vintage of each row)…")
+        self.progress_text.value = _progress_html(counts)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MissingDatesWarning)  # shown in the status line instead
-            frame = self.client.fetch(self.request_id, name, granularity=gran, start=start, end=end, progress=False)
+            frame = self.client.fetch(self.request_id, name, granularity=gran, start=start, end=end,
+                                      progress=on_progress)
         self.frame = frame
         self.progress.value = 100
         self.progress.bar_style = "success"
@@ -386,6 +375,6 @@ class ReportsExplorer(w.VBox):
             self.plot.layout.display = "none"
 
 
-def _progress_html(counts: dict[str, int], instances: int) -> str:
-    return (f'<span style="color: var(--jp-ui-font-color2);">{counts["instances"]}/{instances} instances · '
-            f'{counts["segments"]} segments · {counts["bytes"] / 1e6:.1f} MB</span>')
+def _progress_html(counts: dict[str, int]) -> str:
+    return (f'<span style="color: var(--jp-ui-font-color2);">{counts["segments"]}/{counts["planned"]} segments · '
+            f'{counts["bytes"] / 1e6:.1f} MB</span>')

@@ -337,6 +337,18 @@ def test_progress_bar_counts_segments_and_is_quiet_when_disabled(client, req, ca
     assert "segments" in err and SESSIONS in err
 
 
+def test_progress_callback_sees_every_segment_and_byte(client, req, capsys):
+    calls: list[tuple[int, int, int, int]] = []
+    df = client.fetch(req.id, SESSIONS, start="2026-02-20", end="2026-02-24",
+                      progress=lambda *counts: calls.append(counts))
+    stats = df.attrs["stats"]
+    assert capsys.readouterr().err == ""  # a callback replaces the bar
+    done, planned, nbytes, planned_bytes = calls[-1]
+    assert done == planned == stats["segments"] > 1
+    assert nbytes == planned_bytes > 0
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)  # segments done never go back
+
+
 # --------------------------------------------------------------------------- Parquet
 
 

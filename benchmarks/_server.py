@@ -15,13 +15,13 @@ from typing import Any
 def _serve(conn: Any, options: dict[str, Any], nodelay: bool) -> None:
     from asc_nb.sandbox import Sandbox
 
-    if nodelay:
-        # The sandbox's handler writes headers and body in separate send()s on keep-alive
-        # connections; with Nagle on, delayed ACKs add ~40 ms to every reused-connection
-        # request. TCP_NODELAY (what production HTTP servers set) removes that artefact.
+    if not nodelay:
+        # The sandbox's server sets TCP_NODELAY (headers and body go out in separate writes on
+        # keep-alive connections; with Nagle, delayed ACKs add ~40 ms to each reused request).
+        # --server-nagle turns it off again to show that artefact.
         from asc_nb.sandbox import server as _srv
 
-        _srv._Handler.disable_nagle_algorithm = True
+        _srv._Handler.disable_nagle_algorithm = False
     sb = Sandbox(**options)
     with sb.serve() as srv:
         conn.send({"base_url": srv.base_url, "key_id": sb.key_id, "issuer_id": sb.issuer_id,

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test lint bench install clean
+.PHONY: lab test lint notebooks install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,12 +22,16 @@ lab: $(STAMP)
 	$(BIN)/python -m jupyterlab --notebook-dir=notebooks $(ALLOW_ROOT)
 
 test: $(STAMP)
-	$(BIN)/python -m ruff check asc_nb tests benchmarks
+	$(BIN)/python -m ruff check asc_nb tests benchmarks tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests notebooks \
 		--nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
+# re-execute the example notebooks in place (after changing them or the library); commit the result
+notebooks: $(STAMP)
+	$(BIN)/python tools/run_notebooks.py
+
 lint: $(STAMP)
-	$(BIN)/python -m ruff check asc_nb tests benchmarks
+	$(BIN)/python -m ruff check asc_nb tests benchmarks tools
 
 clean:
 	rm -rf $(VENV) .pytest_cache

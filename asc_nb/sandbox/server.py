@@ -38,9 +38,6 @@ class _Handler(BaseHTTPRequestHandler):
     #: headers and body go out in separate writes on keep-alive connections: without TCP_NODELAY,
     #: Nagle + delayed ACK add ~40 ms to every reused-connection request
     disable_nagle_algorithm = True
-    # headers and body leave in two writes: with Nagle on, the body waits for the peer's delayed ACK
-    # (~40 ms per request on keep-alive connections); TCP_NODELAY makes a loopback call ~1.5 ms
-    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature

@@ -382,10 +382,13 @@ def _audit(event: str, args: tuple) -> None:
             _OPENS.append((event + ":" + " ".join(map(str, args)), "", 0))
 
 
-sys.addaudithook(_audit)
+_HOOKED: list[bool] = []
 
 
 def test_key_file_read_not_copied(tmp_path: Path) -> None:
+    if not _HOOKED:  # audit hooks cannot be removed: install once, only when this test runs, gated by _WATCH
+        sys.addaudithook(_audit)
+        _HOOKED.append(True)
     sb = Sandbox(seed=33, apps=1, history_days=10)
     keys = tmp_path / "keys"
     keys.mkdir()

@@ -32,6 +32,7 @@ from .errors import ASCError, ConfigError, ConflictError, NetworkError, NotFound
 from .http import Pacer, RateLimit, RetryPolicy, Session
 from .models import API_BASE_URL, AccessType, Category, Endpoint, Granularity, endpoint
 from .records import App, Instance, Record, Report, ReportRequest, Segment
+from .redact import install_log_redaction
 
 if TYPE_CHECKING:  # pragma: no cover
     from .sandbox import Sandbox
@@ -39,6 +40,12 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Client", "DateLike", "ProcessingDate"]
 
 log = logging.getLogger("asc_nb.client")
+install_log_redaction()  # httpx logs request URLs at INFO; presigned download URLs are credentials
+
+#: raw page documents kept in ``last_documents`` (a lazy listing of any length stays bounded)
+MAX_KEPT_PAGES = 10
+#: child id -> parent id remembered for single-resource lookups (bounded, oldest forgotten first)
+MAX_REMEMBERED_PARENTS = 20_000
 
 DateLike = date | datetime | str
 ProcessingDate = DateLike | tuple[DateLike | None, DateLike | None] | list[DateLike] | None
@@ -166,6 +173,10 @@ class Client:
             raise ConfigError("Client needs credentials (or sandbox=); asc_nb.connect() finds them for you")
         if not isinstance(credentials, Credentials):
             raise TypeError(f"credentials must be asc_nb.Credentials, got {type(credentials).__name__}")
+        if timeout is not None and not isinstance(timeout, httpx.Timeout) and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+        ):
+            raise ConfigError(f"timeout must be a positive number of seconds or an httpx.Timeout, got {timeout!r}")
         if base_url is None:
             env_url = os.environ.get("ASC_BASE_URL", "").strip() if sandbox is None else ""
             base_url = env_url or (sandbox.api_base_url if sandbox is not None else API_BASE_URL)
@@ -192,7 +203,7 @@ class Client:
             event_hooks={"request": [_strip_authorization]},
         )
         self.cache_dir: Path = resolve_cache_dir(cache_dir)
-        #: the JSON:API page documents of the last listing (raw, as sent by the server)
+        #: the JSON:API page documents of the last listing, raw (its last ``MAX_KEPT_PAGES`` pages)
         self.last_documents: list[dict[str, Any]] = []
         self._parents: dict[str, str] = {}
 
@@ -236,11 +247,18 @@ class Client:
         self.last_documents = docs
         for doc in self.http.pages(path, params, limit=ep.max_limit):
             docs.append(doc)
+            if len(docs) > MAX_KEPT_PAGES:
+                del docs[0]
             for resource in doc.get("data") or []:
                 record = cls.from_resource(resource, parent)
                 if parent is not None:
-                    self._parents[record.id] = parent
+                    self._remember_parent(record.id, parent)
                 yield record
+
+    def _remember_parent(self, child: str, parent: str) -> None:
+        self._parents[child] = parent
+        if len(self._parents) > MAX_REMEMBERED_PARENTS:
+            del self._parents[next(iter(self._parents))]  # dicts keep insertion order
 
     def _get(self, ep: Endpoint, id: str, cls: type[Record], params: Mapping[str, Any] | None = None) -> Record:
         doc = self.http.get_json(ep.url(id), params)
@@ -344,7 +362,7 @@ class Client:
         doc = response.json()
         self.last_documents = [doc]
         record = ReportRequest.from_resource(doc["data"], app_id)
-        self._parents[record.id] = app_id
+        self._remember_parent(record.id, app_id)
         return record
 
     def ensure_ongoing(self, app_id: str, *, restart_stopped: bool = False) -> ReportRequest:

@@ -524,8 +524,16 @@ def _period_start(day: dt.date | None, g: Granularity) -> dt.date | None:
     return day.replace(day=1)
 
 
-def _day(value: Any) -> dt.date | None:
-    return None if value is None else pd.Timestamp(value).date()
+def _day(value: Any, what: str) -> dt.date | None:
+    """A date argument (date, datetime, Timestamp or ISO text) or ``None``; a ValueError naming it."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, dt.date)):
+        raise TypeError(f"{what} must be a date or an ISO date 'YYYY-MM-DD', got {type(value).__name__}")
+    try:
+        return pd.Timestamp(value).date()
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{what} must be an ISO date 'YYYY-MM-DD', got {value!r}") from exc
 
 
 def fetch(
@@ -564,7 +572,9 @@ def fetch(
     one's own (widgets use it).
     """
     g = Granularity.parse(granularity, argument="granularity")
-    first, last = _day(start), _day(end)
+    first, last = _day(start, "start"), _day(end, "end")
+    if to is not None and Path(to).exists() and not Path(to).is_dir():
+        raise ValueError(f"to={str(to)!r} is a file: give fetch a directory to write Parquet partitions into")
     if first and last and last < first:
         raise ValueError(f"end ({last}) is before start ({first})")
     report = _find_report(client, request_id, report_name)

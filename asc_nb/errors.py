@@ -13,6 +13,8 @@ body, the HTTP method and the URL path (never the query string or headers).
 
 from __future__ import annotations
 
+import html
+import re
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -249,6 +251,8 @@ def from_response(response: httpx.Response, *, attempts: int = 1) -> APIError:
             errors = [e for e in body["errors"] if isinstance(e, dict)]
     except Exception:  # plain text (406), HTML from a proxy, empty body...
         errors = []
+    if not errors and "xml" in response.headers.get("content-type", ""):
+        errors = _s3_errors(response.text or "")
     first = errors[0] if errors else {}
     detail = first.get("detail")
     if not errors:
@@ -260,6 +264,8 @@ def from_response(response: httpx.Response, *, attempts: int = 1) -> APIError:
     hint = None
     if cls is ForbiddenError and method in ("POST", "DELETE") and path and "analyticsReportRequests" in path:
         hint = ADMIN_HINT
+    elif first.get("code") == "AccessDenied" and "expired" in str(detail).lower():
+        hint = EXPIRED_URL_HINT
     err = cls(
         response.status_code,
         code=first.get("code"),
@@ -280,6 +286,22 @@ def from_response(response: httpx.Response, *, attempts: int = 1) -> APIError:
         err.retry_after = parse_retry_after(response.headers.get("retry-after"))
         err.rate_limit = parse_rate_limit(response.headers.get("x-rate-limit"))
     return err
+
+
+#: S3-style error bodies of the download host: <Error><Code>…</Code><Message>…</Message></Error>
+_S3_FIELD = re.compile(r"<(Code|Message)>([^<]{0,300})</\1>")
+EXPIRED_URL_HINT = (
+    "Segment download URLs are presigned and expire 5 minutes after they are listed: list the "
+    "instance's segments again (client.segments(...)) and download right away"
+)
+
+
+def _s3_errors(text: str) -> list[dict[str, Any]]:
+    """The download host answers errors in S3's XML; read its Code and Message (no XML parser needed)."""
+    fields = dict(_S3_FIELD.findall(text[:4096]))
+    if "Code" not in fields:
+        return []
+    return [{"code": html.unescape(fields["Code"]), "detail": html.unescape(fields.get("Message", "")) or None}]
 
 
 def _is_text(response: httpx.Response) -> bool:

@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any, ClassVar
 
 from .models import APPS, INSTANCES, REPORTS, REQUESTS, SEGMENTS, AccessType, Category, Granularity, Resource
+from .redact import redact_url
 
 __all__ = ["Record", "App", "ReportRequest", "Report", "Instance", "Segment", "RECORDS", "record_from_resource"]
 
@@ -177,7 +178,7 @@ class Segment(Record):
                 f"url=<{host}…>, instance_id={self.instance_id!r})")
 
     def _repr_html_(self) -> str:  # as in __repr__: the presigned query string is a credential, never shown
-        shown = self.url.split("?", 1)[0] + "?…" if self.url and "?" in self.url else self.url
+        shown = redact_url(self.url) if self.url else self.url
         return Record._repr_html_(replace(self, url=shown))
 
 

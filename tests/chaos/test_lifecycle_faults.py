@@ -233,9 +233,6 @@ def test_broken_file_published(own, chaos, kind: str) -> None:
     assert not bad, bad
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a download URL refused for good (S3 403 'Request has expired', after the "
-                   "two fresh-URL retries) surfaces as '403 Forbidden (GET /reports/…)': errors.from_response drops "
-                   "the XML body of the download host, so the message never says the URL expired or what to do")
 def test_download_url_expired_for_good_says_so(own, chaos) -> None:
     chaos.start("expired download URL, persistent", "download_segment")  # stays 'failed' in the ledger until fixed
     sb = Sandbox(seed=9, apps=1, history_days=10)

@@ -311,19 +311,18 @@ def test_bad_input(ctx: Ctx, panels: Panels, case: Bad) -> None:
 
 
 def test_case_count() -> None:
-    assert len(CASES) + len(XFAIL_CASES) + len(OTHER_CASES) >= 40
+    assert len(CASES) + len(FIXED_CASES) + len(OTHER_CASES) >= 40
 
 
 # ---------------------------------------------------------------- bugs found (left for their owners)
 
 
-XFAIL_CASES = ["fetch: malformed start date", "fetch: export path is a file", "connect: timeout of the wrong type"]
+# found as bugs by this suite, fixed since: each has its own test below
+FIXED_CASES = ["fetch: malformed start date", "fetch: export path is a file", "connect: timeout of the wrong type"]
 OTHER_CASES = ["fetch: future dates", "instances: huge range", "export: traversal in partition names",
                "ReportsExplorer: huge day window"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: fetch(start='not a date') raises pandas' DateParseError "
-                   "'Unknown datetime string format' without naming the argument (asc_nb/download.py _day)")
 def test_fetch_malformed_start_names_the_argument(ctx: Ctx) -> None:
     before = len(ctx.sandbox.calls)
     with pytest.raises(ValueError, match=r"start .*YYYY-MM-DD"):
@@ -331,8 +330,6 @@ def test_fetch_malformed_start_names_the_argument(ctx: Ctx) -> None:
     assert ctx.sandbox.calls[before:] == []
 
 
-@pytest.mark.xfail(strict=True, reason="bug: fetch(to=<an existing file>) lists reports and instances first and "
-                   "only then fails with a bare FileExistsError from mkdir (asc_nb/download.py fetch, to= branch)")
 def test_fetch_export_path_is_a_file_refused_offline(ctx: Ctx) -> None:
     before = len(ctx.sandbox.calls)
     with pytest.raises((ValueError, OSError), match=r"to=|directory"):
@@ -340,8 +337,6 @@ def test_fetch_export_path_is_a_file_refused_offline(ctx: Ctx) -> None:
     assert ctx.sandbox.calls[before:] == []
 
 
-@pytest.mark.xfail(strict=True, reason="bug: connect(timeout='fast') is accepted; the first request over a real "
-                   "socket then fails inside httpcore (asc_nb/client.py passes timeout to httpx unchecked)")
 def test_connect_timeout_wrong_type(ctx: Ctx) -> None:
     with pytest.raises((ConfigError, TypeError), match="timeout"):
         asc_nb.connect(sandbox=ctx.sandbox, base_url=ctx.base_url, timeout="fast")

@@ -286,10 +286,6 @@ def test_presigned_signatures_redacted_in_our_logs_reprs_and_errors(world, caplo
     assert not SIGNATURE.search(ours), SIGNATURE.search(ours)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: httpx logs every request URL at INFO ('HTTP Request: GET <url>'), so "
-                   "each presigned download URL with its X-Amz-Signature/Credential lands in the logs; asc-nb does "
-                   "not redact the query of download-host URLs (needs a logging filter or a quieter download client "
-                   "in asc_nb/client.py)")
 def test_presigned_signatures_redacted_in_all_logs(world, caplog) -> None:
     sb, _, c, _ = world
     caplog.set_level(logging.DEBUG)

@@ -169,6 +169,7 @@ class World:
         self.segments: dict[str, Segment] = {}
         self._segment_cache: OrderedDict[str, list[bytes]] = OrderedDict()
         self._segment_cache_bytes = 0
+        self._instances_memo: dict[str, tuple[tuple[Any, ...], list[Instance]]] = {}
         self._catalog_by_number: dict[int, Any] | None = None
         self._enumerated: tuple[datetime, frozenset[str]] | None = None
 
@@ -330,8 +331,17 @@ class World:
                 yield d, generated
 
     def instances_of(self, req: ReportRequest, spec: Any) -> list[Instance]:
-        """The live instances of one report, DAILY then WEEKLY then MONTHLY, oldest first."""
+        """The live instances of one report, DAILY then WEEKLY then MONTHLY, oldest first.
+
+        Memoised per (report, clock, stop state): paging through a long listing asks for the same
+        list once per page, and rebuilding a 10,000-day schedule each time made it quadratic.
+        """
         report_id = f"r{spec.number}-{req.id}"
+        with self.lock:
+            key = (report_id, self.now, req.stopped(self.now, self.inactivity) and req.stopped_at)
+            memo = self._instances_memo.get(report_id)
+            if memo is not None and memo[0] == key:
+                return memo[1]
         out = []
         with self.lock:
             for gran in sorted((Granularity.parse(g) for g in spec.granularities), key=GRANULARITY_ORDER.get):
@@ -342,6 +352,9 @@ class World:
                         inst = Instance(iid, req.id, spec.number, gran, d, generated)
                         self.instances[iid] = inst
                     out.append(inst)
+            self._instances_memo[report_id] = (key, out)
+            if len(self._instances_memo) > 512:
+                del self._instances_memo[next(iter(self._instances_memo))]
         return out
 
     def find_instance(self, instance_id: str) -> Instance | None:

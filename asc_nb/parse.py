@@ -17,6 +17,7 @@ Version ``1.10`` would become the float ``1.1`` and Territory ``NA`` (Namibia) a
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 from collections.abc import Iterable
@@ -233,7 +234,10 @@ def _read(source: Source, delimiter: str | None, use_threads: bool | None, date_
             text = header.decode("utf-8")
         except UnicodeDecodeError as e:
             raise SegmentFormatError(f"header is not UTF-8: {e}") from e
-        raw_names = next(iter(_split_header(text, delim)))
+        try:
+            raw_names = next(iter(_split_header(text, delim)))
+        except csv.Error as e:  # e.g. a stray carriage return inside an unquoted header name
+            raise SegmentFormatError(f"unreadable header line {text[:80]!r}: {e}") from e
         names = snake_columns(raw_names)
         column_types = {n: date_type for n in names if _is_date_name(n)}
         column_types.update({n: pa.string() for n in names if n not in column_types and _is_dimension_name(n)})

@@ -11,14 +11,21 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from asc_nb.client import Client
 from asc_nb.sandbox import Sandbox
+
+# CI replays the same examples every run (a red build must be reproducible); locally each run explores anew
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 class Sleeps(list):

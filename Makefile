@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test lint notebooks install clean
+.PHONY: lab test lint notebooks bench install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,6 +29,13 @@ test: $(STAMP)
 # re-execute the example notebooks in place (after changing them or the library); commit the result
 notebooks: $(STAMP)
 	$(BIN)/python tools/run_notebooks.py
+
+# the benchmark scripts (not part of `make test`): each prints ratios measured in one run
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_parse.py
+	$(BIN)/python benchmarks/bench_fetch.py
+	$(BIN)/python benchmarks/bench_rss.py
+	$(BIN)/python benchmarks/load.py
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check asc_nb tests benchmarks tools

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -206,6 +207,8 @@ class Client:
         #: the JSON:API page documents of the last listing, raw (its last ``MAX_KEPT_PAGES`` pages)
         self.last_documents: list[dict[str, Any]] = []
         self._parents: dict[str, str] = {}
+        # fetch lists segments from several threads: evicting from a full map must not race
+        self._parents_lock = threading.Lock()
 
     # ------------------------------------------------------------------ housekeeping
 
@@ -256,9 +259,10 @@ class Client:
                 yield record
 
     def _remember_parent(self, child: str, parent: str) -> None:
-        self._parents[child] = parent
-        if len(self._parents) > MAX_REMEMBERED_PARENTS:
-            del self._parents[next(iter(self._parents))]  # dicts keep insertion order
+        with self._parents_lock:
+            self._parents[child] = parent
+            while len(self._parents) > MAX_REMEMBERED_PARENTS:
+                del self._parents[next(iter(self._parents))]  # dicts keep insertion order
 
     def _get(self, ep: Endpoint, id: str, cls: type[Record], params: Mapping[str, Any] | None = None) -> Record:
         doc = self.http.get_json(ep.url(id), params)
@@ -409,7 +413,8 @@ class Client:
             if err.attempts > 1:  # an earlier attempt (that we did not hear back from) deleted it
                 return
             raise
-        self._parents.pop(request_id, None)
+        with self._parents_lock:
+            self._parents.pop(request_id, None)
 
     # ------------------------------------------------------------------ reports
 

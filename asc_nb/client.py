@@ -503,14 +503,24 @@ class Client:
 
         return download.download_segment(self, segment, **kwargs)
 
-    def read_instance(self, instance_id: str, **kwargs: Any) -> Any:
-        """All segments of an instance as one DataFrame (see :func:`asc_nb.download.read_instance`)."""
+    def read_instance(self, instance_id: str | Instance, **kwargs: Any) -> Any:
+        """All segments of an instance as one DataFrame (see :func:`asc_nb.download.read_instance`).
+
+        Takes an id or an :class:`Instance` like every other method (a record's own
+        ``processing_date`` saves the lookup call).
+        """
         from . import download
 
-        return download.read_instance(self, instance_id, **kwargs)
+        if isinstance(instance_id, Instance) and instance_id.processing_date is not None:
+            kwargs.setdefault("processing_date", instance_id.processing_date)
+        return download.read_instance(self, _id(instance_id, "instance id"), **kwargs)
 
-    def fetch(self, request_id: str, report_name: str, **kwargs: Any) -> Any:
-        """A report's data over a date range, latest vintage, verified (see :func:`asc_nb.download.fetch`)."""
+    def fetch(self, request_id: str | ReportRequest, report_name: str, *args: Any, **kwargs: Any) -> Any:
+        """A report's data over a date range, latest vintage, verified (see :func:`asc_nb.download.fetch`).
+
+        Arguments after ``report_name`` are those of :func:`asc_nb.download.fetch` (``granularity``,
+        ``start``, ``end``, ``vintages``, ``to``, ``progress`` …), positionally or by name.
+        """
         from . import download
 
-        return download.fetch(self, request_id, report_name, **kwargs)
+        return download.fetch(self, _id(request_id, "request id"), report_name, *args, **kwargs)

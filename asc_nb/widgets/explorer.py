@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import threading
 import warnings
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -91,6 +92,18 @@ def plot_png(frame: pd.DataFrame, *, title: str = "") -> bytes | None:
 
 def _iso(d: date | None) -> str | None:
     return d.isoformat() if d else None
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One "Download all": what was chosen when it was clicked (the thread reads nothing else)."""
+
+    request_id: str
+    report: str | None
+    granularity: str
+    start: str | None
+    end: str | None
+    instance_ids: list[str]
 
 
 class ReportsExplorer(w.VBox):
@@ -296,7 +309,11 @@ class ReportsExplorer(w.VBox):
         self.error = None
         self.progress.value = 0
         self.progress.bar_style = ""
-        self._thread = threading.Thread(target=self._download_all, name="asc-nb-download", daemon=True)
+        # what to download is fixed now, on the kernel's thread: the user may load another request
+        # (or change the dates) while the thread runs, and its result must stay labelled as this one
+        job = _Job(str(self.request_id), self.report_name, self.granularity.value, _iso(self.start.value),
+                   _iso(self.end.value), [str(i) for i in self.instances["id"]] if self.instances is not None else [])
+        self._thread = threading.Thread(target=self._download_all, args=(job,), name="asc-nb-download", daemon=True)
         self._thread.start()
         return self._thread
 
@@ -305,31 +322,35 @@ class ReportsExplorer(w.VBox):
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _download_all(self) -> None:
+    def _current(self, job: _Job) -> bool:
+        """Whether the panel still shows the request ``job`` was started for."""
+        return self.request_id == job.request_id
+
+    def _download_all(self, job: _Job) -> None:
         try:
-            self._run_download()
+            self._run_download(job)
         except Exception as exc:  # shown in the panel: the thread must never die with a traceback
-            self.error = exc
-            self.progress.bar_style = "danger"
-            self.status.show("error", f"Download failed. {describe_error(exc)}")
+            if self._current(job):
+                self.error = exc
+                self.progress.bar_style = "danger"
+                self.status.show("error", f"Download failed. {describe_error(exc)}")
         finally:
             self.busy = False
             self._sync_buttons()
             self.on_change()
 
-    def _run_download(self) -> None:
+    def _run_download(self, job: _Job) -> None:
         from asc_nb.download import MissingDatesWarning
 
-        instances = self.instances if self.instances is not None else pd.DataFrame(columns=["id"])
-        name, gran = self.report_name, self.granularity.value
-        start, end = _iso(self.start.value), _iso(self.end.value)
-        ids = [str(i) for i in instances["id"]]
+        name, gran, start, end, ids = job.report, job.granularity, job.start, job.end, job.instance_ids
         counts = {"segments": 0, "planned": 0, "bytes": 0}
         lock = threading.Lock()
 
         def on_progress(done: int, planned: int, nbytes: int, _planned_bytes: int) -> None:
             # segments are planned as each instance is listed (every instance has at least one), so
             # the estimate can dip when a late instance brings several: the bar never moves back
+            if not self._current(job):
+                return  # another request is shown now: its bar is not ours to move
             with lock:
                 counts.update(segments=done, planned=planned, bytes=nbytes)
                 estimate = min(99, round(99 * done / max(planned, len(ids), 1)))
@@ -341,14 +362,18 @@ class ReportsExplorer(w.VBox):
         self.progress_text.value = _progress_html(counts)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MissingDatesWarning)  # shown in the status line instead
-            frame = self.client.fetch(self.request_id, name, granularity=gran, start=start, end=end,
+            frame = self.client.fetch(job.request_id, name, granularity=gran, start=start, end=end,
                                       progress=on_progress)
+        if not self._current(job):
+            self.status.show("info", f"The download of {name} for request {job.request_id} finished after "
+                                     f"request {self.request_id} was opened; it is not shown here.")
+            return
         self.frame = frame
         self.progress.value = 100
         self.progress.bar_style = "success"
         missing = list(frame.attrs.get("missing_dates") or [])
         self.result = {
-            "request_id": self.request_id, "report": name, "granularity": gran, "start": start, "end": end,
+            "request_id": job.request_id, "report": name, "granularity": gran, "start": start, "end": end,
             "instances": len(ids), "segments": counts["segments"], "bytes": counts["bytes"],
             "shape": frame.shape, "missing_dates": missing,
         }  # fmt: skip

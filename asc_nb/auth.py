@@ -36,6 +36,8 @@ KEY_ID_RE = re.compile(r"^[A-Z0-9]{10}$")
 #: Issuer ids are UUIDs.
 ISSUER_ID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _KEY_FILE_RE = re.compile(r"^AuthKey_([A-Za-z0-9]+)\.p8$")
+#: One line of base64 (a PKCS#8 P-256 key body is 184 characters): key material, not a path.
+_BASE64_BODY_RE = re.compile(r"^[A-Za-z0-9+/]{40,}={0,2}$")
 
 ENV_VARS = (
     "ASC_KEY_ID",
@@ -212,6 +214,13 @@ def _load_private_key(value: Any) -> tuple[ec.EllipticCurvePrivateKey, str, str 
                 raise ConfigError(
                     "private_key is neither PEM text (no '-----BEGIN PRIVATE KEY-----' line) nor a file path: "
                     "pass the contents of AuthKey_<KEYID>.p8 or its path"
+                )
+            if isinstance(value, str) and _BASE64_BODY_RE.match(value.strip()) and not path.exists():
+                # the key's body without its PEM lines: never echo it as a "path" in the message
+                raise ConfigError(
+                    "private_key looks like the base64 body of a key without its '-----BEGIN PRIVATE KEY-----' "
+                    "and '-----END PRIVATE KEY-----' lines (not shown here): pass the whole AuthKey_<KEYID>.p8 "
+                    "text, its path, or the file base64-encoded in ASC_PRIVATE_KEY_B64"
                 )
             try:
                 data = path.read_bytes()

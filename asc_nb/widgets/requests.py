@@ -298,6 +298,8 @@ class RequestsTable(w.VBox):
     def _has_instances(self, request_id: str) -> bool:
         """Whether Apple has generated anything yet: one report's instances tell (2 small calls).
 
+        Only the first instance matters, so the listing stops after its first page: a snapshot
+        holds about a thousand instances, which would cost five calls of the hourly budget.
         Listing instances counts as reading the request, as on Apple's side.
         """
         reports = self.client.reports(request_id, name=PROBE_REPORT)
@@ -305,7 +307,7 @@ class RequestsTable(w.VBox):
             reports = self.client.reports(request_id)
         if len(reports) == 0:
             return False
-        return len(self.client.instances(str(reports["id"].iloc[0]))) > 0
+        return next(iter(self.client.iter_instances(str(reports["id"].iloc[0]))), None) is not None
 
     def _render(self) -> None:
         frame = self.frame

@@ -158,6 +158,23 @@ class APIError(ASCError):
     def __str__(self) -> str:
         return self.args[0] if self.args else self._message()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by fields, so the error crosses process boundaries (process pools, joblib, Dask).
+
+        Exception's default, ``cls(*args)``, cannot call this keyword-only constructor. The
+        ``response`` is left behind: its request carries the bearer token.
+        """
+        state = {k: v for k, v in self.__dict__.items() if k != "response"}
+        return (_restore_api_error, (type(self), self.args, state))
+
+
+def _restore_api_error(cls: type[APIError], args: tuple[Any, ...], state: dict[str, Any]) -> APIError:
+    err = cls.__new__(cls, *args)
+    err.args = args
+    err.__dict__.update(state)
+    err.response = None
+    return err
+
 
 class BadRequestError(APIError):
     """400: a parameter is invalid (``source.parameter`` names it)."""

@@ -354,14 +354,19 @@ class Client:
         except (ServerError, NetworkError) as err:
             try:
                 existing = self._existing(app_id, access)
-            except ASCError:
-                existing = None
-            if existing is not None:
-                log.warning("POST %s failed (%s) but app %s now has %s request %s; returning it",
-                            ep.path, err, app_id, access.value, existing.id)
-                return existing
+            except ASCError as check:
+                # only a check that ran may say "nothing was created"
+                hint = f"Could not check whether a request was created ({check}); list the app's requests"
+            else:
+                if existing is not None:
+                    log.warning("POST %s failed (%s) but app %s now has %s request %s; returning it",
+                                ep.path, err, app_id, access.value, existing.id)
+                    return existing
+                hint = "No request was created (checked); it is safe to call again"
             if isinstance(err, ServerError):
-                err.add_hint("No request was created (checked); it is safe to call again")
+                err.add_hint(hint)
+            else:  # the transport's text says the POST "may have reached the server": say what we found
+                err.args = (f"{err}. {hint}",)
             raise
         doc = response.json()
         self.last_documents = [doc]

@@ -31,7 +31,7 @@ from . import frames
 from .auth import Credentials, TokenSigner
 from .errors import ASCError, ConfigError, ConflictError, NetworkError, NotFoundError, ServerError
 from .http import Pacer, RateLimit, RetryPolicy, Session
-from .models import API_BASE_URL, AccessType, Category, Endpoint, Granularity, endpoint
+from .models import API_BASE_URL, AccessType, Category, Endpoint, Granularity, endpoint, iso_date
 from .records import App, Instance, Record, Report, ReportRequest, Segment
 from .redact import install_log_redaction
 
@@ -72,22 +72,6 @@ def _id(value: Any, what: str) -> str:
     return text
 
 
-def _as_date(value: Any, what: str) -> date:
-    if isinstance(value, datetime):  # pd.Timestamp is a datetime
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            if len(text) == 10:
-                return date.fromisoformat(text)
-        except ValueError:
-            pass
-        raise ValueError(f"{what} must be an ISO date 'YYYY-MM-DD', got {value!r}")
-    raise TypeError(f"{what} must be a date or 'YYYY-MM-DD' string, got {type(value).__name__}")
-
-
 def _dates_filter(processing_date: ProcessingDate) -> tuple[list[date] | None, date | None, date | None]:
     """Turn ``processing_date`` into (dates for the server, client-side start, end)."""
     if processing_date is None:
@@ -95,8 +79,8 @@ def _dates_filter(processing_date: ProcessingDate) -> tuple[list[date] | None, d
     if isinstance(processing_date, tuple):
         if len(processing_date) != 2:
             raise ValueError("processing_date as a tuple must be (start, end); use a list for several dates")
-        start = None if processing_date[0] is None else _as_date(processing_date[0], "processing_date start")
-        end = None if processing_date[1] is None else _as_date(processing_date[1], "processing_date end")
+        start = None if processing_date[0] is None else iso_date(processing_date[0], "processing_date start")
+        end = None if processing_date[1] is None else iso_date(processing_date[1], "processing_date end")
         if start and end and end < start:
             raise ValueError(f"processing_date range ends ({end}) before it starts ({start})")
         if start and end and (end - start).days < MAX_SERVER_DATES:
@@ -104,11 +88,11 @@ def _dates_filter(processing_date: ProcessingDate) -> tuple[list[date] | None, d
             return days, start, end
         return None, start, end
     if isinstance(processing_date, (list, set, frozenset)):
-        days = sorted({_as_date(d, "processing_date") for d in processing_date})
+        days = sorted({iso_date(d, "processing_date") for d in processing_date})
         if not days:
             raise ValueError("processing_date list is empty")
         return days, None, None
-    day = _as_date(processing_date, "processing_date")
+    day = iso_date(processing_date, "processing_date")
     return [day], day, day
 
 

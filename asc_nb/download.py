@@ -26,6 +26,7 @@ import logging
 import os
 import queue
 import random
+import sys
 import threading
 import time
 import warnings
@@ -45,7 +46,7 @@ import pyarrow.compute as pc
 from .cache import SegmentCache, VerificationError
 from .errors import ASCError, ChecksumError, NetworkError, from_response
 from .export import prune_to_latest, write_partitions
-from .models import Granularity
+from .models import Granularity, iso_date
 from .parse import arrow_to_pandas, read_table, read_tables, unify_tables
 from .vintage import latest_vintage, missing_dates
 
@@ -599,16 +600,22 @@ def _period_start(day: dt.date | None, g: Granularity) -> dt.date | None:
     return day.replace(day=1)
 
 
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` (for the caller of this helper) of the first frame outside asc_nb.
+
+    ``download.fetch`` and ``client.fetch`` sit at different depths; a warning should point at
+    the analyst's line either way, not at asc-nb's internals.
+    """
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _day(value: Any, what: str) -> dt.date | None:
-    """A date argument (date, datetime, Timestamp or ISO text) or ``None``; a ValueError naming it."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (str, dt.date)):
-        raise TypeError(f"{what} must be a date or an ISO date 'YYYY-MM-DD', got {type(value).__name__}")
-    try:
-        return pd.Timestamp(value).date()
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{what} must be an ISO date 'YYYY-MM-DD', got {value!r}") from exc
+    """A date argument or ``None`` (strict ISO text: see :func:`asc_nb.models.iso_date`)."""
+    return None if value is None else iso_date(value, what)
 
 
 def fetch(
@@ -729,5 +736,5 @@ def _report_missing(present: list[dt.date], first: dt.date | None, last: dt.date
             f"{lo}..{hi}: {shown} (not published yet, privacy-suppressed, or older than the 35-day "
             "instance retention)",
             MissingDatesWarning,
-            stacklevel=3,
+            stacklevel=_caller_stacklevel(),
         )

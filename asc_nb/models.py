@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from enum import Enum
 from typing import Literal
 
@@ -284,3 +285,24 @@ def snake(name: str) -> str:
     s = re.sub(r"[^0-9A-Za-z]+", "_", name.strip())
     s = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", s)
     return re.sub(r"_+", "_", s).strip("_").lower()
+
+
+def iso_date(value: object, what: str) -> date:
+    """A date argument: a ``date``/``datetime``/``Timestamp`` or strictly ``'YYYY-MM-DD'`` text.
+
+    Strict on purpose: ``'03/01/2026'`` is 1 March to some and 3 January to others, and
+    ``'2026-02'`` could mean the 1st or the whole month; guessing would fetch other days.
+    """
+    if isinstance(value, datetime):  # pd.Timestamp is a datetime
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) == 10:
+            try:
+                return date.fromisoformat(text)
+            except ValueError:
+                pass
+        raise ValueError(f"{what} must be an ISO date 'YYYY-MM-DD', got {value!r}")
+    raise TypeError(f"{what} must be a date or 'YYYY-MM-DD' string, got {type(value).__name__}")

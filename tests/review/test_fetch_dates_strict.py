@@ -3,8 +3,7 @@
 ``download._day`` hands text to ``pd.Timestamp``, which guesses: ``"03/01/2026"`` becomes 1 March
 (a European analyst meant 3 January), ``end="2026-02"`` becomes 1 February (meant: through
 February), ``"today"`` is the wall clock (not the sandbox's). Each silently fetches other days than
-meant; ``client.instances(processing_date=...)`` refuses the same strings. Left as a strict xfail:
-download.py is being optimised by another engineer.
+meant; ``client.instances(processing_date=...)`` refuses the same strings. Fixed: both now use ``asc_nb.models.iso_date``.
 """
 
 from __future__ import annotations
@@ -27,8 +26,6 @@ def test_client_instances_refuses_non_iso(client, text: str) -> None:
         client.instances("r1-x", processing_date=text)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: download._day accepts any pd.Timestamp spelling "
-                                       "(asc_nb/download.py, _day)")
 @pytest.mark.parametrize("text", ["03/01/2026", "2026-02", "2026", "today"])
 def test_fetch_refuses_non_iso(client, text: str) -> None:
     with pytest.raises(ValueError, match="YYYY-MM-DD"):

@@ -3,22 +3,18 @@
 ``download._report_missing`` warns with ``stacklevel=3``, right for ``asc_nb.download.fetch(...)``
 but one frame short through ``client.fetch(...)`` — the way everyone calls it — so the notebook shows
 ``asc_nb/client.py:NNN: MissingDatesWarning`` and the line ``return download.fetch(self, …)``.
-download.py is being optimised by another engineer: left as a strict xfail.
+Fixed: the warning's stacklevel is the first frame outside asc_nb.
 """
 
 from __future__ import annotations
 
 import warnings
 
-import pytest
-
 from asc_nb.client import Client
 from asc_nb.download import MissingDatesWarning
 from asc_nb.sandbox import Sandbox
 
 
-@pytest.mark.xfail(strict=True, reason="bug: _report_missing's stacklevel=3 is one frame short via Client.fetch "
-                                       "(asc_nb/download.py, _report_missing)")
 def test_missing_dates_warning_is_attributed_to_the_caller(tmp_path) -> None:
     with Client(sandbox=Sandbox(seed=0, history_days=5), cache_dir=tmp_path) as client:
         req = client.report_requests(str(client.apps().id[0])).id[0]

@@ -411,6 +411,17 @@ def _trim(table: pa.Table, start: dt.date | None, end: dt.date | None) -> pa.Tab
     return table.filter(pc.or_(keep, inside))
 
 
+def _empty_frame() -> pd.DataFrame:
+    """No segment matched: still the columns every fetch has, typed, so ``df.date`` and
+    ``df.groupby("date")`` work on an empty result (the report's own columns are unknown)."""
+    return pd.DataFrame({
+        "date": pd.Series(dtype="datetime64[ns]"),
+        "processing_date": pd.Series(dtype="datetime64[ns]"),
+        "instance_id": pd.Series(dtype="category"),
+        "segment_id": pd.Series(dtype="category"),
+    })
+
+
 def _order_columns(frame: pd.DataFrame) -> pd.DataFrame:
     prov = [c for c in ("processing_date", "instance_id", "segment_id") if c in frame.columns]
     return frame[[c for c in frame.columns if c not in prov] + prov]
@@ -708,7 +719,7 @@ def fetch(
     if segments:  # trimmed and dated once, on the whole table (per segment: ~0.5 ms of pyarrow calls each)
         table = _trim(table, keep_from, last)
         note_dates(table)
-    frame = arrow_to_pandas(table) if segments else pd.DataFrame()
+    frame = arrow_to_pandas(table) if segments and table.num_columns else _empty_frame()
     if not vintages:
         frame = latest_vintage(frame)
     if "date" in frame.columns:

@@ -414,3 +414,13 @@ def test_persistent_5xx_raises_typed_error_and_keeps_nothing(sb, tmp_path):
         sb.faults.clear()
         assert waits == [2.0, 2.0]  # Retry-After honoured, then given up after `retries`
         assert SegmentCache(c.cache_dir).get(seg.checksum) is None
+
+
+def test_nothing_matched_still_gives_the_typed_provenance_columns(client, req):
+    with pytest.warns(MissingDatesWarning):
+        empty = client.fetch(req.id, SESSIONS, start="2026-06-01", end="2026-06-02", progress=False)
+    full = client.fetch(req.id, SESSIONS, start="2026-02-25", end="2026-02-25", progress=False)
+    assert empty.empty and list(empty.columns) == ["date", "processing_date", "instance_id", "segment_id"]
+    for column in empty.columns:  # the same dtypes a non-empty fetch has for these columns
+        assert empty[column].dtype.kind == full[column].dtype.kind, column
+    assert empty.groupby("date").size().empty

@@ -221,7 +221,10 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        mode = "sandbox" if self.sandbox is not None else "apple"
+        if self.sandbox is not None:
+            mode = "sandbox"
+        else:
+            mode = "apple" if self.base_url.rstrip("/") == API_BASE_URL else "custom server"
         return f"<asc_nb.Client {mode} {self.base_url} key_id={self.credentials.key_id}>"
 
     # ------------------------------------------------------------------ plumbing

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import ipywidgets as w
+
+from asc_nb.models import API_BASE_URL
 
 from .explorer import ReportsExplorer
 from .requests import RequestPanel, RequestsTable
@@ -53,6 +56,16 @@ class RateLimitMeter(w.HBox):
         return f"RateLimitMeter(remaining={self.remaining}, limit={self.limit})"
 
 
+def connection_label(client: Any) -> str:
+    """Say plainly what the data is: simulated, Apple's, or another server (a proxy, the sandbox CLI)."""
+    if getattr(client, "sandbox", None) is not None:
+        return "sandbox (simulated data)"
+    base = str(getattr(client, "base_url", "") or "").rstrip("/")
+    if not base or base == API_BASE_URL:
+        return "App Store Connect"
+    return f"{html.escape(base)} (not Apple's API host)"
+
+
 class Dashboard(w.VBox):
     """The three panels in tabs, wired together: a created request shows up in the table, "open" jumps
     to it, "Explore reports" opens the explorer on it, and the meter follows every call."""
@@ -64,8 +77,7 @@ class Dashboard(w.VBox):
         # one apps listing serves both pickers
         self.requests_table = RequestsTable(client, self.request_panel.app.value, apps=self.request_panel.frame)
         self.explorer = ReportsExplorer(client)
-        mode = "sandbox (simulated data)" if getattr(client, "sandbox", None) is not None else "App Store Connect"
-        self.mode = w.HTML(f'<span style="color: var(--jp-ui-font-color2);">Connected to {mode}</span>')
+        self.mode = w.HTML(f'<span style="color: var(--jp-ui-font-color2);">Connected to {connection_label(client)}</span>')
         self.tabs = w.Tab(children=[self.request_panel, self.requests_table, self.explorer])
         for i, title in enumerate(("Request", "Requests", "Reports")):
             self.tabs.set_title(i, title)

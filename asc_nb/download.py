@@ -25,7 +25,6 @@ import datetime as dt
 import logging
 import os
 import queue
-import random
 import sys
 import threading
 import time
@@ -46,6 +45,7 @@ import pyarrow.compute as pc
 from .cache import SegmentCache, VerificationError
 from .errors import ASCError, ChecksumError, NetworkError, from_response
 from .export import prune_to_latest, write_partitions
+from .http import parse_retry_after
 from .models import Granularity, iso_date
 from .parse import arrow_to_pandas, read_table, read_tables, unify_tables
 from .vintage import latest_vintage, missing_dates
@@ -213,14 +213,16 @@ class _Stats(dict):
             self[key] = self.get(key, 0) + n
 
 
-def _backoff(attempt: int, retry_after: str | None = None) -> float:
-    if retry_after:
-        try:
-            return min(30.0, max(0.0, float(retry_after)))
-        except ValueError:
-            pass
-    cap = min(8.0, 0.25 * 2 ** (attempt - 1))
-    return cap / 2 + random.random() * cap / 2
+def _backoff(client: Client, attempt: int, retry_after: str | None = None) -> float:
+    """The client's own retry policy (``Client(retry=...)``), so downloads and API calls back off alike.
+
+    A ``Retry-After`` (seconds or an HTTP date) is honoured up to the policy's ``backoff_max``.
+    """
+    policy = client.http.retry
+    wait = parse_retry_after(retry_after)
+    if wait is not None:
+        return min(wait, policy.backoff_max)
+    return policy.backoff(attempt, client.http.random)
 
 
 def _download(
@@ -266,7 +268,7 @@ def _download(
                     continue
                 if status in _TRANSIENT and failures < retries:
                     failures += 1
-                    pause = _backoff(failures, response.headers.get("Retry-After"))
+                    pause = _backoff(client, failures, response.headers.get("Retry-After"))
                     response.read()
                     continue
                 if status >= 400:
@@ -292,7 +294,7 @@ def _download(
         if failures > retries:
             break
         log.info("segment %s: %s; retry %d of %d", seg.id, last, failures, retries)
-        sleep(_backoff(failures))
+        sleep(_backoff(client, failures))
     if isinstance(last, VerificationError):
         raise ChecksumError(
             f"segment {seg.id}: {last} after {failures} attempts",

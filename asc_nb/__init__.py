@@ -22,11 +22,19 @@ from .errors import (
     ChecksumError,
     ConfigError,
     ConflictError,
+    DownloadCancelled,
     ForbiddenError,
+    MissingDatesWarning,
     NetworkError,
+    NonAdditiveMetricError,
     NotFoundError,
+    ParseIssuesWarning,
     RateLimitError,
+    ReportNotFoundError,
+    SchemaDriftWarning,
+    SegmentFormatError,
     ServerError,
+    StoreLockedError,
     UnprocessableError,
     UnsafeURLError,
 )
@@ -46,6 +54,8 @@ __all__ = [
     "ASCError", "APIError", "ConfigError", "ChecksumError", "NetworkError", "UnsafeURLError",
     "BadRequestError", "AuthenticationError", "ForbiddenError", "NotFoundError", "ConflictError",
     "UnprocessableError", "RateLimitError", "ServerError", "to_parquet", "read_parquet",
+    "ReportNotFoundError", "SegmentFormatError", "DownloadCancelled", "NonAdditiveMetricError", "StoreLockedError",
+    "MissingDatesWarning", "SchemaDriftWarning", "ParseIssuesWarning",
 ]
 
 SANDBOX_NOTICE = (

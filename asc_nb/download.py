@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .cache import SegmentCache, VerificationError
-from .errors import ASCError, ChecksumError, NetworkError, from_response
+from .errors import ChecksumError, MissingDatesWarning, NetworkError, ReportNotFoundError, from_response
 from .export import prune_to_latest, write_partitions
 from .http import parse_retry_after
 from .models import Granularity, iso_date
@@ -81,14 +81,6 @@ BATCH_SEGMENTS = 64
 BATCH_BYTES = 4 << 20
 _SMALL = 1 << 20
 _CHUNK = 1 << 16
-
-
-class ReportNotFoundError(ASCError, LookupError):
-    """No report of that name under the request (the message lists close names)."""
-
-
-class MissingDatesWarning(UserWarning):
-    """Some dates of the requested range have no rows (not published yet, suppressed, or expired)."""
 
 
 # --------------------------------------------------------------------------- segments

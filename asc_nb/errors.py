@@ -37,6 +37,14 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "from_response",
+    "ReportNotFoundError",
+    "SegmentFormatError",
+    "DownloadCancelled",
+    "NonAdditiveMetricError",
+    "StoreLockedError",
+    "MissingDatesWarning",
+    "SchemaDriftWarning",
+    "ParseIssuesWarning",
 ]
 
 
@@ -82,6 +90,70 @@ class NetworkError(ASCError):
 
 class UnsafeURLError(ASCError):
     """A request would leak the token: plain http to a non-loopback host, or another host's URL."""
+
+
+class ReportNotFoundError(ASCError, LookupError):
+    """No report of that name (under a request, or in the report registry); the message lists close names."""
+
+
+class SegmentFormatError(ASCError, ValueError):
+    """A segment is not a readable report file (truncated gzip, no header, a value that does not fit its column).
+
+    The message names what is known of report, instance, segment, line, column and value, and what to do.
+    """
+
+    def __init__(self, message: str, *, report: str | None = None, instance_id: str | None = None,
+                 segment_id: str | None = None, line: int | None = None, column: str | None = None,
+                 value: str | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+        self.instance_id = instance_id
+        self.segment_id = segment_id
+        self.line = line
+        self.column = column
+        self.value = value
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore_plain, (type(self), self.args, dict(self.__dict__)))
+
+
+class DownloadCancelled(ASCError):
+    """A download was cancelled through its ``cancel`` event; nothing unverified reached the cache."""
+
+
+class NonAdditiveMetricError(ASCError):
+    """A unique count was asked for at a grain where summing rows would over-count (see ``approx=True``)."""
+
+
+class StoreLockedError(ASCError):
+    """Another sync holds the store's lock (``pid`` and ``started`` name the holder)."""
+
+    def __init__(self, message: str, *, pid: int | None = None, started: str | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
+        self.started = started
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore_plain, (type(self), self.args, dict(self.__dict__)))
+
+
+def _restore_plain(cls: type[Exception], args: tuple[Any, ...], state: dict[str, Any]) -> Exception:
+    err = cls.__new__(cls, *args)
+    err.args = args
+    err.__dict__.update(state)
+    return err
+
+
+class MissingDatesWarning(UserWarning):
+    """Some dates of the requested range have no rows (not published yet, suppressed, or expired)."""
+
+
+class SchemaDriftWarning(UserWarning):
+    """A segment's header differs from the report's documented fields (a column added or missing)."""
+
+
+class ParseIssuesWarning(UserWarning):
+    """``errors="coerce"`` turned values that did not fit their column into missing cells."""
 
 
 class APIError(ASCError):

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from isal import igzip, igzip_lib
 
+from asc_nb.errors import SegmentFormatError
 from asc_nb.models import snake
 
 __all__ = [
@@ -68,10 +69,6 @@ _DIMENSION_WORDS = frozenset({
     "network", "order", "genre", "url", "domain", "account", "sku", "currency", "family", "class",
     "bucket", "range", "tier", "channel", "build",
 })
-
-
-class SegmentFormatError(ValueError):
-    """The segment is not a readable report file (truncated gzip, no header, bad rows)."""
 
 
 def _is_date_name(name: str) -> bool:

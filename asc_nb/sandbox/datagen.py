@@ -247,8 +247,8 @@ def _block(seed: int, app_id: str, spec: ReportSpec, g: Granularity, day: date, 
 
 
 def _scales(spec: ReportSpec) -> list[bool]:
-    """Per measure: whether restatement scales it (counts, amounts, unique counts; not levels)."""
-    return [spec.column(m).additive is not None for m in spec.measures]
+    """Per measure: whether restatement scales it (counts, amounts, unique counts; not rates or levels)."""
+    return [_world.measure_role(spec, m) != "level" for m in spec.measures]
 
 
 def _vintage_values(finals: np.ndarray, vintage: int, scales: list[bool] | None = None) -> np.ndarray:

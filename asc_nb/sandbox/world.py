@@ -112,6 +112,13 @@ _FREE_VALUES: dict[str, tuple[str, ...]] = {
     "Platform Version": tuple(v for vs in PLATFORM_VERSIONS.values() for v in vs),
     "Territory": tuple(TERRITORIES),
     "Device": DEVICES,
+    "Platform": ("iOS", "iPadOS", "macOS", "tvOS", "visionOS"),
+    "Build": ("22E240", "22F76", "22G86", "23A341", "23B85"),
+    "Release Type": ("Release", "Beta"),
+    "Browser": ("Safari", "Chrome", "Firefox", "Edge"),
+    "Browser Version": ("17.6", "18.5", "26.0", "138.0", "139.0"),
+    "Payment Method": ("Credit card", "Apple Account balance", "Carrier billing"),
+    "Content Name": ("Pro Upgrade", "Coin Pack S", "Coin Pack L", "Annual Pass"),
     # Apple's glossaries (FACTS.md §10), used when the registry is absent
     "Source Type": (
         "App Store search",
@@ -296,6 +303,8 @@ class Dim:
     cdfs: tuple[np.ndarray, ...]  # per group: CDF of the sampling distribution over its support
     supports: tuple[np.ndarray, ...]  # per group: codes (-1 = blank)
     ratios: tuple[np.ndarray, ...]  # per group: p/q importance weight per support entry
+    #: age dims: 1 = days before the row's day, -1 = days after it
+    sign: int = 1
 
 
 def _group_dist(p: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -307,6 +316,11 @@ def _group_dist(p: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def _make_dim(name: str, values: tuple[str, ...], kind: str, parent: Dim | None, parent_index: int | None) -> Dim:
+    if kind in ("before", "after"):  # another date field: a day up to a week before (or after) the row's day
+        ages = np.arange(8)
+        cdf, sup, ratio = _group_dist(np.exp(-ages / 2.0), ages)
+        sign = 1 if kind == "before" else -1
+        return Dim(name, "age", (), None, np.zeros(1, np.int64), (cdf,), (sup,), (ratio,), sign)
     if kind == "age":
         ages = np.arange(DOWNLOAD_DATE_MAX_AGE + 1)
         recent = np.exp(-ages / 6.0)
@@ -337,7 +351,7 @@ def _make_dim(name: str, values: tuple[str, ...], kind: str, parent: Dim | None,
             tuple(g[1] for g in groups),
             tuple(g[2] for g in groups),
         )
-    if parent is not None and cond is not None:
+    if parent is not None and cond is not None and any(v.casefold() in cond[1] for v in parent.values):
         _, allowed_parents, blank = cond
         p = np.concatenate([w / w.sum() * (1 - blank), [blank]])
         cdf, sup, ratio = _group_dist(p, np.concatenate([codes, [-1]]))
@@ -389,6 +403,8 @@ class Family:
     dims: tuple[Dim, ...]
     measures: tuple[tuple[str, str], ...]  # (column, role): role in unique|count|duration|amount|level
     profile: Profile
+    #: per measure: a level kept in cents (a rate), not an integer
+    amount_levels: tuple[bool, ...] = ()
 
     def index(self, name: str) -> int:
         for i, d in enumerate(self.dims):
@@ -398,10 +414,12 @@ class Family:
 
 
 def measure_role(spec: ReportSpec, name: str) -> str:
+    """unique (a non-additive count: Unique Devices, Paying Users), level (a rate, average or
+    other non-additive value), duration, amount or count."""
     col = spec.column(name)
-    if col.additive is False:
+    if col.additive is False and col.kind == "count":
         return "unique"
-    if col.additive is None:
+    if not col.additive:
         return "level"
     if col.kind == "amount":
         return "amount"
@@ -433,7 +451,9 @@ def family_of(spec: ReportSpec) -> Family:
         if col.name in FIXED or col.is_measure:
             continue
         kind = "age" if col.kind == "date" else "category"
-        values = () if kind == "age" else values_for(col.name, col.values)
+        if kind == "age" and col.name != "App Download Date":
+            kind = "after" if "end" in col.name.casefold().split() else "before"
+        values = () if kind != "category" else values_for(col.name, col.values)
         if col.kind == "identifier":
             values = tuple(str(1_000_000_000 + key("id", spec.family, col.name, k) % 900_000_000) for k in range(6))
         parent_idx = None
@@ -446,11 +466,13 @@ def family_of(spec: ReportSpec) -> Family:
         parent = dims[parent_idx] if parent_idx is not None else None
         dims.append(_make_dim(col.name, values, kind, parent, parent_idx))
     measures: list[tuple[str, str]] = []
+    amount_levels: list[bool] = []
     for s in members:
         for m in s.measures:
             if m not in (n for n, _ in measures):
                 measures.append((m, measure_role(s, m)))
-    fam = Family(spec.family, tuple(dims), tuple(measures), profile(spec))
+                amount_levels.append(s.column(m).kind == "amount")
+    fam = Family(spec.family, tuple(dims), tuple(measures), profile(spec), tuple(amount_levels))
     _FAMILIES[spec.family] = (fam, members)
     return fam
 
@@ -499,6 +521,14 @@ def _draw(fam: Family, stream: int, m: int) -> tuple[np.ndarray, np.ndarray]:
     return codes, weight
 
 
+def _row_hash(codes: np.ndarray) -> np.ndarray:
+    """One 64-bit hash per row of codes (distinct rows collide with probability ~n^2 / 2^64)."""
+    h = np.zeros(len(codes), np.uint64)
+    for j in range(codes.shape[1]):
+        h = mix(h ^ codes[:, j].astype(np.int64).astype(np.uint64))
+    return h
+
+
 def build_universe(seed: int, app_id: str, fam: Family, data_scale: float) -> Universe:
     """The first ``n`` distinct cells of the family's draw stream (a larger scale extends a smaller one)."""
     factor = app_factor(seed, app_id)
@@ -511,7 +541,7 @@ def build_universe(seed: int, app_id: str, fam: Family, data_scale: float) -> Un
     m, distinct = int(n * 1.3) + 16, 0
     for _ in range(8):  # widen the draw until enough distinct cells, or the space is exhausted
         codes, weight = _draw(fam, stream, m)
-        _, first = np.unique(codes, axis=0, return_index=True)
+        _, first = np.unique(_row_hash(codes), return_index=True)
         if len(first) >= n or len(first) < distinct * 1.1:
             break
         distinct = len(first)
@@ -558,7 +588,7 @@ def day_cells(seed: int, app_id: str, fam: Family, universe: Universe, day: date
     for j, dim in enumerate(fam.dims):
         if dim.kind == "age":
             col = codes[:, j]
-            codes[:, j] = np.where(col >= 0, ordinal - col, -1)
+            codes[:, j] = np.where(col >= 0, ordinal - dim.sign * col, -1)
     out = np.zeros((len(users), len(fam.measures)), np.int64)
     first_count: np.ndarray | None = None
     n_unique = 0
@@ -579,6 +609,8 @@ def day_cells(seed: int, app_id: str, fam: Family, universe: Universe, day: date
         elif role == "amount":
             base = first_count if first_count is not None else users
             out[:, k] = base * (99 + np.floor(900 * r).astype(np.int64))
+        elif fam.amount_levels[k]:  # a rate (amount, in cents): 0.01 .. 0.99
+            out[:, k] = 1 + np.floor(98 * r).astype(np.int64)
         else:  # level: a per-cell value, averaged (weighted by users) over periods
             out[:, k] = 10 + np.floor(990 * r).astype(np.int64)
     return Cells(codes, users, out)
@@ -587,12 +619,30 @@ def day_cells(seed: int, app_id: str, fam: Family, universe: Universe, day: date
 # --------------------------------------------------------------------------- aggregation
 
 
+def _sort_rows(keys: np.ndarray) -> np.ndarray:
+    """Row order sorting ``keys`` lexicographically: one packed int64 argsort when it fits."""
+    n, k = keys.shape
+    if k == 0:
+        return np.arange(n)
+    lo, hi = keys.min(axis=0), keys.max(axis=0)
+    radix = (hi - lo + 1).astype(object)
+    total = 1
+    for r in radix:
+        total *= int(r)
+    if total >= 1 << 62:
+        return np.lexsort(keys.T[::-1])
+    packed = np.zeros(n, np.int64)
+    for j in range(k):
+        packed = packed * np.int64(int(radix[j])) + (keys[:, j] - lo[j])
+    return np.argsort(packed, kind="stable")
+
+
 def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(order, starts, inverse-ordered group ids) for the rows of ``keys`` (int [n, k]), sorted by key."""
     n = keys.shape[0]
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order = np.lexsort(keys.T[::-1]) if keys.shape[1] else np.arange(n)
+    order = _sort_rows(keys)
     s = keys[order]
     change = np.ones(n, bool)
     if keys.shape[1]:

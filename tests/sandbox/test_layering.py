@@ -1,4 +1,5 @@
-"""The sandbox shares only asc_nb.models with the rest of the package (never the client side)."""
+"""The sandbox shares only asc_nb.models and the report registry with the rest of the package (never the
+client side; COORD.md's layering rule: sandbox -> models, registry)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import asc_nb.sandbox
 
-ALLOWED = ("asc_nb.models", "asc_nb.sandbox")
+ALLOWED = ("asc_nb.models", "asc_nb.registry", "asc_nb.sandbox")
 
 
 def test_sandbox_imports_only_models() -> None:

@@ -383,8 +383,8 @@ PROFILES: dict[str, Profile] = {
     "App Downloads": Profile(400, 4000.0, 0.9, {"Counts": (1.0, 1.05)}),
     "App Store Installation and Deletion": Profile(400, 4000.0, 0.9, {"Counts": (1.0, 1.1)}),
     "App Sessions": Profile(500, 15000.0, 0.35, {"Sessions": (1.2, 3.5)}),
-    "App Crashes": Profile(120, 600.0, 0.6, {"Crashes": (1.0, 1.6)}),
-    "App Crashes Expanded": Profile(160, 600.0, 0.6, {"Crashes": (1.0, 1.6)}),
+    "App Crashes": Profile(90, 900.0, 0.6, {"Crashes": (1.0, 1.6)}),
+    "App Crashes Expanded": Profile(120, 900.0, 0.6, {"Crashes": (1.0, 1.6)}),
 }
 
 
@@ -405,6 +405,8 @@ class Family:
     profile: Profile
     #: per measure: a level kept in cents (a rate), not an integer
     amount_levels: tuple[bool, ...] = ()
+    #: indices of the dimensions only the Detailed level has (they split Standard cells)
+    detail: tuple[int, ...] = ()
 
     def index(self, name: str) -> int:
         for i, d in enumerate(self.dims):
@@ -472,7 +474,9 @@ def family_of(spec: ReportSpec) -> Family:
             if m not in (n for n, _ in measures):
                 measures.append((m, measure_role(s, m)))
                 amount_levels.append(s.column(m).kind == "amount")
-    fam = Family(spec.family, tuple(dims), tuple(measures), profile(spec), tuple(amount_levels))
+    coarsest = set(_world_columns(min(members, key=lambda s: len(_world_columns(s)))))
+    detail = tuple(i for i, d in enumerate(dims) if d.name not in coarsest)
+    fam = Family(spec.family, tuple(dims), tuple(measures), profile(spec), tuple(amount_levels), detail)
     _FAMILIES[spec.family] = (fam, members)
     return fam
 
@@ -504,21 +508,25 @@ def uses_report(seed: int, app_id: str, spec: ReportSpec) -> bool:
     return spec.category is not Category.FRAMEWORK_USAGE or u("uses", seed, app_id, spec.name) >= 0.3
 
 
-def _draw(fam: Family, stream: int, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """m candidate cells; a counter-based stream per dimension, so a longer draw extends a shorter one."""
-    counter = np.arange(m, dtype=np.uint64)
-    codes = np.full((m, len(fam.dims)), -1, np.int32)
-    weight = np.ones(m)
-    for j, dim in enumerate(fam.dims):
+def _draw(
+    fam: Family, stream: int, counter: np.ndarray, which: Sequence[int], codes: np.ndarray, weight: np.ndarray
+) -> None:
+    """Draw dimensions ``which`` for rows ``counter`` (in place): a counter-based stream per
+    dimension, so a longer draw extends a shorter one; parents are drawn before children."""
+    for j in which:
+        dim = fam.dims[j]
         x = unit(mix(counter + np.uint64(key("draw", stream, j))))
-        parent = codes[:, dim.parent] if dim.parent is not None else np.zeros(m, np.int32) - 1
-        group = dim.group_of[parent + 1] if dim.parent is not None else np.zeros(m, np.int64)
+        parent = codes[:, dim.parent] if dim.parent is not None else np.zeros(len(counter), np.int32) - 1
+        group = dim.group_of[parent + 1] if dim.parent is not None else np.zeros(len(counter), np.int64)
         for g, (cdf, sup, ratio) in enumerate(zip(dim.cdfs, dim.supports, dim.ratios, strict=True)):
             rows = np.nonzero(group == g)[0]
             pick = np.minimum(cdf.searchsorted(x[rows], side="right"), len(cdf) - 1)
             codes[rows, j] = sup[pick]
             weight[rows] *= ratio[pick]
-    return codes, weight
+
+
+#: A Standard cell splits into 1 .. this many Detailed cells (Source Info, Campaign, Page Title).
+_MAX_VARIANTS = 4
 
 
 def _row_hash(codes: np.ndarray) -> np.ndarray:
@@ -538,22 +546,43 @@ def build_universe(seed: int, app_id: str, fam: Family, data_scale: float) -> Un
     if n <= 0 or not fam.dims:
         k = 0 if n <= 0 else 1
         return Universe(np.zeros((k, len(fam.dims)), np.int32), np.ones(k), np.arange(k, dtype=np.uint64), per_cell)
+    coarse = [j for j in range(len(fam.dims)) if j not in fam.detail]
+    if fam.detail:  # Standard cells first, each split into Detailed variants below
+        n = max(1, int(round(n / 2.0)))
     m, distinct = int(n * 1.3) + 16, 0
     for _ in range(8):  # widen the draw until enough distinct cells, or the space is exhausted
-        codes, weight = _draw(fam, stream, m)
+        codes = np.full((m, len(fam.dims)), -1, np.int32)
+        weight = np.ones(m)
+        _draw(fam, stream, np.arange(m, dtype=np.uint64), coarse, codes, weight)
         _, first = np.unique(_row_hash(codes), return_index=True)
         if len(first) >= n or len(first) < distinct * 1.1:
             break
         distinct = len(first)
         m *= 2
     first = np.sort(first)[:n]  # draw order: a larger n keeps every smaller n's cells
-    ident = first.astype(np.uint64)
+    codes, weight = codes[first], weight[first]
+    ident = first.astype(np.uint64) * np.uint64(_MAX_VARIANTS)
+    if fam.detail:
+        # variant v of Standard cell i: detail dimensions drawn from counter i * _MAX_VARIANTS + v;
+        # the Standard cell's weight is shared by its variants (its users are split, not added)
+        k = 1 + np.floor(_MAX_VARIANTS * unit(mix(ident ^ np.uint64(key("variants", stream))))).astype(np.int64)
+        parent = np.repeat(np.arange(len(first)), k)
+        v = np.arange(len(parent)) - np.repeat(np.cumsum(k) - k, k)
+        ident = ident[parent] + v.astype(np.uint64)
+        codes, weight = codes[parent].copy(), weight[parent] / k[parent]
+        _draw(fam, stream, ident, fam.detail, codes, weight)
+        # variants that drew the same detail values are one cell: keep the first
+        _, keep = np.unique(_row_hash(codes), return_index=True)
+        keep = np.sort(keep)
+        lost = np.bincount(parent, minlength=len(first)) - np.bincount(parent[keep], minlength=len(first))
+        codes, ident = codes[keep], ident[keep]
+        weight = weight[keep] * (k / (k - lost))[parent[keep]]
     # a cell's own popularity, independent of its values (mean 1, log-normal): a long tail of
     # rare cells that appear on some days only, and are published in weekly/monthly rows
     h = mix(ident ^ np.uint64(key("popularity", stream)))
     z = np.sqrt(-2.0 * np.log1p(-unit(h))) * np.cos(2 * np.pi * unit(mix(h)))
     popularity = np.exp(_SPREAD * z - _SPREAD**2 / 2)
-    return Universe(codes[first], weight[first] * popularity, ident, per_cell)
+    return Universe(codes, weight * popularity, ident, per_cell)
 
 
 # --------------------------------------------------------------------------- one day

@@ -330,12 +330,16 @@ def _make_dim(name: str, values: tuple[str, ...], kind: str, parent: Dim | None,
     w = _weights(name, values)
     codes = np.arange(len(values))
     cond = _CONDITIONAL.get(name.casefold())
-    if parent is not None and name == "Platform Version":
-        # versions belong to a device by their prefix; a device without versions gets blank
+    if parent is not None and name in ("Platform Version", "Device"):
+        # versions belong to a device by their prefix (a device without versions gets blank);
+        # devices belong to a platform (iOS: iPhone, iPadOS: iPad, …)
         groups, group_of = [], []
-        for dev in parent.values:
-            prefixes = tuple(v.split(" ")[0] for v in PLATFORM_VERSIONS.get(dev, ()))
-            allowed = np.array([v.split(" ")[0] in prefixes for v in values], dtype=bool)
+        for pv in parent.values:
+            if name == "Platform Version":
+                prefixes = tuple(v.split(" ")[0] for v in PLATFORM_VERSIONS.get(pv, ()))
+            else:
+                prefixes = tuple(d for d, vs in PLATFORM_VERSIONS.items() if vs and vs[0].split(" ")[0] == pv)
+            allowed = np.array([(v.split(" ")[0] if name == "Platform Version" else v) in prefixes for v in values])
             if not prefixes or not allowed.any():
                 group_of.append(-1)
                 continue
@@ -460,7 +464,7 @@ def family_of(spec: ReportSpec) -> Family:
             values = tuple(str(1_000_000_000 + key("id", spec.family, col.name, k) % 900_000_000) for k in range(6))
         parent_idx = None
         cond = _CONDITIONAL.get(col.name.casefold())
-        parent_name = "Device" if col.name == "Platform Version" else (cond[0] if cond else None)
+        parent_name = {"Platform Version": "Device", "Device": "Platform"}.get(col.name, cond[0] if cond else None)
         if parent_name is not None:
             for i, d in enumerate(dims):
                 if d.name.casefold() == parent_name.casefold():

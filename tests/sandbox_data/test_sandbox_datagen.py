@@ -267,7 +267,7 @@ def test_comma_report_has_bom_and_quotes_where_needed():
     assert len(segs) >= 2
     for seg in segs:
         raw = gzip.decompress(seg)
-        assert raw.startswith(b"\xef\xbb\xbfDate,App Name,App Apple Identifier,")
+        assert raw.startswith(b"\xef\xbb\xbf" + ",".join(find_report(name).column_names).encode() + b"\n")
     text = _text(segs[0])
     assert '"Café, ""Racer"""' in text
     assert ",iPhone," in "".join(_text(s) for s in segs)  # unquoted when not needed

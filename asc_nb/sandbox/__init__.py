@@ -4,7 +4,8 @@
 serves it three ways that share one router: :meth:`Sandbox.transport` (in-process httpx, hosts
 ``https://api.asc-sandbox.invalid`` and ``https://downloads.asc-sandbox.invalid``),
 :meth:`Sandbox.serve` (real HTTP on 127.0.0.1, one port per host) and ``python -m asc_nb.sandbox``.
-It imports only ``asc_nb.models`` from the rest of the package, never the client.
+It imports only ``asc_nb.models`` and ``asc_nb.registry`` from the rest of the package, never the client.
+Report rows come from one consistent world (``world.py``; docs/sandbox-data.md).
 
 Modelling choices where Apple is silent (see ``state.py`` for the timeline):
 

@@ -219,13 +219,10 @@ def _rows(seed: int, app_id: str, spec: ReportSpec, g: Granularity, day: date, d
     fam = _world.family_of(spec)
     if not _world.uses_report(seed, app_id, spec):
         data_scale = 0.0
-    universe = _UNIVERSES.get(
-        (seed, app_id, fam.name, data_scale), lambda: _world.build_universe(seed, app_id, fam, data_scale)
-    )
+    world_key = (seed, app_id, fam.name, tuple(d.name for d in fam.dims), fam.measures, data_scale)
+    universe = _UNIVERSES.get(world_key, lambda: _world.build_universe(seed, app_id, fam, data_scale))
     cells = [
-        _CELLS.get(
-            (seed, app_id, fam.name, data_scale, d), lambda d=d: _world.day_cells(seed, app_id, fam, universe, d)
-        )
+        _CELLS.get((*world_key, d), lambda d=d: _world.day_cells(seed, app_id, fam, universe, d))
         for d in period_days(g, day)
     ]
     return _world.project(fam, spec, cells)

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -38,6 +39,8 @@ READS = frozenset({
     "request_reports", "request_report_linkages", "report", "report_instances", "report_instance_linkages",
     "instance", "instance_segments", "instance_segment_linkages", "segment",
 })
+#: /v1/apps filters on the app's own attributes (the others are on related resources the sandbox does not model)
+_APP_FILTERS = frozenset({"name", "bundleId", "sku", "id"})
 _OPERATION = {"GET": "GET_INSTANCE", "POST": "CREATE", "DELETE": "DELETE", "PATCH": "UPDATE", "PUT": "UPDATE"}
 
 
@@ -117,12 +120,34 @@ def _load_json(body: bytes) -> Any:
         raise _entity(422, "ENTITY_UNPROCESSABLE", f"The request entity is not valid JSON ({reason}).", "") from None
 
 
+def _is_date(text: str) -> bool:
+    """Exactly ``YYYY-MM-DD`` and a real day (``date.fromisoformat`` alone also takes ``20260302``,
+    ``2026-W09-1`` and other ISO 8601 forms Apple's ``YYYY-MM-DD`` rules out)."""
+    if not _DATE.fullmatch(text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _json(doc: Any) -> bytes:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
 class Query:
-    """The validated query of one call: parsed, checked against the endpoint's table row."""
+    """The validated query of one call: parsed, checked against the endpoint's table row.
+
+    As strict as Apple's spec reads: every parameter is ``style: form, explode: false``, so a list
+    is one comma-separated value and a parameter given twice is refused (not merged, not "last
+    wins"); values are taken as sent (no trimming); dates are ``YYYY-MM-DD`` and nothing else;
+    integers are plain decimal digits within the declared bounds.
+    """
 
     def __init__(self, ep: Endpoint, raw: str, secret: bytes) -> None:
         self.ep, self.raw, self.secret = ep, raw, secret
@@ -135,42 +160,46 @@ class Query:
                     400, "PARAMETER_ERROR.ILLEGAL", "A parameter is not allowed for this request",
                     f"The parameter '{name}' can not be used with this request", parameter=name,
                 )
+            if name in self.values:
+                raise _invalid(name, f"The parameter '{name}' is given more than once; send it once, with a "
+                                     "list as comma-separated values")
             self.values[name] = value
         self.filters: dict[str, list[str]] = {}
         self.fields: dict[str, set[str]] = {}
+        self.exists: dict[str, bool] = {}
         for name, value in self.values.items():
             if name.startswith("filter["):
                 key = name[7:-1]
-                items = [v.strip() for v in value.split(",")]
-                if not value or any(not v for v in items):
-                    raise _invalid(name, f"The parameter '{name}' requires a value")
+                items = self._items(name, value)
                 choices = ep.filters[key]
                 for v in items:
                     if choices is not None and v not in choices:
                         raise _invalid(name, f"'{v}' is not a valid value for '{name}'; expected one of "
                                              f"{', '.join(choices)}")
-                    if key == "processingDate":
-                        try:
-                            date.fromisoformat(v)
-                        except ValueError:
-                            raise _invalid(name, f"'{v}' is not a valid date; use YYYY-MM-DD") from None
+                    if key == "processingDate" and not _is_date(v):
+                        raise _invalid(name, f"'{v}' is not a valid date for '{name}'; use YYYY-MM-DD")
                 self.filters[key] = items
             elif name.startswith("fields["):
                 key = name[7:-1]
-                items = [v.strip() for v in value.split(",")]
+                items = self._items(name, value)
                 for v in items:
                     if v not in ep.fields[key]:
                         raise _invalid(name, f"'{v}' is not a valid field name for '{name}'")
                 self.fields[key] = set(items)
-        self.include: set[str] = set()
+            elif name.startswith("exists["):
+                if value not in ("true", "false"):
+                    raise _invalid(name, f"'{value}' is not a valid value for '{name}'; expected true or false")
+                self.exists[name[7:-1]] = value == "true"
+        self.include: list[str] = []
         if "include" in self.values:
-            for v in self.values["include"].split(","):
+            for v in self._items("include", self.values["include"]):
                 if v not in ep.include:
                     raise _invalid("include", f"'{v}' is not a valid relationship name for 'include'")
-                self.include.add(v)
+                if v not in self.include:
+                    self.include.append(v)
         self.sort: list[str] = []
         if "sort" in self.values:
-            for v in self.values["sort"].split(","):
+            for v in self._items("sort", self.values["sort"]):
                 if v not in ep.sort:
                     raise _invalid("sort", f"'{v}' is not a valid sort value")
                 self.sort.append(v)
@@ -180,16 +209,26 @@ class Query:
         }
         self.offset = self._decode_cursor(self.values["cursor"]) if "cursor" in self.values else 0
 
+    @staticmethod
+    def _items(name: str, value: str) -> list[str]:
+        """A comma-separated list, as sent: an empty list or an empty item is an error."""
+        items = value.split(",")
+        if not value or any(not v for v in items):
+            raise _invalid(name, f"The parameter '{name}' requires a value (a list is comma-separated, with "
+                                 "no empty items)")
+        return items
+
     def _int(self, name: str, maximum: int | None, default: int) -> int:
         if name not in self.values:
             return default
         text = self.values[name]
-        try:
-            value = int(text)
-        except ValueError:
-            raise _invalid(name, f"'{text}' is not a valid integer for '{name}'") from None
-        if value < 1 or (maximum is not None and value > maximum):
-            raise _invalid(name, f"'{text}' is not a valid value for '{name}'; the maximum is {maximum}")
+        if not _INTEGER.fullmatch(text):
+            raise _invalid(name, f"'{text}' is not a valid integer for '{name}'")
+        value = int(text)
+        if value < 1:
+            raise _invalid(name, f"'{text}' is below the minimum of 1 for '{name}'")
+        if maximum is not None and value > maximum:
+            raise _invalid(name, f"'{text}' is above the maximum of {maximum} for '{name}'")
         return value
 
     def _mac(self, offset: int) -> str:
@@ -398,7 +437,15 @@ class Router:
 
     def _app_doc(self, app: dict[str, Any], q: Query, origin: str) -> dict[str, Any]:
         attrs = {k: app[k] for k in models.APPS.attributes}
-        rels = {"analyticsReportRequests": {"links": self._links(origin, "apps", app["id"], "analyticsReportRequests")}}
+        rels: dict[str, dict[str, Any]] = {
+            "analyticsReportRequests": {"links": self._links(origin, "apps", app["id"], "analyticsReportRequests")}
+        }
+        for rel in q.include:
+            # the sandbox models none of the app's other related resources: an included to-many
+            # relationship is empty (a to-one has no linkage to show, and the spec has no null for it)
+            if rel in q.ep.include_limits:
+                limit = q.include_limits[rel]
+                rels[rel] = {"meta": {"paging": {"total": 0, "limit": limit}}, "data": []}
         return self._resource("apps", app["id"], attrs, rels, origin, q.fields.get("apps"))
 
     def _request_doc(self, req: ReportRequest, q: Query | None, origin: str) -> dict[str, Any]:
@@ -493,14 +540,19 @@ class Router:
     def _apps(self, q: Query, origin: str, path: str, **_: Any) -> Reply:
         apps = list(self.world.apps.values())
         for key, values in q.filters.items():
-            apps = [a for a in apps if str(a[key]) in values]
+            # a filter on related resources (appStoreVersions, reviewSubmissions) matches none: the apps have none
+            apps = [a for a in apps if key in _APP_FILTERS and str(a[key]) in values]
+        if any(q.exists.values()):  # exists[gameCenterEnabledVersions]=true: no app has any
+            apps = []
         for s in reversed(q.sort):
             attr = s.lstrip("-")
             apps.sort(key=lambda a, k=attr: str(a[k]).casefold(), reverse=s.startswith("-"))
-        return self._page(apps, lambda a: self._app_doc(a, q, origin), q, origin, path)
+        extra = (lambda page: {"included": []}) if q.include else None
+        return self._page(apps, lambda a: self._app_doc(a, q, origin), q, origin, path, extra=extra)
 
     def _app(self, q: Query, id_: str, origin: str, path: str, **_: Any) -> Reply:
-        return self._single(self._app_doc(self._get_app(id_), q, origin), origin, path, q)
+        included = [] if q.include else None
+        return self._single(self._app_doc(self._get_app(id_), q, origin), origin, path, q, included)
 
     def _app_requests(self, q: Query, id_: str, origin: str, path: str, **_: Any) -> Reply:
         self._get_app(id_)

@@ -32,9 +32,11 @@ if TYPE_CHECKING:
     from asc_nb.sandbox import Sandbox
 
 Reply = tuple[int, dict[str, str], bytes]
-#: ``limit[reports]`` when ``include=reports`` is sent without it (Apple does not document a default).
+#: ``limit[reports]`` when ``include=reports`` is sent without it (Apple does not document a default;
+#: this and the other choices where Apple is silent are listed in docs/sandbox.md).
 DEFAULT_INCLUDE_LIMIT = 10
-#: Endpoints whose GET counts as "reading" a request (what keeps an ONGOING request alive).
+#: Endpoints whose GET counts as "reading" a request (what keeps an ONGOING request alive); a test
+#: checks that exactly these touch the request.
 READS = frozenset({
     "request_reports", "request_report_linkages", "report", "report_instances", "report_instance_linkages",
     "instance", "instance_segments", "instance_segment_linkages", "segment",

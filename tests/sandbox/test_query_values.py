@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from .conftest import Front
 from .helpers import SPEC, first_app
@@ -188,3 +190,23 @@ def test_filters_on_unmodelled_relationships_match_no_app(front: Front) -> None:
     assert len(api.get("/v1/apps", **{"exists[gameCenterEnabledVersions]": "false"}).json()["data"]) == 3
     assert api.get("/v1/apps", **{"exists[gameCenterEnabledVersions]": "true"}).json()["data"] == []
     _bad(api.get("/v1/apps", **{"exists[gameCenterEnabledVersions]": "yes"}), "exists[gameCenterEnabledVersions]")
+
+
+# --------------------------------------------------------------------------- property: never 5xx
+
+NAMES = sorted({p["name"] for _, op in GETS for p in op.get("parameters", [])} | {"cursor", "x", "limit[x]"})
+VALUES = st.one_of(st.text(max_size=12), st.sampled_from(["", "0", "1", "50", "201", "DAILY", "2026-03-02",
+                                                          "reports", "name", "true", ",", " "]))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pairs=st.lists(st.tuples(st.sampled_from(NAMES), VALUES), max_size=5),
+       which=st.sampled_from(["/v1/apps", "/v1/apps/{app}", "/v1/apps/{app}/analyticsReportRequests"]))
+def test_any_query_is_200_or_a_named_400(front: Front, pairs: list[tuple[str, str]], which: str) -> None:
+    app = first_app(front.sb)
+    r = front.api.http.get(which.format(app=app), params=pairs, headers=front.api.auth())
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 400:
+        err = r.json()["errors"][0]
+        assert err["code"].startswith("PARAMETER_ERROR.") and err["source"]["parameter"] in dict(pairs)
+    assert not front.sb.internal_errors

@@ -43,6 +43,10 @@ READS = frozenset({
 })
 #: /v1/apps filters on the app's own attributes (the others are on related resources the sandbox does not model)
 _APP_FILTERS = frozenset({"name", "bundleId", "sku", "id"})
+#: a date as Apple's parameters take it (ASCII digits: ``\d`` would also match other scripts' digits)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: an integer as sent in a query: decimal digits, maybe a minus (so "-1" can be called below the minimum)
+_INTEGER = re.compile(r"-?[0-9]+")
 _OPERATION = {"GET": "GET_INSTANCE", "POST": "CREATE", "DELETE": "DELETE", "PATCH": "UPDATE", "PUT": "UPDATE"}
 
 
@@ -136,10 +140,6 @@ def _is_date(text: str) -> bool:
 
 def _json(doc: Any) -> bytes:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_INTEGER = re.compile(r"-?[0-9]+")
 
 
 class Query:

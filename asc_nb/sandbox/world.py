@@ -389,6 +389,9 @@ PROFILES: dict[str, Profile] = {
     "App Sessions": Profile(500, 15000.0, 0.35, {"Sessions": (1.2, 3.5)}),
     "App Crashes": Profile(90, 900.0, 0.6, {"Crashes": (1.0, 1.6)}),
     "App Crashes Expanded": Profile(120, 900.0, 0.6, {"Crashes": (1.0, 1.6)}),
+    "App Store Purchases": Profile(300, 1500.0, 0.8, {"Purchases": (1.0, 1.4)}),
+    "App Store Pre-Orders": Profile(200, 800.0, 0.9, {"Pre-Orders Placed": (1.0, 1.0), "Pre-Order Canceled": (0.02, 0.15)}),
+    "App Opt In": Profile(1, 1200.0, 0.9, {"Downloading Users": (1.0, 1.0), "Users Opting-In": (0.2, 0.6)}),
 }
 
 
@@ -545,7 +548,7 @@ def build_universe(seed: int, app_id: str, fam: Family, data_scale: float) -> Un
     """The first ``n`` distinct cells of the family's draw stream (a larger scale extends a smaller one)."""
     factor = app_factor(seed, app_id)
     n = int(round(fam.profile.cells * factor * data_scale))
-    per_cell = fam.profile.users / fam.profile.cells
+    per_cell = fam.profile.users / fam.profile.cells if fam.dims else fam.profile.users
     stream = key("universe", seed, app_id, fam.name)
     if n <= 0 or not fam.dims:
         k = 0 if n <= 0 else 1
@@ -632,16 +635,26 @@ def day_cells(seed: int, app_id: str, fam: Family, universe: Universe, day: date
             n_unique += 1
         elif role == "count":
             lo, hi = fam.profile.rates.get(name, (1.0, 1.6))
-            extra = users * (lo - 1.0 + (hi - lo) * r)
-            out[:, k] = users + np.floor(extra + unit(mix(h ^ np.uint64(k + 1)))).astype(np.int64)
+            jitter = unit(mix(h ^ np.uint64(k + 1)))
+            if hi <= 1.0 and first_count is not None:  # a share of the first count (cancellations, opt-ins)
+                out[:, k] = np.floor(first_count * (lo + (hi - lo) * r) + jitter).astype(np.int64)
+            else:
+                extra = users * (lo - 1.0 + (hi - lo) * r)
+                out[:, k] = users + np.floor(extra + jitter).astype(np.int64)
             if first_count is None:
                 first_count = out[:, k]
         elif role == "duration":
             base = first_count if first_count is not None else users
             out[:, k] = base * (20 + np.floor(580 * r).astype(np.int64))
         elif role == "amount":
+            # sales = count x a price per cell (0.99 .. 9.99); proceeds = sales less Apple's 15 or 30 %
             base = first_count if first_count is not None else users
-            out[:, k] = base * (99 + np.floor(900 * r).astype(np.int64))
+            price = unit(mix(h ^ np.uint64(key("price"))))
+            sales = base * (99 + np.floor(900 * price).astype(np.int64))
+            if "proceeds" in name.casefold():
+                out[:, k] = sales * np.where(price < 0.5, 70, 85) // 100
+            else:
+                out[:, k] = sales
         elif fam.amount_levels[k]:  # a rate (amount, in cents): 0.01 .. 0.99
             out[:, k] = 1 + np.floor(98 * r).astype(np.int64)
         else:  # level: a per-cell value, averaged (weighted by users) over periods

@@ -267,6 +267,13 @@ def test_funnel_values_are_realistic():
     sessions = rows_for_date(SEED, APP, "App Sessions Standard", DAILY, WEEK[2])
     crashes = rows_for_date(SEED, APP, "App Crashes", DAILY, WEEK[2])
     assert sessions["Sessions"].sum() > 10 * crashes["Crashes"].sum() > 0
+    purchases = rows_for_date(SEED, APP, "App Store Purchases Standard", DAILY, WEEK[2])
+    assert (purchases["Proceeds in USD"] < purchases["Sales in USD"]).all()
+    assert (purchases["Proceeds in USD"] >= 0.69 * purchases["Sales in USD"]).all()  # 70 % or 85 %, floored
+    pre = rows_for_date(SEED, APP, "App Store Pre-Orders Standard", DAILY, WEEK[2])
+    assert (pre["Pre-Order Canceled"] <= pre["Pre-Orders Placed"]).all()
+    opt = rows_for_date(SEED, APP, "App Opt In", DAILY, WEEK[2])
+    assert len(opt) == 1 and (opt["Users Opting-In"] < opt["Downloading Users"]).all()
 
 
 # --------------------------------------------------------------------------- layouts and granularities

@@ -12,8 +12,7 @@ clearly labelled stand-in layout (Date, app, App Version, Device, Platform Versi
 Counts, Unique Devices) that is *ours*, not Apple's — unless the registry itself gives fields.
 
 App Crashes Expanded is the one comma-delimited report whose files start with a UTF-8 BOM (a
-quirk seen in real files, kept on purpose). While the registry package is absent (it lands on
-its own branch), the four reports FACTS.md §10 documents keep their hand-written layouts.
+quirk seen in real files, kept on purpose).
 """
 
 from __future__ import annotations
@@ -21,8 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
+from asc_nb import registry
 from asc_nb.models import Category, Granularity
 
 #: date | dimension (text) | count (integer) | amount (decimal) | identifier (integer id)
@@ -111,77 +111,21 @@ GENERIC_COLUMNS = _cols(
     f"{_HEAD}, App Version, Device, Platform Version, Territory, Counts:count, Unique Devices:unique"
 )
 
-# Fallback layouts (FACTS.md §10; "*" columns only in Detailed), used only without the registry.
-_SESSIONS = (
-    f"{_HEAD}, App Version, Device, Platform Version, Source Type, Source Info*, Campaign*, Page Type, "
-    "Page Title*, App Download Date:date, Territory, Sessions:count, "
-    "Total Session Duration (seconds):count, Unique Devices:unique"
-)
-_DOWNLOADS = (
-    f"{_HEAD}, Download Type, App Version, Device, Platform Version, Source Type, Source Info*, Campaign*, "
-    "Page Type, Page Title*, Pre-Order, Territory, Counts:count"
-)
-_DISCOVERY = (
-    f"{_HEAD}, Event, Page Type, Page Title*, Source Type, Source Info*, Campaign*, Engagement Type, "
-    "Device, Platform Version, Territory, Counts:count, Unique Counts:unique"
-)
-
-
-def _level(spec: str, detailed: bool) -> tuple[Column, ...]:
-    items = [s.strip() for s in spec.split(",")]
-    return _cols(", ".join(s.replace("*", "") for s in items if detailed or "*" not in s))
-
-
-_FALLBACK: dict[str, tuple[tuple[Column, ...], tuple[Granularity, ...]]] = {
-    "App Sessions Standard": (_level(_SESSIONS, False), ALL_GRANULARITIES),
-    "App Sessions Detailed": (_level(_SESSIONS, True), ALL_GRANULARITIES),
-    "App Downloads Standard": (_level(_DOWNLOADS, False), (Granularity.DAILY,)),
-    "App Downloads Detailed": (_level(_DOWNLOADS, True), ALL_GRANULARITIES),
-    "App Store Discovery and Engagement Standard": (_level(_DISCOVERY, False), ALL_GRANULARITIES),
-    "App Store Discovery and Engagement Detailed": (_level(_DISCOVERY, True), ALL_GRANULARITIES),
-    "App Crashes": (
-        _cols(f"{_HEAD}, App Version, Device, Platform Version, Crashes:count, Unique Devices:unique"),
-        ALL_GRANULARITIES,
-    ),
-    "App Crashes Expanded": (
-        _cols(
-            f"{_HEAD}, App Version, Device, Platform Version, Crash Reason, Crashes:count, "
-            "Unique Devices:unique"
-        ),
-        ALL_GRANULARITIES,
-    ),
-}
 #: The one report whose files are comma-delimited and start with a BOM.
 COMMA_BOM_REPORT = "App Crashes Expanded"
 
 
-def _registry() -> Any | None:
-    try:
-        from asc_nb import registry
-    except ImportError:  # the registry branch is not merged yet
-        return None
-    return registry
-
-
-def _from_registry(schema: Any) -> tuple[tuple[Column, ...], tuple[Granularity, ...], bool]:
-    documented = bool(getattr(schema, "documented", True))
-    fields = tuple(schema.fields)
+def _layout(name: str) -> tuple[tuple[Column, ...], tuple[Granularity, ...], bool]:
+    """(columns, granularities, documented) of a report, from the registry."""
+    schema = registry.get(name)
     grans = tuple(Granularity.parse(g) for g in schema.granularities) or ALL_GRANULARITIES
-    if not fields:
-        return GENERIC_COLUMNS, grans, documented
+    if not schema.documented or not schema.fields:
+        return GENERIC_COLUMNS, grans, False
     cols = tuple(
         Column(f.name, f.kind, f.additive if f.kind in ("count", "amount") else None, tuple(f.values or ()))
-        for f in fields
+        for f in schema.fields
     )
-    return cols, grans, documented
-
-
-def _layout(name: str) -> tuple[tuple[Column, ...], tuple[Granularity, ...], bool]:
-    reg = _registry()
-    if reg is not None:
-        return _from_registry(reg.get(name))
-    cols, grans = _FALLBACK.get(name, (GENERIC_COLUMNS, ALL_GRANULARITIES))
-    return cols, grans, name in _FALLBACK
+    return cols, grans, True
 
 
 @lru_cache(maxsize=1)

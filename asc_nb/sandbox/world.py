@@ -119,7 +119,7 @@ _FREE_VALUES: dict[str, tuple[str, ...]] = {
     "Browser Version": ("17.6", "18.5", "26.0", "138.0", "139.0"),
     "Payment Method": ("Credit card", "Apple Account balance", "Carrier billing"),
     "Content Name": ("Pro Upgrade", "Coin Pack S", "Coin Pack L", "Annual Pass"),
-    # Apple's glossaries (FACTS.md §10), used when the registry is absent
+    # Apple's glossaries (FACTS.md §10), for a field whose registry entry lists no values
     "Source Type": (
         "App Store search",
         "App Store browse",

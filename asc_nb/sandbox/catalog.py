@@ -9,7 +9,7 @@ registry (``asc_nb.registry``, the same data the parser types frames with), so a
 sandbox serves has exactly the header Apple documents. Reports the registry marks
 ``documented=False`` (Apple publishes no field list for them) get :data:`GENERIC_COLUMNS`, a
 clearly labelled stand-in layout (Date, app, App Version, Device, Platform Version, Territory,
-Counts, Unique Devices) that is *ours*, not Apple's — unless the registry itself gives fields.
+Counts, Unique Devices) that is *ours*, not Apple's (docs/sandbox-data.md).
 
 App Crashes Expanded is the one comma-delimited report whose files start with a UTF-8 BOM (a
 quirk seen in real files, kept on purpose).

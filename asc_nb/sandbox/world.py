@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -665,41 +665,6 @@ def day_cells(seed: int, app_id: str, fam: Family, universe: Universe, day: date
 # --------------------------------------------------------------------------- aggregation
 
 
-def _sort_rows(keys: np.ndarray) -> np.ndarray:
-    """Row order sorting ``keys`` lexicographically: one packed int64 argsort when it fits."""
-    n, k = keys.shape
-    if k == 0:
-        return np.arange(n)
-    lo, hi = keys.min(axis=0), keys.max(axis=0)
-    radix = (hi - lo + 1).astype(object)
-    total = 1
-    for r in radix:
-        total *= int(r)
-    if total >= 1 << 62:
-        return np.lexsort(keys.T[::-1])
-    packed = np.zeros(n, np.int64)
-    for j in range(k):
-        packed = packed * np.int64(int(radix[j])) + (keys[:, j] - lo[j])
-    return np.argsort(packed, kind="stable")
-
-
-def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(order, starts, inverse-ordered group ids) for the rows of ``keys`` (int [n, k]), sorted by key."""
-    n = keys.shape[0]
-    if n == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order = _sort_rows(keys)
-    s = keys[order]
-    change = np.ones(n, bool)
-    if keys.shape[1]:
-        change[1:] = (s[1:] != s[:-1]).any(axis=1)
-    else:
-        change[1:] = False
-    starts = np.nonzero(change)[0]
-    gid = np.cumsum(change) - 1
-    return order, starts, gid
-
-
 @dataclass(frozen=True)
 class Rows:
     """A report's rows for one Date (a day or a period), before privacy: final values."""
@@ -723,6 +688,48 @@ def _union(maxes: np.ndarray, sums: np.ndarray, share: float) -> np.ndarray:
     return maxes + np.floor(share * (sums - maxes) + 0.5).astype(np.int64)
 
 
+def _radices(cells: Sequence[Cells], dims: list[int]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(low, radix) per dimension so every key of these days packs into one int64, or None."""
+    lo = np.zeros(len(dims), np.int64)
+    radix = np.ones(len(dims), np.int64)
+    total = 1
+    for j, d in enumerate(dims):
+        cols = [c.codes[:, d] for c in cells if len(c.users)]
+        low = min((int(c.min()) for c in cols), default=0)
+        high = max((int(c.max()) for c in cols), default=0)
+        lo[j], radix[j] = low, high - low + 1
+        total *= high - low + 1
+    return (lo, radix) if total < 1 << 62 else None
+
+
+def _packed(codes: np.ndarray, dims: list[int], lo: np.ndarray, radix: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(codes), np.int64)
+    for j, d in enumerate(dims):
+        out *= radix[j]
+        out += codes[:, d] - lo[j]
+    return out
+
+
+def _unpacked(packed: np.ndarray, lo: np.ndarray, radix: np.ndarray) -> np.ndarray:
+    out = np.zeros((len(packed), len(radix)), np.int32)
+    rest = packed.copy()
+    for j in range(len(radix) - 1, -1, -1):
+        out[:, j] = rest % radix[j] + lo[j]
+        rest //= radix[j]
+    return out
+
+
+def _sorted_groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(order, starts) grouping equal values of a 1-D key, sorted."""
+    order = np.argsort(key, kind="stable")
+    if not len(key):
+        return order, np.zeros(0, np.int64)
+    sk = key[order]
+    change = np.ones(len(key), bool)
+    change[1:] = sk[1:] != sk[:-1]
+    return order, np.nonzero(change)[0]
+
+
 def project(fam: Family, spec: ReportSpec, days: Sequence[Cells]) -> Rows:
     """Project each day's cells onto the report's dimensions, then aggregate the days.
 
@@ -733,44 +740,58 @@ def project(fam: Family, spec: ReportSpec, days: Sequence[Cells]) -> Rows:
     dims = [fam.index(c) for c in _world_columns(spec)]
     roles = dict(fam.measures)
     midx = [next(k for k, (n, _) in enumerate(fam.measures) if n == m) for m in spec.measures]
-    parts = []
-    for _di, cells in enumerate(days):
-        keys = cells.codes[:, dims].astype(np.int64)
-        order, starts, gid = _groups(keys)
-        users = np.add.reduceat(cells.users[order], starts) if len(starts) else np.zeros(0, np.int64)
-        vals = cells.measures[order][:, midx]
-        meas = np.zeros((len(starts), len(midx)), np.int64)
-        for k, m in enumerate(spec.measures):
-            if roles[m] == "level":
-                wsum = np.add.reduceat(vals[:, k] * cells.users[order], starts) if len(starts) else meas[:, k]
-                meas[:, k] = wsum // np.maximum(users, 1)
-            elif len(starts):
-                meas[:, k] = np.add.reduceat(vals[:, k], starts)
-        parts.append((keys[order][starts], users, meas))
-    if len(parts) == 1:
-        keys, users, meas = parts[0]
-    else:
-        keys = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, len(dims)), np.int64)
-        users_d = np.concatenate([p[1] for p in parts])
-        meas_d = np.concatenate([p[2] for p in parts])
-        order, starts, gid = _groups(keys)
-        keys = keys[order][starts]
-        users_d, meas_d = users_d[order], meas_d[order]
-        share = fam.profile.union
+    packing = _radices(days, dims)
+    if packing is not None:  # the common case: each key packs into one int64
+        lo, radix = packing
+        day_keys = [_packed(c.codes, dims, lo, radix) for c in days]
+        return _aggregate(fam, spec, days, day_keys, midx, roles, lambda k: _unpacked(k, lo, radix))
+    # very many dimensions: number the distinct keys instead
+    lengths = [len(c.users) for c in days]
+    every = np.concatenate([c.codes[:, dims] for c in days]) if days else np.zeros((0, len(dims)), np.int32)
+    uniq, inverse = np.unique(every, axis=0, return_inverse=True)
+    day_keys = np.split(inverse.reshape(-1).astype(np.int64), np.cumsum(lengths)[:-1])
+    return _aggregate(fam, spec, days, day_keys, midx, roles, lambda k: uniq[k].astype(np.int32))
+
+
+def _aggregate(
+    fam: Family,
+    spec: ReportSpec,
+    days: Sequence[Cells],
+    day_keys: Sequence[np.ndarray],
+    midx: list[int],
+    roles: dict[str, str],
+    unpack: Callable[[np.ndarray], np.ndarray],
+) -> Rows:
+    """:func:`project` on 1-D int64 keys (one per cell and day, order-preserving for packed keys)."""
+    levels = [k for k, m in enumerate(spec.measures) if roles[m] == "level"]
+    keys, users_l, meas_l = [], [], []
+    for cells, key in zip(days, day_keys, strict=True):
+        order, starts = _sorted_groups(key)
+        su = cells.users[order]
+        vals = cells.measures[:, midx][order]
+        if levels:
+            vals[:, levels] *= su[:, None]  # users-weighted, divided after the last sum
         if len(starts):
-            users = _union(np.maximum.reduceat(users_d, starts), np.add.reduceat(users_d, starts), share)
-        else:
-            users = np.zeros(0, np.int64)
-        meas = np.zeros((len(starts), len(midx)), np.int64)
+            keys.append(key[order[starts]])
+            users_l.append(np.add.reduceat(su, starts))
+            meas_l.append(np.add.reduceat(vals, starts, axis=0))
+    if not keys:
+        z = np.zeros(0, np.int64)
+        n_dims = len(_world_columns(spec))
+        return Rows(np.zeros((0, n_dims), np.int32), z, np.zeros((0, len(midx)), np.int64), z.astype(bool))
+    key, users_d, meas_d = np.concatenate(keys), np.concatenate(users_l), np.concatenate(meas_l)
+    if len(keys) == 1:
+        users, meas, weights = users_d, meas_d, users_d
+    else:
+        order, starts = _sorted_groups(key)
+        key, users_d, meas_d = key[order[starts]], users_d[order], meas_d[order]
+        share = fam.profile.union
+        weights = np.add.reduceat(users_d, starts)
+        users = _union(np.maximum.reduceat(users_d, starts), weights, share)
+        meas = np.add.reduceat(meas_d, starts, axis=0)
         for k, m in enumerate(spec.measures):
-            if not len(starts):
-                break
-            col = meas_d[:, k]
             if roles[m] == "unique":
-                meas[:, k] = _union(np.maximum.reduceat(col, starts), np.add.reduceat(col, starts), share)
-            elif roles[m] == "level":
-                meas[:, k] = np.add.reduceat(col * users_d, starts) // np.maximum(np.add.reduceat(users_d, starts), 1)
-            else:
-                meas[:, k] = np.add.reduceat(col, starts)
-    codes = keys.astype(np.int32)
-    return Rows(codes, users, meas, publishable(users))
+                meas[:, k] = _union(np.maximum.reduceat(meas_d[:, k], starts), meas[:, k], share)
+    for k in levels:
+        meas[:, k] = meas[:, k] // np.maximum(weights, 1)
+    return Rows(unpack(key), users, meas, publishable(users))

@@ -116,7 +116,7 @@ class Dashboard(w.VBox):
 def dashboard(client: Any = None) -> Dashboard:
     """Open the dashboard on ``client`` (default: ``asc_nb.connect()``: Apple with credentials, else the sandbox)."""
     if client is None:
-        import asc_nb
+        from asc_nb.connection import connect
 
-        client = asc_nb.connect()
+        client = connect()
     return Dashboard(client)

@@ -106,11 +106,15 @@ class Transfer:
         return self.retry.backoff(attempt, self.random)
 
     def wait(self, seconds: float) -> None:
-        """Sleep, but wake up (and raise) as soon as the download is cancelled."""
-        if self.cancel is None:
+        """Sleep, but wake up (and raise) as soon as the download is cancelled.
+
+        A real wait is spent on the cancel event; an injected ``sleep`` (tests, scaled clocks) is
+        called as given and the event looked at afterwards.
+        """
+        if self.cancel is None or self.sleep is not time.sleep:
             self.sleep(seconds)
-            return
-        if self.cancel.wait(seconds):
+            self.check()
+        elif self.cancel.wait(seconds):
             self.check()
 
     def cancel_now(self) -> None:

@@ -221,3 +221,17 @@ def test_client_mode_and_explicit_arguments(sb, tmp_path, monkeypatch) -> None:
         assert (a.mode, b.mode, c.mode) == ("sandbox", "apple", "custom")
         assert b.base_url == "https://api.appstoreconnect.apple.com"
         assert "custom server" in repr(c) and "apple" in repr(b)
+
+
+def test_cancel_interrupts_a_retry_after_wait(client, sb, req) -> None:
+    plan = client.plan_fetch(req.id, SESSIONS, start="2026-02-24", end="2026-02-24")
+    seg = client.segments(plan.instances.id.iloc[0]).iloc[0]
+    sb.faults.add("server_error", host="download", count=None, status=503, retry_after=20)
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    began = time.monotonic()
+    with pytest.raises(DownloadCancelled):
+        client.download_segment(seg, cancel=cancel)  # would wait 2 × 20 s before giving up
+    assert time.monotonic() - began < 2
+    sb.faults.clear()
+    assert SegmentCache(client.cache_dir).get(seg.checksum) is None

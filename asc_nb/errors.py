@@ -2,7 +2,8 @@
 
 Apple answers every failure with an ``ErrorResponse`` (``{"errors": [{status, code, title,
 detail, source, id}]}``). :func:`asc_nb.http.from_response` turns it into an :class:`APIError` subclass
-picked by HTTP status, so callers can ``except NotFoundError`` instead of comparing numbers,
+picked by Apple's ``code`` first, then the HTTP status (:func:`error_class`), so callers can
+``except NotFoundError`` instead of comparing numbers,
 and the message reads well in a notebook::
 
     409 Conflict — STATE_ERROR: You already have such an entity (POST /v1/analyticsReportRequests)
@@ -298,10 +299,38 @@ _BY_STATUS: dict[int, type[APIError]] = {
     429: RateLimitError,
 }
 
-def error_class(status: int) -> type[APIError]:
-    """The exception class for an HTTP status."""
+#: Apple's error ``code`` -> class, read before the status (Apple: "for programmatic error handling, use
+#: only the ``code``"; the code is hierarchical, dot-separated, general to specific — so an entry matches the
+#: code itself and every more specific code under it: ``ENTITY_ERROR`` matches ``ENTITY_ERROR.ATTRIBUTE.TYPE``).
+#: Sources: https://developer.apple.com/documentation/appstoreconnectapi/parsing-the-error-response-code
+#: (``ENTITY_ERROR.ATTRIBUTE.INVALID``), .../identifying-rate-limits (``RATE_LIMIT_EXCEEDED``); the others are
+#: codes Apple's live API is reported to send (shared/spec/FACTS.md §5 [3P]). Apple answers ``ENTITY_ERROR.*``
+#: with 409 on many endpoints and documents 422 for others: either way it is a bad request entity, never a
+#: conflict with an existing resource. An unknown code (or none) falls back to the status; a 5xx is always a
+#: :class:`ServerError` (the failure is on Apple's side and the retry policy keys off it).
+CODE_CLASSES: tuple[tuple[str, type[APIError]], ...] = (
+    ("ENTITY_ERROR", UnprocessableError),  # the request entity (body) is invalid: .ATTRIBUTE.*, .RELATIONSHIP.*
+    ("ENTITY_UNPROCESSABLE", UnprocessableError),  # the body is not JSON / not the expected document
+    ("ENTITY_INVALID", UnprocessableError),  # "JSON processing failed" (reported with 400)
+    ("PARAMETER_ERROR", BadRequestError),  # .INVALID, .ILLEGAL, .REQUIRED: a query parameter
+    ("NOT_AUTHORIZED", AuthenticationError),  # token missing, malformed, expired, unknown key
+    ("FORBIDDEN_ERROR", ForbiddenError),  # role or operation not allowed
+    ("FORBIDDEN", ForbiddenError),  # e.g. FORBIDDEN.REQUIRED_AGREEMENTS_MISSING_OR_EXPIRED
+    ("NOT_FOUND", NotFoundError),
+    ("STATE_ERROR", ConflictError),  # the resource's state forbids it (e.g. such a request already exists)
+    ("CONFLICT_ERROR", ConflictError),
+    ("RATE_LIMIT_EXCEEDED", RateLimitError),
+)
+
+
+def error_class(status: int, code: object = None) -> type[APIError]:
+    """The exception class for an error answer: Apple's ``code`` first (:data:`CODE_CLASSES`), then the status."""
     if status >= 500:
         return ServerError
+    if isinstance(code, str) and code:
+        for prefix, cls in CODE_CLASSES:
+            if code == prefix or code.startswith(prefix + "."):
+                return cls
     return _BY_STATUS.get(status, APIError)
 
 

@@ -495,7 +495,7 @@ def from_response(response: httpx.Response, *, attempts: int = 1) -> APIError:
         detail = text[:200] or None
     method = response.request.method if response.request is not None else None
     path = response.request.url.path if response.request is not None else None
-    cls = error_class(response.status_code)
+    cls = error_class(response.status_code, first.get("code"))
     hint = None
     if cls is ForbiddenError and method in ("POST", "DELETE") and path and "analyticsReportRequests" in path:
         hint = ADMIN_HINT

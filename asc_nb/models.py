@@ -8,11 +8,13 @@ OpenAPI document (``shared/spec``), so the table cannot drift from Apple either.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 API_HOST = "api.appstoreconnect.apple.com"
 API_BASE_URL = f"https://{API_HOST}"
@@ -219,6 +221,8 @@ class Endpoint:
     #: ``limit[relationship]`` parameters and their maxima
     include_limits: dict[str, int] = field(default_factory=dict)
     sort: tuple[str, ...] = ()
+    #: ``exists[relationship]`` parameters (boolean)
+    exists: tuple[str, ...] = ()
     #: roles allowed to call it
     roles: frozenset[Role] = READ_ROLES
 
@@ -241,6 +245,7 @@ class Endpoint:
         names |= {f"limit[{k}]" for k in self.include_limits}
         if self.sort:
             names.add("sort")
+        names |= {f"exists[{k}]" for k in self.exists}
         return frozenset(names)
 
 
@@ -248,16 +253,43 @@ def _f(*resources: Resource) -> dict[str, tuple[str, ...]]:
     return {r.type: r.attributes + r.relationships for r in resources}
 
 
-_APP_FIELDS = {"apps": tuple(APP_FIELDS)}
+#: The query parameters Apple's spec declares for /v1/apps and /v1/apps/{id} (~57, mostly about
+#: resources asc-nb never reads), extracted from the spec by tools/spec_parameters.py.
+SPEC_PARAMETERS: dict[str, Any] = json.loads(
+    (Path(__file__).with_name("spec_parameters.json")).read_text(encoding="utf-8")
+)["operations"]
+
+
+def _spec_row(operation: str) -> dict[str, Any]:
+    """Endpoint keyword arguments for ``operation`` ("GET /v1/apps"), read from SPEC_PARAMETERS."""
+    kw: dict[str, Any] = {"filters": {}, "fields": {}, "include_limits": {}}
+    exists: list[str] = []
+    for name, p in SPEC_PARAMETERS[operation].items():
+        head, _, inner = name.partition("[")
+        inner = inner[:-1]
+        enum = tuple(p["enum"]) if "enum" in p else None
+        if head == "filter":
+            kw["filters"][inner] = enum
+        elif head == "fields":
+            kw["fields"][inner] = enum
+        elif head == "exists":
+            exists.append(inner)
+        elif head == "limit" and inner:
+            kw["include_limits"][inner] = p["maximum"]
+        elif name == "limit":
+            kw["max_limit"] = p["maximum"]
+        elif name in ("include", "sort"):
+            kw[name] = enum
+        else:  # pragma: no cover - a new kind of parameter needs a decision here
+            raise ValueError(f"{operation}: unexpected parameter {name}")
+    kw["fields"]["apps"] = tuple(APP_FIELDS)  # the spec's 4.4.1 values + the two 4.5.1 additions
+    kw["exists"] = tuple(exists)
+    return kw
+
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint(
-        "apps", "GET", "/v1/apps", "collection", "apps",
-        filters={"name": None, "bundleId": None, "sku": None, "id": None},
-        fields=_APP_FIELDS, max_limit=200,
-        sort=("name", "-name", "bundleId", "-bundleId", "sku", "-sku"),
-    ),
-    Endpoint("app", "GET", "/v1/apps/{id}", "instance", "apps", fields=_APP_FIELDS),
+    Endpoint("apps", "GET", "/v1/apps", "collection", "apps", **_spec_row("GET /v1/apps")),
+    Endpoint("app", "GET", "/v1/apps/{id}", "instance", "apps", **_spec_row("GET /v1/apps/{id}")),
     Endpoint(
         "app_report_requests", "GET", "/v1/apps/{id}/analyticsReportRequests", "collection",
         "analyticsReportRequests",

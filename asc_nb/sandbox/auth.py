@@ -1,9 +1,18 @@
 """API keys of the simulated team and verification of the ES256 tokens signed with them.
 
-The sandbox checks tokens the way App Store Connect does (FACTS.md section 7), so a client that
-signs a token the sandbox accepts signs one Apple accepts: ES256 with a registered ``kid``,
-``aud`` = ``appstoreconnect-v1``, ``iss`` (team key) or ``sub`` = ``user`` (individual key),
-and a lifetime ``exp - iat`` of at most 20 minutes.
+The sandbox checks tokens the way App Store Connect documents them (FACTS.md section 7), so a
+client that signs a token the sandbox accepts signs one Apple accepts: ES256 with a registered
+``kid``, ``aud`` = ``appstoreconnect-v1``, ``iss`` (team key) or ``sub`` = ``user`` (individual key),
+integer ``iat``/``exp`` and a lifetime ``exp - iat`` of at most 20 minutes.
+
+Where Apple is silent the sandbox chooses, on purpose and tested (docs/sandbox.md):
+
+* clock skew: ``iat`` may be up to :data:`CLOCK_SKEW` seconds in the future and ``exp`` up to
+  :data:`CLOCK_SKEW` seconds in the past (signer and server clocks never agree exactly);
+* ``aud`` must be the *string* Apple shows; a JSON array holding it (which RFC 7519 allows and
+  PyJWT accepts) is refused, since Apple never documents that form;
+* a team key's token carries ``iss`` and no ``sub``; an individual key's carries ``sub`` = ``user``
+  and no ``iss`` ("Individual keys don't use the Issuer ID key") — mixing them is refused.
 """
 
 from __future__ import annotations
@@ -120,14 +129,21 @@ class KeyRing:
             )
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from None
+        if not isinstance(claims["aud"], str):
+            raise AuthError(f"aud must be the string '{AUDIENCE}', not a list")
         if key.individual:
             if claims.get("sub") != "user":
                 raise AuthError("individual keys need sub = 'user'")
-        elif claims.get("iss") != key.issuer_id:
-            raise AuthError("iss does not match the key's issuer id")
+            if "iss" in claims:
+                raise AuthError("individual keys do not use iss; send sub = 'user' only")
+        else:
+            if claims.get("iss") != key.issuer_id:
+                raise AuthError("iss does not match the key's issuer id")
+            if "sub" in claims:
+                raise AuthError("team keys are identified by iss; sub = 'user' is for individual keys")
         iat, exp = claims["iat"], claims["exp"]
-        if not isinstance(iat, (int, float)) or not isinstance(exp, (int, float)):
-            raise AuthError("iat and exp must be numbers")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (iat, exp)):
+            raise AuthError("iat and exp must be integers (UNIX seconds)")
         if exp - iat > MAX_TOKEN_LIFETIME:
             raise AuthError("token lifetime exp - iat exceeds 20 minutes")
         if exp <= iat:

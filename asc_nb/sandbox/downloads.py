@@ -5,12 +5,16 @@ expiry in the query string), so a client must fetch them without its bearer toke
 this host answers 400 to a request that also carries an ``Authorization`` header, 403 with an
 XML body once the URL is older than ``SEGMENT_URL_LIFETIME`` (5 minutes of simulated time) or
 when the signature does not match, and serves the raw gzip bytes with no ``Content-Encoding``.
+It advertises ``Accept-Ranges: bytes`` and honours it as S3 does: one ``Range`` -> 206 with
+``Content-Range``, a range past the end -> 416 ``InvalidRange``, so an interrupted download can
+resume from the bytes it has.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -138,9 +142,53 @@ def handle(
         "Accept-Ranges": "bytes",
         "Server": "AmazonS3",
     }
+    status = 200
+    wanted = _range(headers, hdrs, len(blob))
+    if wanted == "unsatisfiable":
+        status, err_hdrs, body = _xml(416, "InvalidRange", "The requested range is not satisfiable", world,
+                                      RangeRequested=headers.get("range", ""), ActualObjectSize=str(len(blob)))
+        return status, {**err_hdrs, "Content-Range": f"bytes */{len(blob)}"}, body
+    if wanted is not None:
+        first, last = wanted
+        status, blob = 206, blob[first : last + 1]
+        hdrs["Content-Range"] = f"bytes {first}-{last}/{hdrs['Content-Length']}"
+        hdrs["Content-Length"] = str(len(blob))
     if method == "HEAD":
-        return 200, hdrs, b""
+        return status, hdrs, b""
     if fault is not None and fault.kind == "truncate":
         keep = int(fault.options.get("keep", len(blob) // 2))  # type: ignore[call-overload]
-        raise Truncated(200, hdrs, blob[:keep])
-    return 200, hdrs, blob
+        raise Truncated(status, hdrs, blob[:keep])
+    return status, hdrs, blob
+
+
+_RANGE = re.compile(r"bytes=(?:([0-9]+)-([0-9]*)|-([0-9]+))")
+
+
+def _range(headers: Mapping[str, str], hdrs: Mapping[str, str], size: int) -> tuple[int, int] | str | None:
+    """The one byte range to serve, ``"unsatisfiable"`` (416), or ``None`` for the whole object (200).
+
+    As S3 does (RFC 9110 byte ranges): one range ``bytes=a-b``, ``bytes=a-`` or ``bytes=-n``, the end
+    clamped to the object; a range starting at or past the end is 416. A header that is not one
+    well-formed range (several ranges, another unit, garbage) is ignored and the whole object sent,
+    and so is a range whose ``If-Range`` names another version (ETag or Last-Modified).
+    """
+    spec = headers.get("range")
+    if spec is None:
+        return None
+    if_range = headers.get("if-range")
+    if if_range is not None and if_range.strip() not in (hdrs["ETag"], hdrs["Last-Modified"]):
+        return None
+    m = _RANGE.fullmatch(spec.strip())
+    if m is None:
+        return None
+    if m.group(3) is not None:  # the last n bytes
+        n = int(m.group(3))
+        if n == 0 or size == 0:
+            return "unsatisfiable"
+        return max(size - n, 0), size - 1
+    first = int(m.group(1))
+    if m.group(2) and int(m.group(2)) < first:
+        return None  # not a valid range: ignored
+    if first >= size:
+        return "unsatisfiable"
+    return first, min(int(m.group(2)) if m.group(2) else size - 1, size - 1)

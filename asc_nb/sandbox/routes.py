@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -31,13 +32,21 @@ if TYPE_CHECKING:
     from asc_nb.sandbox import Sandbox
 
 Reply = tuple[int, dict[str, str], bytes]
-#: ``limit[reports]`` when ``include=reports`` is sent without it (Apple does not document a default).
+#: ``limit[reports]`` when ``include=reports`` is sent without it (Apple does not document a default;
+#: this and the other choices where Apple is silent are listed in docs/sandbox.md).
 DEFAULT_INCLUDE_LIMIT = 10
-#: Endpoints whose GET counts as "reading" a request (what keeps an ONGOING request alive).
+#: Endpoints whose GET counts as "reading" a request (what keeps an ONGOING request alive); a test
+#: checks that exactly these touch the request.
 READS = frozenset({
     "request_reports", "request_report_linkages", "report", "report_instances", "report_instance_linkages",
     "instance", "instance_segments", "instance_segment_linkages", "segment",
 })
+#: /v1/apps filters on the app's own attributes (the others are on related resources the sandbox does not model)
+_APP_FILTERS = frozenset({"name", "bundleId", "sku", "id"})
+#: a date as Apple's parameters take it (ASCII digits: ``\d`` would also match other scripts' digits)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: an integer as sent in a query: decimal digits, maybe a minus (so "-1" can be called below the minimum)
+_INTEGER = re.compile(r"-?[0-9]+")
 _OPERATION = {"GET": "GET_INSTANCE", "POST": "CREATE", "DELETE": "DELETE", "PATCH": "UPDATE", "PUT": "UPDATE"}
 
 
@@ -77,12 +86,70 @@ def _entity(status: int, code: str, detail: str, pointer: str) -> ApiError:
     return ApiError(status, code, titles.get(status, "The request entity is not valid."), detail, pointer=pointer)
 
 
+def _pointer(*members: str) -> str:
+    """An RFC 6901 JSON pointer to ``members`` ('~' and '/' in a name are escaped)."""
+    return "".join("/" + m.replace("~", "~0").replace("/", "~1") for m in members)
+
+
+def _kind(value: Any) -> str:
+    """The JSON type of ``value``, for error details."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"the member '{k}' appears twice in one object")
+        out[k] = v
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _load_json(body: bytes) -> Any:
+    """Parse a request body as strict JSON (no NaN/Infinity, no repeated member); 422 at ``""`` otherwise."""
+    try:
+        return json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = "it is empty" if not body.strip() else str(exc).split(": line")[0]
+        raise _entity(422, "ENTITY_UNPROCESSABLE", f"The request entity is not valid JSON ({reason}).", "") from None
+
+
+def _is_date(text: str) -> bool:
+    """Exactly ``YYYY-MM-DD`` and a real day (``date.fromisoformat`` alone also takes ``20260302``,
+    ``2026-W09-1`` and other ISO 8601 forms Apple's ``YYYY-MM-DD`` rules out)."""
+    if not _DATE.fullmatch(text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _json(doc: Any) -> bytes:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class Query:
-    """The validated query of one call: parsed, checked against the endpoint's table row."""
+    """The validated query of one call: parsed, checked against the endpoint's table row.
+
+    As strict as Apple's spec reads: every parameter is ``style: form, explode: false``, so a list
+    is one comma-separated value and a parameter given twice is refused (not merged, not "last
+    wins"); values are taken as sent (no trimming); dates are ``YYYY-MM-DD`` and nothing else;
+    integers are plain decimal digits within the declared bounds.
+    """
 
     def __init__(self, ep: Endpoint, raw: str, secret: bytes) -> None:
         self.ep, self.raw, self.secret = ep, raw, secret
@@ -95,42 +162,46 @@ class Query:
                     400, "PARAMETER_ERROR.ILLEGAL", "A parameter is not allowed for this request",
                     f"The parameter '{name}' can not be used with this request", parameter=name,
                 )
+            if name in self.values:
+                raise _invalid(name, f"The parameter '{name}' is given more than once; send it once, with a "
+                                     "list as comma-separated values")
             self.values[name] = value
         self.filters: dict[str, list[str]] = {}
         self.fields: dict[str, set[str]] = {}
+        self.exists: dict[str, bool] = {}
         for name, value in self.values.items():
             if name.startswith("filter["):
                 key = name[7:-1]
-                items = [v.strip() for v in value.split(",")]
-                if not value or any(not v for v in items):
-                    raise _invalid(name, f"The parameter '{name}' requires a value")
+                items = self._items(name, value)
                 choices = ep.filters[key]
                 for v in items:
                     if choices is not None and v not in choices:
                         raise _invalid(name, f"'{v}' is not a valid value for '{name}'; expected one of "
                                              f"{', '.join(choices)}")
-                    if key == "processingDate":
-                        try:
-                            date.fromisoformat(v)
-                        except ValueError:
-                            raise _invalid(name, f"'{v}' is not a valid date; use YYYY-MM-DD") from None
+                    if key == "processingDate" and not _is_date(v):
+                        raise _invalid(name, f"'{v}' is not a valid date for '{name}'; use YYYY-MM-DD")
                 self.filters[key] = items
             elif name.startswith("fields["):
                 key = name[7:-1]
-                items = [v.strip() for v in value.split(",")]
+                items = self._items(name, value)
                 for v in items:
                     if v not in ep.fields[key]:
                         raise _invalid(name, f"'{v}' is not a valid field name for '{name}'")
                 self.fields[key] = set(items)
-        self.include: set[str] = set()
+            elif name.startswith("exists["):
+                if value not in ("true", "false"):
+                    raise _invalid(name, f"'{value}' is not a valid value for '{name}'; expected true or false")
+                self.exists[name[7:-1]] = value == "true"
+        self.include: list[str] = []
         if "include" in self.values:
-            for v in self.values["include"].split(","):
+            for v in self._items("include", self.values["include"]):
                 if v not in ep.include:
                     raise _invalid("include", f"'{v}' is not a valid relationship name for 'include'")
-                self.include.add(v)
+                if v not in self.include:
+                    self.include.append(v)
         self.sort: list[str] = []
         if "sort" in self.values:
-            for v in self.values["sort"].split(","):
+            for v in self._items("sort", self.values["sort"]):
                 if v not in ep.sort:
                     raise _invalid("sort", f"'{v}' is not a valid sort value")
                 self.sort.append(v)
@@ -140,16 +211,26 @@ class Query:
         }
         self.offset = self._decode_cursor(self.values["cursor"]) if "cursor" in self.values else 0
 
+    @staticmethod
+    def _items(name: str, value: str) -> list[str]:
+        """A comma-separated list, as sent: an empty list or an empty item is an error."""
+        items = value.split(",")
+        if not value or any(not v for v in items):
+            raise _invalid(name, f"The parameter '{name}' requires a value (a list is comma-separated, with "
+                                 "no empty items)")
+        return items
+
     def _int(self, name: str, maximum: int | None, default: int) -> int:
         if name not in self.values:
             return default
         text = self.values[name]
-        try:
-            value = int(text)
-        except ValueError:
-            raise _invalid(name, f"'{text}' is not a valid integer for '{name}'") from None
-        if value < 1 or (maximum is not None and value > maximum):
-            raise _invalid(name, f"'{text}' is not a valid value for '{name}'; the maximum is {maximum}")
+        if not _INTEGER.fullmatch(text):
+            raise _invalid(name, f"'{text}' is not a valid integer for '{name}'")
+        value = int(text)
+        if value < 1:
+            raise _invalid(name, f"'{text}' is below the minimum of 1 for '{name}'")
+        if maximum is not None and value > maximum:
+            raise _invalid(name, f"'{text}' is above the maximum of {maximum} for '{name}'")
         return value
 
     def _mac(self, offset: int) -> str:
@@ -185,6 +266,9 @@ class Router:
         self.sb = sandbox
         self.world = sandbox.world
         self._errors = 0
+        #: status of ``ENTITY_ERROR.*`` answers: 422 as the spec documents for this POST; set 409 to answer
+        #: the way Apple's live API is reported to (docs/sandbox.md). ``ENTITY_UNPROCESSABLE`` stays 422.
+        self.entity_error_status = 422
         self._secret = hashlib.sha256(f"asc-sandbox-cursor/{self.world.seed}".encode()).digest()
         self._handlers: dict[str, Callable[..., Reply]] = {
             "apps": self._apps, "app": self._app,
@@ -355,7 +439,15 @@ class Router:
 
     def _app_doc(self, app: dict[str, Any], q: Query, origin: str) -> dict[str, Any]:
         attrs = {k: app[k] for k in models.APPS.attributes}
-        rels = {"analyticsReportRequests": {"links": self._links(origin, "apps", app["id"], "analyticsReportRequests")}}
+        rels: dict[str, dict[str, Any]] = {
+            "analyticsReportRequests": {"links": self._links(origin, "apps", app["id"], "analyticsReportRequests")}
+        }
+        for rel in q.include:
+            # the sandbox models none of the app's other related resources: an included to-many
+            # relationship is empty (a to-one has no linkage to show, and the spec has no null for it)
+            if rel in q.ep.include_limits:
+                limit = q.include_limits[rel]
+                rels[rel] = {"meta": {"paging": {"total": 0, "limit": limit}}, "data": []}
         return self._resource("apps", app["id"], attrs, rels, origin, q.fields.get("apps"))
 
     def _request_doc(self, req: ReportRequest, q: Query | None, origin: str) -> dict[str, Any]:
@@ -450,14 +542,19 @@ class Router:
     def _apps(self, q: Query, origin: str, path: str, **_: Any) -> Reply:
         apps = list(self.world.apps.values())
         for key, values in q.filters.items():
-            apps = [a for a in apps if str(a[key]) in values]
+            # a filter on related resources (appStoreVersions, reviewSubmissions) matches none: the apps have none
+            apps = [a for a in apps if key in _APP_FILTERS and str(a[key]) in values]
+        if any(q.exists.values()):  # exists[gameCenterEnabledVersions]=true: no app has any
+            apps = []
         for s in reversed(q.sort):
             attr = s.lstrip("-")
             apps.sort(key=lambda a, k=attr: str(a[k]).casefold(), reverse=s.startswith("-"))
-        return self._page(apps, lambda a: self._app_doc(a, q, origin), q, origin, path)
+        extra = (lambda page: {"included": []}) if q.include else None
+        return self._page(apps, lambda a: self._app_doc(a, q, origin), q, origin, path, extra=extra)
 
     def _app(self, q: Query, id_: str, origin: str, path: str, **_: Any) -> Reply:
-        return self._single(self._app_doc(self._get_app(id_), q, origin), origin, path, q)
+        included = [] if q.include else None
+        return self._single(self._app_doc(self._get_app(id_), q, origin), origin, path, q, included)
 
     def _app_requests(self, q: Query, id_: str, origin: str, path: str, **_: Any) -> Reply:
         self._get_app(id_)
@@ -489,53 +586,84 @@ class Router:
         if ctype != "application/json":
             raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported Media Type",
                            "Make sure the Content-Type header in the request is application/json")
+        app_id, access = self._create_body(body)
         try:
-            doc = json.loads(body.decode("utf-8")) if body else None
-        except (UnicodeDecodeError, ValueError):
-            doc = None
-        if not isinstance(doc, dict):
-            raise _entity(422, "ENTITY_UNPROCESSABLE", "The request entity is not valid JSON.", "")
-        data = doc.get("data")
-        if not isinstance(data, dict):
-            raise _entity(422, "ENTITY_ERROR.ATTRIBUTE.REQUIRED", "The request entity must have 'data'.", "/data")
-        if data.get("type") != "analyticsReportRequests":
-            raise _entity(422, "ENTITY_ERROR.TYPE.INVALID",
-                          f"'{data.get('type')}' is not a valid resource type; expected 'analyticsReportRequests'.",
-                          "/data/type")
-        attrs = data.get("attributes")
-        if not isinstance(attrs, dict) or "accessType" not in attrs:
-            raise _entity(422, "ENTITY_ERROR.ATTRIBUTE.REQUIRED", "The attribute 'accessType' is required.",
-                          "/data/attributes/accessType")
-        unknown = set(attrs) - {"accessType"}
-        if unknown:
-            name = sorted(unknown)[0]
-            raise _entity(422, "ENTITY_ERROR.ATTRIBUTE.UNKNOWN", f"'{name}' is not a valid attribute.",
-                          f"/data/attributes/{name}")
-        if attrs["accessType"] not in {a.value for a in AccessType}:
-            raise _entity(422, "ENTITY_ERROR.ATTRIBUTE.INVALID",
-                          f"'{attrs['accessType']}' is not a valid value for 'accessType'; expected one of "
-                          "ONE_TIME_SNAPSHOT, ONGOING.", "/data/attributes/accessType")
-        rels = data.get("relationships")
-        app_rel = rels.get("app") if isinstance(rels, dict) else None
-        app_data = app_rel.get("data") if isinstance(app_rel, dict) else None
-        if not isinstance(app_data, dict) or not isinstance(app_data.get("id"), str):
-            raise _entity(422, "ENTITY_ERROR.RELATIONSHIP.REQUIRED", "The relationship 'app' is required.",
-                          "/data/relationships/app")
-        if app_data.get("type") != "apps":
-            raise _entity(422, "ENTITY_ERROR.RELATIONSHIP.INVALID",
-                          f"'{app_data.get('type')}' is not a valid type for relationship 'app'; expected 'apps'.",
-                          "/data/relationships/app/data/type")
-        if app_data["id"] not in self.world.apps:
-            raise _entity(422, "ENTITY_ERROR.RELATIONSHIP.INVALID",
-                          f"There is no app with id '{app_data['id']}'.", "/data/relationships/app/data/id")
-        try:
-            req = self.world.create_request(app_data["id"], AccessType(attrs["accessType"]))
+            req = self.world.create_request(app_id, access)
         except ConflictError as exc:
             raise ApiError(409, exc.code, "The request cannot be fulfilled because of the state of another "
                            "resource.", exc.detail) from None
         location = f"{origin}/v1/analyticsReportRequests/{req.id}"
         doc_out = {"data": self._request_doc(req, None, origin), "links": {"self": f"{origin}{path}"}}
         return 201, {"Content-Type": "application/json", "Location": location}, _json(doc_out)
+
+    def _entity_error(self, code: str, detail: str, *pointer: str) -> ApiError:
+        """An ``ENTITY_ERROR.*`` answer at the JSON pointer built from ``pointer``'s members."""
+        return _entity(self.entity_error_status, code, detail, _pointer(*pointer))
+
+    def _create_body(self, body: bytes) -> tuple[str, AccessType]:
+        """Check a create document member by member (AnalyticsReportRequestCreateRequest); 4xx, never 5xx.
+
+        Every failure names its place with ``source.pointer``: a body that is not JSON (or not an
+        object) is 422 ``ENTITY_UNPROCESSABLE`` at ``""``; a document of the wrong shape is an
+        ``ENTITY_ERROR.*`` at the member that is missing, of the wrong JSON type, unknown or invalid.
+        """
+        doc = _load_json(body)
+        if not isinstance(doc, dict):
+            raise _entity(422, "ENTITY_UNPROCESSABLE",
+                          f"The request entity must be a JSON object with a 'data' member, not {_kind(doc)}.", "")
+        self._only(doc, {"data"}, "ENTITY_ERROR.UNKNOWN")
+        data = self._member(doc, "data", dict, "ENTITY_ERROR")
+        self._only(data, {"type", "attributes", "relationships"}, "ENTITY_ERROR.UNKNOWN", "data")
+        type_ = self._member(data, "type", str, "ENTITY_ERROR", "data")
+        if type_ != "analyticsReportRequests":
+            raise self._entity_error("ENTITY_ERROR.TYPE.INVALID",
+                                     f"'{type_}' is not a valid resource type; expected 'analyticsReportRequests'.",
+                                     "data", "type")
+        attrs = self._member(data, "attributes", dict, "ENTITY_ERROR", "data")
+        self._only(attrs, {"accessType"}, "ENTITY_ERROR.ATTRIBUTE.UNKNOWN", "data", "attributes",
+                   what="attribute on the resource 'analyticsReportRequests'")
+        access = self._member(attrs, "accessType", str, "ENTITY_ERROR.ATTRIBUTE", "data", "attributes")
+        if access not in {a.value for a in AccessType}:
+            raise self._entity_error("ENTITY_ERROR.ATTRIBUTE.INVALID",
+                                     f"'{access}' is not a valid value for the attribute 'accessType'; expected "
+                                     "one of ONE_TIME_SNAPSHOT, ONGOING.", "data", "attributes", "accessType")
+        rels = self._member(data, "relationships", dict, "ENTITY_ERROR", "data")
+        self._only(rels, {"app"}, "ENTITY_ERROR.RELATIONSHIP.UNKNOWN", "data", "relationships",
+                   what="relationship on the resource 'analyticsReportRequests'")
+        where = ("data", "relationships", "app")
+        app = self._member(rels, "app", dict, "ENTITY_ERROR.RELATIONSHIP", *where[:2])
+        self._only(app, {"data"}, "ENTITY_ERROR.RELATIONSHIP.INVALID", *where)
+        linkage = self._member(app, "data", dict, "ENTITY_ERROR.RELATIONSHIP", *where)
+        self._only(linkage, {"type", "id"}, "ENTITY_ERROR.RELATIONSHIP.INVALID", *where, "data")
+        link_type = self._member(linkage, "type", str, "ENTITY_ERROR.RELATIONSHIP", *where, "data")
+        if link_type != "apps":
+            raise self._entity_error("ENTITY_ERROR.RELATIONSHIP.INVALID",
+                                     f"'{link_type}' is not a valid type for the relationship 'app'; expected 'apps'.",
+                                     *where, "data", "type")
+        app_id = self._member(linkage, "id", str, "ENTITY_ERROR.RELATIONSHIP", *where, "data")
+        if app_id not in self.world.apps:
+            raise self._entity_error("ENTITY_ERROR.RELATIONSHIP.INVALID", f"There is no app with id '{app_id}'.",
+                                     *where, "data", "id")
+        return app_id, AccessType(access)
+
+    def _member(self, obj: dict[str, Any], name: str, kind: type, family: str, *parent: str) -> Any:
+        """``obj[name]``, present and of JSON type ``kind``; else ``<family>.REQUIRED`` / ``.TYPE`` / ``.INVALID``."""
+        if name not in obj:
+            raise self._entity_error(f"{family}.REQUIRED", f"'{name}' is required.", *parent, name)
+        value = obj[name]
+        if not isinstance(value, kind):
+            # an attribute of the wrong JSON type is ATTRIBUTE.TYPE (as Apple answers); anything else is INVALID
+            code = f"{family}.TYPE" if family.endswith("ATTRIBUTE") else f"{family}.INVALID"
+            expected = "an object" if kind is dict else "a string"
+            raise self._entity_error(code, f"'{name}' must be {expected}, not {_kind(value)}.", *parent, name)
+        return value
+
+    def _only(self, obj: dict[str, Any], allowed: set[str], code: str, *parent: str, what: str = "member") -> None:
+        """Refuse the first member of ``obj`` (in document order) that is not in ``allowed``."""
+        for name in obj:
+            if name not in allowed:
+                raise self._entity_error(code, f"'{name}' is not a valid {what} here; expected "
+                                               f"{', '.join(sorted(allowed))}.", *parent, name)
 
     def _request(self, q: Query, id_: str, origin: str, path: str, **_: Any) -> Reply:
         req = self._get_request(id_)

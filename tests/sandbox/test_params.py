@@ -31,7 +31,7 @@ def _bad(r, parameter: str, code: str = "PARAMETER_ERROR.INVALID") -> None:
     "path, params, parameter, code",
     [
         ("/v1/apps", {"foo": "1"}, "foo", "PARAMETER_ERROR.ILLEGAL"),
-        ("/v1/apps", {"include": "appInfos"}, "include", "PARAMETER_ERROR.ILLEGAL"),  # not modelled: see report
+        ("/v1/apps", {"include": "appInfo"}, "include", "PARAMETER_ERROR.INVALID"),  # not a relationship of apps
         ("/v1/apps", {"limit": "201"}, "limit", "PARAMETER_ERROR.INVALID"),
         ("/v1/apps", {"limit": "0"}, "limit", "PARAMETER_ERROR.INVALID"),
         ("/v1/apps", {"limit": "ten"}, "limit", "PARAMETER_ERROR.INVALID"),

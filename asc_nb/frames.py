@@ -5,6 +5,7 @@ against today's output (joins, ``df.query``, a widget's table) still works on a 
 ``id`` first, attributes in snake_case, then the parent's id. Strings use one explicit
 string dtype, dates ``datetime64[ns]``, sizes ``Int64``, enums a ``Categorical`` holding
 *all* the enum's values (so ``value_counts()`` shows zeros and concatenations keep the dtype).
+The schemas are derived from the resource field tables in :mod:`asc_nb.models`.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ A record holds the attributes in snake_case with proper types (enums, ``date``, 
 the parent id when the client knows it (``app_id``, ``request_id``, ``report_id``,
 ``instance_id``), and ``raw``: the JSON:API resource exactly as the server sent it.
 ``repr`` is one readable line; ``_repr_html_`` a small table for notebooks.
+
+The record classes are generated from the resource field tables in :mod:`asc_nb.models` (one
+table per resource: attribute, kind, enum, parent column), as are the listing frames'
+schemas in :mod:`asc_nb.frames`; adding an attribute is one row there.
 """
 
 from __future__ import annotations

@@ -146,8 +146,12 @@ def import_graph(root: Path, package: str) -> tuple[dict[str, set[str]], dict[st
 
 
 def layer_of(module: str, layers: tuple[tuple[str, str], ...]) -> str:
-    best = max((p for p, _ in layers if module == p or module.startswith(p + ".")), key=len)
-    return dict(layers)[best]
+    """The layer of the longest matching prefix; the package itself (no dot) matches only itself,
+    so a new module without a row has no layer (and fails the test) instead of the facade's rules."""
+    matches = [p for p, _ in layers if module == p or ("." in p and module.startswith(p + "."))]
+    if not matches:
+        raise LookupError(f"{module} has no row in LAYERS: add it with the layer it belongs to")
+    return dict(layers)[max(matches, key=len)]
 
 
 def find_cycle(graph: Mapping[str, set[str]]) -> list[str] | None:
@@ -232,6 +236,11 @@ def test_the_checker_sees_the_arrows_that_matter() -> None:
 # --------------------------------------------------------------------------- the checker fails when it should
 
 TOY_LAYERS = (("toy", "facade"), ("toy.models", "models"), ("toy.client", "client"), ("toy.data", "data"))
+
+
+def test_a_module_without_a_row_fails(tmp_path) -> None:
+    with pytest.raises(LookupError, match="toy.metrics has no row"):
+        violations(_toy(tmp_path, {"metrics.py": "from . import models\n"}), "toy", TOY_LAYERS, TOY_ALLOWED)
 TOY_ALLOWED = {"facade": frozenset({"*"}), "models": frozenset(), "client": frozenset({"models", "data"}),
                "data": frozenset({"models"})}
 

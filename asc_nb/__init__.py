@@ -7,13 +7,13 @@ sandbox (announced once on stderr).
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Mapping
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from .auth import Credentials, TokenSigner
-from .client import Client, resolve_cache_dir
+from .client import Client, FetchPlan
+from .connection import SANDBOX_NOTICE as SANDBOX_NOTICE
+from .connection import connect
 from .errors import (
     APIError,
     ASCError,
@@ -39,7 +39,8 @@ from .errors import (
     UnsafeURLError,
 )
 from .http import RateLimit, RetryPolicy
-from .models import API_BASE_URL, AccessType, Category, Granularity, Role
+from .models import API_BASE_URL as API_BASE_URL
+from .models import AccessType, Category, Granularity, Role
 from .records import App, Instance, Report, ReportRequest, Segment
 from .registry import describe_report, report_catalog
 
@@ -49,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __version__ = "0.1.0"
 
 __all__ = [
-    "connect", "Client", "Credentials", "TokenSigner", "Sandbox",
+    "connect", "Client", "FetchPlan", "Credentials", "TokenSigner", "Sandbox",
     "AccessType", "Category", "Granularity", "Role",
     "App", "ReportRequest", "Report", "Instance", "Segment", "RateLimit", "RetryPolicy",
     "ASCError", "APIError", "ConfigError", "ChecksumError", "NetworkError", "UnsafeURLError",
@@ -60,11 +61,6 @@ __all__ = [
     "report_catalog", "describe_report",
 ]
 
-SANDBOX_NOTICE = (
-    "asc_nb: sandbox mode — no App Store Connect credentials found, so this client talks to a simulated "
-    "App Store Connect with generated data. Set ASC_KEY_ID, ASC_ISSUER_ID and ASC_PRIVATE_KEY_PATH to use Apple."
-)
-_announced = False
 
 
 def __getattr__(name: str) -> Any:
@@ -74,68 +70,18 @@ def __getattr__(name: str) -> Any:
 
         return Sandbox
     if name in ("to_parquet", "read_parquet"):  # pyarrow.parquet loads on first use
-        from . import export
+        from .data import export
 
         return getattr(export, name)
-    if name in ("widgets", "sandbox", "download", "frames"):
-        import importlib
-
-        return importlib.import_module(f".{name}", __name__)
+    # submodules on first use, by literal name (the layering test reads these arrows too)
+    if name == "widgets":
+        return import_module("asc_nb.widgets")
+    if name == "sandbox":
+        return import_module("asc_nb.sandbox")
+    if name == "download":
+        return import_module("asc_nb.download")
+    if name == "frames":
+        return import_module("asc_nb.frames")
+    if name == "data":
+        return import_module("asc_nb.data")
     raise AttributeError(f"module 'asc_nb' has no attribute {name!r}")
-
-
-def _announce_sandbox() -> None:
-    """Say once per process, on stderr, that the data is simulated (fixed text: nbval-stable)."""
-    global _announced
-    if not _announced:
-        _announced = True
-        print(SANDBOX_NOTICE, file=sys.stderr)
-
-
-def connect(
-    credentials: Credentials | None = None,
-    *,
-    key_id: str | None = None,
-    issuer_id: str | None = None,
-    private_key: Any = None,
-    individual: bool = False,
-    sandbox: Sandbox | None = None,
-    base_url: str | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-    environ: Mapping[str, str] | None = None,
-    **client_options: Any,
-) -> Client:
-    """A :class:`Client` for the first of: explicit credentials (a :class:`Credentials` or
-    ``key_id``/``issuer_id``/``private_key``), a given ``sandbox``, ``ASC_*`` environment
-    variables, or a fresh embedded :class:`Sandbox` (announced once on stderr).
-
-    ``base_url`` (or ``ASC_BASE_URL``) points at another server, e.g. the sandbox CLI on
-    127.0.0.1; ``cache_dir`` (or ``ASC_NB_CACHE_DIR``) is where downloads are cached.
-    Other keyword arguments go to :class:`Client` (``timeout``, ``retry``, ``sleep``, ``scope``).
-    """
-    env = os.environ if environ is None else environ
-    if base_url is None and sandbox is None:
-        base_url = (env.get("ASC_BASE_URL") or "").strip() or None
-    cache_dir = resolve_cache_dir(cache_dir, env)
-    if credentials is not None and any(v is not None for v in (key_id, issuer_id, private_key)):
-        raise ConfigError("Pass either credentials= or key_id/issuer_id/private_key, not both")
-    if credentials is None and any(v is not None for v in (key_id, issuer_id, private_key)):
-        if private_key is None:
-            raise ConfigError("private_key= is required with key_id/issuer_id (PEM text or a path to the .p8 file)")
-        credentials = Credentials(key_id, issuer_id, private_key, individual=individual, source="arguments")
-    if credentials is None and sandbox is None:
-        if Credentials.env_present(env):
-            credentials = Credentials.from_env(env)
-        elif base_url is not None:
-            raise ConfigError(
-                f"ASC_BASE_URL/base_url is {base_url} but no credentials were found: set ASC_KEY_ID, "
-                "ASC_ISSUER_ID and ASC_PRIVATE_KEY_PATH (the sandbox CLI writes them with --write-credentials)"
-            )
-        else:
-            from .sandbox import Sandbox
-
-            sandbox = Sandbox()
-            _announce_sandbox()
-    if base_url is None and sandbox is None:
-        base_url = API_BASE_URL
-    return Client(credentials, sandbox=sandbox, base_url=base_url, cache_dir=cache_dir, **client_options)

@@ -7,8 +7,6 @@ from typing import Any
 
 import ipywidgets as w
 
-from asc_nb.models import API_BASE_URL
-
 from .explorer import ReportsExplorer
 from .requests import RequestPanel, RequestsTable
 
@@ -58,12 +56,12 @@ class RateLimitMeter(w.HBox):
 
 def connection_label(client: Any) -> str:
     """Say plainly what the data is: simulated, Apple's, or another server (a proxy, the sandbox CLI)."""
-    if getattr(client, "sandbox", None) is not None:
+    mode = client.mode
+    if mode == "sandbox":
         return "sandbox (simulated data)"
-    base = str(getattr(client, "base_url", "") or "").rstrip("/")
-    if not base or base == API_BASE_URL:
+    if mode == "apple":
         return "App Store Connect"
-    return f"{html.escape(base)} (not Apple's API host)"
+    return f"{html.escape(str(client.base_url).rstrip('/'))} (not Apple's API host)"
 
 
 class Dashboard(w.VBox):
@@ -118,7 +116,7 @@ class Dashboard(w.VBox):
 def dashboard(client: Any = None) -> Dashboard:
     """Open the dashboard on ``client`` (default: ``asc_nb.connect()``: Apple with credentials, else the sandbox)."""
     if client is None:
-        import asc_nb
+        from asc_nb.connection import connect
 
-        client = asc_nb.connect()
+        client = connect()
     return Dashboard(client)

@@ -96,14 +96,14 @@ def _iso(d: date | None) -> str | None:
 
 @dataclass(frozen=True)
 class _Job:
-    """One "Download all": what was chosen when it was clicked (the thread reads nothing else)."""
+    """One "Download all": the plan that was listed when it was clicked (the thread reads nothing else)."""
 
     request_id: str
     report: str | None
     granularity: str
     start: str | None
     end: str | None
-    instance_ids: list[str]
+    plan: Any  # the client's FetchPlan: its instances are the ones shown, fetched without listing them again
 
 
 class ReportsExplorer(w.VBox):
@@ -148,6 +148,7 @@ class ReportsExplorer(w.VBox):
         self.plot.layout.display = "none"
         self.on_change = Listeners()
         self._thread: threading.Thread | None = None
+        self._plan: Any = None  # the client's FetchPlan behind `.instances`
         super().__init__(
             [
                 self.title,
@@ -189,7 +190,7 @@ class ReportsExplorer(w.VBox):
     def load(self, request_id: str) -> pd.DataFrame | None:
         """Show ``request_id``'s reports (one listing; category and search filter it locally)."""
         self.request_id = str(request_id)
-        self.instances = self.frame = self.result = self.error = None
+        self.instances = self.frame = self.result = self.error = self._plan = None
         self.instances_table.value = self.preview.value = ""
         self.plot.layout.display = "none"
         self.progress.value = 0
@@ -243,7 +244,7 @@ class ReportsExplorer(w.VBox):
 
     def _on_choice(self, _change: dict) -> None:
         """Another report, granularity or date: the listed instances no longer apply."""
-        self.instances = None
+        self.instances = self._plan = None
         self.instances_table.value = ""
         self._sync_buttons()
 
@@ -265,16 +266,16 @@ class ReportsExplorer(w.VBox):
         if start and end and start > end:
             self.status.show("warn", f"The range is empty: {start} is after {end}.")
             return None
-        try:
-            inst = self.client.instances(
-                self.report.value, granularity=self.granularity.value, processing_date=self._window()
-            )
+        chosen = self.reports[self.reports["id"].astype(str) == self.report.value].iloc[0]
+        try:  # the listing row stands for the report: planning costs one call, the instances listing
+            plan = self.client.plan_fetch(self.request_id, chosen, self.granularity.value, _iso(start), _iso(end))
         except Exception as exc:  # shown in the panel
             self.error = exc
             self.status.show("error", f"Could not list instances. {describe_error(exc)}")
             self.on_change()
             return None
-        self.instances = inst
+        inst = plan.instances
+        self.instances, self._plan = inst, plan
         cols = [c for c in ("id", "granularity", "processing_date") if c in inst.columns]
         self.instances_table.value = frame_html(
             inst[cols], max_rows=10,
@@ -283,15 +284,6 @@ class ReportsExplorer(w.VBox):
         self.status.show("info", f"{len(inst)} {self.granularity.value} instance(s) of {self.report_name}.")
         self.on_change()
         return inst
-
-    def _window(self) -> tuple[str | None, str | None]:
-        """Processing dates holding the rows of data dates [start, end]: as ``client.fetch`` selects them."""
-        from asc_nb.download import SETTLE_DAYS
-        from asc_nb.models import Granularity
-
-        lag = SETTLE_DAYS[Granularity.parse(self.granularity.value)]
-        end = self.end.value + timedelta(days=lag) if self.end.value else None
-        return _iso(self.start.value), _iso(end)
 
     # ------------------------------------------------------------------ download
 
@@ -311,8 +303,9 @@ class ReportsExplorer(w.VBox):
         self.progress.bar_style = ""
         # what to download is fixed now, on the kernel's thread: the user may load another request
         # (or change the dates) while the thread runs, and its result must stay labelled as this one
-        job = _Job(str(self.request_id), self.report_name, self.granularity.value, _iso(self.start.value),
-                   _iso(self.end.value), [str(i) for i in self.instances["id"]] if self.instances is not None else [])
+        plan = self._plan
+        job = _Job(str(self.request_id), self.report_name, plan.granularity.value, _iso(plan.start), _iso(plan.end),
+                   plan)
         self._thread = threading.Thread(target=self._download_all, args=(job,), name="asc-nb-download", daemon=True)
         self._thread.start()
         return self._thread
@@ -340,9 +333,9 @@ class ReportsExplorer(w.VBox):
             self.on_change()
 
     def _run_download(self, job: _Job) -> None:
-        from asc_nb.download import MissingDatesWarning
+        from asc_nb.errors import MissingDatesWarning
 
-        name, gran, start, end, ids = job.report, job.granularity, job.start, job.end, job.instance_ids
+        name, gran, start, end, ids = job.report, job.granularity, job.start, job.end, list(job.plan.instances["id"])
         counts = {"segments": 0, "planned": 0, "bytes": 0}
         lock = threading.Lock()
 
@@ -362,8 +355,7 @@ class ReportsExplorer(w.VBox):
         self.progress_text.value = _progress_html(counts)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MissingDatesWarning)  # shown in the status line instead
-            frame = self.client.fetch(job.request_id, name, granularity=gran, start=start, end=end,
-                                      progress=on_progress)
+            frame = self.client.fetch(job.plan, progress=on_progress)  # only segment listings remain
         if not self._current(job):
             self.status.show("info", f"The download of {name} for request {job.request_id} finished after "
                                      f"request {self.request_id} was opened; it is not shown here.")

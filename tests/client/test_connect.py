@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import asc_nb
+import asc_nb.connection
 from asc_nb.auth import Credentials
 from asc_nb.errors import ConfigError
 from asc_nb.sandbox import Sandbox
@@ -15,7 +16,7 @@ from asc_nb.sandbox import Sandbox
 
 @pytest.fixture
 def fresh_notice(monkeypatch):
-    monkeypatch.setattr(asc_nb, "_announced", False)
+    monkeypatch.setattr(asc_nb.connection, "_announced", False)
 
 
 def test_no_credentials_means_announced_sandbox(fresh_notice, capsys, tmp_path):

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from asc_nb import errors as E
+from asc_nb.http import from_response
 from asc_nb.sandbox import Sandbox
 
 
@@ -48,7 +49,7 @@ ROWS = [
 @pytest.mark.parametrize("code, status, cls", ROWS, ids=[f"{c}-{s}" for c, s, _ in ROWS])
 def test_code_decides_the_class(code: str, status: int, cls: type[E.APIError]) -> None:
     assert E.error_class(status, code) is cls
-    err = E.from_response(_response(status, code))
+    err = from_response(_response(status, code))
     assert type(err) is cls and err.status == status and err.code == code
 
 
@@ -77,12 +78,12 @@ def test_every_table_row_is_tested() -> None:
 )
 def test_unknown_or_odd_codes_fall_back_to_the_status(code: object, status: int, cls: type[E.APIError]) -> None:
     assert E.error_class(status, code) is cls
-    assert type(E.from_response(_response(status, code))) is cls
+    assert type(from_response(_response(status, code))) is cls
 
 
 def test_entity_error_409_is_not_the_conflict_hint() -> None:
     r = _response(409, "ENTITY_ERROR.ATTRIBUTE.INVALID", method="POST", path="/v1/analyticsReportRequests")
-    err = E.from_response(r)
+    err = from_response(r)
     assert not isinstance(err, E.ConflictError)
     assert str(err).startswith("409 Conflict — ENTITY_ERROR.ATTRIBUTE.INVALID: d")
     assert err.hint is None
@@ -90,7 +91,7 @@ def test_entity_error_409_is_not_the_conflict_hint() -> None:
 
 def test_not_authorized_403_gets_no_admin_hint() -> None:
     """A 403 that is really an authentication failure must not tell the user to use an Admin key."""
-    err = E.from_response(_response(403, "NOT_AUTHORIZED", method="POST", path="/v1/analyticsReportRequests"))
+    err = from_response(_response(403, "NOT_AUTHORIZED", method="POST", path="/v1/analyticsReportRequests"))
     assert type(err) is E.AuthenticationError
     assert "Admin" not in str(err)
 

@@ -14,6 +14,7 @@ from .auth import Credentials, TokenSigner
 from .client import Client, FetchPlan
 from .connection import SANDBOX_NOTICE as SANDBOX_NOTICE
 from .connection import connect
+from .data.parse import parse_segment
 from .errors import (
     APIError,
     ASCError,
@@ -58,7 +59,7 @@ __all__ = [
     "UnprocessableError", "RateLimitError", "ServerError", "to_parquet", "read_parquet",
     "ReportNotFoundError", "SegmentFormatError", "DownloadCancelled", "NonAdditiveMetricError", "StoreLockedError",
     "MissingDatesWarning", "SchemaDriftWarning", "ParseIssuesWarning",
-    "report_catalog", "describe_report",
+    "report_catalog", "describe_report", "parse_segment",
 ]
 
 

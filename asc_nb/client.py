@@ -34,6 +34,7 @@ from .data import fetch as data_fetch
 from .data import transfer
 from .data.cache import SegmentCache
 from .data.engine import InstanceJob
+from .data.parse import check_errors
 from .data.progress import ProgressCallback, make_progress
 from .data.transfer import SegmentJob, Transfer, job_from
 from .errors import (
@@ -549,19 +550,31 @@ class Client:
     def read_instance(self, instance_id: str | Instance, *, processing_date: Any = None,
                       cache_dir: str | os.PathLike[str] | None = None, workers: int | None = None,
                       progress: bool | ProgressCallback | None = None, retries: int = 2,
-                      cancel: threading.Event | None = None) -> pd.DataFrame:
+                      cancel: threading.Event | None = None, report: str | Report | None = None,
+                      errors: str = "raise") -> pd.DataFrame:
         """All segments of an instance as one typed DataFrame, with provenance columns.
 
         Takes an id or an :class:`Instance` like every other method (a record's own
         ``processing_date`` saves the lookup call, as does passing ``processing_date``).
+        Columns are typed from the report registry: the instance's report is looked up (one call)
+        unless ``report`` (a name or :class:`Report`) is given. ``errors`` as in :meth:`fetch`.
         """
-        if isinstance(instance_id, Instance) and processing_date is None:
-            processing_date = instance_id.processing_date
+        check_errors(errors)
+        record = instance_id if isinstance(instance_id, Instance) else None
+        if record is not None and processing_date is None:
+            processing_date = record.processing_date
         inst = _id(instance_id, "instance id")
-        if processing_date is None:
-            processing_date = self.instance(inst).processing_date
+        if processing_date is None or (report is None and (record is None or not record.report_id)):
+            record = self.instance(inst)
+            if processing_date is None:
+                processing_date = record.processing_date
+        if isinstance(report, Report):
+            report = report.name
+        elif report is None and record is not None and record.report_id:
+            report = self.report(record.report_id).name
         return data_fetch.read_instance(self._transfer(cache_dir, retries, cancel), self._segment_jobs, inst,
-                                        processing_date, workers=workers, progress=progress)
+                                        processing_date, workers=workers, progress=progress, report=report,
+                                        errors=errors)
 
     def _find_report(self, request_id: str, report_name: str) -> Report:
         found = list(self.iter_reports(request_id, name=report_name))
@@ -618,7 +631,7 @@ class Client:
               vintages: bool = False, to: str | os.PathLike[str] | None = None,
               progress: bool | ProgressCallback | None = None, *, cancel: threading.Event | None = None,
               workers: int | None = None, cache_dir: str | os.PathLike[str] | None = None,
-              settle_days: int | None = None, retries: int = 2) -> pd.DataFrame | Path:
+              settle_days: int | None = None, retries: int = 2, errors: str = "raise") -> pd.DataFrame | Path:
         """A report's rows for ``Date`` in [start, end]: every segment, verified, latest vintage.
 
         ``client.fetch(plan)`` runs a :meth:`plan_fetch` plan (only segment listings and downloads
@@ -636,7 +649,15 @@ class Client:
         segment, unless ``ASC_NB_PROGRESS=0``), or a callback ``(segments_done, segments_planned,
         bytes_done, bytes_planned)``. ``cancel``: a ``threading.Event``; once set, the download stops
         (in-flight transfers closed, nothing unverified kept) and :class:`DownloadCancelled` is raised.
+
+        Columns are typed from the report registry (:func:`asc_nb.describe_report`), never from the
+        values. ``errors="raise"``: a value that does not fit its column raises
+        :class:`SegmentFormatError` naming report, instance, segment, line, column and value;
+        ``errors="coerce"``: such cells become missing, ``attrs["parse_issues"]`` lists them and one
+        :class:`ParseIssuesWarning` says how many. Columns that differ from the registry:
+        :class:`SchemaDriftWarning` and ``attrs["schema_drift"]``.
         """
+        check_errors(errors)
         if to is not None and Path(to).exists() and not Path(to).is_dir():
             raise ValueError(f"to={str(to)!r} is a file: give fetch a directory to write Parquet partitions into")
         if isinstance(plan, FetchPlan):
@@ -659,7 +680,7 @@ class Client:
         meta = {"report": rep.name, "report_id": rep.id, "request_id": plan.request_id,
                 "granularity": plan.granularity.value, "start": plan.start, "end": plan.end}
         common = dict(granularity=plan.granularity, start=plan.start, end=plan.end, meta=meta, vintages=vintages,
-                      progress=progress, workers=workers)
+                      progress=progress, workers=workers, errors=errors)
         if to is not None:
             data_fetch.fetch_parquet(transfer_, self._segment_jobs, jobs, Path(to), **common)
             return Path(to)

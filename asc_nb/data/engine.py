@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import DownloadCancelled
-from .parse import read_table, read_tables
+from .parse import Errors, ReportArg, read_table, read_tables
 from .progress import Progress, ProgressCallback, make_progress
 from .transfer import SegmentJob, Stats, Transfer, download
 
@@ -66,13 +66,16 @@ class Runner:
 
     def __init__(self, transfer: Transfer, list_segments: ListSegments, *, workers: int | None = None,
                  progress: bool | ProgressCallback | None = None, desc: str = "", handle: Handle | None = None,
-                 segments_hint: int = 2):
+                 segments_hint: int = 2, report: ReportArg = None, errors: Errors = "raise"):
         self.transfer = transfer
         self.list_segments = list_segments
         self.workers = max(1, workers or DEFAULT_WORKERS)
         self.parsers = max(1, min(self.workers, os.cpu_count() or 2))
         self.progress: Progress = make_progress(progress, segments_hint, desc)
         self.handle = handle
+        #: what segments are typed by (a registry schema, or None: by column name) and ``errors=``
+        self.report = report
+        self.errors = errors
         self.stats = Stats(segments=0, downloaded=0, bytes=0, refreshed=0)
 
     def _list(self, job: InstanceJob) -> list[SegmentJob]:
@@ -85,7 +88,8 @@ class Runner:
         return download(seg, self.transfer, progress=self.progress, stats=self.stats)
 
     def _parse(self, path: Path, job: InstanceJob, seg: SegmentJob) -> list[Any]:
-        table = read_table(path)
+        table = read_table(path, report=self.report, errors=self.errors, instance_id=job.instance_id,
+                           segment_id=seg.segment_id)
         return [table] if self.handle is None else [self.handle(table, job, seg)]
 
     def run(self, jobs: list[InstanceJob]) -> list[tuple[InstanceJob, SegmentJob, Any]]:
@@ -119,7 +123,9 @@ class Runner:
         def flush() -> None:
             nonlocal batch, batch_bytes
             if batch:
-                parsing[track(cpu.submit(read_tables, [b[4] for b in batch]))] = [b[:4] for b in batch]
+                parsing[track(cpu.submit(read_tables, [b[4] for b in batch], report=self.report, errors=self.errors,
+                                         ids=[(b[2].instance_id, b[3].segment_id) for b in batch]))] = \
+                    [b[:4] for b in batch]
                 batch, batch_bytes = [], 0
 
         def next_finished() -> Future:

@@ -27,7 +27,17 @@ from ..errors import MissingDatesWarning
 from ..models import Granularity
 from .engine import InstanceJob, ListSegments, Runner
 from .export import prune_to_latest, write_partitions
-from .parse import arrow_to_pandas, unify_tables
+from .parse import (
+    Errors,
+    arrow_to_pandas,
+    check_errors,
+    empty_table,
+    notes_to_attrs,
+    resolve_report,
+    strip_notes,
+    table_notes,
+    unify_tables,
+)
 from .progress import ProgressCallback
 from .transfer import SegmentJob, Transfer
 from .vintage import latest_vintage, missing_dates
@@ -95,10 +105,14 @@ def _trim(table: pa.Table, start: dt.date | None, end: dt.date | None) -> pa.Tab
     return table.filter(pc.or_(keep, inside))
 
 
-def empty_frame() -> pd.DataFrame:
+def empty_frame(report: str | None = None) -> pd.DataFrame:
     """No segment matched: still the columns every fetch has, typed, so ``df.date`` and
-    ``df.groupby("date")`` work on an empty result (the report's own columns are unknown)."""
+    ``df.groupby("date")`` work on an empty result — and the report's documented columns, typed,
+    when the registry knows the report."""
+    _, schema = resolve_report(report, strict=False)
+    own = {} if schema is None else dict(arrow_to_pandas(empty_table(schema)).items())
     return pd.DataFrame({
+        **own,
         "date": pd.Series(dtype="datetime64[ns]"),
         "processing_date": pd.Series(dtype="datetime64[ns]"),
         "instance_id": pd.Series(dtype="category"),
@@ -134,44 +148,67 @@ def _caller_stacklevel() -> int:
     return level
 
 
-def _frame_of(runner: Runner, jobs: list[InstanceJob]) -> tuple[pa.Table, int]:
-    """Every segment of ``jobs`` as one table with provenance columns, and the segment count."""
+Notes = list[tuple[str | None, dict[str, Any]]]
+
+
+def _frame_of(runner: Runner, jobs: list[InstanceJob]) -> tuple[pa.Table, int, Notes]:
+    """Every segment of ``jobs`` as one table with provenance columns, the segment count, and each
+    segment's parse notes (coerced values, drift) — collected before the concatenation drops them."""
     results = runner.run(jobs)
     if not results:
-        return pa.table({}), 0
-    table = unify_tables([t for _, _, t in results])
+        return pa.table({}), 0, []
+    notes = [(seg.segment_id, table_notes(t)) for _, seg, t in results]
+    table = unify_tables([strip_notes(t) for _, _, t in results])
     parts = [(job.processing_date, job.instance_id, seg.segment_id, t.num_rows) for job, seg, t in results]
-    return _add_provenance(table, parts), len(results)
+    return _add_provenance(table, parts), len(results), notes
 
 
 def read_instance(transfer: Transfer, list_segments: ListSegments, instance_id: str, processing_date: Any, *,
-                  workers: int | None = None, progress: bool | ProgressCallback | None = None) -> pd.DataFrame:
-    """All segments of one instance as one typed DataFrame, with provenance columns."""
-    runner = Runner(transfer, list_segments, workers=workers, progress=progress, desc=f"instance {instance_id}")
-    table, segments = _frame_of(runner, [InstanceJob(str(instance_id), processing_date)])
-    frame = _order_columns(arrow_to_pandas(table))
+                  workers: int | None = None, progress: bool | ProgressCallback | None = None,
+                  report: str | None = None, errors: Errors = "raise") -> pd.DataFrame:
+    """All segments of one instance as one typed DataFrame, with provenance columns.
+
+    ``report`` (the instance's report name) types the columns from the registry; ``errors`` as in
+    :func:`~asc_nb.data.parse.parse_segment`.
+    """
+    check_errors(errors)
+    name, schema = resolve_report(report, strict=False)
+    runner = Runner(transfer, list_segments, workers=workers, progress=progress, desc=f"instance {instance_id}",
+                    report=schema, errors=errors)
+    table, segments, notes = _frame_of(runner, [InstanceJob(str(instance_id), processing_date)])
+    if not segments and schema is not None:
+        frame = _order_columns(empty_frame(name))
+    else:
+        frame = _order_columns(arrow_to_pandas(table))
     frame.attrs.update(instance_id=str(instance_id), segments=segments)
+    if report is not None:
+        frame.attrs["report"] = name
+    notes_to_attrs(notes, frame.attrs, report=name, stacklevel=_caller_stacklevel())
     return frame
 
 
 def fetch_frame(transfer: Transfer, list_segments: ListSegments, jobs: Sequence[InstanceJob], *,
                 granularity: Granularity, start: dt.date | None, end: dt.date | None, meta: dict[str, Any],
                 vintages: bool = False, progress: bool | ProgressCallback | None = None,
-                workers: int | None = None) -> pd.DataFrame:
+                workers: int | None = None, errors: Errors = "raise") -> pd.DataFrame:
     """The rows of ``jobs`` whose ``date`` is in [start, end] as one frame (latest vintage unless ``vintages``).
 
-    ``attrs`` get ``meta`` plus ``missing_dates`` (also warned about) and ``stats``.
+    Segments are typed from the registry entry of ``meta["report"]`` (by column name when the
+    registry does not know it). ``attrs`` get ``meta`` plus ``missing_dates`` (also warned about),
+    ``stats``, ``typing`` and, when there were any, ``parse_issues`` / ``schema_drift``.
     """
+    check_errors(errors)
     jobs = list(jobs)
     keep_from = _period_start(start, granularity)  # a week/month overlapping `start` is dated before it
+    _, schema = resolve_report(meta.get("report"), strict=False)
     runner = Runner(transfer, list_segments, workers=workers, progress=progress, desc=str(meta.get("report") or ""),
-                    segments_hint=len(jobs))
-    table, segments = _frame_of(runner, jobs)
+                    segments_hint=len(jobs), report=schema, errors=errors)
+    table, segments, notes = _frame_of(runner, jobs)
     present: list[dt.date] = []
     if segments:  # trimmed and dated once, on the whole table (per segment: ~0.5 ms of pyarrow calls each)
         table = _trim(table, keep_from, end)
         present = _dates_in(table)
-    frame = arrow_to_pandas(table) if segments and table.num_columns else empty_frame()
+    frame = arrow_to_pandas(table) if segments and table.num_columns else empty_frame(meta.get("report"))
     if not vintages:
         frame = latest_vintage(frame)
     if "date" in frame.columns:
@@ -179,6 +216,7 @@ def fetch_frame(transfer: Transfer, list_segments: ListSegments, jobs: Sequence[
     frame = _order_columns(frame)
     runner.stats.update(instances=len(jobs), rows=len(frame))
     frame.attrs.update(meta)
+    notes_to_attrs(notes, frame.attrs, report=meta.get("report"), stacklevel=_caller_stacklevel())
     _report_missing(sorted(present), start, end, granularity, frame.attrs, runner.stats)
     return frame
 
@@ -186,13 +224,16 @@ def fetch_frame(transfer: Transfer, list_segments: ListSegments, jobs: Sequence[
 def fetch_parquet(transfer: Transfer, list_segments: ListSegments, jobs: Sequence[InstanceJob], root: Path, *,
                   granularity: Granularity, start: dt.date | None, end: dt.date | None, meta: dict[str, Any],
                   vintages: bool = False, progress: bool | ProgressCallback | None = None,
-                  workers: int | None = None) -> dict[str, Any]:
+                  workers: int | None = None, errors: Errors = "raise") -> dict[str, Any]:
     """Stream the rows of ``jobs`` segment by segment into Hive-partitioned Parquet under ``root``.
 
     Returns what a frame's ``attrs`` would hold (``missing_dates`` and ``stats`` included).
     """
+    check_errors(errors)
     jobs = list(jobs)
     keep_from = _period_start(start, granularity)
+    _, schema = resolve_report(meta.get("report"), strict=False)
+    notes: Notes = []
     root.mkdir(parents=True, exist_ok=True)
     touched: set[Path] = set()
     present: set[dt.date] = set()
@@ -200,7 +241,8 @@ def fetch_parquet(transfer: Transfer, list_segments: ListSegments, jobs: Sequenc
     report, series = str(meta.get("report")), meta.get("report_id")
 
     def write(table: pa.Table, job: InstanceJob, seg: SegmentJob) -> int:
-        table = _with_provenance(table, job.processing_date, job.instance_id, seg.segment_id)
+        note = (seg.segment_id, table_notes(table))
+        table = _with_provenance(strip_notes(table), job.processing_date, job.instance_id, seg.segment_id)
         table = _trim(table, keep_from, end)
         days = _dates_in(table)
         dirs = write_partitions(table, root, report=report, granularity=granularity.value, series=series,
@@ -209,15 +251,18 @@ def fetch_parquet(transfer: Transfer, list_segments: ListSegments, jobs: Sequenc
         with lock:
             touched.update(dirs)
             present.update(days)
+            notes.append(note)
         return table.num_rows
 
     runner = Runner(transfer, list_segments, workers=workers, progress=progress, desc=report, handle=write,
-                    segments_hint=len(jobs))
+                    segments_hint=len(jobs), report=schema, errors=errors)
     rows = sum(n for _, _, n in runner.run(jobs))
     if not vintages:
         runner.stats["pruned_files"] = prune_to_latest(touched)
     runner.stats.update(instances=len(jobs), rows_written=rows)
     attrs = dict(meta)
+    notes.sort(key=lambda n: str(n[0]))
+    notes_to_attrs(notes, attrs, report=meta.get("report"), stacklevel=_caller_stacklevel())
     _report_missing(sorted(present), start, end, granularity, attrs, runner.stats)
     return attrs
 

@@ -490,19 +490,33 @@ def _as_type(text: pa.Array, target: pa.DataType) -> tuple[pa.Array, list[tuple[
     else:
         fine = pc.is_valid(pc.strptime(text, format="%Y-%m-%d", unit="ns", error_is_null=True))
     suspects = pc.indices_nonzero(pc.invert(pc.fill_null(fine, True))).to_pylist()
+    wrong = _try_each(text, suspects, target)
+    try:
+        return _null_out(text, wrong).cast(target), wrong
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # the vectorised check passed a bad cell
+        wrong = _try_each(text, pc.indices_nonzero(pc.is_valid(text)).to_pylist(), target)
+        return _null_out(text, wrong).cast(target), wrong
+
+
+def _try_each(text: pa.Array, rows: list[int], target: pa.DataType) -> list[tuple[int, str]]:
+    """The (row, value) of each of ``rows`` that Arrow cannot cast to ``target`` on its own."""
     wrong: list[tuple[int, str]] = []
-    for row in suspects:  # only cells the vectorised check doubts: try each as Arrow would
+    for row in rows:
         value = text[row].as_py()
         try:
             pa.array([value], pa.string()).cast(target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             wrong.append((row, value))
-    if wrong:
-        mask = [False] * len(text)
-        for row, _ in wrong:
-            mask[row] = True
-        text = pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), text)
-    return text.cast(target), wrong
+    return wrong
+
+
+def _null_out(text: pa.Array, wrong: list[tuple[int, str]]) -> pa.Array:
+    if not wrong:
+        return text
+    mask = [False] * len(text)
+    for row, _ in wrong:
+        mask[row] = True
+    return pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), text)
 
 
 #: ``read_tables`` parses at most this many decompressed bytes in one pyarrow call.

@@ -648,7 +648,8 @@ def _read(source: Source, delimiter: str | None, use_threads: bool | None, typer
             body = _Prefixed(head, stream)
         else:
             data = head + stream.read()
-            if not data.partition(b"\n")[2].strip(b"\r\n"):  # header only, with or without a newline
+            eol = data.find(b"\n")
+            if eol < 0 or (len(data) - eol <= 64 and not data[eol + 1:].strip(b"\r\n")):  # header only
                 return pa.table({n: pa.array([], column_types.get(n, pa.null())) for n in names})
             # small inputs: one in-memory buffer, read by Arrow without calling back into Python
             body = pa.BufferReader(data)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import time
+import warnings
 from datetime import datetime, timezone
 from email.utils import format_datetime
 
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 from asc_nb.errors import APIError, RateLimitError, error_class
 from asc_nb.http import RateLimit, from_response, parse_rate_limit, parse_retry_after
+from asc_nb.errors import ParseIssuesWarning, SchemaDriftWarning
 from asc_nb.parse import SegmentFormatError, parse_segment
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -136,6 +138,32 @@ def test_segment_any_text_parses_or_says_why(header: list[str], rows: list[list[
         assert str(exc)
         return
     assert isinstance(frame, pd.DataFrame)
+
+
+SESSIONS_FIELDS = ["Date", "App Name", "App Apple Identifier", "Sessions", "Unique Devices"]
+
+
+@SLOW
+@given(st.lists(st.lists(cells, min_size=5, max_size=5), max_size=8), st.booleans(),
+       st.sampled_from(["raise", "coerce"]), st.booleans())
+def test_segment_typed_by_the_registry_parses_or_says_where(rows: list[list[str]], bom: bool, errors: str,
+                                                            crlf: bool) -> None:
+    """Any cells under a registry report: a frame with the registry's dtypes, or a typed error naming the
+    line and column (raise) — coerce never raises for a cell."""
+    eol = "\r\n" if crlf else "\n"
+    text = eol.join(["\t".join(SESSIONS_FIELDS)] + ["\t".join(r) for r in rows]) + eol
+    data = (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8", "surrogatepass")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ParseIssuesWarning)
+            warnings.simplefilter("ignore", SchemaDriftWarning)
+            frame = parse_segment(gzip.compress(data), report="App Sessions Standard", errors=errors)
+    except SegmentFormatError as exc:
+        assert str(exc)
+        if exc.column is not None:  # a cell: only raise mode may say so
+            assert errors == "raise" and exc.line is not None
+        return
+    assert [str(frame[c].dtype) for c in frame.columns] == ["datetime64[ns]", "str", "Int64", "Int64", "Int64"]
 
 
 @SLOW

@@ -435,3 +435,23 @@ def test_fetch_rejects_a_bad_errors_argument_before_any_call(world):
     with pytest.raises(ValueError, match="errors must be"):
         client.fetch(req.id, SESSIONS, errors="skip")
     assert len(sb.calls) == before
+
+
+def test_every_sandbox_report_parses_with_its_registry_dtypes_and_no_warning():
+    """The sandbox writes every report's documented header: each parses typed, without drift or issues."""
+    from asc_nb import registry
+    from asc_nb.sandbox.datagen import instance_segments
+
+    app = {"id": "1234567890", "name": "Strict"}
+    checked = 0
+    for schema in registry.reports():
+        g = schema.granularities[0].value
+        blob = instance_segments(1, app, schema.name, g, "2026-03-05", "ONGOING", data_scale=0.3)[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            df = asc_nb.parse_segment(blob, report=schema.name)
+        assert df.attrs["typing"] == ("registry" if schema.fields else "names"), schema.name
+        for f in schema.fields:
+            assert df[f.column].dtype == f.dtype, (schema.name, f.column, df[f.column].dtype)
+            checked += 1
+    assert checked > 1000

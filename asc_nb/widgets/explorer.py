@@ -146,6 +146,7 @@ class ReportsExplorer(Panel):
         self.grid: Any = None
         self._cancel_event = threading.Event()
         self._job: _Job | None = None
+        self._plan: tuple[_Job, Any] | None = None
         super().__init__(
             [
                 self.title,
@@ -300,6 +301,7 @@ class ReportsExplorer(Panel):
 
     def _clear_downstream(self) -> None:
         self.instances = None
+        self._plan = None
         self.estimate = None
         self.instances_table.value = self.estimate_line.value = ""
         self.confirm_box.layout.display = "none"
@@ -368,6 +370,7 @@ class ReportsExplorer(Panel):
         if not self._still(job):
             return None
         self.instances = inst
+        self._plan = (job, plan) if plan is not None else None
         self.estimate = self._estimate(inst, plan)
         self._show_instances(inst)
         self.estimate_line.value = _muted(self.estimate["text"])
@@ -384,7 +387,8 @@ class ReportsExplorer(Panel):
         """Calls (and bytes when the plan knows them) the download will cost, and their share of the hour."""
         n = len(inst)
         listing = max(1, math.ceil(n / PAGE))
-        calls = int(getattr(plan, "calls", 0) or 0) or (listing + n)  # the listing + one segments listing each
+        # the plan has listed the instances already: one segments listing each remains; else the listing too
+        calls = n if plan is not None else listing + n
         limit = getattr(getattr(self.client, "rate_limit", None), "limit", None) or DEFAULT_HOURLY_LIMIT
         remaining = getattr(getattr(self.client, "rate_limit", None), "remaining", None)
         share = calls / limit
@@ -479,7 +483,11 @@ class ReportsExplorer(Panel):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", MissingDatesWarning)  # named in the status line instead
-                frame = self.client.fetch(job.request_id, job.report, **kwargs)
+                if self._plan is not None and self._plan[0] == job:  # the listed plan: no call repeated
+                    kwargs = {k: v for k, v in kwargs.items() if k in ("progress", "cancel")}
+                    frame = self.client.fetch(self._plan[1], **kwargs)
+                else:
+                    frame = self.client.fetch(job.request_id, job.report, **kwargs)
         except DownloadCancelled:
             self.progress.bar_style = "warning"
             self.progress_text.value = _muted(f"{shown['pct']}% · cancelled")

@@ -261,7 +261,7 @@ class RequestPanel(Panel):
                 advice = "Reuse it: Apple keeps generating its reports every day; there is no need for a second one."
             self.status.show(
                 "warn",
-                f"{name} already has a {access} request: {_request_line(existing)}. "
+                f"{name} already has {'an' if access[0] in 'AEIOU' else 'a'} {access} request: {_request_line(existing)}. "
                 f"Apple allows one request per access type per app. {advice}\n({exc})",
             )
         elif access == "ONE_TIME_SNAPSHOT":

@@ -53,7 +53,7 @@ def test_409_message_goes_away_when_another_app_is_chosen(client, app_ids) -> No
     assert isinstance(panel.error, asc_nb.ConflictError) and panel.open_existing.layout.display is None
     assert "Reuse it" in panel.status.text and "Apple keeps generating its reports" in panel.status.text
     name0 = client.app(app_ids[0]).name
-    assert f"{name0} already has a ONGOING request" in panel.status.text  # the app by name
+    assert f"{name0} already has an ONGOING request" in panel.status.text  # the app by name
     panel.app.value = app_ids[1]
     assert panel.error is None and panel.existing is None and panel.open_existing.layout.display == "none"
     assert panel.status.level == "info"

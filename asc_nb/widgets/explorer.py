@@ -413,7 +413,8 @@ class ReportsExplorer(Panel):
             rows.append({
                 "Processing date": pd.Timestamp(row["processing_date"]).date().isoformat(),
                 "Covers data dates": (f"{span[0]} → {span[1]}" if span and span[0] != span[1] else
-                                      str(span[0]) if span else "shown after the download"),
+                                      str(span[0]) if span else "shown after the download" if covered is None
+                                      else "no rows for the chosen dates"),
                 "Granularity": enum_text(row.get("granularity", "")),
             })  # fmt: skip
         self.instances_table.value = frame_html(pd.DataFrame(rows), max_rows=12)
@@ -509,6 +510,8 @@ class ReportsExplorer(Panel):
         self._finish(job, frame)
 
     def _finish(self, job: _Job, frame: pd.DataFrame) -> None:
+        self.result = {"request_id": job.request_id, "report": job.report, "granularity": job.granularity,
+                       "start": job.start, "end": job.end}  # first: the frame's export name and code read it
         self.frame = frame
         self.progress.value, self.progress.bar_style = 100, "success"
         stats = frame.attrs.get("stats") or {}

@@ -11,7 +11,7 @@ import ipywidgets as w
 from asc_nb.models import API_BASE_URL
 
 from ._common import Listeners
-from .explorer import ReportsExplorer
+from .explorer import EMPTY_HELP, ReportsExplorer
 from .requests import RequestPanel, RequestsOverview, RequestsTable
 
 TAB_REQUEST, TAB_REQUESTS, TAB_REPORTS = 0, 1, 2
@@ -135,6 +135,7 @@ class Dashboard(w.VBox):
         self.request_panel.on_created.add(self._on_created)
         self.request_panel.on_open.add(self.show_request)
         self.requests_table.on_open.add(self.explore)
+        self.requests_table.on_deleted.add(self._on_deleted)
         if self.clock is not None:
             self.clock.on_advance.add(self._on_clock)
         self.request_panel.run(self._load_apps)  # one apps listing serves every panel
@@ -172,6 +173,14 @@ class Dashboard(w.VBox):
 
     def _on_created(self, req: Any) -> None:
         self.requests_table.run(self.requests_table._select, str(getattr(req, "id", req)))
+
+    def _on_deleted(self, request_id: str) -> None:
+        """A deleted request: no 409 about it, no Open button to it, no explorer showing it."""
+        existing = self.request_panel.existing
+        if existing is not None and str(getattr(existing, "id", "")) == request_id:
+            self.request_panel._forget()
+        if self.explorer.request_id == request_id:
+            self.explorer.run(self.explorer.forget_request, f"Request {request_id} was deleted. {EMPTY_HELP}")
 
     def _on_clock(self, _days: float) -> None:
         self.explorer.follow_clock()

@@ -219,6 +219,15 @@ class ReportsExplorer(Panel):
         self._load(str(request_id))
         return self.reports
 
+    def forget_request(self, why: str) -> None:
+        """The open request is gone (deleted): show the empty state, not its reports."""
+        self.settle()
+        self._clear_request()
+        self.request_id = None
+        self.title.value = heading_html("Reports")
+        self.hint.layout.display = None
+        self.status.show("info", why)
+
     def _clear_request(self) -> None:
         self.reports = None
         self.request_info = {}

@@ -548,6 +548,9 @@ class Panel(w.VBox):
         self.status.show("ok", f"Exported {len(self.frame):,} rows to {written}.")  # type: ignore[arg-type]
 
     def close(self) -> None:
-        if self._remove_wait_listener is not None:
-            self._remove_wait_listener()
+        """Close the widget and stop listening to the client's waits."""
+        remove = getattr(self, "_remove_wait_listener", None)  # absent when __init__ stopped early
+        if remove is not None:
+            remove()
+            self._remove_wait_listener = None
         super().close()

@@ -595,8 +595,8 @@ class Client:
         Apple publishes a day's rows, and corrections to them, in the instances of the following
         days, so instances are selected server-side by ``processingDate`` in
         [start, end + settle_days] (default :data:`~asc_nb.models.SETTLE_DAYS` per granularity).
-        ``report`` is a name (one lookup call) or a :class:`Report` record (no call); listing the
-        instances is one more. Pass the plan to :meth:`fetch`, which then only lists segments.
+        ``report`` is a name (one lookup call) or a :class:`Report` record or a row of
+        ``client.reports(...)`` (no call); listing the instances is one more. Pass the plan to :meth:`fetch`, which then only lists segments.
         """
         request_id = _id(request, "request id")
         g = Granularity.parse(granularity, argument="granularity")
@@ -608,8 +608,14 @@ class Client:
             record = report
         elif isinstance(report, str):
             record = self._find_report(request_id, report)
+        elif isinstance(report, (pd.Series, Mapping)):  # a row of client.reports(...): the record's data
+            name, category = report.get("name"), report.get("category")
+            record = Report(id=_id(report.get("id"), "report id"), name=None if pd.isna(name) else str(name),
+                            category=Category(category) if category in Category._value2member_map_ else None,
+                            request_id=request_id)
         else:
-            raise TypeError(f"report must be a report name or a Report record, got {type(report).__name__}")
+            raise TypeError(f"report must be a report name, a Report record or a row of client.reports(), "
+                            f"got {type(report).__name__}")
         lag = SETTLE_DAYS[g] if settle_days is None else int(settle_days)
         window = (first, None if last is None else last + timedelta(days=lag))
         found = list(self.iter_instances(record.id, g, processing_date=window if (first or last) else None))

@@ -19,6 +19,7 @@ A :class:`SegmentJob` is plain, picklable data, so the same job can run in anoth
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import random as _random
 import threading
@@ -42,6 +43,8 @@ log = logging.getLogger("asc_nb.download")
 
 _TRANSIENT = frozenset({429, 500, 502, 503, 504})
 _CHUNK = 1 << 16
+#: keys of in-flight transfers (unique for the process: an id() of a freed object is reused)
+_KEYS = itertools.count()
 
 #: ``refresh(segment_id) -> url``: a freshly presigned URL for a segment (the caller asks the API)
 RefreshURL = Callable[[str], "str | None"]
@@ -103,11 +106,15 @@ class Transfer:
         return self.retry.backoff(attempt, self.random)
 
     def wait(self, seconds: float) -> None:
-        """Sleep, but wake up (and raise) as soon as the download is cancelled."""
-        if self.cancel is None:
+        """Sleep, but wake up (and raise) as soon as the download is cancelled.
+
+        A real wait is spent on the cancel event; an injected ``sleep`` (tests, scaled clocks) is
+        called as given and the event looked at afterwards.
+        """
+        if self.cancel is None or self.sleep is not time.sleep:
             self.sleep(seconds)
-            return
-        if self.cancel.wait(seconds):
+            self.check()
+        elif self.cancel.wait(seconds):
             self.check()
 
     def cancel_now(self) -> None:
@@ -169,7 +176,7 @@ def download(job: SegmentJob, transfer: Transfer, *, progress: Progress, stats: 
             transfer.wait(pause)
             pause = 0.0
         streamed = 0
-        key = id(object())
+        key = next(_KEYS)
         try:
             with cache.writer(job.checksum, job.size) as sink:
                 transfer._track(key, None, sink)

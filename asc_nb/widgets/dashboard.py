@@ -8,8 +8,6 @@ from typing import Any
 
 import ipywidgets as w
 
-from asc_nb.models import API_BASE_URL
-
 from ._common import Listeners
 from .explorer import EMPTY_HELP, ReportsExplorer
 from .requests import RequestPanel, RequestsOverview, RequestsTable
@@ -61,12 +59,12 @@ class RateLimitMeter(w.HBox):
 
 def connection_label(client: Any) -> str:
     """Say plainly what the data is: simulated, Apple's, or another server (a proxy, the sandbox CLI)."""
-    if getattr(client, "sandbox", None) is not None:
+    mode = client.mode
+    if mode == "sandbox":
         return "sandbox (simulated data)"
-    base = str(getattr(client, "base_url", "") or "").rstrip("/")
-    if not base or base == API_BASE_URL:
+    if mode == "apple":
         return "App Store Connect"
-    return f"{html.escape(base)} (not Apple's API host)"
+    return f"{html.escape(str(client.base_url).rstrip('/'))} (not Apple's API host)"
 
 
 class SandboxClock(w.HBox):
@@ -205,7 +203,7 @@ def dashboard(client: Any = None) -> Dashboard:
     ``.explorer`` are the panels (each with ``.frame``, ``.code``, ``.export(path)``, ``.wait()``).
     """
     if client is None:
-        import asc_nb
+        from asc_nb.connection import connect
 
-        client = asc_nb.connect()
+        client = connect()
     return Dashboard(client)

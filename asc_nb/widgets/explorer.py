@@ -364,14 +364,11 @@ class ReportsExplorer(Panel):
         return job == self._snapshot()
 
     def _list(self, job: _Job) -> pd.DataFrame | None:
-        plan = None
+        rows = self.reports[self.reports["name"].astype(str) == job.report] if self.reports is not None else None
+        report = rows.iloc[0] if rows is not None and len(rows) else job.report  # a listing row saves a lookup
         try:
-            if hasattr(self.client, "plan_fetch"):
-                plan = self.client.plan_fetch(job.request_id, job.report, job.granularity, job.start, job.end)
-                inst = plan.instances
-            else:
-                inst = self.client.instances(self.report.value, granularity=job.granularity,
-                                             processing_date=self._window(job))
+            plan = self.client.plan_fetch(job.request_id, report, job.granularity, job.start, job.end)
+            inst = plan.instances
         except Exception as exc:  # shown in the panel
             self.error = exc
             self.status.show("error", f"Could not list instances. {describe_error(exc)}")
@@ -379,18 +376,12 @@ class ReportsExplorer(Panel):
         if not self._still(job):
             return None
         self.instances = inst
-        self._plan = (job, plan) if plan is not None else None
+        self._plan = (job, plan)
         self.estimate = self._estimate(inst, plan)
         self._show_instances(inst)
         self.estimate_line.value = _muted(self.estimate["text"])
         self.status.show("info", f"{len(inst)} {job.granularity} instance(s) of {job.report}.")
         return inst
-
-    def _window(self, job: _Job) -> tuple[str | None, str | None]:
-        """Processing dates holding the rows of data dates [start, end], as ``client.fetch`` selects them."""
-        lag = {"DAILY": 5, "WEEKLY": 14, "MONTHLY": 36}[job.granularity]
-        end = (date.fromisoformat(job.end) + timedelta(days=lag)).isoformat() if job.end else None
-        return job.start, end
 
     def _estimate(self, inst: pd.DataFrame, plan: Any) -> dict[str, Any]:
         """Calls (and bytes when the plan knows them) the download will cost, and their share of the hour."""
@@ -482,8 +473,7 @@ class ReportsExplorer(Panel):
                 self.progress_text.value = _muted(f"{pct}% · {done} of {planned} segments · {nbytes / 1e6:,.1f} MB")
             self.on_change()  # e.g. the dashboard's rate-limit meter follows the calls live
 
-        supports_cancel = "cancel" in inspect.signature(self.client.fetch).parameters or hasattr(self.client,
-                                                                                                 "plan_fetch")
+        supports_cancel = "cancel" in inspect.signature(self.client.fetch).parameters
         kwargs: dict[str, Any] = {"granularity": job.granularity, "start": job.start, "end": job.end,
                                   "progress": on_progress}
         if supports_cancel:
@@ -531,6 +521,8 @@ class ReportsExplorer(Panel):
             "request_id": job.request_id, "report": job.report, "granularity": job.granularity,
             "start": job.start, "end": job.end, "instances": 0 if self.instances is None else len(self.instances),
             "shape": frame.shape, "missing_dates": missing,
+            "segments": stats.get("segments") if isinstance(stats, dict) else None,
+            "bytes": stats.get("bytes") if isinstance(stats, dict) else None,
         }  # fmt: skip
         if self.instances is not None and "instance_id" in frame.columns and not frame.empty:
             spans = frame.groupby(frame["instance_id"].astype(str), observed=True)["date"].agg(["min", "max"])

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import asc_nb
+import asc_nb.connection
 from asc_nb.auth import Credentials
 from asc_nb.errors import ConfigError
 from asc_nb.sandbox import Sandbox
@@ -15,7 +16,7 @@ from asc_nb.sandbox import Sandbox
 
 @pytest.fixture
 def fresh_notice(monkeypatch):
-    monkeypatch.setattr(asc_nb, "_announced", False)
+    monkeypatch.setattr(asc_nb.connection, "_announced", False)
 
 
 def test_no_credentials_means_announced_sandbox(fresh_notice, capsys, tmp_path):
@@ -125,7 +126,7 @@ def test_default_sandbox_starts_with_history(fresh_notice, capsys, tmp_path):
 
 def test_notice_in_a_notebook_is_a_quiet_info_line(fresh_notice, capsys, monkeypatch, tmp_path):
     shown = []
-    monkeypatch.setattr(asc_nb, "_in_kernel", lambda: True)
+    monkeypatch.setattr(asc_nb.connection, "_in_kernel", lambda: True)
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
     with asc_nb.connect(environ={}, cache_dir=tmp_path):
         pass

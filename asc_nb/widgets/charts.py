@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from asc_nb.errors import ConfigError, NonAdditiveMetricError
+from asc_nb.registry import get as registry_get
 
 #: Apple: most reports are complete after two days; the registry knows the exceptions
 DEFAULT_COMPLETE_AFTER_DAYS = 2
@@ -49,14 +50,12 @@ class Measure:
 
 
 def _schema(report: str | None) -> Any:
-    """The registry's entry for ``report`` when the registry knows it (it may not be installed yet)."""
+    """The registry's entry for ``report`` (``None`` for a report it does not know: the frame's columns decide)."""
     if not report:
         return None
     try:
-        from asc_nb import registry  # type: ignore[attr-defined]
-
-        return registry.get(report)
-    except Exception:  # no registry, or a report it does not know: fall back to the frame's columns
+        return registry_get(report)
+    except Exception:
         return None
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 import traitlets
 
 from asc_nb.errors import DownloadCancelled, MissingDatesWarning, NonAdditiveMetricError
+from asc_nb.registry import describe_report
 
 from . import charts
 from ._common import (
@@ -704,13 +705,11 @@ def _muted(text: str) -> str:
 
 
 def _fields_html(report: str | None) -> str:
-    """The registry's description of the report's fields (when the registry is there)."""
+    """The registry's description of the report's fields (``asc_nb.describe_report``)."""
     if not report:
         return ""
     try:
-        import asc_nb
-
-        fields = asc_nb.describe_report(report)  # type: ignore[attr-defined]
-    except Exception:
-        return _muted("The field descriptions come with asc_nb.describe_report (not available here).")
+        fields = describe_report(report)
+    except Exception as exc:  # a report the registry does not know: say so, the rest of the panel works
+        return _muted(f"No field descriptions for {report}: {exc}")
     return frame_html(fields, max_rows=60)

@@ -27,10 +27,10 @@ def _split(text: str | None) -> list[str] | None:
 def _json_value(value: Any) -> Any:
     import pandas as pd
 
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
         return None
     if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.date().isoformat()
+        return value.date().isoformat()
     if hasattr(value, "item"):
         return value.item()
     return value

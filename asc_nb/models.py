@@ -70,6 +70,12 @@ class Granularity(_StrEnum):
     MONTHLY = "MONTHLY"
 
 
+#: How many days after a ``Date`` Apple may still publish it or correct it, per granularity
+#: (daily data complete within ≤5 days; weekly published the Friday after the week; monthly on
+#: the 5th of the following month). A fetch lists instances this far past its ``end``.
+SETTLE_DAYS: dict[Granularity, int] = {Granularity.DAILY: 5, Granularity.WEEKLY: 14, Granularity.MONTHLY: 36}
+
+
 class Role(_StrEnum):
     """App Store Connect user roles that matter to the Analytics Reports API."""
 

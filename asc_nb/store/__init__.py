@@ -33,6 +33,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from asc_nb.config import store_dir
+from asc_nb.data.transfer import job_from
 from asc_nb.errors import (
     ASCError,
     ConflictError,
@@ -75,15 +77,6 @@ LOCAL_WORKERS = 4
 def view_name(report: str, granularity: str) -> str:
     """DuckDB view of a report × granularity: ``app_sessions_standard_daily``."""
     return f"{snake(report)}_{granularity.lower()}"
-
-
-def _default_root() -> Path:
-    env = (os.environ.get("ASC_NB_STORE") or "").strip()
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("asc-nb", appauthor=False)) / "store"
 
 
 # --------------------------------------------------------------------------- sync bookkeeping
@@ -207,7 +200,7 @@ class Store:
     """A local, append-and-replace history of Analytics Reports (see the module docstring)."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path).expanduser() if path is not None else _default_root()
+        self.path = store_dir(path)
         self.path.mkdir(parents=True, exist_ok=True)
         (self.path / LAKE).mkdir(exist_ok=True)
         self._state: State | None = None
@@ -311,7 +304,7 @@ class Store:
         Columns: ``app_id``, ``date``, the report's own columns, then ``processing_date``,
         ``instance_id``, ``segment_id``; sorted by app and date.
         """
-        from asc_nb.parse import arrow_to_pandas, unify_tables
+        from asc_nb.data.parse import arrow_to_pandas, unify_tables
 
         g = Granularity.parse(granularity, argument="granularity").value
         gdir = report_dir(self.path, report, g)
@@ -395,7 +388,7 @@ class Store:
         week of Apple's 35-day deletion. A daily instance processed on P is placed on P-1.
         ``now`` defaults to the latest processing date the store has seen (Apple's "today").
         """
-        from asc_nb.vintage import expected_dates
+        from asc_nb.data.vintage import expected_dates
 
         ref = iso_date(now, "now") if now is not None else self._reference_day()
         stored: dict[tuple[str, str], dict[str, int]] = {}
@@ -764,7 +757,7 @@ class _Sync:
             "app_id": task.row.app_id, "report": task.row.report, "granularity": task.row.granularity,
             "instance_id": task.instance_id, "processing_date": task.processing_date, "start": self.start,
             "types": self.state.types(task.row.report, task.row.granularity),
-            "segments": [{"id": s.id, "url": s.url, "checksum": s.checksum, "size": s.size_in_bytes} for s in segs],
+            "segments": [job_from(s, instance_id=task.instance_id) for s in segs],
         }
 
     def _settle(self, task: _Task, result: dict[str, Any], bar: _Bar) -> None:

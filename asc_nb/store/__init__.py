@@ -72,6 +72,8 @@ AT_RISK_DAYS = 28
 #: how long a remembered app list (``apps=None``) is trusted before it is listed again
 APPS_TTL = dt.timedelta(hours=24)
 LOCAL_WORKERS = 4
+#: concurrent segment listings (API calls) during a sync; polite to Apple's hourly budget
+LISTING_THREADS = 4
 
 
 def view_name(report: str, granularity: str) -> str:
@@ -112,20 +114,35 @@ class _Row:
 
 
 class _CallCounter:
-    """Counts the client's API responses (retries included) and charges them to the current row."""
+    """Counts the client's API responses (retries included) and charges them to the current row.
+
+    The row is per thread (segment listings run on a few threads); a response on a thread that
+    is not ours (a widget using the same client meanwhile) is not counted.
+    """
 
     def __init__(self, client: Any) -> None:
         self.http = client.http.client
-        self.current: _Row | None = None
+        self.local = threading.local()
         self.total = 0
-        self._thread = threading.get_ident()
+        self._lock = threading.Lock()
+        self._main = threading.get_ident()
+
+    @property
+    def current(self) -> _Row | None:
+        return getattr(self.local, "row", None)
+
+    @current.setter
+    def current(self, row: _Row | None) -> None:
+        self.local.row = row
 
     def __call__(self, response: Any) -> None:
-        if threading.get_ident() != self._thread:
-            return  # another user of the same client meanwhile (a widget): not ours
-        self.total += 1
-        if self.current is not None:
-            self.current.api_calls += 1
+        row = self.current
+        if row is None and threading.get_ident() != self._main:
+            return
+        with self._lock:
+            self.total += 1
+            if row is not None:
+                row.api_calls += 1
 
     def __enter__(self) -> _CallCounter:
         hooks = {k: list(v) for k, v in self.http.event_hooks.items()}
@@ -168,7 +185,7 @@ class _Pool:
             threads = sum((executor.nthreads() or {}).values()) or 2
         else:
             threads = getattr(executor, "_max_workers", LOCAL_WORKERS)
-        self.window = max(2, 2 * int(threads))
+        self.window = max(8, 2 * int(threads))
         #: worker threads in this process can use the client's own download transport
         self.same_process = self.owned or isinstance(executor, cf.ThreadPoolExecutor)
 
@@ -712,16 +729,22 @@ class _Sync:
     def _download(self) -> None:
         if not self.tasks:
             return
+        self.types = {(t.row.report, t.row.granularity): self.state.types(t.row.report, t.row.granularity)
+                      for t in self.tasks}
         pool = _Pool(self.executor)
         key = register_http(self.client.downloads) if pool.same_process else None
         bar = _Bar(self.progress, len(self.tasks))
         inflight: dict[Any, _Task] = {}
+        # segment listings are API calls: a few at a time here, on the caller, while workers download
+        lister = cf.ThreadPoolExecutor(LISTING_THREADS, thread_name_prefix="asc-nb-store-list")
         try:
             while self.tasks or inflight:
-                while self.tasks and len(inflight) < pool.window:
-                    task = self.tasks.popleft()
-                    job = self._job(task, key)
-                    if job is None:
+                room = pool.window - len(inflight)
+                batch = [self.tasks.popleft() for _ in range(min(max(room, 0), len(self.tasks)))]
+                for task, job in zip(batch, lister.map(lambda t: self._job(t, key), batch), strict=True):
+                    if isinstance(job, str):  # the listing failed: recorded here, on the caller's thread
+                        task.row.errors.append(f"instance {task.instance_id}: {job}")
+                        self.state.mark_failed(task.instance_id, job)
                         bar.done()
                         continue
                     inflight[pool.submit(job)] = task
@@ -737,26 +760,26 @@ class _Sync:
         finally:
             for fut in inflight:
                 fut.cancel()
+            lister.shutdown(wait=True, cancel_futures=True)
             if key is not None:
                 unregister_http(key)
             pool.close()
             bar.close()
 
-    def _job(self, task: _Task, http_key: str | None) -> dict[str, Any] | None:
+    def _job(self, task: _Task, http_key: str | None) -> dict[str, Any] | str:
+        """The worker's job for one instance (its segments listed now: URLs live 5 minutes), or an error."""
         self.counter.current = task.row
         try:
             segs = list(self.client.iter_segments(task.instance_id))
         except ASCError as err:
-            task.row.errors.append(f"instance {task.instance_id}: {_err(err)}")
-            self.state.mark_failed(task.instance_id, _err(err))
-            return None
+            return _err(err)
         finally:
             self.counter.current = None
         return {
             "root": str(self.store.path), "cache_dir": str(self.client.cache_dir), "http": http_key,
             "app_id": task.row.app_id, "report": task.row.report, "granularity": task.row.granularity,
             "instance_id": task.instance_id, "processing_date": task.processing_date, "start": self.start,
-            "types": self.state.types(task.row.report, task.row.granularity),
+            "types": self.types.get((task.row.report, task.row.granularity), {}),
             "segments": [job_from(s, instance_id=task.instance_id) for s in segs],
         }
 
@@ -773,6 +796,9 @@ class _Sync:
             return
         bar.done()
         if status == "ok":
+            known = self.types.setdefault((row.report, row.granularity), {})
+            for column, arrow_type in (result.get("types") or {}).items():
+                known.setdefault(column, arrow_type)  # later jobs of this sync write the same types
             self.state.mark_stored(task.instance_id, int(result["rows"]), result.get("types") or {}, row.report,
                                    row.granularity)
             row.new_instances += 1

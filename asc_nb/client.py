@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 import pandas as pd
@@ -65,6 +65,7 @@ MAX_REMEMBERED_PARENTS = 20_000
 
 DateLike = date | datetime | str
 Mode = Literal["apple", "sandbox", "custom"]
+R = TypeVar("R", bound=Record)
 ProcessingDate = DateLike | tuple[DateLike | None, DateLike | None] | list[DateLike] | None
 
 #: A date range up to this many days is sent as a server-side list of dates; a longer or
@@ -219,6 +220,15 @@ class Client:
         """The last API response (``client.last_response.json()`` is the raw document)."""
         return self.http.last_response
 
+    def on_wait(self, callback: Callable[[str, float], None]) -> Callable[[], None]:
+        """Call ``callback(reason, seconds)`` whenever an API call is about to wait on purpose.
+
+        ``reason`` is ``"pacer"`` (the hourly budget is spent), ``"retry-after"`` (Apple said when to
+        retry) or ``"backoff"``; the callback runs on the waiting thread, so a panel can show a
+        countdown instead of a frozen button. Returns a function that removes the callback.
+        """
+        return self.http.add_wait_listener(callback)
+
     def close(self) -> None:
         self.http.close()
         self.downloads.close()
@@ -243,7 +253,7 @@ class Client:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _list(self, ep: Endpoint, parent: str | None, params: Mapping[str, Any], cls: type[Record]) -> Iterator[Record]:
+    def _list(self, ep: Endpoint, parent: str | None, params: Mapping[str, Any], cls: type[R]) -> Iterator[R]:
         unknown = set(params) - ep.query_parameters
         assert not unknown, f"{ep.name} does not accept {unknown}"
         path = ep.url(parent)
@@ -265,7 +275,7 @@ class Client:
             while len(self._parents) > MAX_REMEMBERED_PARENTS:
                 del self._parents[next(iter(self._parents))]  # dicts keep insertion order
 
-    def _get(self, ep: Endpoint, id: str, cls: type[Record], params: Mapping[str, Any] | None = None) -> Record:
+    def _get(self, ep: Endpoint, id: str, cls: type[R], params: Mapping[str, Any] | None = None) -> R:
         doc = self.http.get_json(ep.url(id), params)
         self.last_documents = [doc]
         return cls.from_resource(doc["data"], self._parents.get(id))
@@ -275,12 +285,12 @@ class Client:
     def iter_apps(self, *, name: str | list[str] | None = None, bundle_id: str | list[str] | None = None,
                   sku: str | list[str] | None = None, ids: str | list[str] | None = None) -> Iterator[App]:
         """Apps, lazily (see :meth:`apps`)."""
-        params: dict[str, Any] = {"fields[apps]": "name,bundleId,sku,primaryLocale"}
+        params: dict[str, Any] = App.resource.sparse_fields()
         for key, value in (("name", name), ("bundleId", bundle_id), ("sku", sku), ("id", ids)):
             values = _names(value, key)
             if values:
                 params[f"filter[{key}]"] = ",".join(values)
-        return self._list(endpoint("apps"), None, params, App)  # type: ignore[return-value]
+        return self._list(endpoint("apps"), None, params, App)
 
     def apps(self, *, name: str | list[str] | None = None, bundle_id: str | list[str] | None = None,
              sku: str | list[str] | None = None, ids: str | list[str] | None = None) -> pd.DataFrame:
@@ -290,7 +300,7 @@ class Client:
     def app(self, id: str) -> App:
         """One app."""
         app_id = _id(id, "app id")
-        return self._get(endpoint("app"), app_id, App, {"fields[apps]": "name,bundleId,sku,primaryLocale"})  # type: ignore[return-value]
+        return self._get(endpoint("app"), app_id, App, App.resource.sparse_fields())
 
     # ------------------------------------------------------------------ report requests
 
@@ -300,7 +310,7 @@ class Client:
         params: dict[str, Any] = {}
         if access_type is not None:
             params["filter[accessType]"] = AccessType.parse(access_type, argument="access_type").value
-        return self._list(endpoint("app_report_requests"), app_id, params, ReportRequest)  # type: ignore[return-value]
+        return self._list(endpoint("app_report_requests"), app_id, params, ReportRequest)
 
     def report_requests(self, app_id: str, access_type: AccessType | str | None = None) -> pd.DataFrame:
         """An app's report requests: id, access_type, stopped_due_to_inactivity, app_id."""
@@ -308,7 +318,7 @@ class Client:
 
     def report_request(self, id: str) -> ReportRequest:
         """One report request."""
-        return self._get(endpoint("report_request"), _id(id, "request id"), ReportRequest)  # type: ignore[return-value]
+        return self._get(endpoint("report_request"), _id(id, "request id"), ReportRequest)
 
     def _existing(self, app_id: str, access: AccessType) -> ReportRequest | None:
         found = list(self.iter_report_requests(app_id, access))
@@ -434,7 +444,7 @@ class Client:
         names = _names(name, "name")
         if names:
             params["filter[name]"] = ",".join(names)
-        return self._list(endpoint("request_reports"), request_id, params, Report)  # type: ignore[return-value]
+        return self._list(endpoint("request_reports"), request_id, params, Report)
 
     def reports(self, request_id: str, category: Category | str | None = None,
                 name: str | list[str] | None = None) -> pd.DataFrame:
@@ -443,7 +453,7 @@ class Client:
 
     def report(self, id: str) -> Report:
         """One report."""
-        return self._get(endpoint("report"), _id(id, "report id"), Report)  # type: ignore[return-value]
+        return self._get(endpoint("report"), _id(id, "report id"), Report)
 
     # ------------------------------------------------------------------ instances
 
@@ -468,7 +478,7 @@ class Client:
             return not (start and d < start or end and d > end)
 
         records = self._list(endpoint("report_instances"), report_id, params, Instance)
-        return (r for r in records if keep(r))  # type: ignore[misc]
+        return (r for r in records if keep(r))
 
     def instances(self, report_id: str, granularity: Granularity | str | None = None,
                   processing_date: ProcessingDate = None) -> pd.DataFrame:
@@ -481,14 +491,14 @@ class Client:
 
     def instance(self, id: str) -> Instance:
         """One instance."""
-        return self._get(endpoint("instance"), _id(id, "instance id"), Instance)  # type: ignore[return-value]
+        return self._get(endpoint("instance"), _id(id, "instance id"), Instance)
 
     # ------------------------------------------------------------------ segments
 
     def iter_segments(self, instance_id: str) -> Iterator[Segment]:
         """An instance's segments, lazily (their URLs expire 5 minutes after listing)."""
         instance_id = _id(instance_id, "instance id")
-        return self._list(endpoint("instance_segments"), instance_id, {}, Segment)  # type: ignore[return-value]
+        return self._list(endpoint("instance_segments"), instance_id, {}, Segment)
 
     def segments(self, instance_id: str) -> pd.DataFrame:
         """An instance's segments: id, checksum, size_in_bytes, url, instance_id.
@@ -499,7 +509,7 @@ class Client:
 
     def segment(self, id: str) -> Segment:
         """One segment (with a freshly presigned URL)."""
-        return self._get(endpoint("segment"), _id(id, "segment id"), Segment)  # type: ignore[return-value]
+        return self._get(endpoint("segment"), _id(id, "segment id"), Segment)
 
     # ------------------------------------------------------------------ data (asc_nb.data)
 

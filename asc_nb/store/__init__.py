@@ -585,6 +585,9 @@ class _Sync:
             self.counter.current = row
             if row.errors:
                 continue
+            if not _granularity_offered(row.report, row.granularity):
+                row.skipped = f"Apple publishes {row.report} without {row.granularity} instances"
+                continue
             self._list(row, ongoing, ids.get(row.report), AccessType.ONGOING.value, retry=True)
             if snapshot and row.report in snap_ids and not self.state.snapshot_done(snapshot, row.report,
                                                                                       row.granularity):
@@ -729,8 +732,14 @@ class _Sync:
     def _download(self) -> None:
         if not self.tasks:
             return
-        self.types = {(t.row.report, t.row.granularity): self.state.types(t.row.report, t.row.granularity)
-                      for t in self.tasks}
+        self.types, self.documented = {}, {}
+        for t in self.tasks:
+            key = (t.row.report, t.row.granularity)
+            if key not in self.types:
+                known = self.state.types(*key)
+                documented = _registry_types(t.row.report)
+                self.types[key] = {**known, **(documented or {})}  # the registry decides where it knows
+                self.documented[key] = sorted(documented) if documented else None
         pool = _Pool(self.executor)
         key = register_http(self.client.downloads) if pool.same_process else None
         bar = _Bar(self.progress, len(self.tasks))
@@ -780,15 +789,24 @@ class _Sync:
             "app_id": task.row.app_id, "report": task.row.report, "granularity": task.row.granularity,
             "instance_id": task.instance_id, "processing_date": task.processing_date, "start": self.start,
             "types": self.types.get((task.row.report, task.row.granularity), {}),
+            "documented": self.documented.get((task.row.report, task.row.granularity)),
             "segments": [job_from(s, instance_id=task.instance_id) for s in segs],
         }
+
+    def _known_drift(self, row: _Row, issue: dict[str, Any]) -> bool:
+        """A schema drift already recorded for this report × granularity (said once, not per instance)."""
+        if issue.get("kind") != "schema_drift":
+            return False
+        return self.state.db.execute(
+            "select 1 from issues where kind = 'schema_drift' and report = ? and granularity = ? and column_name = ?",
+            (row.report, row.granularity, issue.get("column"))).fetchone() is not None
 
     def _settle(self, task: _Task, result: dict[str, Any], bar: _Bar) -> None:
         row = task.row
         row.downloads += int(result.get("downloads") or 0)
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        self.state.add_issues(now, row.app_id, row.report, row.granularity, task.instance_id,
-                              result.get("issues") or [])
+        issues = [i for i in result.get("issues") or [] if not self._known_drift(row, i)]
+        self.state.add_issues(now, row.app_id, row.report, row.granularity, task.instance_id, issues)
         status = result["status"]
         if status == "expired" and task.attempts < 2:
             task.attempts += 1  # presigned URLs live 5 minutes: list the segments again and re-send
@@ -808,6 +826,32 @@ class _Sync:
         error = result.get("error") or "segment URLs kept expiring"
         self.state.mark_failed(task.instance_id, error)
         row.errors.append(f"instance {task.instance_id} ({task.processing_date}): {error}")
+
+
+_ARROW = {"datetime64[ns]": "timestamp[ns]", "string": "string", "Int64": "int64", "Float64": "double"}
+
+
+def _registry_types(report: str) -> dict[str, str] | None:
+    """{column: arrow type} from the report registry (Apple's documented fields), or None if unknown."""
+    from asc_nb import registry
+
+    try:
+        schema = registry.get(report)
+    except ReportNotFoundError:
+        return None
+    if not schema.documented or not schema.fields:
+        return None
+    return {f.column: _ARROW[f.dtype] for f in schema.fields if f.column != "date" and f.dtype in _ARROW}
+
+
+def _granularity_offered(report: str, granularity: str) -> bool:
+    from asc_nb import registry
+
+    try:
+        schema = registry.get(report)
+    except ReportNotFoundError:
+        return True  # unknown to the registry: ask Apple
+    return any(g.value == granularity for g in schema.granularities)
 
 
 def _last_covered(processing_date: dt.date, granularity: str) -> str:

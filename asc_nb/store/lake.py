@@ -192,20 +192,23 @@ def _provenance(table: pa.Table, app_id: str, processing_date: str, instance_id:
             .append_column("segment_id", pa.array([segment_id] * n, pa.string())))
 
 
-def _conform(table: pa.Table, types: dict[str, str] | None) -> pa.Table:
-    """Cast columns to the lake's types for this report (so every file of a report agrees)."""
+def _conform(table: pa.Table, types: dict[str, str] | None) -> tuple[pa.Table, list[str]]:
+    """Cast columns to the lake's types for this report (so every file of a report agrees).
+
+    Returns the table and the columns whose values did not fit their type (kept as parsed).
+    """
     if not types:
-        return table
-    cols, names = [], []
+        return table, []
+    cols, misfits = [], []
     for name, col in zip(table.column_names, table.columns, strict=True):
         want = types.get(name)
         if want is not None and str(col.type) != want:
-            # a value that does not fit is kept as parsed (unify_tables on read settles it)
-            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            try:
                 col = col.cast(_arrow_type(want))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                misfits.append(name)
         cols.append(col)
-        names.append(name)
-    return pa.Table.from_arrays(cols, names=names)
+    return pa.Table.from_arrays(cols, names=table.column_names), misfits
 
 
 def _arrow_type(text: str) -> pa.DataType:
@@ -265,7 +268,17 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     table = table.filter(pc.is_valid(table.column("__day")))
     if job.get("start"):
         table = table.filter(pc.greater_equal(table.column("__day"), job["start"]))
-    table = _conform(table, job.get("types"))
+    table, misfits = _conform(table, job.get("types"))
+    for name in misfits:
+        issues.append({"segment_id": None, "kind": "type", "line": None, "column": name, "value": None,
+                       "message": f"values of {name!r} do not fit its documented type {job['types'][name]}; "
+                                  "kept as parsed"})
+    documented = job.get("documented")
+    if documented:
+        extra = sorted(set(table.column_names) - set(documented) - {"__day", *PROVENANCE})
+        if extra:
+            issues.append({"segment_id": None, "kind": "schema_drift", "line": None, "column": ",".join(extra),
+                           "value": None, "message": f"columns Apple does not document for this report: {extra}"})
     result["types"] = {n: str(t) for n, t in zip(table.schema.names, table.schema.types, strict=True)
                        if n != "__day" and not pa.types.is_null(t)}
     vintage = (job["processing_date"], job["instance_id"])

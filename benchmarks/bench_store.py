@@ -72,6 +72,7 @@ def main() -> None:
                 n0 = len(server.calls())
                 t0 = time.perf_counter()
                 noop = store.sync(c, reports=REPORTS, progress=False)
+                assert noop["downloads"].sum() == 0
                 t_noop = time.perf_counter() - t0
                 noop_api, noop_dl = api_calls(server, n0)
 

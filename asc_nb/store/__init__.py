@@ -514,13 +514,16 @@ class _Sync:
         self.rows: dict[tuple[str, str, str], _Row] = {}
         self.tasks: deque[_Task] = deque()
         self.snapshot_rows: dict[tuple[str, str, str], tuple[str, list[str]]] = {}
+        self._checked: dict[str, bool] = {}
         self.today = self._today()
 
     def _today(self) -> dt.date:
         sandbox = getattr(self.client, "sandbox", None)
         if sandbox is not None:
             return sandbox.now.date()
-        ref = self.state.get_meta("reference_day")
+        if getattr(self.client, "mode", None) == "apple":
+            return dt.datetime.now(dt.timezone.utc).date()
+        ref = self.state.get_meta("reference_day")  # another server: its "today" is the newest instance seen
         return dt.date.fromisoformat(ref) if ref else dt.datetime.now(dt.timezone.utc).date()
 
     def _note_day(self, day: dt.date) -> None:
@@ -701,6 +704,8 @@ class _Sync:
             return
         if access == AccessType.ONGOING.value and listed:
             self._note_day(max(i.processing_date for i in listed if i.processing_date))
+        if access == AccessType.ONGOING.value and self._stale(listed, request_id):
+            self._stopped(row, request_id)  # says so in the row; what is still listed is stored all the same
         ref = self.state.get_meta("reference_day") or self.today.isoformat()
         keep = [i for i in listed if i.processing_date is not None and
                 (self.start is None or _last_covered(i.processing_date, row.granularity) >= self.start)]
@@ -718,14 +723,37 @@ class _Sync:
                 row.pending.append(
                     f"ONE_TIME_SNAPSHOT {request_id} (asked {asked}) is not ready yet: Apple makes it within 1-2 days "
                     f"(expect it by {_plus(asked, 2)}); sync again then")
-        elif not listed and not self._has_any(row):
+        elif not listed and not self._stale(listed, request_id):
             row.pending.append(f"ONGOING request {request_id} has no instances yet: Apple starts a new request's "
                                "reports within 1-2 days")
 
-    def _has_any(self, row: _Row) -> bool:
-        return self.state.db.execute(
-            "select 1 from instances where app_id = ? and report = ? and granularity = ? and stored = 1 limit 1",
-            (row.app_id, row.report, row.granularity)).fetchone() is not None
+    def _stale(self, listed: list[Any], request_id: str) -> bool:
+        """Nothing new for over 2 days (or never, from a request known that long): worth asking why."""
+        days = [i.processing_date for i in listed if i.processing_date]
+        if days:
+            return (self.today - max(days)).days > 2
+        known = [r for r in self.state.db.execute("select requested_on from requests where request_id = ?",
+                                                  (request_id,))]
+        return bool(known and known[0][0]) and (self.today - dt.date.fromisoformat(known[0][0])).days > 2
+
+    def _stopped(self, row: _Row, request_id: str) -> bool:
+        """Re-check the request (one call, only when it went quiet): a stopped one makes nothing new."""
+        checked = self._checked.get(request_id)
+        if checked is None:
+            try:
+                checked = bool(self.client.report_request(request_id).stopped_due_to_inactivity)
+            except NotFoundError:
+                self.state.forget_request(request_id)
+                checked = False
+            except ASCError:
+                checked = False
+            self._checked[request_id] = checked
+        if checked:
+            row.errors.append(
+                f"ONGOING request {request_id} of app {row.app_id} stopped due to inactivity (no report was read "
+                "for weeks) and makes no new instances; an Admin key can replace it with "
+                f"client.ensure_ongoing({row.app_id!r}, restart_stopped=True), then sync again")
+        return checked
 
     # -------------------------------------------------------------- downloads (workers)
 

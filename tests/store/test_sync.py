@@ -230,3 +230,45 @@ def test_registry_types_skipped_granularity_and_issues_kept(store, tmp_path):
     assert len(drift) == len(drift.drop_duplicates(["report", "granularity", "column"]))
     again = store.sync(client, apps=[app_id], reports=["App Sessions Standard"], progress=False)
     assert again["status"].tolist() == ["ok"] and len(store.issues()) == len(issues)
+
+
+def test_a_stopped_request_is_named_and_a_deleted_one_is_found_again(store, tmp_path):
+    sb = small_world(inactivity_days=3)
+    client = asc_nb.connect(sandbox=sb, cache_dir=tmp_path / "cache")
+    app_id = next(iter(sb.world.apps))
+    assert store.sync(client, apps=[app_id], reports=[REPORTS[0]], progress=False)["status"].tolist() == ["ok"]
+    sb.advance(days=8)  # nobody read anything for 8 days: the ONGOING request stopped after 3
+    before = len(sb.calls)
+    quiet = store.sync(client, apps=[app_id], reports=[REPORTS[0]], progress=False)
+    assert quiet["status"].tolist() == ["failed"]
+    assert "stopped due to inactivity" in quiet["error"][0] and "restart_stopped=True" in quiet["error"][0]
+    assert quiet["new_instances"][0] > 0  # what Apple still lists is stored all the same
+    assert any(path.startswith("/v1/analyticsReportRequests/") and "/reports" not in path
+               for _, host, path in sb.calls[before:] if host == "api")
+
+    with warnings_ignored():
+        old = client.ensure_ongoing(app_id)
+    client.delete_report_request(old.id)  # e.g. an Admin replaced it by hand
+    fresh = store.sync(client, apps=[app_id], reports=[REPORTS[0]], progress=False)
+    assert fresh["status"].tolist() == ["pending"], fresh  # a new request: Apple starts it within 1-2 days
+    assert store.state.request(app_id, "ONGOING")[0] != old.id
+    sb.advance(days=2)
+    later = store.sync(client, apps=[app_id], reports=[REPORTS[0]], progress=False)
+    assert later["status"].tolist() == ["ok"] and later["new_instances"][0] > 0
+
+
+def warnings_ignored():
+    import warnings
+
+    ctx = warnings.catch_warnings()
+    ctx.__enter__()
+    warnings.simplefilter("ignore")
+
+    class _Exit:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            ctx.__exit__(*exc)
+
+    return _Exit()

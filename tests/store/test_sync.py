@@ -272,3 +272,16 @@ def warnings_ignored():
             ctx.__exit__(*exc)
 
     return _Exit()
+
+
+def test_an_expired_url_is_listed_again_by_the_caller_and_the_job_resent(store, tmp_path):
+    sb = small_world(history_days=3)
+    client = asc_nb.connect(sandbox=sb, cache_dir=tmp_path / "cache")
+    app_id = next(iter(sb.world.apps))
+    sb.faults.add("expired", host="download", count=1)
+    before = len(sb.calls)
+    result = store.sync(client, apps=[app_id], reports=[REPORTS[0]], progress=False)
+    assert result["status"].tolist() == ["ok"], result
+    listings = [p for _, h, p in sb.calls[before:] if h == "api" and "/segments" in p]
+    assert len(listings) == result["new_instances"][0] + 1  # one instance's segments listed twice
+    assert not any(p.startswith("/v1/analyticsReportSegments/") for _, h, p in sb.calls[before:] if h == "api")

@@ -98,6 +98,7 @@ class _Row:
     errors: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
     skipped: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     def dates(self, days: list[str]) -> None:
         if days:
@@ -106,7 +107,7 @@ class _Row:
 
     def record(self) -> dict[str, Any]:
         status = "failed" if self.errors else "skipped" if self.skipped else "pending" if self.pending else "ok"
-        text = "; ".join(self.errors or ([self.skipped] if self.skipped else self.pending)) or None
+        text = "; ".join(self.errors or ([self.skipped] if self.skipped else self.pending) or self.notes) or None
         return {"app_id": self.app_id, "report": self.report, "granularity": self.granularity, "status": status,
                 "new_instances": self.new_instances, "rows": self.rows, "api_calls": self.api_calls,
                 "downloads": self.downloads, "first_date": self.first_date, "last_date": self.last_date,
@@ -660,9 +661,9 @@ class _Sync:
                     row.errors.append(_err(err))
                 return None
             if known is not None and existing.id == known[0]:  # the one already merged: nothing newer
-                for row in rows:
-                    row.errors.append(f"backfill: app {app_id}'s ONE_TIME_SNAPSHOT {existing.id} is already merged;"
-                                      " Apple allows one about every 31 days (delete it to ask again)")
+                for row in rows:  # not a failure: a daily `--backfill` in cron must not fail every day
+                    row.notes.append(f"backfill: app {app_id}'s ONE_TIME_SNAPSHOT {existing.id} is already merged;"
+                                     " Apple allows one about every 31 days (delete it to ask for a newer one)")
                 return None
             req = existing
         except ASCError as err:

@@ -123,6 +123,8 @@ def test_backfill_pending_then_merged_once_across_requests(store, tmp_path):
     before = len(sb.calls)
     third = store.sync(client, reports=[report], progress=False)
     assert len(api_calls(sb, before)) <= 2 and third["downloads"].sum() == 0  # the snapshot is done: not listed
+    fourth = store.sync(client, reports=[report], backfill=True, progress=False)  # cron with --backfill every day
+    assert set(fourth["status"]) == {"ok"} and fourth["error"].str.contains("already merged").all()
 
 
 def test_failing_report_keeps_the_others(store, tmp_path):

@@ -33,6 +33,7 @@ __all__ = [
     "FieldKind",
     "ReportSchema",
     "describe_report",
+    "family",
     "get",
     "names",
     "normalize",
@@ -99,6 +100,18 @@ class ReportSchema:
     family: str = ""
     #: what else matters: where Apple is silent, what differs from other reports, since when a field exists.
     notes: str = ""
+
+    @property
+    def level(self) -> str | None:
+        """``"Standard"`` or ``"Detailed"`` for the two content levels of one Apple page, else None.
+
+        A Detailed report has the Standard fields plus the ones that could single people out, and
+        stricter privacy, so rolled up over its extra fields it never exceeds its Standard sibling.
+        """
+        for level in ("Standard", "Detailed"):
+            if self.name.endswith(" " + level):
+                return level
+        return None
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -249,6 +262,14 @@ def _suggest(key: str) -> str:
     if not close:
         return "asc_nb.report_catalog() lists every report."
     return "Did you mean: " + "; ".join(repr(by_key[k].name) for k in close) + "?"
+
+
+def family(name: str) -> tuple[ReportSchema, ...]:
+    """The reports documented on the same Apple page as ``name`` (e.g. its Standard and Detailed levels)."""
+    r = get(name)
+    if not r.family:
+        return (r,)
+    return tuple(x for x in reports() if x.family == r.family)
 
 
 def report_catalog() -> pd.DataFrame:

@@ -245,7 +245,7 @@ class AppPicker(w.VBox):
     def _label(self, row: pd.Series) -> str:
         bundle = row.get("bundle_id")
         extra = f" — {bundle}" if isinstance(bundle, str) and bundle else ""
-        return f"{row.get('name')}{extra} ({row['id']})"
+        return f"{row.get('name')}{extra}"  # by name; the search box also matches the id
 
     def _apply_filter(self) -> None:
         shown = self.matches(self.search.value)
@@ -523,8 +523,10 @@ class Panel(w.VBox):
             self.show_code.description = "Show code"
         elif self.code_view.layout.display != "none":
             self.code_view.value = code_html(self.code)
-        if not empty and not self.export_path.value:
-            self.export_path.value = self.default_export_name()
+        if not empty and self.export_path.value in ("", getattr(self, "_auto_name", None)):
+            # a name the user typed stays; the one we suggested follows the table
+            self._auto_name = self.default_export_name()
+            self.export_path.value = self._auto_name
 
     def _on_show_code(self, _button: Any = None) -> None:
         shown = self.code_view.layout.display != "none"
@@ -546,6 +548,9 @@ class Panel(w.VBox):
         self.status.show("ok", f"Exported {len(self.frame):,} rows to {written}.")  # type: ignore[arg-type]
 
     def close(self) -> None:
-        if self._remove_wait_listener is not None:
-            self._remove_wait_listener()
+        """Close the widget and stop listening to the client's waits."""
+        remove = getattr(self, "_remove_wait_listener", None)  # absent when __init__ stopped early
+        if remove is not None:
+            remove()
+            self._remove_wait_listener = None
         super().close()

@@ -143,7 +143,7 @@ def _period_start(dates: pd.Series, period: str | None) -> pd.Series:
     if period is None or period == "DAILY":
         return dates
     if period == "WEEKLY":
-        return dates - pd.to_timedelta(dates.dt.dayofweek, unit="D")
+        return dates - pd.to_timedelta(dates.dt.day_of_week, unit="D")
     if period == "MONTHLY":
         return dates.dt.to_period("M").dt.to_timestamp()
     raise ConfigError(f"period must be None, 'WEEKLY' or 'MONTHLY'; got {period!r}")

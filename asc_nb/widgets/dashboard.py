@@ -11,7 +11,7 @@ import ipywidgets as w
 from asc_nb.models import API_BASE_URL
 
 from ._common import Listeners
-from .explorer import ReportsExplorer
+from .explorer import EMPTY_HELP, ReportsExplorer
 from .requests import RequestPanel, RequestsOverview, RequestsTable
 
 TAB_REQUEST, TAB_REQUESTS, TAB_REPORTS, TAB_STORE = 0, 1, 2, 3
@@ -54,7 +54,7 @@ class RateLimitMeter(w.HBox):
             share = remaining / limit if limit else 0
             self.bar.bar_style = "success" if share > 0.5 else "warning" if share > 0.1 else "danger"
             text = f"{remaining:,} of {limit:,} calls left this hour"
-        self.label.value = f'<span style="color: var(--jp-ui-font-color2);">{text}</span>'
+        self.label.value = f'<span style="color: var(--jp-ui-font-color2); white-space: nowrap;">{text}</span>'
 
     def __repr__(self) -> str:
         return f"RateLimitMeter(remaining={self.remaining}, limit={self.limit})"
@@ -76,10 +76,12 @@ class SandboxClock(w.HBox):
 
     def __init__(self, sandbox: Any) -> None:
         self.sandbox = sandbox
-        self.label = w.HTML()
-        self.advance_1 = w.Button(description="Advance 1 day", icon="forward", tooltip="Move the simulated clock")
+        self.label = w.HTML(layout=w.Layout(width="auto"))
+        self.advance_1 = w.Button(description="Advance 1 day", icon="forward", tooltip="Move the simulated clock",
+                                  layout=w.Layout(width="auto"))
         self.advance_2 = w.Button(description="Advance 2 days", icon="fast-forward",
-                                  tooltip="Move the simulated clock (a new request's first reports take 1–2 days)")
+                                  tooltip="Move the simulated clock (a new request's first reports take 1–2 days)",
+                                  layout=w.Layout(width="auto"))
         self.on_advance = Listeners()
         super().__init__([self.label, self.advance_1, self.advance_2])
         self.add_class("asc-nb-sandbox-clock")
@@ -88,7 +90,7 @@ class SandboxClock(w.HBox):
         self.show()
 
     def show(self) -> None:
-        self.label.value = (f'<span style="color: var(--jp-ui-font-color2);" title="simulated time: reports appear '
+        self.label.value = (f'<span style="color: var(--jp-ui-font-color2); white-space: nowrap;" title="simulated time: reports appear '
                             f'as it moves"><i class="fa fa-clock-o"></i> Simulated clock: '
                             f"{self.sandbox.now:%Y-%m-%d %H:%M} UTC</span>")
 
@@ -130,7 +132,8 @@ class Dashboard(w.VBox):
             self.tabs.set_title(i, title)
         self.tabs.selected_index = TAB_REQUEST
         top = [self.mode, self.meter] + ([self.clock] if self.clock is not None else [])
-        super().__init__([w.HBox(top), self.tabs])
+        bar = w.HBox(top, layout=w.Layout(flex_flow="row wrap", align_items="center", grid_gap="4px 16px"))
+        super().__init__([bar, self.tabs])
 
         self.add_class("asc-nb-dashboard")  # a stable hook for browser tests and user CSS
         for panel in self.panels:
@@ -139,6 +142,7 @@ class Dashboard(w.VBox):
         self.request_panel.on_created.add(self._on_created)
         self.request_panel.on_open.add(self.show_request)
         self.requests_table.on_open.add(self.explore)
+        self.requests_table.on_deleted.add(self._on_deleted)
         if self.clock is not None:
             self.clock.on_advance.add(self._on_clock)
         self.request_panel.run(self._load_apps)  # one apps listing serves every panel
@@ -181,6 +185,14 @@ class Dashboard(w.VBox):
 
     def _on_created(self, req: Any) -> None:
         self.requests_table.run(self.requests_table._select, str(getattr(req, "id", req)))
+
+    def _on_deleted(self, request_id: str) -> None:
+        """A deleted request: no 409 about it, no Open button to it, no explorer showing it."""
+        existing = self.request_panel.existing
+        if existing is not None and str(getattr(existing, "id", "")) == request_id:
+            self.request_panel._forget()
+        if self.explorer.request_id == request_id:
+            self.explorer.run(self.explorer.forget_request, f"Request {request_id} was deleted. {EMPTY_HELP}")
 
     def _on_clock(self, _days: float) -> None:
         self.explorer.follow_clock()

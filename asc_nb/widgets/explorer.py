@@ -219,6 +219,15 @@ class ReportsExplorer(Panel):
         self._load(str(request_id))
         return self.reports
 
+    def forget_request(self, why: str) -> None:
+        """The open request is gone (deleted): show the empty state, not its reports."""
+        self.settle()
+        self._clear_request()
+        self.request_id = None
+        self.title.value = heading_html("Reports")
+        self.hint.layout.display = None
+        self.status.show("info", why)
+
     def _clear_request(self) -> None:
         self.reports = None
         self.request_info = {}
@@ -413,7 +422,8 @@ class ReportsExplorer(Panel):
             rows.append({
                 "Processing date": pd.Timestamp(row["processing_date"]).date().isoformat(),
                 "Covers data dates": (f"{span[0]} → {span[1]}" if span and span[0] != span[1] else
-                                      str(span[0]) if span else "shown after the download"),
+                                      str(span[0]) if span else "shown after the download" if covered is None
+                                      else "no rows for the chosen dates"),
                 "Granularity": enum_text(row.get("granularity", "")),
             })  # fmt: skip
         self.instances_table.value = frame_html(pd.DataFrame(rows), max_rows=12)
@@ -509,6 +519,8 @@ class ReportsExplorer(Panel):
         self._finish(job, frame)
 
     def _finish(self, job: _Job, frame: pd.DataFrame) -> None:
+        self.result = {"request_id": job.request_id, "report": job.report, "granularity": job.granularity,
+                       "start": job.start, "end": job.end}  # first: the frame's export name and code read it
         self.frame = frame
         self.progress.value, self.progress.bar_style = 100, "success"
         stats = frame.attrs.get("stats") or {}

@@ -158,6 +158,7 @@ class RequestPanel(Panel):
             ],
             client=client,
         )
+        self.children = (*self.children, self.tools)  # the apps table: Show code / Export
         self.busy_controls = [self.submit, self.app.dropdown, self.app.search, self.access_type, self.open_existing]
         self.add_class("asc-nb-request-panel")  # a stable hook for browser tests and user CSS
         self.access_type.observe(self._on_access, names="value")
@@ -261,7 +262,7 @@ class RequestPanel(Panel):
                 advice = "Reuse it: Apple keeps generating its reports every day; there is no need for a second one."
             self.status.show(
                 "warn",
-                f"{name} already has a {access} request: {_request_line(existing)}. "
+                f"{name} already has {'an' if access[0] in 'AEIOU' else 'a'} {access} request: {_request_line(existing)}. "
                 f"Apple allows one request per access type per app. {advice}\n({exc})",
             )
         elif access == "ONE_TIME_SNAPSHOT":
@@ -317,6 +318,8 @@ class RequestsTable(Panel):
         self.status = Status()
         self.on_open = Listeners()
         self.on_change = Listeners()
+        #: called with a request id after it was deleted (the dashboard drops what pointed at it)
+        self.on_deleted = Listeners()
         super().__init__(
             [
                 heading("Report requests"),
@@ -533,6 +536,7 @@ class RequestsTable(Panel):
         try:
             self.client.delete_report_request(req_id)
             self.result = req_id
+            self.on_deleted(req_id)
             done = f"Deleted request {req_id} of {self.app_name(app_id)}."
             if action == "recreate":
                 new = self.client.create_report_request(app_id, access)

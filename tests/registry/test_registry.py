@@ -218,3 +218,20 @@ def test_registry_imports_only_models_and_errors() -> None:
     src = Path(registry.__file__).read_text()
     imports = {line.split()[1] for line in src.splitlines() if line.startswith(("from asc_nb", "import asc_nb"))}
     assert imports <= {"asc_nb.models", "asc_nb.errors"}
+
+
+def test_levels_and_families() -> None:
+    std, det = registry.get("App Sessions Standard"), registry.get("App Sessions Detailed")
+    assert (std.level, det.level, registry.get("App Crashes").level) == ("Standard", "Detailed", None)
+    assert registry.family("app sessions standard") == (det, std)
+    assert registry.family("App Crashes") == (registry.get("App Crashes"),)
+    paired = [r for r in registry.reports() if r.level]
+    assert len(paired) == 16
+    for r in paired:
+        sibling = [x for x in registry.family(r.name) if x is not r]
+        assert len(sibling) == 1 and {r.level, sibling[0].level} == {"Standard", "Detailed"}
+        s, d = (r, sibling[0]) if r.level == "Standard" else (sibling[0], r)
+        # Detailed = Standard + extra dimensions, same measures, same order otherwise
+        assert [f.name for f in d.fields if f.name in s.columns or f.column in s.columns] == [f.name for f in s.fields]
+        assert [f.name for f in d.measures] == [f.name for f in s.measures]
+        assert all(f.kind == "dimension" for f in d.fields if f.column not in s.columns)

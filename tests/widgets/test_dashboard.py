@@ -53,7 +53,7 @@ def test_409_message_goes_away_when_another_app_is_chosen(client, app_ids) -> No
     assert isinstance(panel.error, asc_nb.ConflictError) and panel.open_existing.layout.display is None
     assert "Reuse it" in panel.status.text and "Apple keeps generating its reports" in panel.status.text
     name0 = client.app(app_ids[0]).name
-    assert f"{name0} already has a ONGOING request" in panel.status.text  # the app by name
+    assert f"{name0} already has an ONGOING request" in panel.status.text  # the app by name
     panel.app.value = app_ids[1]
     assert panel.error is None and panel.existing is None and panel.open_existing.layout.display == "none"
     assert panel.status.level == "info"
@@ -175,3 +175,32 @@ def test_dashboard_lists_apps_once(client, sandbox) -> None:
     ready(client)
     paths = [path for _method, _host, path in sandbox.calls[before:]]
     assert sum(p.split("?")[0] == "/v1/apps" for p in paths) == 1
+
+
+def test_deleting_a_request_drops_everything_that_pointed_at_it(client, app_ids) -> None:
+    req = client.create_report_request(app_ids[0], "ONGOING")
+    dash = ready(client)
+    panel, table, ex = dash.request_panel, dash.requests_table, dash.explorer
+    panel.submit.click()  # 409 with an "Open it" button to req
+    dash.wait()
+    assert panel.existing is not None and panel.open_existing.layout.display is None
+    table.explore.click()
+    dash.wait()
+    assert ex.request_id == req.id and ex.reports is not None
+    table.delete.click()
+    table.confirm.click()
+    dash.wait()
+    assert table.status.level == "ok"
+    assert panel.existing is None and panel.open_existing.layout.display == "none" and panel.error is None
+    assert ex.request_id is None and ex.reports is None and ex.report.options == ()
+    assert "was deleted" in ex.status.text and ex.hint.layout.display is None
+
+
+def test_request_panel_shows_code_and_exports_the_apps(client, tmp_path) -> None:
+    dash = ready(client)
+    panel = dash.request_panel
+    assert panel.tools in panel.children
+    ns: dict = {"client": client}
+    exec(panel.code, ns)
+    pd.testing.assert_frame_equal(ns["df"], panel.frame)
+    assert len(pd.read_csv(panel.export(tmp_path / "apps.csv"))) == len(panel.frame)

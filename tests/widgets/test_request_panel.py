@@ -76,7 +76,7 @@ def test_409_names_the_existing_request_and_offers_to_open_it(client, app_ids) -
     assert panel.result is None
     assert panel.existing is not None and panel.existing.id == first.id
     assert panel.status.level == "warn"
-    assert f"already has a ONGOING request: {first.id}" in panel.status.text
+    assert f"already has an ONGOING request: {first.id}" in panel.status.text
     assert "Traceback" not in panel.status.value
     assert panel.open_existing.layout.display is None
     panel.open_existing.click()

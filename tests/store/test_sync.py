@@ -287,3 +287,22 @@ def test_an_expired_url_is_listed_again_by_the_caller_and_the_job_resent(store, 
     listings = [p for _, h, p in sb.calls[before:] if h == "api" and "/segments" in p]
     assert len(listings) == result["new_instances"][0] + 1  # one instance's segments listed twice
     assert not any(p.startswith("/v1/analyticsReportSegments/") for _, h, p in sb.calls[before:] if h == "api")
+
+
+def test_coverage_marks_unstored_instances_near_deletion_at_risk(store, tmp_path):
+    sb = small_world(history_days=3, inactivity_days=1000)
+    client = asc_nb.connect(sandbox=sb, cache_dir=tmp_path / "cache")
+    app_id = next(iter(sb.world.apps))
+    sb.faults.add("corrupt", host="download", count=None)  # nothing can be stored
+    failed = store.sync(client, apps=[app_id], reports=[REPORTS[0]], progress=False)
+    assert failed["status"].tolist() == ["failed"]
+    assert store.coverage().empty or (store.coverage()["status"] != "at_risk").all()  # seen today: not at risk yet
+    sb.advance(days=30)
+    store.sync(client, apps=[app_id], reports=[REPORTS[0]], progress=False)  # still failing; "today" moves on
+    cov = store.coverage()
+    risky = cov[cov["status"] == "at_risk"]
+    assert len(risky) >= 2 and risky["date"].max() < pd.Timestamp(sb.now.date()) - pd.Timedelta(days=28)
+    assert "at risk" in cov._repr_html_()
+    sb.faults.clear()
+    store.sync(client, apps=[app_id], reports=[REPORTS[0]], progress=False)  # still within 35 days: rescued
+    assert (store.coverage()["status"] != "at_risk").all()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -85,8 +86,12 @@ def clean(sandbox_cli, tmp_path_factory):
     return store, lake_files(root / "store")
 
 
+#: a random number of committed files (printed on failure, so a red run can be replayed by hand)
+RANDOM_FILES = random.Random().randint(2, 40)
+
 KILL_POINTS = {
     "state-created": lambda d: (d / "state.sqlite").exists(),
+    "random-files": lambda d: lake_files(d) >= RANDOM_FILES,
     "first-file": lambda d: lake_files(d) >= 1,
     "a-third": lambda d: lake_files(d) >= 12,
     "two-thirds": lambda d: lake_files(d) >= 30,
@@ -99,7 +104,7 @@ def test_kill9_then_resync_equals_clean_sync(point, sandbox_cli, clean, tmp_path
     assert total > 40
     store_dir = tmp_path / "store"
     code, _, _ = run_sync(sandbox_cli, store_dir, tmp_path / "cache", wait_for=KILL_POINTS[point])
-    assert code == -signal.SIGKILL, f"the sync ended ({code}) before the kill point {point}"
+    assert code == -signal.SIGKILL, f"the sync ended ({code}) before the kill point {point} ({RANDOM_FILES=})"
     partial = lake_files(store_dir)
     assert partial < total
     # nothing half-written is visible: every file in the lake is a whole Parquet file
@@ -114,7 +119,7 @@ def test_kill9_then_resync_equals_clean_sync(point, sandbox_cli, clean, tmp_path
     rows = [json.loads(line) for line in out.splitlines()]
     assert {r["status"] for r in rows} == {"ok"}
     resumed = asc_nb.Store(store_dir)
-    assert_same_lake(resumed, clean_store)
+    assert_same_lake(resumed, clean_store)  # kill point {point}, RANDOM_FILES={RANDOM_FILES}
     assert lake_files(store_dir) == total
     assert not any((store_dir / "staging").glob("*"))
 

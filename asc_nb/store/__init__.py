@@ -19,6 +19,7 @@ import concurrent.futures as cf
 import datetime as dt
 import difflib
 import os
+import queue
 import shutil
 import sys
 import threading
@@ -71,7 +72,7 @@ SYNC_COLUMNS = ("app_id", "report", "granularity", "status", "new_instances", "r
 AT_RISK_DAYS = 28
 #: how long a remembered app list (``apps=None``) is trusted before it is listed again
 APPS_TTL = dt.timedelta(hours=24)
-LOCAL_WORKERS = 4
+LOCAL_WORKERS = 8
 #: concurrent segment listings (API calls) during a sync; polite to Apple's hourly budget
 LISTING_THREADS = 4
 
@@ -194,13 +195,6 @@ class _Pool:
         if self.dask:
             return self.executor.submit(run_job, job, pure=False)
         return self.executor.submit(run_job, job)
-
-    def wait(self, futures: Iterable[Any]) -> set[Any]:
-        if self.dask:
-            import distributed
-
-            return set(distributed.wait(list(futures), return_when="FIRST_COMPLETED").done)
-        return set(cf.wait(list(futures), return_when=cf.FIRST_COMPLETED).done)
 
     def close(self) -> None:
         if self.owned:
@@ -772,33 +766,55 @@ class _Sync:
         pool = _Pool(self.executor)
         key = register_http(self.client.downloads) if pool.same_process else None
         bar = _Bar(self.progress, len(self.tasks))
-        inflight: dict[Any, _Task] = {}
-        # segment listings are API calls: a few at a time here, on the caller, while workers download
+        # Pipelined: a listing thread lists an instance's segments (an API call) and hands the job to
+        # the executor itself; every finished listing or job lands in `events`, which only this thread
+        # reads (the state is written here, never from another thread).
+        events: queue.SimpleQueue[tuple[str, _Task, Any]] = queue.SimpleQueue()
         lister = cf.ThreadPoolExecutor(LISTING_THREADS, thread_name_prefix="asc-nb-store-list")
+        jobs: list[Any] = []
+        stop = threading.Event()
+
+        def list_and_send(task: _Task) -> None:
+            if stop.is_set():
+                events.put(("cancelled", task, None))
+                return
+            job = self._job(task, key)
+            if isinstance(job, str):
+                events.put(("unlisted", task, job))
+                return
+            try:
+                fut = pool.submit(job)
+            except Exception as err:  # the executor is gone or refused the job
+                events.put(("done", task, {"status": "failed", "error": _err(err), "downloads": 0}))
+                return
+            jobs.append(fut)
+            fut.add_done_callback(lambda f, t=task: events.put(("job", t, f)))
+
+        outstanding = 0
         try:
-            while self.tasks or inflight:
-                room = pool.window - len(inflight)
-                batch = [self.tasks.popleft() for _ in range(min(max(room, 0), len(self.tasks)))]
-                for task, job in zip(batch, lister.map(lambda t: self._job(t, key), batch), strict=True):
-                    if isinstance(job, str):  # the listing failed: recorded here, on the caller's thread
-                        task.row.errors.append(f"instance {task.instance_id}: {job}")
-                        self.state.mark_failed(task.instance_id, job)
-                        bar.done()
-                        continue
-                    inflight[pool.submit(job)] = task
-                if not inflight:
+            while self.tasks or outstanding:
+                while self.tasks and outstanding < pool.window:
+                    lister.submit(list_and_send, self.tasks.popleft())
+                    outstanding += 1
+                kind, task, value = events.get()
+                outstanding -= 1
+                if kind == "unlisted":  # the listing failed: recorded here, on the caller's thread
+                    task.row.errors.append(f"instance {task.instance_id}: {value}")
+                    self.state.mark_failed(task.instance_id, value)
+                    bar.done()
                     continue
-                for fut in pool.wait(inflight):
-                    task = inflight.pop(fut)
+                if kind == "job":
                     try:
-                        result = fut.result()
-                    except Exception as err:  # a worker died, a job could not be sent
-                        result = {"status": "failed", "error": _err(err), "downloads": 0}
-                    self._settle(task, result, bar)
+                        value = value.result()
+                    except Exception as err:  # a worker died, a job could not be run
+                        value = {"status": "failed", "error": _err(err), "downloads": 0}
+                if kind != "cancelled":
+                    self._settle(task, value, bar)
         finally:
-            for fut in inflight:
-                fut.cancel()
+            stop.set()
             lister.shutdown(wait=True, cancel_futures=True)
+            for fut in list(jobs):
+                fut.cancel()
             if key is not None:
                 unregister_http(key)
             pool.close()
@@ -817,7 +833,7 @@ class _Sync:
             "root": str(self.store.path), "cache_dir": str(self.client.cache_dir), "http": http_key,
             "app_id": task.row.app_id, "report": task.row.report, "granularity": task.row.granularity,
             "instance_id": task.instance_id, "processing_date": task.processing_date, "start": self.start,
-            "types": self.types.get((task.row.report, task.row.granularity), {}),
+            "types": dict(self.types.get((task.row.report, task.row.granularity), {})),
             "documented": self.documented.get((task.row.report, task.row.granularity)),
             "segments": [job_from(s, instance_id=task.instance_id) for s in segs],
         }

@@ -46,9 +46,7 @@ from asc_nb.errors import (
 from asc_nb.models import AccessType, Granularity, iso_date, snake
 from asc_nb.store.lake import (
     LAKE,
-    LOCKS,
     STAGING,
-    encode,
     register_http,
     report_dir,
     run_job,
@@ -57,7 +55,7 @@ from asc_nb.store.lake import (
 from asc_nb.store.lock import StoreLock
 from asc_nb.store.state import State
 
-__all__ = ["Store", "SYNC_COLUMNS", "DEFAULT_REPORTS", "AT_RISK_DAYS", "view_name"]
+__all__ = ["AT_RISK_DAYS", "DEFAULT_REPORTS", "SYNC_COLUMNS", "CoverageFrame", "Store", "view_name"]
 
 #: what ``store.sync()`` fetches when not told: the four standard reports most dashboards start from
 DEFAULT_REPORTS = (
@@ -929,5 +927,3 @@ class _Bar:
         if self.bar is not None:
             self.bar.close()
 
-
-_ = (LOCKS, encode)  # re-exported names used by tests and docs

@@ -12,6 +12,8 @@ from .charts import chart_data
 from .dashboard import Dashboard, RateLimitMeter, SandboxClock, dashboard
 from .explorer import ReportsExplorer
 from .requests import RequestPanel, RequestsOverview, RequestsTable, requests_overview
+from .store import StorePanel, coverage_heatmap
 
 __all__ = ["Dashboard", "Panel", "RateLimitMeter", "ReportsExplorer", "RequestPanel", "RequestsOverview",
-           "RequestsTable", "SandboxClock", "chart_data", "charts", "dashboard", "requests_overview"]
+           "RequestsTable", "SandboxClock", "StorePanel", "chart_data", "charts", "coverage_heatmap", "dashboard",
+           "requests_overview"]

@@ -12,8 +12,9 @@ from ._common import Listeners
 from .explorer import EMPTY_HELP, ReportsExplorer
 from .requests import RequestPanel, RequestsOverview, RequestsTable
 
-TAB_REQUEST, TAB_REQUESTS, TAB_REPORTS = 0, 1, 2
+TAB_REQUEST, TAB_REQUESTS, TAB_REPORTS, TAB_STORE = 0, 1, 2, 3
 TITLES = ("Request", "Requests", "Reports")
+STORE_TITLE = "Store"
 
 
 class RateLimitMeter(w.HBox):
@@ -107,9 +108,15 @@ class Dashboard(w.VBox):
     ``wait(timeout=None)`` joins the work of every panel (their calls run on worker threads).
     """
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, store: Any = None) -> None:
         self.client = client
         self.meter = RateLimitMeter(client)
+        #: the Store tab (``dashboard(client, store=asc_nb.Store(...))``), else ``None``
+        self.store_panel = None
+        if store is not None:
+            from .store import StorePanel
+
+            self.store_panel = StorePanel(client, store)
         self.request_panel = RequestPanel(client, load=False)
         self.requests_table = RequestsTable(client, load=False)
         self.requests_overview = RequestsOverview(client)
@@ -118,8 +125,8 @@ class Dashboard(w.VBox):
         sandbox = getattr(client, "sandbox", None)
         self.clock = SandboxClock(sandbox) if sandbox is not None else None
         self.tabs = w.Tab(children=[self.request_panel, w.VBox([self.requests_table, self.requests_overview]),
-                                    self.explorer])
-        for i, title in enumerate(TITLES):
+                                    self.explorer] + ([self.store_panel] if self.store_panel is not None else []))
+        for i, title in enumerate(self.titles):
             self.tabs.set_title(i, title)
         self.tabs.selected_index = TAB_REQUEST
         top = [self.mode, self.meter] + ([self.clock] if self.clock is not None else [])
@@ -141,10 +148,15 @@ class Dashboard(w.VBox):
 
     @property
     def panels(self) -> tuple[Any, ...]:
-        return (self.request_panel, self.requests_table, self.requests_overview, self.explorer)
+        store = (self.store_panel,) if self.store_panel is not None else ()
+        return (self.request_panel, self.requests_table, self.requests_overview, self.explorer, *store)
+
+    @property
+    def titles(self) -> tuple[str, ...]:
+        return TITLES + ((STORE_TITLE,) if self.store_panel is not None else ())
 
     def __repr__(self) -> str:
-        return f"Dashboard(tabs={list(TITLES)})"
+        return f"Dashboard(tabs={list(self.titles)})"
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until no panel has work left (or ``timeout`` s passed); True when all are idle."""
@@ -196,14 +208,15 @@ class Dashboard(w.VBox):
         self.tabs.selected_index = TAB_REPORTS
 
 
-def dashboard(client: Any = None) -> Dashboard:
+def dashboard(client: Any = None, store: Any = None) -> Dashboard:
     """Open the dashboard on ``client`` (default: ``asc_nb.connect()``: Apple with credentials, else the sandbox).
 
     Returns the :class:`Dashboard`; its ``.request_panel``, ``.requests_table``, ``.requests_overview`` and
-    ``.explorer`` are the panels (each with ``.frame``, ``.code``, ``.export(path)``, ``.wait()``).
+    ``.explorer`` are the panels (each with ``.frame``, ``.code``, ``.export(path)``, ``.wait()``);
+    with ``store=`` (an :class:`asc_nb.Store`) a Store tab (``.store_panel``) shows its coverage and syncs it.
     """
     if client is None:
         from asc_nb.connection import connect
 
         client = connect()
-    return Dashboard(client)
+    return Dashboard(client, store)

@@ -24,6 +24,7 @@ from .errors import (
     ConflictError,
     DownloadCancelled,
     ForbiddenError,
+    MetricError,
     MissingDatesWarning,
     NetworkError,
     NonAdditiveMetricError,
@@ -55,7 +56,7 @@ __all__ = [
     "BadRequestError", "AuthenticationError", "ForbiddenError", "NotFoundError", "ConflictError",
     "UnprocessableError", "RateLimitError", "ServerError", "to_parquet", "read_parquet",
     "ReportNotFoundError", "SegmentFormatError", "DownloadCancelled", "NonAdditiveMetricError", "StoreLockedError",
-    "MissingDatesWarning", "SchemaDriftWarning", "ParseIssuesWarning",
+    "MissingDatesWarning", "SchemaDriftWarning", "ParseIssuesWarning", "MetricError", "metric_catalog",
 ]
 
 SANDBOX_NOTICE = (
@@ -75,7 +76,11 @@ def __getattr__(name: str) -> Any:
         from . import export
 
         return getattr(export, name)
-    if name in ("widgets", "sandbox", "download", "frames"):
+    if name == "metric_catalog":  # the metric table loads the report registry on first use
+        from .metrics import metric_catalog
+
+        return metric_catalog
+    if name in ("widgets", "sandbox", "download", "frames", "metrics"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

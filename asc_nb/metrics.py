@@ -708,6 +708,7 @@ def kpi_summary(daily: pd.DataFrame, metrics: Sequence[str], *, start: Any, end:
         out[c] = pd.array(out[c].tolist(), dtype="Float64")
     for c in ("metric", "bound", "unit") + (("app_id",) if by_app else ()):
         out[c] = out[c].astype("string")
+    out.attrs["approximate"] = {str(r["metric"]): str(r["bound"]) for _, r in out.iterrows() if r["bound"]}
     out.attrs["period"] = (first.isoformat(), last.isoformat())
     out.attrs["previous_period"] = (prev_first.isoformat(), prev_last.isoformat())
     return out

@@ -1,0 +1,479 @@
+"""Overview: App Analytics KPIs, the acquisition funnel and a breakdown, with the code behind each.
+
+Why: analysts come for the numbers App Store Connect's App Analytics shows, not for report files.
+Every view here is one ``source.metrics(...)`` call plus a pure function of :mod:`asc_nb.metrics`,
+and its ``.code`` is exactly that text: run with ``client`` (or ``store``) bound, it leaves in
+``df`` a frame equal to the view's ``.frame``.
+
+Values that are bounds rather than exact numbers (a unique count summed over days, a ratio over
+it) are shown with ``≤`` / ``≥`` and named in the frame's ``bound`` column.
+
+Work runs on one worker thread per Overview (the kernel keeps answering); ``busy`` is true while
+it runs, ``wait()`` joins it, and errors land in the panel's status line, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as dt
+import html
+import io
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+import traitlets
+
+from asc_nb import metrics as M
+from asc_nb.errors import ASCError
+
+from ._common import Status, describe_error, frame_html, heading, now_utc
+
+__all__ = ["Overview", "KpiCards", "FunnelPanel", "BreakdownPanel", "DEFAULT_KPIS"]
+
+#: the cards, in order (conversion rate's parts are fetched with it; it is shown as a bound)
+DEFAULT_KPIS = ("impressions", "product_page_views", "total_downloads", "conversion_rate", "sessions",
+                "active_devices", "crashes")
+DIMENSIONS = ("territory", "device", "source_type", "page_type", "platform_version")
+BREAKDOWN_METRICS = ("impressions", "product_page_views", "total_downloads", "first_time_downloads",
+                     "redownloads", "sessions")
+#: days before "now" the default range ends: the slowest report here (Sessions, Crashes) is complete in 5
+COMPLETE_AFTER_DAYS = 5
+
+
+def _source_name(source: Any) -> str:
+    """The variable name the shown code uses for the source: ``client`` or ``store``."""
+    return "store" if type(source).__name__.lower().endswith("store") else "client"
+
+
+def _lit(values: Iterable[Any]) -> str:
+    return "[" + ", ".join(repr(str(v)) for v in values) + "]"
+
+
+def _fmt(value: Any, unit: str) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return "—"
+    if unit == "fraction":
+        return f"{float(value) * 100:.1f}%"
+    if unit in ("sessions per device",):
+        return f"{float(value):.2f}"
+    if unit == "USD":
+        return f"${float(value):,.2f}"
+    return f"{float(value):,.0f}"
+
+
+def _sign(bound: str) -> str:
+    return {"upper bound": "≤ ", "lower bound": "≥ ", "bound": "≈ "}.get(bound or "", "")
+
+
+def _png(draw: Callable[[Any], None], size: tuple[float, float]) -> bytes:
+    """A transparent PNG drawn by ``draw(ax)`` (neutral ink: readable on light and dark themes)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, dpi=100)
+    fig.patch.set_alpha(0)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_facecolor("none")
+    draw(ax)
+    fig.tight_layout(pad=0.2)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", transparent=True)
+    return buf.getvalue()
+
+
+def sparkline_png(values: Sequence[float]) -> bytes:
+    def draw(ax: Any) -> None:
+        ax.plot(range(len(values)), values, color="#3b8fd9", lw=1.5)
+        ax.axis("off")
+
+    return _png(draw, (1.8, 0.45))
+
+
+def bars_png(labels: Sequence[str], values: Sequence[float], *, title: str = "", horizontal: bool = False) -> bytes:
+    ink = "#8a8a8a"
+
+    def draw(ax: Any) -> None:
+        if horizontal:
+            ax.barh(list(labels)[::-1], list(values)[::-1], color="#3b8fd9")
+        else:
+            ax.bar(list(labels), list(values), color="#3b8fd9")
+            ax.tick_params(axis="x", rotation=30)
+        ax.set_title(title, color=ink, fontsize=9)
+        ax.tick_params(colors=ink, labelsize=8)
+        for spine in ax.spines.values():
+            spine.set_color(ink)
+
+    return _png(draw, (5.5, 2.4))
+
+
+class _View(w.VBox):
+    """One view: a result frame, the code that makes it, Show code and Export controls."""
+
+    error = traitlets.Unicode(None, allow_none=True)
+
+    def __init__(self, title: str, body: list[w.Widget]) -> None:
+        self.frame: pd.DataFrame | None = None
+        self.code: str = ""
+        self.status = Status()
+        self.show_code = w.ToggleButton(value=False, description="Show code", icon="code",
+                                        layout=w.Layout(width="120px"))
+        self.code_box = w.HTML()
+        self.export_path = w.Text(placeholder="file.csv or file.parquet", layout=w.Layout(width="260px"))
+        self.export_button = w.Button(description="Export", icon="download", layout=w.Layout(width="100px"))
+        self.show_code.observe(lambda _c: self._render_code(), names="value")
+        self.export_button.on_click(lambda _b: self._export_clicked())
+        super().__init__([heading(title), *body, self.status,
+                          w.HBox([self.show_code, self.export_path, self.export_button]), self.code_box])
+
+    def _render_code(self) -> None:
+        if self.show_code.value and self.code:
+            self.code_box.value = (
+                '<pre class="asc-nb-code" style="background: var(--jp-layout-color2); padding: 6px; '
+                f'color: var(--jp-ui-font-color1); white-space: pre-wrap;">{html.escape(self.code)}</pre>'
+            )
+        else:
+            self.code_box.value = ""
+
+    def set_result(self, frame: pd.DataFrame, code: str) -> None:
+        self.frame, self.code, self.error = frame, code, None
+        self._render_code()
+
+    def fail(self, exc: BaseException) -> None:
+        self.error = describe_error(exc)
+        self.status.show("error", self.error)
+
+    def export(self, path: str | Path) -> Path:
+        """Write ``.frame`` to CSV or Parquet (by suffix); nothing half-written is left on failure."""
+        if self.frame is None:
+            raise ASCError("Nothing to export yet: wait for the view to load")
+        target = Path(path)
+        suffix = target.suffix.lower()
+        if suffix not in (".csv", ".parquet"):
+            raise ASCError(f"Export to .csv or .parquet, not {suffix or 'a name without suffix'!r}")
+        tmp = target.with_name(f".{target.name}.tmp")
+        try:
+            if suffix == ".csv":
+                self.frame.to_csv(tmp, index=False)
+            else:
+                self.frame.to_parquet(tmp, index=False)
+            tmp.replace(target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return target
+
+    def _export_clicked(self) -> None:
+        try:
+            where = self.export(self.export_path.value.strip())
+        except Exception as exc:  # noqa: BLE001 - shown in the panel
+            self.status.show("error", describe_error(exc))
+        else:
+            self.status.show("ok", f"Wrote {len(self.frame)} rows to {where}")  # type: ignore[arg-type]
+
+
+class KpiCards(_View):
+    """One card per KPI: the period's value (≤/≥ when a bound), change vs the previous period, a sparkline."""
+
+    def __init__(self) -> None:
+        self.cards = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        self.daily: pd.DataFrame | None = None
+        super().__init__("Key metrics", [self.cards])
+
+    def card_text(self) -> dict[str, str]:
+        """metric (or ``app_id/metric``) -> the text of its card's value line: what a user reads."""
+        out: dict[str, str] = {}
+        if self.frame is None:
+            return out
+        for _, row in self.frame.iterrows():
+            key = row["metric"] if "app_id" not in self.frame else f"{row['app_id']}/{row['metric']}"
+            out[str(key)] = _sign(row["bound"]) + _fmt(row["value"], row["unit"])
+        return out
+
+    def render(self, summary: pd.DataFrame, daily: pd.DataFrame, app_names: dict[str, str]) -> None:
+        self.daily = daily
+        boxes = []
+        for _, row in summary.iterrows():
+            name, unit = str(row["metric"]), str(row["unit"])
+            app = row["app_id"] if "app_id" in summary else None
+            change = row["change"]
+            if change is pd.NA or change is None:
+                delta, colour = "no previous period", "var(--jp-ui-font-color2)"
+            else:
+                delta = f"{'▲' if change >= 0 else '▼'} {abs(float(change)) * 100:.1f}% vs previous"
+                colour = "var(--jp-success-color1)" if change >= 0 else "var(--jp-error-color1)"
+            bound = str(row["bound"] or "")
+            note = f'<div style="font-size: 10px; color: var(--jp-warn-color1);">{bound}</div>' if bound else ""
+            who = f"<div style='font-size: 10px;'>{html.escape(app_names.get(str(app), str(app)))}</div>" if app else ""
+            text = w.HTML(
+                f'<div class="asc-nb-kpi" data-metric="{html.escape(name)}" style="padding: 2px 6px;">'
+                f"{who}<div style='font-size: 11px; color: var(--jp-ui-font-color2);'>{html.escape(name)}</div>"
+                f"<div class='asc-nb-kpi-value' style='font-size: 20px; font-weight: 600;'>"
+                f"{html.escape(_sign(bound) + _fmt(row['value'], unit))}</div>"
+                f"<div style='font-size: 11px; color: {colour};'>{html.escape(delta)}</div>{note}</div>"
+            )
+            series = self._series(daily, name, app)
+            spark = w.Image(value=sparkline_png(series), format="png") if len(series) > 1 else w.HTML()
+            boxes.append(w.VBox([text, spark], layout=w.Layout(
+                border="1px solid var(--jp-border-color2)", margin="3px", padding="3px", width="190px")))
+        self.cards.children = boxes
+
+    @staticmethod
+    def _series(daily: pd.DataFrame, name: str, app: Any) -> list[float]:
+        rows = daily if app is None or "app_id" not in daily else daily[daily["app_id"] == app]
+        m = M.METRICS[name]
+        if m.kind == "ratio":
+            num = rows[m.numerator].astype("Float64")
+            den = rows[m.denominator].astype("Float64")
+            col = num / den.where(den != 0)
+        else:
+            col = rows[name].astype("Float64")
+        return [float("nan") if v is pd.NA else float(v) for v in col.tolist()]
+
+
+class FunnelPanel(_View):
+    """Impressions → product page views → total downloads over the period, with step rates."""
+
+    def __init__(self) -> None:
+        self.table = w.HTML()
+        self.chart = w.Image(format="png", layout=w.Layout(max_width="560px"))
+        super().__init__("Acquisition funnel", [w.HBox([self.table, self.chart])])
+
+    def render(self, frame: pd.DataFrame) -> None:
+        self.table.value = frame_html(frame)
+        vals = [0.0 if v is pd.NA else float(v) for v in frame["value"].tolist()]
+        self.chart.value = bars_png([str(s) for s in frame["step"]], vals, title="Funnel", horizontal=True)
+
+
+class BreakdownPanel(_View):
+    """One metric split by one dimension: the top N values and the rest as "Other", as table and chart."""
+
+    def __init__(self) -> None:
+        self.dimension = w.Dropdown(options=list(DIMENSIONS), value="territory", description="By")
+        self.metric = w.Dropdown(options=list(BREAKDOWN_METRICS), value="impressions", description="Metric")
+        self.top = w.BoundedIntText(value=5, min=1, max=50, description="Top N", layout=w.Layout(width="160px"))
+        self.table = w.HTML()
+        self.chart = w.Image(format="png", layout=w.Layout(max_width="560px"))
+        super().__init__("Breakdown", [w.HBox([self.metric, self.dimension, self.top]),
+                                       w.HBox([self.table, self.chart])])
+
+    def render(self, frame: pd.DataFrame, dimension: str, metric: str) -> None:
+        self.table.value = frame_html(frame)
+        vals = [0.0 if v is pd.NA else float(v) for v in frame[metric].tolist()]
+        self.chart.value = bars_png([str(x) for x in frame[dimension]], vals, title=f"{metric} by {dimension}")
+
+
+class Overview(w.VBox):
+    """KPI cards, funnel and breakdown for the chosen apps and dates, over a Client or a Store.
+
+    Controls: ``.apps`` (SelectMultiple of app ids), ``.start``/``.end`` (DatePickers), ``.refresh``;
+    the breakdown's ``.breakdown.dimension`` / ``.metric`` / ``.top`` reload only the breakdown.
+    State: ``.kpis``, ``.funnel``, ``.breakdown`` (each with ``.frame``, ``.code``, ``.export(path)``);
+    ``.frame``/``.code`` are the KPI cards'; ``busy``; ``wait(timeout)``.
+    """
+
+    busy = traitlets.Bool(False)
+
+    def __init__(self, source: Any, app_ids: str | Iterable[str] | None = None, *,
+                 kpis: Sequence[str] = DEFAULT_KPIS, start: Any = None, end: Any = None,
+                 autoload: bool = True) -> None:
+        self.source = source
+        self.var = _source_name(source)
+        self.kpi_names = tuple(kpis)
+        unknown = [k for k in self.kpi_names if k not in M.METRICS]
+        if unknown:
+            raise ASCError(f"Unknown KPI metric(s): {', '.join(unknown)}; see asc_nb.metric_catalog()")
+        self.app_frame = self._apps()
+        self.app_names = {str(r["id"]): str(r.get("name", r["id"])) for _, r in self.app_frame.iterrows()}
+        options = [(f"{name} ({i})", i) for i, name in self.app_names.items()]
+        if app_ids is None:
+            chosen = tuple(v for _, v in options[:1])
+        else:
+            chosen = (app_ids,) if isinstance(app_ids, str) else tuple(str(a) for a in app_ids)
+            for a in chosen:
+                if a not in self.app_names:
+                    options.append((a, a))
+                    self.app_names[a] = a
+        last = (M._day(end, "end") if end is not None
+                else now_utc(source).date() - dt.timedelta(days=COMPLETE_AFTER_DAYS))
+        first = M._day(start, "start") if start is not None else last - dt.timedelta(days=6)
+        self.apps = w.SelectMultiple(options=options, value=chosen, description="Apps", rows=min(4, len(options) or 1))
+        self.start = w.DatePicker(value=first, description="From")
+        self.end = w.DatePicker(value=last, description="To")
+        self.refresh = w.Button(description="Refresh", icon="refresh", button_style="primary")
+        self.status = Status()
+        self.progress = w.IntProgress(value=0, min=0, max=3, description="", layout=w.Layout(width="200px"))
+        self.kpis = KpiCards()
+        self.funnel = FunnelPanel()
+        self.breakdown = BreakdownPanel()
+        self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="asc-nb-overview")
+        self._futures: list[cf.Future] = []
+        self._lock = threading.Lock()
+        super().__init__([
+            heading("App Analytics overview"),
+            w.HBox([self.apps, w.VBox([self.start, self.end]), w.VBox([self.refresh, self.progress])]),
+            self.status, self.kpis, self.funnel, self.breakdown,
+        ])
+        self.refresh.on_click(lambda _b: self.load())
+        for control in (self.breakdown.dimension, self.breakdown.metric, self.breakdown.top):
+            control.observe(lambda _c: self.load(parts=("breakdown",)), names="value")
+        if autoload:
+            self.load()
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def frame(self) -> pd.DataFrame | None:
+        return self.kpis.frame
+
+    @property
+    def code(self) -> str:
+        return self.kpis.code
+
+    def _apps(self) -> pd.DataFrame:
+        try:
+            frame = self.source.apps()
+        except Exception:  # noqa: BLE001 - a store may not list apps; the caller's ids are used
+            return pd.DataFrame(columns=["id", "name"])
+        return frame
+
+    def selection(self) -> dict[str, Any]:
+        """What the controls say now (a job reads only this snapshot)."""
+        apps = [str(a) for a in self.apps.value]
+        if not apps:
+            raise ASCError("Choose at least one app")
+        if self.start.value is None or self.end.value is None:
+            raise ASCError("Choose both a start and an end date")
+        if self.end.value < self.start.value:
+            raise ASCError(f"The end date ({self.end.value}) is before the start date ({self.start.value})")
+        return {"apps": apps, "start": self.start.value, "end": self.end.value,
+                "dimension": self.breakdown.dimension.value, "metric": self.breakdown.metric.value,
+                "top": int(self.breakdown.top.value)}
+
+    # ------------------------------------------------------------------ code for each view
+
+    def kpi_code(self, sel: dict[str, Any]) -> str:
+        start, end = sel["start"], sel["end"]
+        prev_start = start - dt.timedelta(days=(end - start).days + 1)
+        names = list(M._expand(self.kpi_names))
+        plot_cols = _lit(self.kpi_names)
+        plot = (f'daily.set_index("date")[{plot_cols}].astype("float").plot(subplots=True, figsize=(8, 12))'
+                if len(sel["apps"]) == 1 else
+                f'daily.pivot(index="date", columns="app_id", values={_lit(self.kpi_names)}).astype("float")'
+                f'.plot(subplots=True, figsize=(8, 16))')
+        return (
+            "import asc_nb\n"
+            f"daily = {self.var}.metrics({_lit(sel['apps'])}, {_lit(names)}, by=('date',),\n"
+            f"    start={prev_start.isoformat()!r}, end={end.isoformat()!r}, approx=True)\n"
+            f"{plot}\n"
+            f"df = asc_nb.metrics.kpi_summary(daily, {_lit(self.kpi_names)}, start={start.isoformat()!r}, "
+            f"end={end.isoformat()!r})\n"
+        )
+
+    def funnel_code(self, sel: dict[str, Any]) -> str:
+        return (
+            "import asc_nb\n"
+            f"totals = {self.var}.metrics({_lit(sel['apps'])}, {_lit(M.FUNNEL_STEPS)}, by=(),\n"
+            f"    start={sel['start'].isoformat()!r}, end={sel['end'].isoformat()!r})\n"
+            "df = asc_nb.metrics.funnel(totals)\n"
+            'df.plot.barh(x="step", y="value")\n'
+        )
+
+    def breakdown_code(self, sel: dict[str, Any]) -> str:
+        dim, metric = sel["dimension"], sel["metric"]
+        return (
+            "import asc_nb\n"
+            f"rows = {self.var}.metrics({_lit(sel['apps'])}, [{metric!r}], by=({dim!r},),\n"
+            f"    start={sel['start'].isoformat()!r}, end={sel['end'].isoformat()!r})\n"
+            f"df = asc_nb.metrics.top_n(rows, {dim!r}, {metric!r}, n={sel['top']})\n"
+            f'df.plot.bar(x={dim!r}, y={metric!r})\n'
+        )
+
+    # ------------------------------------------------------------------ work
+
+    def load(self, parts: Sequence[str] = ("kpis", "funnel", "breakdown")) -> cf.Future | None:
+        """Recompute the named views on the worker thread (returns at once; ``wait()`` to join)."""
+        try:
+            sel = self.selection()
+        except ASCError as exc:
+            self.status.show("error", str(exc))
+            return None
+        with self._lock:
+            self.busy = True
+            fut = self._pool.submit(self._run, sel, tuple(parts))
+            self._futures.append(fut)
+            fut.add_done_callback(self._done)
+        return fut
+
+    def _done(self, fut: cf.Future) -> None:
+        with self._lock:
+            self._futures = [f for f in self._futures if not f.done()]
+            self.busy = bool(self._futures)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until every queued load has finished (tests and notebooks stay deterministic)."""
+        with self._lock:
+            pending = list(self._futures)
+        done, not_done = cf.wait(pending, timeout=timeout)
+        if not_done:
+            raise TimeoutError(f"the overview is still loading after {timeout} s")
+        with self._lock:
+            self._futures = [f for f in self._futures if not f.done()]
+            self.busy = bool(self._futures)
+
+    def _run(self, sel: dict[str, Any], parts: tuple[str, ...]) -> None:
+        self.progress.max, self.progress.value = len(parts), 0
+        failed = 0
+        for i, part in enumerate(parts, 1):
+            self.status.show("busy", f"Loading {part} ({i}/{len(parts)})…")
+            view = getattr(self, part)
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    getattr(self, f"_load_{part}")(sel)
+                if caught:
+                    view.status.show("warn", "\n".join(sorted({str(c.message) for c in caught})))
+                else:
+                    view.status.show("ok", "Up to date" if not view.frame.attrs.get("approximate") else
+                                     "Bounds are marked ≤ / ≥ (unique counts cannot be summed exactly)")
+            except Exception as exc:  # noqa: BLE001 - every failure is shown in the panel
+                failed += 1
+                view.fail(exc)
+            self.progress.value = i
+        if failed:
+            self.status.show("error", f"{failed} of {len(parts)} view(s) failed: see below")
+        else:
+            self.status.show("ok", f"{', '.join(sel['apps'])}: {sel['start']} – {sel['end']}")
+
+    def _load_kpis(self, sel: dict[str, Any]) -> None:
+        code = self.kpi_code(sel)
+        start, end = sel["start"], sel["end"]
+        prev_start = start - dt.timedelta(days=(end - start).days + 1)
+        daily = self.source.metrics(sel["apps"], list(M._expand(self.kpi_names)), by=("date",),
+                                    start=prev_start.isoformat(), end=end.isoformat(), approx=True)
+        summary = M.kpi_summary(daily, self.kpi_names, start=start.isoformat(), end=end.isoformat())
+        self.kpis.render(summary, daily, self.app_names)
+        self.kpis.set_result(summary, code)
+
+    def _load_funnel(self, sel: dict[str, Any]) -> None:
+        totals = self.source.metrics(sel["apps"], list(M.FUNNEL_STEPS), by=(),
+                                     start=sel["start"].isoformat(), end=sel["end"].isoformat())
+        frame = M.funnel(totals)
+        self.funnel.render(frame)
+        self.funnel.set_result(frame, self.funnel_code(sel))
+
+    def _load_breakdown(self, sel: dict[str, Any]) -> None:
+        dim, metric = sel["dimension"], sel["metric"]
+        rows = self.source.metrics(sel["apps"], [metric], by=(dim,), start=sel["start"].isoformat(),
+                                   end=sel["end"].isoformat())
+        frame = M.top_n(rows, dim, metric, n=sel["top"])
+        self.breakdown.render(frame, dim, metric)
+        self.breakdown.set_result(frame, self.breakdown_code(sel))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        super().close()

@@ -42,6 +42,7 @@ from .errors import (
 from .http import RateLimit, RetryPolicy
 from .models import API_BASE_URL, AccessType, Category, Granularity, Role
 from .records import App, Instance, Report, ReportRequest, Segment
+from .registry import describe_report, report_catalog
 
 if TYPE_CHECKING:  # pragma: no cover
     from .sandbox import Sandbox
@@ -57,6 +58,7 @@ __all__ = [
     "UnprocessableError", "RateLimitError", "ServerError", "to_parquet", "read_parquet",
     "ReportNotFoundError", "SegmentFormatError", "DownloadCancelled", "NonAdditiveMetricError", "StoreLockedError",
     "MissingDatesWarning", "SchemaDriftWarning", "ParseIssuesWarning", "MetricError", "metric_catalog",
+    "report_catalog", "describe_report",
 ]
 
 SANDBOX_NOTICE = (

@@ -192,7 +192,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
        session. From people who share data with developers.""", SRC_HELP, measure="sessions"),
     _m("session_duration", "count", "sessions", "seconds",
        """Total time spent in sessions, in seconds (the report's Total Session Duration).""", SRC_SESSIONS,
-       measure="total_session_duration_seconds"),
+       measure="total_session_duration"),
     _m("active_devices", "unique", "sessions", "devices",
        """Devices with at least one session in the period. A unique count: a device active on two days, or
        in two rows, is one device, so rows and days may not be added.""", SRC_HELP,
@@ -393,6 +393,12 @@ def plan(app_ids: str | Iterable[str], metrics: str | Iterable[str], *, by: str 
         for n in names:
             need |= {c for c, _ in METRICS[n].where}
         schema = None
+        undocumented = [r for r in FAMILIES[fam] if not registry.get(r).fields]
+        if undocumented:
+            raise MetricError(
+                f"{', '.join(names)} need(s) the columns of {' / '.join(undocumented)}, which the report registry "
+                f"does not describe yet (asc_nb.describe_report shows no fields): the metric cannot be computed "
+                f"without guessing Apple's columns")
         for report in FAMILIES[fam]:
             s = registry.get(report)
             if need <= _columns(s):

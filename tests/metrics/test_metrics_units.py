@@ -114,6 +114,8 @@ def test_catalog_lists_the_required_metrics_with_definitions_and_sources():
             assert m.numerator in M.METRICS and m.denominator in M.METRICS
             continue
         for report in m.reports:
+            if not registry.get(report).fields:
+                continue  # not transcribed into the registry yet: plan() refuses these (tested below)
             cols = {f.column for f in registry.get(report).fields}
             assert m.measure in cols, (m.name, report)
             assert {c for c, _ in m.where} <= cols, (m.name, report)
@@ -266,3 +268,11 @@ def test_plan_loads_each_report_once_and_counts_its_minimum_calls():
     n = {(APP, DE): 3, (APP, DL): 2, (APP, SE): 250, (APP, CR): 0}
     # 1 request lookup + per report: 1 report lookup + instance pages + one segment listing per instance
     assert p.min_api_calls(n) == 1 + (1 + 1 + 3) + (1 + 1 + 2) + (1 + 2 + 250) + (1 + 1 + 0)
+
+
+def test_a_metric_whose_report_the_registry_does_not_describe_is_refused_not_guessed():
+    pending = [m.name for m in M.METRICS.values()
+               if m.kind != "ratio" and any(not registry.get(r).fields for r in m.reports)]
+    for name in pending:
+        with pytest.raises(MetricError, match="registry"):
+            M.plan([APP], [name])

@@ -210,6 +210,15 @@ class Client:
         """The last API response (``client.last_response.json()`` is the raw document)."""
         return self.http.last_response
 
+    def on_wait(self, callback: Callable[[str, float], None]) -> Callable[[], None]:
+        """Call ``callback(reason, seconds)`` whenever an API call is about to wait on purpose.
+
+        ``reason`` is ``"pacer"`` (the hourly budget is spent), ``"retry-after"`` (Apple said when to
+        retry) or ``"backoff"``; the callback runs on the waiting thread, so a panel can show a
+        countdown instead of a frozen button. Returns a function that removes the callback.
+        """
+        return self.http.add_wait_listener(callback)
+
     def close(self) -> None:
         self.http.close()
         self.downloads.close()

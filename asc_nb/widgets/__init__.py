@@ -7,6 +7,7 @@ code and tests can drive it; errors show inside the panel, never as a traceback.
 
 from .dashboard import Dashboard, RateLimitMeter, dashboard
 from .explorer import ReportsExplorer
+from .overview import Overview
 from .requests import RequestPanel, RequestsTable
 
-__all__ = ["Dashboard", "RateLimitMeter", "ReportsExplorer", "RequestPanel", "RequestsTable", "dashboard"]
+__all__ = ["Dashboard", "Overview", "RateLimitMeter", "ReportsExplorer", "RequestPanel", "RequestsTable", "dashboard"]

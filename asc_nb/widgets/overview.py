@@ -8,30 +8,29 @@ and its ``.code`` is exactly that text: run with ``client`` (or ``store``) bound
 Values that are bounds rather than exact numbers (a unique count summed over days, a ratio over
 it) are shown with ``≤`` / ``≥`` and named in the frame's ``bound`` column.
 
-Work runs on one worker thread per Overview (the kernel keeps answering); ``busy`` is true while
-it runs, ``wait()`` joins it, and errors land in the panel's status line, never as a traceback.
+Each view is a :class:`~asc_nb.widgets._common.Panel`: its work runs on its own worker thread (the
+kernel keeps answering), ``busy`` is true while it runs, ``wait()`` joins it, and errors land in its
+status line, never as a traceback. The Overview is busy while any view is.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import datetime as dt
 import html
 import io
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 import pandas as pd
-import traitlets
 
 from asc_nb import metrics as M
 from asc_nb.errors import ASCError
 
-from ._common import Status, describe_error, frame_html, heading, now_utc
+from ._common import Panel, Status, frame_html, heading, now_utc
 
 __all__ = ["Overview", "KpiCards", "FunnelPanel", "BreakdownPanel", "DEFAULT_KPIS"]
 
@@ -112,77 +111,36 @@ def bars_png(labels: Sequence[str], values: Sequence[float], *, title: str = "",
     return _png(draw, (5.5, 2.4))
 
 
-class _View(w.VBox):
-    """One view: a result frame, the code that makes it, Show code and Export controls."""
+class _View(Panel):
+    """One view of the Overview: its own worker (``busy``/``wait``), frame, code, Show code and Export."""
 
-    error = traitlets.Unicode(None, allow_none=True)
-
-    def __init__(self, title: str, body: list[w.Widget]) -> None:
-        self.frame: pd.DataFrame | None = None
-        self.code: str = ""
+    def __init__(self, title: str, body: list[w.Widget], *, source: Any = None, export_name: str = "") -> None:
+        self._code_text = ""
+        self._export_name = export_name
         self.status = Status()
-        self.show_code = w.ToggleButton(value=False, description="Show code", icon="code",
-                                        layout=w.Layout(width="120px"))
-        self.code_box = w.HTML()
-        self.export_path = w.Text(placeholder="file.csv or file.parquet", layout=w.Layout(width="260px"))
-        self.export_button = w.Button(description="Export", icon="download", layout=w.Layout(width="100px"))
-        self.show_code.observe(lambda _c: self._render_code(), names="value")
-        self.export_button.on_click(lambda _b: self._export_clicked())
-        super().__init__([heading(title), *body, self.status,
-                          w.HBox([self.show_code, self.export_path, self.export_button]), self.code_box])
+        super().__init__([], client=source)
+        self.children = (heading(title), *body, self.status, self.tools)
 
-    def _render_code(self) -> None:
-        if self.show_code.value and self.code:
-            self.code_box.value = (
-                '<pre class="asc-nb-code" style="background: var(--jp-layout-color2); padding: 6px; '
-                f'color: var(--jp-ui-font-color1); white-space: pre-wrap;">{html.escape(self.code)}</pre>'
-            )
-        else:
-            self.code_box.value = ""
+    def _code(self) -> str:
+        return self._code_text
+
+    def default_export_name(self) -> str:
+        return self._export_name or super().default_export_name()
 
     def set_result(self, frame: pd.DataFrame, code: str) -> None:
-        self.frame, self.code, self.error = frame, code, None
-        self._render_code()
-
-    def fail(self, exc: BaseException) -> None:
-        self.error = describe_error(exc)
-        self.status.show("error", self.error)
-
-    def export(self, path: str | Path) -> Path:
-        """Write ``.frame`` to CSV or Parquet (by suffix); nothing half-written is left on failure."""
-        if self.frame is None:
-            raise ASCError("Nothing to export yet: wait for the view to load")
-        target = Path(path)
-        suffix = target.suffix.lower()
-        if suffix not in (".csv", ".parquet"):
-            raise ASCError(f"Export to .csv or .parquet, not {suffix or 'a name without suffix'!r}")
-        tmp = target.with_name(f".{target.name}.tmp")
-        try:
-            if suffix == ".csv":
-                self.frame.to_csv(tmp, index=False)
-            else:
-                self.frame.to_parquet(tmp, index=False)
-            tmp.replace(target)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return target
-
-    def _export_clicked(self) -> None:
-        try:
-            where = self.export(self.export_path.value.strip())
-        except Exception as exc:  # noqa: BLE001 - shown in the panel
-            self.status.show("error", describe_error(exc))
-        else:
-            self.status.show("ok", f"Wrote {len(self.frame)} rows to {where}")  # type: ignore[arg-type]
+        """Publish a result: the code first, so whoever sees the new frame sees its code."""
+        self._code_text = code
+        self.error = None
+        self.frame = frame
 
 
 class KpiCards(_View):
     """One card per KPI: the period's value (≤/≥ when a bound), change vs the previous period, a sparkline."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: Any = None) -> None:
         self.cards = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.daily: pd.DataFrame | None = None
-        super().__init__("Key metrics", [self.cards])
+        super().__init__("Key metrics", [self.cards], source=source, export_name="kpis.csv")
 
     def card_text(self) -> dict[str, str]:
         """metric (or ``app_id/metric``) -> the text of its card's value line: what a user reads."""
@@ -238,10 +196,11 @@ class KpiCards(_View):
 class FunnelPanel(_View):
     """Impressions → product page views → total downloads over the period, with step rates."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: Any = None) -> None:
         self.table = w.HTML()
         self.chart = w.Image(format="png", layout=w.Layout(max_width="560px"))
-        super().__init__("Acquisition funnel", [w.HBox([self.table, self.chart])])
+        super().__init__("Acquisition funnel", [w.HBox([self.table, self.chart])], source=source,
+                         export_name="funnel.csv")
 
     def render(self, frame: pd.DataFrame) -> None:
         self.table.value = frame_html(frame)
@@ -252,14 +211,14 @@ class FunnelPanel(_View):
 class BreakdownPanel(_View):
     """One metric split by one dimension: the top N values and the rest as "Other", as table and chart."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: Any = None) -> None:
         self.dimension = w.Dropdown(options=list(DIMENSIONS), value="territory", description="By")
         self.metric = w.Dropdown(options=list(BREAKDOWN_METRICS), value="impressions", description="Metric")
         self.top = w.BoundedIntText(value=5, min=1, max=50, description="Top N", layout=w.Layout(width="160px"))
         self.table = w.HTML()
         self.chart = w.Image(format="png", layout=w.Layout(max_width="560px"))
         super().__init__("Breakdown", [w.HBox([self.metric, self.dimension, self.top]),
-                                       w.HBox([self.table, self.chart])])
+                                       w.HBox([self.table, self.chart])], source=source, export_name="breakdown.csv")
 
     def render(self, frame: pd.DataFrame, dimension: str, metric: str) -> None:
         self.table.value = frame_html(frame)
@@ -267,16 +226,15 @@ class BreakdownPanel(_View):
         self.chart.value = bars_png([str(x) for x in frame[dimension]], vals, title=f"{metric} by {dimension}")
 
 
-class Overview(w.VBox):
+class Overview(Panel):
     """KPI cards, funnel and breakdown for the chosen apps and dates, over a Client or a Store.
 
     Controls: ``.apps`` (SelectMultiple of app ids), ``.start``/``.end`` (DatePickers), ``.refresh``;
     the breakdown's ``.breakdown.dimension`` / ``.metric`` / ``.top`` reload only the breakdown.
-    State: ``.kpis``, ``.funnel``, ``.breakdown`` (each with ``.frame``, ``.code``, ``.export(path)``);
-    ``.frame``/``.code`` are the KPI cards'; ``busy``; ``wait(timeout)``.
+    State: ``.kpis``, ``.funnel``, ``.breakdown`` (each a panel with its own worker, ``.frame``,
+    ``.code``, ``.export(path)``); ``.frame``/``.code`` are the KPI cards'; ``busy`` while any view
+    loads; ``wait(timeout)`` joins them all.
     """
-
-    busy = traitlets.Bool(False)
 
     def __init__(self, source: Any, app_ids: str | Iterable[str] | None = None, *,
                  kpis: Sequence[str] = DEFAULT_KPIS, start: Any = None, end: Any = None,
@@ -301,23 +259,28 @@ class Overview(w.VBox):
         last = (M._day(end, "end") if end is not None
                 else now_utc(source).date() - dt.timedelta(days=COMPLETE_AFTER_DAYS))
         first = M._day(start, "start") if start is not None else last - dt.timedelta(days=6)
-        self.apps = w.SelectMultiple(options=options, value=chosen, description="Apps", rows=min(4, len(options) or 1))
+        self.apps = w.SelectMultiple(options=options, value=chosen, description="Apps",
+                                     rows=min(4, len(options) or 1))
         self.start = w.DatePicker(value=first, description="From")
         self.end = w.DatePicker(value=last, description="To")
         self.refresh = w.Button(description="Refresh", icon="refresh", button_style="primary")
         self.status = Status()
-        self.progress = w.IntProgress(value=0, min=0, max=3, description="", layout=w.Layout(width="200px"))
-        self.kpis = KpiCards()
-        self.funnel = FunnelPanel()
-        self.breakdown = BreakdownPanel()
-        self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="asc-nb-overview")
-        self._futures: list[cf.Future] = []
+        self.progress = w.IntProgress(value=0, min=0, max=3, layout=w.Layout(width="200px"))
+        self.kpis = KpiCards(source)
+        self.funnel = FunnelPanel(source)
+        self.breakdown = BreakdownPanel(source)
+        self._views = (self.kpis, self.funnel, self.breakdown)
         self._lock = threading.Lock()
+        self._round: dict[str, Any] = {"left": 0, "failed": 0, "sel": None}
         super().__init__([
             heading("App Analytics overview"),
             w.HBox([self.apps, w.VBox([self.start, self.end]), w.VBox([self.refresh, self.progress])]),
             self.status, self.kpis, self.funnel, self.breakdown,
-        ])
+        ], client=source)
+        self.add_class("asc-nb-overview")
+        for view in self._views:
+            view.observe(self._view_busy, names="busy")
+        self.kpis.observe(lambda c: setattr(self, "frame", c["new"]), names="frame")
         self.refresh.on_click(lambda _b: self.load())
         for control in (self.breakdown.dimension, self.breakdown.metric, self.breakdown.top):
             control.observe(lambda _c: self.load(parts=("breakdown",)), names="value")
@@ -326,13 +289,21 @@ class Overview(w.VBox):
 
     # ------------------------------------------------------------------ state
 
-    @property
-    def frame(self) -> pd.DataFrame | None:
-        return self.kpis.frame
-
-    @property
-    def code(self) -> str:
+    def _code(self) -> str:
         return self.kpis.code
+
+    def _view_busy(self, _change: dict | None = None) -> None:
+        self.busy = any(v.busy for v in self._views)
+        self.refresh.disabled = self.busy
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every view has finished loading (or ``timeout`` s); True when all are idle."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for view in self._views:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not view.wait(left):
+                return False
+        return True
 
     def _apps(self) -> pd.DataFrame:
         try:
@@ -395,59 +366,56 @@ class Overview(w.VBox):
 
     # ------------------------------------------------------------------ work
 
-    def load(self, parts: Sequence[str] = ("kpis", "funnel", "breakdown")) -> cf.Future | None:
-        """Recompute the named views on the worker thread (returns at once; ``wait()`` to join)."""
+    def load(self, parts: Sequence[str] = ("kpis", "funnel", "breakdown")) -> None:
+        """Reload the named views, each on its own worker (returns at once; ``wait()`` to join)."""
         try:
             sel = self.selection()
         except ASCError as exc:
             self.status.show("error", str(exc))
-            return None
+            return
         with self._lock:
-            self.busy = True
-            fut = self._pool.submit(self._run, sel, tuple(parts))
-            self._futures.append(fut)
-            fut.add_done_callback(self._done)
-        return fut
-
-    def _done(self, fut: cf.Future) -> None:
-        with self._lock:
-            self._futures = [f for f in self._futures if not f.done()]
-            self.busy = bool(self._futures)
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Block until every queued load has finished (tests and notebooks stay deterministic)."""
-        with self._lock:
-            pending = list(self._futures)
-        done, not_done = cf.wait(pending, timeout=timeout)
-        if not_done:
-            raise TimeoutError(f"the overview is still loading after {timeout} s")
-        with self._lock:
-            self._futures = [f for f in self._futures if not f.done()]
-            self.busy = bool(self._futures)
-
-    def _run(self, sel: dict[str, Any], parts: tuple[str, ...]) -> None:
-        self.progress.max, self.progress.value = len(parts), 0
-        failed = 0
-        for i, part in enumerate(parts, 1):
-            self.status.show("busy", f"Loading {part} ({i}/{len(parts)})…")
+            self._round = {"left": len(parts), "failed": 0, "sel": sel}
+            self.progress.max, self.progress.value = len(parts), 0
+        self.status.show("busy", f"Loading {', '.join(parts)} for {', '.join(sel['apps'])}, "
+                                 f"{sel['start']} – {sel['end']}…")
+        for part in parts:
             view = getattr(self, part)
-            try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    getattr(self, f"_load_{part}")(sel)
-                if caught:
-                    view.status.show("warn", "\n".join(sorted({str(c.message) for c in caught})))
-                else:
-                    view.status.show("ok", "Up to date" if not view.frame.attrs.get("approximate") else
-                                     "Bounds are marked ≤ / ≥ (unique counts cannot be summed exactly)")
-            except Exception as exc:  # noqa: BLE001 - every failure is shown in the panel
-                failed += 1
-                view.fail(exc)
-            self.progress.value = i
-        if failed:
-            self.status.show("error", f"{failed} of {len(parts)} view(s) failed: see below")
+            view.status.show("busy", "Loading…")
+            view.run(self._job, part, sel, self._round)
+
+    def _job(self, part: str, sel: dict[str, Any], round_: dict[str, Any]) -> None:
+        view = getattr(self, part)
+        ok = False
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                getattr(self, f"_load_{part}")(sel)
+            if caught:
+                view.status.show("warn", "\n".join(sorted({str(c.message) for c in caught})))
+            elif view.frame is not None and view.frame.attrs.get("approximate"):
+                view.status.show("ok", "Bounds are marked ≤ / ≥: unique counts summed over days or rows "
+                                       "can only bound the true number")
+            else:
+                view.status.show("ok", "Up to date")
+            ok = True
+        finally:
+            self._finished(round_, ok)
+
+    def _finished(self, round_: dict[str, Any], ok: bool) -> None:
+        with self._lock:
+            if round_ is not self._round:  # a newer load started: its own count rules
+                return
+            round_["left"] -= 1
+            round_["failed"] += 0 if ok else 1
+            self.progress.value = self.progress.max - round_["left"]
+            if round_["left"]:
+                return
+            sel = round_["sel"]
+        if round_["failed"]:
+            self.status.show("error", f"{round_['failed']} view(s) failed: see their messages below")
         else:
-            self.status.show("ok", f"{', '.join(sel['apps'])}: {sel['start']} – {sel['end']}")
+            self.status.show("ok", f"{', '.join(self.app_names.get(a, a) for a in sel['apps'])}: "
+                                   f"{sel['start']} – {sel['end']}")
 
     def _load_kpis(self, sel: dict[str, Any]) -> None:
         code = self.kpi_code(sel)
@@ -475,5 +443,6 @@ class Overview(w.VBox):
         self.breakdown.set_result(frame, self.breakdown_code(sel))
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for view in self._views:
+            view.close()
         super().close()

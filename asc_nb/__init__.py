@@ -46,11 +46,12 @@ from .registry import describe_report, report_catalog
 
 if TYPE_CHECKING:  # pragma: no cover
     from .sandbox import Sandbox
+    from .store import Store
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "connect", "Client", "Credentials", "TokenSigner", "Sandbox",
+    "connect", "Client", "Credentials", "TokenSigner", "Sandbox", "Store",
     "AccessType", "Category", "Granularity", "Role",
     "App", "ReportRequest", "Report", "Instance", "Segment", "RateLimit", "RetryPolicy",
     "ASCError", "APIError", "ConfigError", "ChecksumError", "NetworkError", "UnsafeURLError",
@@ -74,6 +75,10 @@ def __getattr__(name: str) -> Any:
         from .sandbox import Sandbox
 
         return Sandbox
+    if name == "Store":  # pyarrow.parquet and sqlite load on first use
+        from .store import Store
+
+        return Store
     if name in ("to_parquet", "read_parquet"):  # pyarrow.parquet loads on first use
         from . import export
 

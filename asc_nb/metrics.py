@@ -53,6 +53,10 @@ __all__ = [
     "plan",
     "compute",
     "ClientLoader",
+    "StoreLoader",
+    "kpi_summary",
+    "funnel",
+    "top_n",
 ]
 
 #: ``load(report_name, granularity, app_ids, start, end, columns) -> DataFrame`` — the rows of one
@@ -777,3 +781,60 @@ def top_n(rows: pd.DataFrame, dimension: str, metric: str, n: int = 5, *, other:
     out[metric] = out[metric].astype("Int64" if m.kind != "amount" else "Float64")
     out["share"] = pd.array([v / total if total else None for v in values], dtype="Float64")
     return out
+
+
+# ----------------------------------------------------------------------------- a Store as a loader
+
+
+def _expected_dates(start: dt.date, end: dt.date, g: Granularity) -> list[dt.date]:
+    """The ``Date`` values a complete report has in [start, end] (days, Mondays or 1sts)."""
+    out, day = [], period_start(start, g)
+    while day <= end:
+        out.append(day)
+        day = period_end(day, g) + dt.timedelta(days=1)
+    return out
+
+
+class StoreLoader:
+    """A :data:`Loader` over a Store (duck-typed: ``read``/``sync``), optionally filling gaps from a client.
+
+    With ``client``, a (report, granularity, apps, window) whose dates the store lacks is synced
+    once (``attempted`` remembers it), then read from the lake; an identical later question is
+    answered from the lake alone, with no API call. Without ``client`` the store is only read.
+    """
+
+    def __init__(self, store: Any, *, client: Any = None, attempted: set[tuple[Any, ...]] | None = None,
+                 progress: Any = False) -> None:
+        self.store = store
+        self.client = client
+        self.attempted = attempted if attempted is not None else set()
+        self.progress = progress
+
+    def _read(self, report: str, granularity: str, app_ids: Sequence[str], start: dt.date | None,
+              end: dt.date | None) -> pd.DataFrame:
+        from asc_nb.errors import ReportNotFoundError
+
+        try:
+            return self.store.read(report, granularity=granularity, apps=list(app_ids), start=start, end=end)
+        except ReportNotFoundError:
+            if self.client is None:
+                raise
+            return pd.DataFrame({"app_id": pd.Series(dtype="string"), "date": pd.Series(dtype="datetime64[ns]")})
+
+    def __call__(self, report: str, granularity: str, app_ids: Sequence[str], start: dt.date | None,
+                 end: dt.date | None, columns: Sequence[str]) -> pd.DataFrame:
+        g = Granularity.parse(granularity)
+        lo = None if start is None else period_start(start, g)  # weekly/monthly rows are dated at the period start
+        df = self._read(report, g.value, app_ids, lo, end)
+        if self.client is not None and lo is not None and end is not None:
+            want = set(_expected_dates(lo, end, g))
+            have = pd.to_datetime(df["date"]).dt.date if len(df) else pd.Series([], dtype="object")
+            apps_col = df["app_id"].astype("string") if "app_id" in df else pd.Series([], dtype="string")
+            missing = [a for a in app_ids if not want <= set(have[apps_col == a])]
+            key = (report, g.value, tuple(missing), lo, end)
+            if missing and key not in self.attempted:
+                self.attempted.add(key)
+                self.store.sync(self.client, apps=missing, reports=[report], granularities=[g.value],
+                                start=lo, progress=self.progress)
+                df = self._read(report, g.value, app_ids, lo, end)
+        return df

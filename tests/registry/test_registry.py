@@ -34,11 +34,11 @@ def test_every_entry_is_documented_or_says_why_not() -> None:
     for r in registry.reports():
         assert isinstance(r.category, Category)
         assert r.granularities and all(isinstance(g, Granularity) for g in r.granularities)
-        assert r.complete_after_days >= 1
+        assert r.complete_after_days >= 0
         if r.documented:
             assert r.fields, r.name
             assert r.source and r.source.startswith("https://developer.apple.com/documentation/analytics-reports/")
-            assert r.fields[0].name == "Date", r.name
+            assert any(f.kind == "date" for f in r.fields), r.name
         else:
             assert r.fields == () and len(r.notes) > 20, r.name
 

@@ -74,7 +74,7 @@ SRC_DOWNLOADS = _RPT + "app-download"
 SRC_INSTALLS = _RPT + "app-installs"
 SRC_SESSIONS = _RPT + "app-sessions"
 SRC_CRASHES = _RPT + "app-crashes"
-SRC_PURCHASES = _RPT + "app-store-purchases"
+SRC_PURCHASES = _RPT + "app-store-purchase"
 SRC_HELP = "https://developer.apple.com/help/app-store-connect/reference/app-metrics"
 SRC_MEASURING = "https://developer.apple.com/app-store/measuring-app-performance/"
 
@@ -319,8 +319,8 @@ def _expand(metrics: Sequence[str]) -> tuple[str, ...]:
 
 def _grain(schema: Any) -> tuple[str, ...]:
     """The columns that tell a report's rows apart besides Date and the app."""
-    return tuple(f.column for f in schema.fields
-                 if f.column not in _NOT_GRAIN and f.column != "date" and f.kind in ("dimension", "date"))
+    return tuple(f.column for f in schema.fields  # identifiers too: a Content Apple Identifier splits rows
+                 if f.column not in _NOT_GRAIN and f.column != "date" and f.kind in ("dimension", "date", "identifier"))
 
 
 def _columns(schema: Any) -> set[str]:

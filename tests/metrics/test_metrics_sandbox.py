@@ -44,12 +44,13 @@ def hand(df: pd.DataFrame, metric: str) -> pd.Series:
     """The metric per date, computed here with plain pandas from the report's raw rows."""
     m = M.METRICS[metric]
     sel = rows_where(df, m.where)
-    return sel.groupby("date")[m.measure].sum(min_count=1).dropna().astype("int64")
+    out = sel.groupby("date")[m.measure].sum(min_count=1).dropna()
+    return out.astype("float64" if m.kind == "amount" else "int64")
 
 
 ADDITIVE = ["impressions", "product_page_views", "first_time_downloads", "redownloads", "total_downloads",
             "updates", "restores", "sessions", "session_duration", "crashes", "installations", "deletions",
-            "purchases"]
+            "purchases", "sales", "proceeds"]
 
 
 @pytest.mark.parametrize("metric", ADDITIVE)
@@ -67,20 +68,22 @@ def test_additive_metric_by_date_equals_hand_sum(world, metric):
     if expected.empty:
         pytest.skip(f"the sandbox serves no {metric} rows for {report} yet")
     got = client.metrics([app], [metric], start=START, end=END)
-    assert str(got[metric].dtype) == "Int64"
-    series = got.set_index("date")[metric].dropna().astype("int64")
+    assert str(got[metric].dtype) == ("Float64" if m.kind == "amount" else "Int64")
+    series = got.set_index("date")[metric].dropna().astype(expected.dtype)
     pd.testing.assert_series_equal(series, expected, check_names=False, check_index_type=False)
     assert got.attrs["sources"][metric] == f"{report} DAILY"
 
 
-@pytest.mark.parametrize("metric", ["impressions_unique", "product_page_views_unique", "active_devices"])
+@pytest.mark.parametrize("metric", ["impressions_unique", "product_page_views_unique", "active_devices",
+                                    "paying_users"])
 def test_unique_metric_at_report_grain_equals_the_raw_rows(world, metric):
     sb, client, app = world
     m = M.METRICS[metric]
     report = m.reports[0]
     schema = registry.get(report)
     grain = [f.column for f in schema.fields
-             if f.kind in ("dimension", "date") and f.column not in ("date", "app_name")]
+             if f.kind in ("dimension", "date", "identifier")
+             and f.column not in ("date", "app_name", "app_apple_identifier")]
     by = ["date", *[c for c in grain if c not in {c for c, v in m.where if len(v) == 1}]]
     got = client.metrics([app], [metric], by=by, start=START, end=END)
     assert got.attrs["approximate"] == {}

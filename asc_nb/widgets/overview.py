@@ -287,6 +287,10 @@ class Overview(Panel):
         if autoload:
             self.load()
 
+    def __repr__(self) -> str:
+        return (f"Overview(apps={[str(a) for a in self.apps.value]}, start={self.start.value}, end={self.end.value}, "
+                f"kpis={list(self.kpi_names)})")
+
     # ------------------------------------------------------------------ state
 
     def _code(self) -> str:

@@ -203,7 +203,11 @@ class FunnelPanel(_View):
                          export_name="funnel.csv")
 
     def render(self, frame: pd.DataFrame) -> None:
-        self.table.value = frame_html(frame)
+        shown = frame.astype("object").copy()
+        shown["value"] = [_fmt(v, "count") for v in frame["value"]]
+        for c in ("of_previous", "of_first"):
+            shown[c] = [_fmt(v, "fraction") for v in frame[c]]
+        self.table.value = frame_html(shown)
         vals = [0.0 if v is pd.NA else float(v) for v in frame["value"].tolist()]
         self.chart.value = bars_png([str(s) for s in frame["step"]], vals, title="Funnel", horizontal=True)
 
@@ -221,7 +225,10 @@ class BreakdownPanel(_View):
                                        w.HBox([self.table, self.chart])], source=source, export_name="breakdown.csv")
 
     def render(self, frame: pd.DataFrame, dimension: str, metric: str) -> None:
-        self.table.value = frame_html(frame)
+        shown = frame.astype("object").copy()
+        shown[metric] = [_fmt(v, M.METRICS[metric].unit) for v in frame[metric]]
+        shown["share"] = [_fmt(v, "fraction") for v in frame["share"]]
+        self.table.value = frame_html(shown)
         vals = [0.0 if v is pd.NA else float(v) for v in frame[metric].tolist()]
         self.chart.value = bars_png([str(x) for x in frame[dimension]], vals, title=f"{metric} by {dimension}")
 
@@ -277,7 +284,12 @@ class Overview(Panel):
             w.HBox([self.apps, w.VBox([self.start, self.end]), w.VBox([self.refresh, self.progress])]),
             self.status, self.kpis, self.funnel, self.breakdown,
         ], client=source)
+        # stable hooks for browser tests and user CSS
         self.add_class("asc-nb-overview")
+        for widget, name in ((self.apps, "apps"), (self.start, "start"), (self.end, "end"),
+                             (self.refresh, "refresh"), (self.status, "status"), (self.kpis, "kpis"),
+                             (self.funnel, "funnel"), (self.breakdown, "breakdown")):
+            widget.add_class(f"asc-nb-overview-{name}")
         for view in self._views:
             view.observe(self._view_busy, names="busy")
         self.kpis.observe(lambda c: setattr(self, "frame", c["new"]), names="frame")

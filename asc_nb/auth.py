@@ -26,6 +26,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from . import config
 from .errors import ConfigError
 from .models import AUDIENCE, MAX_TOKEN_LIFETIME
 
@@ -39,13 +40,7 @@ _KEY_FILE_RE = re.compile(r"^AuthKey_([A-Za-z0-9]+)\.p8$")
 #: One line of base64 (a PKCS#8 P-256 key body is 184 characters): key material, not a path.
 _BASE64_BODY_RE = re.compile(r"^[A-Za-z0-9+/]{40,}={0,2}$")
 
-ENV_VARS = (
-    "ASC_KEY_ID",
-    "ASC_ISSUER_ID",
-    "ASC_PRIVATE_KEY_PATH",
-    "ASC_PRIVATE_KEY",
-    "ASC_PRIVATE_KEY_B64",
-)
+ENV_VARS = config.CREDENTIAL_VARS
 _WHERE = "App Store Connect → Users and Access → Integrations → App Store Connect API"
 
 
@@ -112,13 +107,14 @@ class Credentials:
         ``ASC_KEY_TYPE=individual`` selects an individual key (no issuer id).
         ``.source`` names the variable the key came from.
         """
-        env = os.environ if environ is None else environ
-        get = lambda name: (env.get(name) or "").strip()  # noqa: E731
-        individual = get("ASC_KEY_TYPE").lower() == "individual"
-        missing = [n for n in ("ASC_KEY_ID",) if not get(n)]
-        if not individual and not get("ASC_ISSUER_ID"):
+        env = config.read(environ)
+        individual = env.key_type.lower() == "individual"
+        missing = [] if env.key_id else ["ASC_KEY_ID"]
+        if not individual and not env.issuer_id:
             missing.append("ASC_ISSUER_ID")
-        key_vars = [n for n in ("ASC_PRIVATE_KEY_PATH", "ASC_PRIVATE_KEY", "ASC_PRIVATE_KEY_B64") if get(n)]
+        given = {"ASC_PRIVATE_KEY_PATH": env.private_key_path, "ASC_PRIVATE_KEY": env.private_key,
+                 "ASC_PRIVATE_KEY_B64": env.private_key_b64}
+        key_vars = [name for name, value in given.items() if value]
         if not key_vars:
             missing.append("ASC_PRIVATE_KEY_PATH (or ASC_PRIVATE_KEY / ASC_PRIVATE_KEY_B64)")
         if missing:
@@ -130,7 +126,7 @@ class Credentials:
         if len(key_vars) > 1:
             raise ConfigError(f"Set only one of {', '.join(key_vars)}; they are alternatives")
         var = key_vars[0]
-        raw = get(var)
+        raw = given[var]
         if var == "ASC_PRIVATE_KEY_PATH":
             key: str | bytes | Path = Path(os.path.expanduser(raw))
             source = f"ASC_PRIVATE_KEY_PATH={raw}"
@@ -145,7 +141,7 @@ class Credentials:
                                   "e.g. `base64 -w0 AuthKey_XXXXXXXXXX.p8`") from None
             source = "ASC_PRIVATE_KEY_B64"
         try:
-            return cls(get("ASC_KEY_ID"), None if individual else get("ASC_ISSUER_ID"), key,
+            return cls(env.key_id, None if individual else env.issuer_id, key,
                        individual=individual, source=source)
         except ConfigError as exc:
             raise ConfigError(f"{exc} (from {var})") from None
@@ -153,8 +149,7 @@ class Credentials:
     @staticmethod
     def env_present(environ: Mapping[str, str] | None = None) -> bool:
         """True when any ``ASC_*`` credential variable is set (then ``from_env`` must be used)."""
-        env = os.environ if environ is None else environ
-        return any((env.get(n) or "").strip() for n in ENV_VARS)
+        return config.read(environ).has_credentials
 
     # ------------------------------------------------------------------ properties
 

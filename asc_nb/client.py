@@ -20,25 +20,40 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 import pandas as pd
 
-from . import frames
+from . import config, frames
 from .auth import Credentials, TokenSigner
-from .errors import ASCError, ConfigError, ConflictError, NetworkError, NotFoundError, ServerError
+from .data import fetch as data_fetch
+from .data import transfer
+from .data.cache import SegmentCache
+from .data.engine import InstanceJob
+from .data.progress import ProgressCallback, make_progress
+from .data.transfer import SegmentJob, Transfer, job_from
+from .errors import (
+    ASCError,
+    ConfigError,
+    ConflictError,
+    NetworkError,
+    NotFoundError,
+    ReportNotFoundError,
+    ServerError,
+)
 from .http import Pacer, RateLimit, RetryPolicy, Session
-from .models import API_BASE_URL, AccessType, Category, Endpoint, Granularity, endpoint, iso_date
+from .models import API_BASE_URL, SETTLE_DAYS, AccessType, Category, Endpoint, Granularity, endpoint, iso_date
 from .records import App, Instance, Record, Report, ReportRequest, Segment
 from .redact import install_log_redaction
 
 if TYPE_CHECKING:  # pragma: no cover
     from .sandbox import Sandbox
 
-__all__ = ["Client", "DateLike", "ProcessingDate"]
+__all__ = ["Client", "DateLike", "FetchPlan", "Mode", "ProcessingDate"]
 
 log = logging.getLogger("asc_nb.client")
 install_log_redaction()  # httpx logs request URLs at INFO; presigned download URLs are credentials
@@ -49,6 +64,8 @@ MAX_KEPT_PAGES = 10
 MAX_REMEMBERED_PARENTS = 20_000
 
 DateLike = date | datetime | str
+Mode = Literal["apple", "sandbox", "custom"]
+R = TypeVar("R", bound=Record)
 ProcessingDate = DateLike | tuple[DateLike | None, DateLike | None] | list[DateLike] | None
 
 #: A date range up to this many days is sent as a server-side list of dates; a longer or
@@ -109,15 +126,8 @@ def _names(value: str | Iterable[str] | None, what: str) -> list[str] | None:
 
 
 def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> Path:
-    """``cache_dir``, else ``ASC_NB_CACHE_DIR``, else the platform's user cache dir for asc-nb."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    env = ((os.environ if environ is None else environ).get("ASC_NB_CACHE_DIR") or "").strip()
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("asc-nb", appauthor=False))
+    """``cache_dir``, else ``ASC_NB_CACHE_DIR``, else the platform's user cache dir (see :func:`asc_nb.config.cache_dir`)."""
+    return config.cache_dir(cache_dir, environ)
 
 
 def _strip_authorization(request: httpx.Request) -> None:
@@ -162,9 +172,8 @@ class Client:
             isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
         ):
             raise ConfigError(f"timeout must be a positive number of seconds or an httpx.Timeout, got {timeout!r}")
-        if base_url is None:
-            env_url = os.environ.get("ASC_BASE_URL", "").strip() if sandbox is None else ""
-            base_url = env_url or (sandbox.api_base_url if sandbox is not None else API_BASE_URL)
+        if base_url is None:  # explicit arguments only: the environment is read by connect() (asc_nb.config)
+            base_url = sandbox.api_base_url if sandbox is not None else API_BASE_URL
         in_process = sandbox is not None and transport is None and base_url.rstrip("/") == sandbox.api_base_url
         if in_process:
             assert sandbox is not None
@@ -187,7 +196,8 @@ class Client:
             headers={"User-Agent": self.http.client.headers["User-Agent"]},
             event_hooks={"request": [_strip_authorization]},
         )
-        self.cache_dir: Path = resolve_cache_dir(cache_dir)
+        #: where verified segment files are kept (``None``: ``ASC_NB_CACHE_DIR`` or the user cache dir)
+        self.cache_dir: Path = config.cache_dir(cache_dir)
         #: the JSON:API page documents of the last listing, raw (its last ``MAX_KEPT_PAGES`` pages)
         self.last_documents: list[dict[str, Any]] = []
         self._parents: dict[str, str] = {}
@@ -229,16 +239,21 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __repr__(self) -> str:
+    @property
+    def mode(self) -> Mode:
+        """What this client talks to: ``"sandbox"`` (simulated data), ``"apple"`` (Apple's API host)
+        or ``"custom"`` (any other server: a proxy, the sandbox CLI on 127.0.0.1)."""
         if self.sandbox is not None:
-            mode = "sandbox"
-        else:
-            mode = "apple" if self.base_url.rstrip("/") == API_BASE_URL else "custom server"
+            return "sandbox"
+        return "apple" if self.base_url.rstrip("/") == API_BASE_URL else "custom"
+
+    def __repr__(self) -> str:
+        mode = "custom server" if self.mode == "custom" else self.mode
         return f"<asc_nb.Client {mode} {self.base_url} key_id={self.credentials.key_id}>"
 
     # ------------------------------------------------------------------ plumbing
 
-    def _list(self, ep: Endpoint, parent: str | None, params: Mapping[str, Any], cls: type[Record]) -> Iterator[Record]:
+    def _list(self, ep: Endpoint, parent: str | None, params: Mapping[str, Any], cls: type[R]) -> Iterator[R]:
         unknown = set(params) - ep.query_parameters
         assert not unknown, f"{ep.name} does not accept {unknown}"
         path = ep.url(parent)
@@ -260,7 +275,7 @@ class Client:
             while len(self._parents) > MAX_REMEMBERED_PARENTS:
                 del self._parents[next(iter(self._parents))]  # dicts keep insertion order
 
-    def _get(self, ep: Endpoint, id: str, cls: type[Record], params: Mapping[str, Any] | None = None) -> Record:
+    def _get(self, ep: Endpoint, id: str, cls: type[R], params: Mapping[str, Any] | None = None) -> R:
         doc = self.http.get_json(ep.url(id), params)
         self.last_documents = [doc]
         return cls.from_resource(doc["data"], self._parents.get(id))
@@ -270,12 +285,12 @@ class Client:
     def iter_apps(self, *, name: str | list[str] | None = None, bundle_id: str | list[str] | None = None,
                   sku: str | list[str] | None = None, ids: str | list[str] | None = None) -> Iterator[App]:
         """Apps, lazily (see :meth:`apps`)."""
-        params: dict[str, Any] = {"fields[apps]": "name,bundleId,sku,primaryLocale"}
+        params: dict[str, Any] = App.resource.sparse_fields()
         for key, value in (("name", name), ("bundleId", bundle_id), ("sku", sku), ("id", ids)):
             values = _names(value, key)
             if values:
                 params[f"filter[{key}]"] = ",".join(values)
-        return self._list(endpoint("apps"), None, params, App)  # type: ignore[return-value]
+        return self._list(endpoint("apps"), None, params, App)
 
     def apps(self, *, name: str | list[str] | None = None, bundle_id: str | list[str] | None = None,
              sku: str | list[str] | None = None, ids: str | list[str] | None = None) -> pd.DataFrame:
@@ -285,7 +300,7 @@ class Client:
     def app(self, id: str) -> App:
         """One app."""
         app_id = _id(id, "app id")
-        return self._get(endpoint("app"), app_id, App, {"fields[apps]": "name,bundleId,sku,primaryLocale"})  # type: ignore[return-value]
+        return self._get(endpoint("app"), app_id, App, App.resource.sparse_fields())
 
     # ------------------------------------------------------------------ report requests
 
@@ -295,7 +310,7 @@ class Client:
         params: dict[str, Any] = {}
         if access_type is not None:
             params["filter[accessType]"] = AccessType.parse(access_type, argument="access_type").value
-        return self._list(endpoint("app_report_requests"), app_id, params, ReportRequest)  # type: ignore[return-value]
+        return self._list(endpoint("app_report_requests"), app_id, params, ReportRequest)
 
     def report_requests(self, app_id: str, access_type: AccessType | str | None = None) -> pd.DataFrame:
         """An app's report requests: id, access_type, stopped_due_to_inactivity, app_id."""
@@ -303,7 +318,7 @@ class Client:
 
     def report_request(self, id: str) -> ReportRequest:
         """One report request."""
-        return self._get(endpoint("report_request"), _id(id, "request id"), ReportRequest)  # type: ignore[return-value]
+        return self._get(endpoint("report_request"), _id(id, "request id"), ReportRequest)
 
     def _existing(self, app_id: str, access: AccessType) -> ReportRequest | None:
         found = list(self.iter_report_requests(app_id, access))
@@ -429,7 +444,7 @@ class Client:
         names = _names(name, "name")
         if names:
             params["filter[name]"] = ",".join(names)
-        return self._list(endpoint("request_reports"), request_id, params, Report)  # type: ignore[return-value]
+        return self._list(endpoint("request_reports"), request_id, params, Report)
 
     def reports(self, request_id: str, category: Category | str | None = None,
                 name: str | list[str] | None = None) -> pd.DataFrame:
@@ -438,7 +453,7 @@ class Client:
 
     def report(self, id: str) -> Report:
         """One report."""
-        return self._get(endpoint("report"), _id(id, "report id"), Report)  # type: ignore[return-value]
+        return self._get(endpoint("report"), _id(id, "report id"), Report)
 
     # ------------------------------------------------------------------ instances
 
@@ -463,7 +478,7 @@ class Client:
             return not (start and d < start or end and d > end)
 
         records = self._list(endpoint("report_instances"), report_id, params, Instance)
-        return (r for r in records if keep(r))  # type: ignore[misc]
+        return (r for r in records if keep(r))
 
     def instances(self, report_id: str, granularity: Granularity | str | None = None,
                   processing_date: ProcessingDate = None) -> pd.DataFrame:
@@ -476,14 +491,14 @@ class Client:
 
     def instance(self, id: str) -> Instance:
         """One instance."""
-        return self._get(endpoint("instance"), _id(id, "instance id"), Instance)  # type: ignore[return-value]
+        return self._get(endpoint("instance"), _id(id, "instance id"), Instance)
 
     # ------------------------------------------------------------------ segments
 
     def iter_segments(self, instance_id: str) -> Iterator[Segment]:
         """An instance's segments, lazily (their URLs expire 5 minutes after listing)."""
         instance_id = _id(instance_id, "instance id")
-        return self._list(endpoint("instance_segments"), instance_id, {}, Segment)  # type: ignore[return-value]
+        return self._list(endpoint("instance_segments"), instance_id, {}, Segment)
 
     def segments(self, instance_id: str) -> pd.DataFrame:
         """An instance's segments: id, checksum, size_in_bytes, url, instance_id.
@@ -494,37 +509,164 @@ class Client:
 
     def segment(self, id: str) -> Segment:
         """One segment (with a freshly presigned URL)."""
-        return self._get(endpoint("segment"), _id(id, "segment id"), Segment)  # type: ignore[return-value]
+        return self._get(endpoint("segment"), _id(id, "segment id"), Segment)
 
-    # ------------------------------------------------------------------ data (asc_nb.download)
+    # ------------------------------------------------------------------ data (asc_nb.data)
 
-    def download_segment(self, segment: Any, **kwargs: Any) -> Any:
-        """Download, verify and parse one segment (see :func:`asc_nb.download.download_segment`)."""
-        from . import download
+    def _transfer(self, cache_dir: str | os.PathLike[str] | None, retries: int,
+                  cancel: threading.Event | None = None) -> Transfer:
+        """What the data layer is handed: the download host's client, the cache, this client's
+        retry policy and clock, and a way to renew a segment's URL (the only API call it may need)."""
+        if cancel is not None and not isinstance(cancel, threading.Event):
+            raise TypeError(f"cancel must be a threading.Event, got {type(cancel).__name__}")
+        return Transfer(
+            http=self.downloads,
+            cache=SegmentCache(self.cache_dir if cache_dir is None else cache_dir),
+            refresh=self._segment_url,
+            retry=self.http.retry,
+            retries=retries,
+            sleep=self.http.sleep,
+            random=self.http.random,
+            cancel=cancel,
+        )
 
-        return download.download_segment(self, segment, **kwargs)
+    def _segment_url(self, segment_id: str) -> str | None:
+        """A freshly presigned URL for a segment (one API call)."""
+        return self.segment(segment_id).url
 
-    def read_instance(self, instance_id: str | Instance, **kwargs: Any) -> Any:
-        """All segments of an instance as one DataFrame (see :func:`asc_nb.download.read_instance`).
+    def _segment_jobs(self, instance_id: str) -> list[SegmentJob]:
+        """An instance's segments as download jobs (one listing; URLs live 5 minutes)."""
+        return [job_from(s, instance_id=instance_id) for s in self.iter_segments(instance_id)]
+
+    def download_segment(self, segment: Any, *, cache_dir: str | os.PathLike[str] | None = None, retries: int = 2,
+                         progress: bool | ProgressCallback | None = False,
+                         cancel: threading.Event | None = None) -> Path:
+        """Download one segment into the verified cache and return its path (gzip, as Apple sent it).
+
+        ``segment`` is a :class:`~asc_nb.Segment`, a row of ``client.segments(...)`` or a segment
+        id. A cached copy is returned without any network call. Raises ``ChecksumError`` when
+        every attempt fails verification.
+        """
+        job = job_from(self.segment(_id(segment, "segment id")) if isinstance(segment, str) else segment)
+        bar = make_progress(progress, 1, "segment")
+        bar.plan(1, job.size or 0)
+        try:
+            return transfer.download(job, self._transfer(cache_dir, retries, cancel), progress=bar)
+        finally:
+            bar.close()
+
+    def read_instance(self, instance_id: str | Instance, *, processing_date: Any = None,
+                      cache_dir: str | os.PathLike[str] | None = None, workers: int | None = None,
+                      progress: bool | ProgressCallback | None = None, retries: int = 2,
+                      cancel: threading.Event | None = None) -> pd.DataFrame:
+        """All segments of an instance as one typed DataFrame, with provenance columns.
 
         Takes an id or an :class:`Instance` like every other method (a record's own
-        ``processing_date`` saves the lookup call).
+        ``processing_date`` saves the lookup call, as does passing ``processing_date``).
         """
-        from . import download
+        if isinstance(instance_id, Instance) and processing_date is None:
+            processing_date = instance_id.processing_date
+        inst = _id(instance_id, "instance id")
+        if processing_date is None:
+            processing_date = self.instance(inst).processing_date
+        return data_fetch.read_instance(self._transfer(cache_dir, retries, cancel), self._segment_jobs, inst,
+                                        processing_date, workers=workers, progress=progress)
 
-        if isinstance(instance_id, Instance) and instance_id.processing_date is not None:
-            kwargs.setdefault("processing_date", instance_id.processing_date)
-        return download.read_instance(self, _id(instance_id, "instance id"), **kwargs)
+    def _find_report(self, request_id: str, report_name: str) -> Report:
+        found = list(self.iter_reports(request_id, name=report_name))
+        exact = [r for r in found if r.name == report_name]
+        if not exact:
+            exact = [r for r in found if (r.name or "").casefold() == report_name.casefold()]
+        if exact:
+            return exact[0]
+        import difflib
 
-    def fetch(self, request_id: str | ReportRequest, report_name: str, *args: Any, **kwargs: Any) -> Any:
-        """A report's data over a date range, latest vintage, verified (see :func:`asc_nb.download.fetch`).
+        names = [r.name for r in self.iter_reports(request_id) if r.name]
+        close = difflib.get_close_matches(report_name, names, n=5, cutoff=0.5)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else f" ({len(names)} reports exist)"
+        raise ReportNotFoundError(f"request {request_id} has no report named {report_name!r}{hint}")
 
-        Arguments after ``report_name`` are those of :func:`asc_nb.download.fetch` (``granularity``,
-        ``start``, ``end``, ``vintages``, ``to``, ``progress`` …), positionally or by name.
+    def plan_fetch(self, request: str | ReportRequest, report: str | Report, granularity: Granularity | str = "DAILY",
+                   start: DateLike | None = None, end: DateLike | None = None, *,
+                   settle_days: int | None = None) -> FetchPlan:
+        """What a fetch will read: the report, the date window and the instances holding its rows.
+
+        ``start``/``end`` are data dates (the ``Date`` column), inclusive; either may be ``None``.
+        Apple publishes a day's rows, and corrections to them, in the instances of the following
+        days, so instances are selected server-side by ``processingDate`` in
+        [start, end + settle_days] (default :data:`~asc_nb.models.SETTLE_DAYS` per granularity).
+        ``report`` is a name (one lookup call) or a :class:`Report` record (no call); listing the
+        instances is one more. Pass the plan to :meth:`fetch`, which then only lists segments.
         """
-        from . import download
+        request_id = _id(request, "request id")
+        g = Granularity.parse(granularity, argument="granularity")
+        first = None if start is None else iso_date(start, "start")
+        last = None if end is None else iso_date(end, "end")
+        if first and last and last < first:
+            raise ValueError(f"end ({last}) is before start ({first})")
+        if isinstance(report, Report):
+            record = report
+        elif isinstance(report, str):
+            record = self._find_report(request_id, report)
+        else:
+            raise TypeError(f"report must be a report name or a Report record, got {type(report).__name__}")
+        lag = SETTLE_DAYS[g] if settle_days is None else int(settle_days)
+        window = (first, None if last is None else last + timedelta(days=lag))
+        found = list(self.iter_instances(record.id, g, processing_date=window if (first or last) else None))
+        found.sort(key=lambda i: (i.processing_date or date.min, i.id))
+        return FetchPlan(request_id, record, g, first, last, frames.to_frame(Instance, found), lag)
 
-        return download.fetch(self, _id(request_id, "request id"), report_name, *args, **kwargs)
+    def fetch(self, plan: FetchPlan | str | ReportRequest, report: str | Report | None = None,
+              granularity: Granularity | str = "DAILY", start: DateLike | None = None, end: DateLike | None = None,
+              vintages: bool = False, to: str | os.PathLike[str] | None = None,
+              progress: bool | ProgressCallback | None = None, *, cancel: threading.Event | None = None,
+              workers: int | None = None, cache_dir: str | os.PathLike[str] | None = None,
+              settle_days: int | None = None, retries: int = 2) -> pd.DataFrame | Path:
+        """A report's rows for ``Date`` in [start, end]: every segment, verified, latest vintage.
+
+        ``client.fetch(plan)`` runs a :meth:`plan_fetch` plan (only segment listings and downloads
+        remain); ``client.fetch(request, report, granularity, start, end)`` plans first. By default
+        each ``Date`` keeps only the rows of its greatest ``processing_date`` (Apple's overwrite
+        rule); ``vintages=True`` keeps every vintage.
+
+        Returns a DataFrame whose ``attrs`` carry ``report``, ``report_id``, ``request_id``,
+        ``granularity``, ``start``, ``end``, ``missing_dates`` (expected dates without a row; also
+        warned about with :class:`MissingDatesWarning`) and ``stats``. With ``to=path`` the rows
+        are streamed segment by segment into Hive-partitioned Parquet (see :func:`asc_nb.to_parquet`)
+        instead, never holding the report in memory, and the path is returned.
+
+        ``progress``: ``True``/``False`` for a tqdm bar (``None``: a bar when there is more than one
+        segment, unless ``ASC_NB_PROGRESS=0``), or a callback ``(segments_done, segments_planned,
+        bytes_done, bytes_planned)``. ``cancel``: a ``threading.Event``; once set, the download stops
+        (in-flight transfers closed, nothing unverified kept) and :class:`DownloadCancelled` is raised.
+        """
+        if to is not None and Path(to).exists() and not Path(to).is_dir():
+            raise ValueError(f"to={str(to)!r} is a file: give fetch a directory to write Parquet partitions into")
+        if isinstance(plan, FetchPlan):
+            if report is not None or settle_days is not None or (granularity, start, end) != ("DAILY", None, None):
+                raise TypeError("fetch(plan) takes the report, granularity, dates and settle_days from the plan; "
+                                "pass them to plan_fetch instead")
+        else:
+            if report is None:
+                raise TypeError("fetch() needs a plan from plan_fetch, or a request and a report name")
+            request_id = _id(plan, "request id")
+            granularity = Granularity.parse(granularity, argument="granularity")
+            for value, what in ((start, "start"), (end, "end")):
+                if value is not None:
+                    iso_date(value, what)
+            plan = self.plan_fetch(request_id, report, granularity, start, end, settle_days=settle_days)
+        transfer_ = self._transfer(cache_dir, retries, cancel)
+        jobs = [InstanceJob(str(i), None if pd.isna(d) else d.date())
+                for i, d in zip(plan.instances["id"], plan.instances["processing_date"], strict=True)]
+        rep = plan.report
+        meta = {"report": rep.name, "report_id": rep.id, "request_id": plan.request_id,
+                "granularity": plan.granularity.value, "start": plan.start, "end": plan.end}
+        common = dict(granularity=plan.granularity, start=plan.start, end=plan.end, meta=meta, vintages=vintages,
+                      progress=progress, workers=workers)
+        if to is not None:
+            data_fetch.fetch_parquet(transfer_, self._segment_jobs, jobs, Path(to), **common)
+            return Path(to)
+        return data_fetch.fetch_frame(transfer_, self._segment_jobs, jobs, **common)
 
     def metrics(self, app_ids: str | Iterable[str], metrics: str | Iterable[str], *,
                 by: str | Iterable[str] = ("date",), start: Any = None, end: Any = None,
@@ -539,3 +681,26 @@ class Client:
 
         return _metrics.metrics(_metrics.ClientLoader(self, progress=progress), app_ids, metrics, by=by,
                                 start=start, end=end, granularity=granularity, filters=filters, approx=approx)
+
+
+@dataclass(frozen=True)
+class FetchPlan:
+    """What :meth:`Client.fetch` will read, decided by :meth:`Client.plan_fetch` (no call repeated).
+
+    ``instances`` is the instances DataFrame (``id``, ``granularity``, ``processing_date``,
+    ``report_id``) in processing-date order; ``start``/``end`` are the data dates asked for and
+    ``settle_days`` how far past ``end`` instances were listed.
+    """
+
+    request_id: str
+    report: Report
+    granularity: Granularity
+    start: date | None
+    end: date | None
+    instances: pd.DataFrame = field(repr=False, compare=False)
+    settle_days: int = 0
+
+    def __repr__(self) -> str:
+        return (f"FetchPlan(request_id={self.request_id!r}, report={self.report.name!r}, "
+                f"granularity={self.granularity.value!r}, start={self.start}, end={self.end}, "
+                f"instances={len(self.instances)})")

@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from .models import AccessType, Category, Granularity
-from .records import App, Instance, Record, Report, ReportRequest, Segment
+from .models import Resource
+from .records import RECORDS, App, Instance, Record, Report, ReportRequest, Segment
 
 __all__ = ["STRING", "SCHEMAS", "schema", "empty", "to_frame"]
 
@@ -28,15 +28,21 @@ def _cat(enum: type) -> pd.CategoricalDtype:
     return pd.CategoricalDtype([m.value for m in enum], ordered=False)
 
 
+_DTYPES: dict[str, Any] = {"string": STRING, "boolean": "boolean", "integer": "Int64", "date": DATE}
+
+
+def _schema_of(resource: Resource) -> dict[str, Any]:
+    """The ordered ``{column: dtype}`` of a resource, derived from its field table in :mod:`asc_nb.models`."""
+    cols: dict[str, Any] = {"id": STRING}
+    for f in resource.fields:
+        cols[f.column] = _cat(f.enum) if f.kind == "enum" and f.enum is not None else _DTYPES[f.kind]
+    if resource.parent is not None:
+        cols[resource.parent] = STRING
+    return cols
+
+
 #: record class -> ordered {column: dtype}
-SCHEMAS: dict[type[Record], dict[str, Any]] = {
-    App: {"id": STRING, "name": STRING, "bundle_id": STRING, "sku": STRING, "primary_locale": STRING},
-    ReportRequest: {"id": STRING, "access_type": _cat(AccessType), "stopped_due_to_inactivity": "boolean",
-                    "app_id": STRING},
-    Report: {"id": STRING, "name": STRING, "category": _cat(Category), "request_id": STRING},
-    Instance: {"id": STRING, "granularity": _cat(Granularity), "processing_date": DATE, "report_id": STRING},
-    Segment: {"id": STRING, "checksum": STRING, "size_in_bytes": "Int64", "url": STRING, "instance_id": STRING},
-}
+SCHEMAS: dict[type[Record], dict[str, Any]] = {cls: _schema_of(cls.resource) for cls in RECORDS.values()}
 
 _BY_NAME: dict[str, type[Record]] = {}
 for _cls in SCHEMAS:

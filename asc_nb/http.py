@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import html
 import ipaddress
 import logging
 import random as _random
+import re
 import threading
 import time
 from collections import deque
@@ -30,9 +32,20 @@ from typing import Any
 import httpx
 
 from .auth import TokenSigner
-from .errors import APIError, ConfigError, NetworkError, UnsafeURLError, from_response
+from .errors import (
+    APIError,
+    ConfigError,
+    ForbiddenError,
+    NetworkError,
+    RateLimitError,
+    UnsafeURLError,
+    error_class,
+)
 
-__all__ = ["Session", "RateLimit", "RetryPolicy", "Pacer", "parse_rate_limit", "parse_retry_after", "is_loopback"]
+__all__ = [
+    "Session", "RateLimit", "RetryPolicy", "Pacer", "from_response", "parse_rate_limit", "parse_retry_after",
+    "is_loopback",
+]
 
 log = logging.getLogger("asc_nb.http")
 
@@ -473,6 +486,89 @@ class Session:
         """Yield each resource of every page, lazily (stop early to save calls)."""
         for doc in self.pages(path, params, limit=limit):
             yield from doc.get("data") or []
+
+
+
+# --------------------------------------------------------------------------- error responses
+
+ADMIN_HINT = ("Only an Admin key may create or delete analytics report requests; "
+              "Sales and Reports or Finance keys can list and download once a request exists")
+
+
+def _request_id(response: httpx.Response, first: dict[str, Any]) -> str | None:
+    for name in ("x-request-id", "x-apple-request-uuid", "x-apple-jingle-correlation-key"):
+        value = response.headers.get(name)
+        if value:
+            return value
+    rid = first.get("id")
+    return str(rid) if rid else None
+
+
+def from_response(response: httpx.Response, *, attempts: int = 1) -> APIError:
+    """Build the typed error for an error ``response``; tolerant of non-JSON bodies."""
+    errors: list[dict[str, Any]] = []
+    try:
+        body = response.json()
+        if isinstance(body, dict) and isinstance(body.get("errors"), list):
+            errors = [e for e in body["errors"] if isinstance(e, dict)]
+    except Exception:  # plain text (406), HTML from a proxy, empty body...
+        errors = []
+    if not errors and "xml" in response.headers.get("content-type", ""):
+        errors = _s3_errors(response.text or "")
+    first = errors[0] if errors else {}
+    detail = first.get("detail")
+    if not errors:
+        text = (response.text or "").strip() if _is_text(response) else ""
+        detail = text[:200] or None
+    method = response.request.method if response.request is not None else None
+    path = response.request.url.path if response.request is not None else None
+    cls = error_class(response.status_code)
+    hint = None
+    if cls is ForbiddenError and method in ("POST", "DELETE") and path and "analyticsReportRequests" in path:
+        hint = ADMIN_HINT
+    elif first.get("code") == "AccessDenied" and "expired" in str(detail).lower():
+        hint = EXPIRED_URL_HINT
+    err = cls(
+        response.status_code,
+        code=first.get("code"),
+        title=first.get("title"),
+        detail=detail,
+        source=first.get("source"),
+        request_id=_request_id(response, first),
+        method=method,
+        path=path,
+        errors=errors,
+        response=response,
+        hint=hint,
+        attempts=attempts,
+    )
+    if isinstance(err, RateLimitError):
+        err.retry_after = parse_retry_after(response.headers.get("retry-after"))
+        err.rate_limit = parse_rate_limit(response.headers.get("x-rate-limit"))
+    return err
+
+
+#: S3-style error bodies of the download host: <Error><Code>…</Code><Message>…</Message></Error>
+_S3_FIELD = re.compile(r"<(Code|Message)>([^<]{0,300})</\1>")
+EXPIRED_URL_HINT = (
+    "Segment download URLs are presigned and expire 5 minutes after they are listed: list the "
+    "instance's segments again (client.segments(...)) and download right away"
+)
+
+
+def _s3_errors(text: str) -> list[dict[str, Any]]:
+    """The download host answers errors in S3's XML; read its Code and Message (no XML parser needed)."""
+    fields = dict(_S3_FIELD.findall(text[:4096]))
+    if "Code" not in fields:
+        return []
+    return [{"code": html.unescape(fields["Code"]), "detail": html.unescape(fields.get("Message", "")) or None}]
+
+
+def _is_text(response: httpx.Response) -> bool:
+    ctype = response.headers.get("content-type", "")
+    if "html" in ctype:
+        return False
+    return not ctype or ctype.startswith("text/") or "json" in ctype
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

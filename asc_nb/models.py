@@ -70,6 +70,12 @@ class Granularity(_StrEnum):
     MONTHLY = "MONTHLY"
 
 
+#: How many days after a ``Date`` Apple may still publish it or correct it, per granularity
+#: (daily data complete within ≤5 days; weekly published the Friday after the week; monthly on
+#: the 5th of the following month). A fetch lists instances this far past its ``end``.
+SETTLE_DAYS: dict[Granularity, int] = {Granularity.DAILY: 5, Granularity.WEEKLY: 14, Granularity.MONTHLY: 36}
+
+
 class Role(_StrEnum):
     """App Store Connect user roles that matter to the Analytics Reports API."""
 
@@ -87,32 +93,87 @@ READ_ROLES = frozenset({Role.ADMIN, Role.SALES_AND_REPORTS, Role.FINANCE})
 # --------------------------------------------------------------------------- resources
 
 
+FieldKind = Literal["string", "boolean", "integer", "date", "enum"]
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One attribute of a resource: Apple's name, its kind, and its enum when restricted to one.
+
+    Records (``asc_nb.records``) and listing frames (``asc_nb.frames``) are derived from these:
+    the column is ``snake(name)``; the kind decides the Python value and the pandas dtype.
+    """
+
+    name: str
+    kind: FieldKind = "string"
+    enum: type[_StrEnum] | None = None
+
+    @property
+    def column(self) -> str:
+        return snake(self.name)
+
+
 @dataclass(frozen=True)
 class Resource:
-    """One JSON:API resource type: its attributes and to-many relationships, in Apple's order."""
+    """One JSON:API resource type: its attribute table and to-many relationships, in Apple's order.
+
+    ``parent`` is the column a listing fills with its parent's id (``app_id`` for an app's
+    requests …); a resource read on its own gets it only when the client remembers the parent.
+    """
 
     type: str
-    attributes: tuple[str, ...]
+    fields: tuple[Attribute, ...]
     relationships: tuple[str, ...] = ()
-    #: attribute -> enum class, for attributes restricted to an enum
-    enums: dict[str, type[_StrEnum]] = field(default_factory=dict)
+    parent: str | None = None
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        """Apple's attribute names, in order."""
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def enums(self) -> dict[str, type[_StrEnum]]:
+        """attribute -> enum class, for attributes restricted to an enum."""
+        return {f.name: f.enum for f in self.fields if f.enum is not None}
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """A record's fields and a listing frame's columns: ``id``, the attributes, then the parent id."""
+        return ("id", *(f.column for f in self.fields), *((self.parent,) if self.parent else ()))
+
+    def sparse_fields(self) -> dict[str, str]:
+        """The ``fields[type]`` query parameter asking for exactly the attributes in this table."""
+        return {f"fields[{self.type}]": ",".join(self.attributes)}
 
 
-APPS = Resource("apps", ("name", "bundleId", "sku", "primaryLocale"), ("analyticsReportRequests",))
+APPS = Resource(
+    "apps",
+    (Attribute("name"), Attribute("bundleId"), Attribute("sku"), Attribute("primaryLocale")),
+    ("analyticsReportRequests",),
+)
 REQUESTS = Resource(
     "analyticsReportRequests",
-    ("accessType", "stoppedDueToInactivity"),
+    (Attribute("accessType", "enum", AccessType), Attribute("stoppedDueToInactivity", "boolean")),
     ("reports",),
-    {"accessType": AccessType},
+    parent="app_id",
 )
-REPORTS = Resource("analyticsReports", ("name", "category"), ("instances",), {"category": Category})
+REPORTS = Resource(
+    "analyticsReports",
+    (Attribute("name"), Attribute("category", "enum", Category)),
+    ("instances",),
+    parent="request_id",
+)
 INSTANCES = Resource(
     "analyticsReportInstances",
-    ("granularity", "processingDate"),
+    (Attribute("granularity", "enum", Granularity), Attribute("processingDate", "date")),
     ("segments",),
-    {"granularity": Granularity},
+    parent="report_id",
 )
-SEGMENTS = Resource("analyticsReportSegments", ("checksum", "sizeInBytes", "url"))
+SEGMENTS = Resource(
+    "analyticsReportSegments",
+    (Attribute("checksum"), Attribute("sizeInBytes", "integer"), Attribute("url")),
+    parent="instance_id",
+)
 
 RESOURCES: dict[str, Resource] = {r.type: r for r in (APPS, REQUESTS, REPORTS, INSTANCES, SEGMENTS)}
 

@@ -8,16 +8,20 @@ the parent id when the client knows it (``app_id``, ``request_id``, ``report_id`
 
 from __future__ import annotations
 
+import dataclasses
 import html
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, replace
 from datetime import date
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from .models import APPS, INSTANCES, REPORTS, REQUESTS, SEGMENTS, AccessType, Category, Granularity, Resource
+from .models import APPS, INSTANCES, REPORTS, REQUESTS, SEGMENTS, Attribute, Resource
 from .redact import redact_url
 
 __all__ = ["Record", "App", "ReportRequest", "Report", "Instance", "Segment", "RECORDS", "record_from_resource"]
+
+
+R = TypeVar("R", bound="Record")
 
 
 def _show(value: Any) -> str:
@@ -32,8 +36,6 @@ class Record:
     """Shared behaviour of the record dataclasses."""
 
     resource: ClassVar[Resource]
-    #: the relationship-id field filled from the parent of a listing (``app_id``…), if any
-    parent_field: ClassVar[str | None] = None
 
     def _items(self) -> list[tuple[str, Any]]:
         return [(f.name, getattr(self, f.name)) for f in fields(self) if f.repr]  # type: ignore[arg-type]
@@ -55,16 +57,18 @@ class Record:
         return {k: (v.value if isinstance(v, Enum) else v) for k, v in self._items()}
 
     @classmethod
-    def from_resource(cls, resource: dict[str, Any], parent_id: str | None = None) -> Record:
-        raise NotImplementedError
+    def from_resource(cls: type[R], resource: dict[str, Any], parent_id: str | None = None) -> R:
+        """The record for a JSON:API resource, read through the resource's field table in
+        :mod:`asc_nb.models` (``parent_id`` fills the parent column, e.g. ``app_id``)."""
+        attributes = resource.get("attributes") or {}
+        values = {f.column: _value(f, attributes.get(f.name)) for f in cls.resource.fields}
+        if cls.resource.parent is not None:
+            values[cls.resource.parent] = parent_id
+        return cls(id=str(resource["id"]), raw=resource, **values)  # type: ignore[call-arg]
 
 
 def _raw_field() -> Any:
     return field(default_factory=dict, compare=False, repr=False, hash=False)
-
-
-def _attrs(resource: dict[str, Any]) -> dict[str, Any]:
-    return resource.get("attributes") or {}
 
 
 def _enum(cls: type[Enum], value: Any) -> Any:
@@ -82,104 +86,55 @@ def _date(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
-@dataclass(frozen=True, repr=False)
-class App(Record):
-    id: str
-    name: str | None = None
-    bundle_id: str | None = None
-    sku: str | None = None
-    primary_locale: str | None = None
-    raw: dict[str, Any] = _raw_field()
-
-    resource: ClassVar[Resource] = APPS
-
-    @classmethod
-    def from_resource(cls, resource: dict[str, Any], parent_id: str | None = None) -> App:
-        a = _attrs(resource)
-        return cls(str(resource["id"]), a.get("name"), a.get("bundleId"), a.get("sku"), a.get("primaryLocale"),
-                   raw=resource)
+def _value(attribute: Attribute, value: Any) -> Any:
+    """An attribute's JSON value as the record holds it (enum member, ``date``, ``int``)."""
+    if value is None:
+        return None
+    if attribute.kind == "enum" and attribute.enum is not None:
+        return _enum(attribute.enum, value)
+    if attribute.kind == "date":
+        return _date(value)
+    if attribute.kind == "integer":
+        return int(value)
+    return value
 
 
-@dataclass(frozen=True, repr=False)
-class ReportRequest(Record):
-    id: str
-    access_type: AccessType | None = None
-    stopped_due_to_inactivity: bool | None = None
-    app_id: str | None = None
-    raw: dict[str, Any] = _raw_field()
-
-    resource: ClassVar[Resource] = REQUESTS
-    parent_field: ClassVar[str | None] = "app_id"
-
-    @classmethod
-    def from_resource(cls, resource: dict[str, Any], parent_id: str | None = None) -> ReportRequest:
-        a = _attrs(resource)
-        return cls(str(resource["id"]), _enum(AccessType, a.get("accessType")), a.get("stoppedDueToInactivity"),
-                   parent_id, raw=resource)
+_PYTHON_TYPES: dict[str, Any] = {"string": str, "boolean": bool, "integer": int, "date": date}
 
 
-@dataclass(frozen=True, repr=False)
-class Report(Record):
-    id: str
-    name: str | None = None
-    category: Category | None = None
-    request_id: str | None = None
-    raw: dict[str, Any] = _raw_field()
-
-    resource: ClassVar[Resource] = REPORTS
-    parent_field: ClassVar[str | None] = "request_id"
-
-    @classmethod
-    def from_resource(cls, resource: dict[str, Any], parent_id: str | None = None) -> Report:
-        a = _attrs(resource)
-        return cls(str(resource["id"]), a.get("name"), _enum(Category, a.get("category")), parent_id, raw=resource)
+def _record_class(name: str, resource: Resource, doc: str, namespace: dict[str, Any] | None = None) -> Any:
+    """A frozen record dataclass whose fields are ``resource``'s columns, typed from its field table."""
+    spec: list[tuple[str, Any, Any]] = [("id", str, dataclasses.field())]
+    for f in resource.fields:
+        python = f.enum if f.kind == "enum" and f.enum is not None else _PYTHON_TYPES[f.kind]
+        spec.append((f.column, python | None, None))
+    if resource.parent is not None:
+        spec.append((resource.parent, str | None, None))
+    spec.append(("raw", dict[str, Any], _raw_field()))
+    body = {"__doc__": doc, "__module__": __name__, "resource": resource, **(namespace or {})}
+    cls = dataclasses.make_dataclass(name, spec, bases=(Record,), namespace=body, frozen=True, repr=False)
+    cls.__annotations__["resource"] = ClassVar[Resource]
+    return cls
 
 
-@dataclass(frozen=True, repr=False)
-class Instance(Record):
-    id: str
-    granularity: Granularity | None = None
-    processing_date: date | None = None
-    report_id: str | None = None
-    raw: dict[str, Any] = _raw_field()
-
-    resource: ClassVar[Resource] = INSTANCES
-    parent_field: ClassVar[str | None] = "report_id"
-
-    @classmethod
-    def from_resource(cls, resource: dict[str, Any], parent_id: str | None = None) -> Instance:
-        a = _attrs(resource)
-        return cls(str(resource["id"]), _enum(Granularity, a.get("granularity")), _date(a.get("processingDate")),
-                   parent_id, raw=resource)
+def _segment_repr(self: Any) -> str:  # the presigned URL is long and short-lived: show its host only
+    host = (self.url or "").split("/")[2] if self.url and "://" in self.url else self.url
+    return (f"Segment(id={self.id!r}, checksum={self.checksum!r}, size_in_bytes={self.size_in_bytes!r}, "
+            f"url=<{host}…>, instance_id={self.instance_id!r})")
 
 
-@dataclass(frozen=True, repr=False)
-class Segment(Record):
-    id: str
-    checksum: str | None = None
-    size_in_bytes: int | None = None
-    url: str | None = None
-    instance_id: str | None = None
-    raw: dict[str, Any] = _raw_field()
+def _segment_repr_html(self: Any) -> str:  # as in __repr__: the presigned query string is a credential
+    shown = redact_url(self.url) if self.url else self.url
+    return Record._repr_html_(replace(self, url=shown))
 
-    resource: ClassVar[Resource] = SEGMENTS
-    parent_field: ClassVar[str | None] = "instance_id"
 
-    @classmethod
-    def from_resource(cls, resource: dict[str, Any], parent_id: str | None = None) -> Segment:
-        a = _attrs(resource)
-        size = a.get("sizeInBytes")
-        return cls(str(resource["id"]), a.get("checksum"), int(size) if size is not None else None, a.get("url"),
-                   parent_id, raw=resource)
-
-    def __repr__(self) -> str:  # the presigned URL is long and short-lived: show its host only
-        host = (self.url or "").split("/")[2] if self.url and "://" in self.url else self.url
-        return (f"Segment(id={self.id!r}, checksum={self.checksum!r}, size_in_bytes={self.size_in_bytes!r}, "
-                f"url=<{host}…>, instance_id={self.instance_id!r})")
-
-    def _repr_html_(self) -> str:  # as in __repr__: the presigned query string is a credential, never shown
-        shown = redact_url(self.url) if self.url else self.url
-        return Record._repr_html_(replace(self, url=shown))
+App = _record_class("App", APPS, "An app: id, name, bundle_id, sku, primary_locale.")
+ReportRequest = _record_class("ReportRequest", REQUESTS,
+                              "A report request: id, access_type, stopped_due_to_inactivity, app_id.")
+Report = _record_class("Report", REPORTS, "A report of a request: id, name, category, request_id.")
+Instance = _record_class("Instance", INSTANCES, "One generated instance: id, granularity, processing_date, report_id.")
+Segment = _record_class("Segment", SEGMENTS, "One file of an instance: id, checksum, size_in_bytes, url, instance_id.",
+                        {"__repr__": _segment_repr, "_repr_html_": _segment_repr_html})
 
 
 #: resource type -> record class

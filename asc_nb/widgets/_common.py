@@ -442,6 +442,11 @@ class Panel(w.VBox):
                 self._cond.wait(left)
         return True
 
+    def settle(self) -> None:
+        """From outside the worker: wait for queued work, so code reads what the last call produced."""
+        if self.busy and threading.current_thread() is not self._thread:
+            self.wait()
+
     def _on_busy(self, _change: dict | None = None) -> None:
         self._sync_controls()
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import html
+import time
 from typing import Any
 
 import ipywidgets as w
 
 from asc_nb.models import API_BASE_URL
 
+from ._common import Listeners
 from .explorer import ReportsExplorer
-from .requests import RequestPanel, RequestsTable
+from .requests import RequestPanel, RequestsOverview, RequestsTable
 
 TAB_REQUEST, TAB_REQUESTS, TAB_REPORTS = 0, 1, 2
+TITLES = ("Request", "Requests", "Reports")
 
 
 class RateLimitMeter(w.HBox):
@@ -66,57 +69,129 @@ def connection_label(client: Any) -> str:
     return f"{html.escape(base)} (not Apple's API host)"
 
 
+class SandboxClock(w.HBox):
+    """The sandbox's simulated clock, and buttons that move it (Apple's reports follow real days; the sandbox's
+    follow this clock, so without it a new request would never show data)."""
+
+    def __init__(self, sandbox: Any) -> None:
+        self.sandbox = sandbox
+        self.label = w.HTML()
+        self.advance_1 = w.Button(description="Advance 1 day", icon="forward", tooltip="Move the simulated clock")
+        self.advance_2 = w.Button(description="Advance 2 days", icon="fast-forward",
+                                  tooltip="Move the simulated clock (a new request's first reports take 1–2 days)")
+        self.on_advance = Listeners()
+        super().__init__([self.label, self.advance_1, self.advance_2])
+        self.add_class("asc-nb-sandbox-clock")
+        self.advance_1.on_click(lambda _b: self.advance(1))
+        self.advance_2.on_click(lambda _b: self.advance(2))
+        self.show()
+
+    def show(self) -> None:
+        self.label.value = (f'<span style="color: var(--jp-ui-font-color2);" title="simulated time: reports appear '
+                            f'as it moves"><i class="fa fa-clock-o"></i> Simulated clock: '
+                            f"{self.sandbox.now:%Y-%m-%d %H:%M} UTC</span>")
+
+    def advance(self, days: float) -> None:
+        """Move the simulated clock ``days`` forward; the panels follow (date fields, request statuses)."""
+        self.sandbox.advance(days=days)
+        self.show()
+        self.on_advance(days)
+
+
 class Dashboard(w.VBox):
-    """The three panels in tabs, wired together: a created request shows up in the table, "open" jumps
-    to it, "Explore reports" opens the explorer on it, and the meter follows every call."""
+    """The panels in tabs, wired together: a created request shows up in the table, "Open it" jumps
+    to it, "Explore reports" opens the explorer on it, and the meter follows every call.
+
+    Documented handles: ``.request_panel`` (Request tab), ``.requests_table`` and ``.requests_overview``
+    (Requests tab), ``.explorer`` (Reports tab), ``.meter``, ``.clock`` (sandbox only, else ``None``).
+    ``wait(timeout=None)`` joins the work of every panel (their calls run on worker threads).
+    """
 
     def __init__(self, client: Any) -> None:
         self.client = client
         self.meter = RateLimitMeter(client)
-        self.request_panel = RequestPanel(client)
-        # one apps listing serves both pickers
-        self.requests_table = RequestsTable(client, self.request_panel.app.value, apps=self.request_panel.frame)
+        self.request_panel = RequestPanel(client, load=False)
+        self.requests_table = RequestsTable(client, load=False)
+        self.requests_overview = RequestsOverview(client)
         self.explorer = ReportsExplorer(client)
         self.mode = w.HTML(f'<span style="color: var(--jp-ui-font-color2);">Connected to {connection_label(client)}</span>')
-        self.tabs = w.Tab(children=[self.request_panel, self.requests_table, self.explorer])
-        for i, title in enumerate(("Request", "Requests", "Reports")):
+        sandbox = getattr(client, "sandbox", None)
+        self.clock = SandboxClock(sandbox) if sandbox is not None else None
+        self.tabs = w.Tab(children=[self.request_panel, w.VBox([self.requests_table, self.requests_overview]),
+                                    self.explorer])
+        for i, title in enumerate(TITLES):
             self.tabs.set_title(i, title)
         self.tabs.selected_index = TAB_REQUEST
-        super().__init__([w.HBox([self.mode, self.meter]), self.tabs])
+        top = [self.mode, self.meter] + ([self.clock] if self.clock is not None else [])
+        super().__init__([w.HBox(top), self.tabs])
 
         self.add_class("asc-nb-dashboard")  # a stable hook for browser tests and user CSS
-        for panel in (self.request_panel, self.requests_table, self.explorer):
+        for panel in self.panels:
             panel.on_change.add(self.meter.refresh)
         self.request_panel.app.observe(self._follow_app, names="value")
         self.request_panel.on_created.add(self._on_created)
         self.request_panel.on_open.add(self.show_request)
         self.requests_table.on_open.add(self.explore)
+        if self.clock is not None:
+            self.clock.on_advance.add(self._on_clock)
+        self.request_panel.run(self._load_apps)  # one apps listing serves every panel
         self.meter.refresh()
 
+    @property
+    def panels(self) -> tuple[Any, ...]:
+        return (self.request_panel, self.requests_table, self.requests_overview, self.explorer)
+
     def __repr__(self) -> str:
-        return f"Dashboard(tabs=['Request', 'Requests', 'Reports'], apps={len(self.request_panel.frame)})"
+        return f"Dashboard(tabs={list(TITLES)})"
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until no panel has work left (or ``timeout`` s passed); True when all are idle."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            for panel in self.panels:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                if not panel.wait(left):
+                    return False
+            if not any(p.busy for p in self.panels):
+                return True
+
+    def _load_apps(self) -> None:
+        apps = self.client.apps()
+        self.request_panel._reload(apps)
+        self.requests_overview.apps = apps
+        self.explorer.app_names.update({str(a): str(n) for a, n in zip(apps["id"], apps["name"], strict=False)})
+        self.requests_table.run(self.requests_table._initial, apps, self.request_panel.app.value)
 
     def _follow_app(self, change: dict) -> None:
-        if change["new"] and change["new"] != self.requests_table.app.value:
+        if change["new"] and change["new"] != self.requests_table.app.value and self.requests_table.app.frame is not None \
+                and change["new"] in set(self.requests_table.app.frame["id"].astype(str)):
             self.requests_table.app.value = change["new"]
 
     def _on_created(self, req: Any) -> None:
-        self.requests_table.load()
-        self.requests_table.select(str(getattr(req, "id", req)))
+        self.requests_table.run(self.requests_table._select, str(getattr(req, "id", req)))
+
+    def _on_clock(self, _days: float) -> None:
+        self.explorer.follow_clock()
+        if self.requests_table.app.value:
+            self.requests_table.run(self.requests_table._load)  # statuses move with the clock (waiting -> active)
 
     def show_request(self, request_id: str) -> None:
-        """Show ``request_id`` in the Requests tab."""
-        self.requests_table.select(request_id)
+        """Show ``request_id`` in the Requests tab (looked up on the table's worker)."""
+        self.requests_table.run(self.requests_table._select, str(request_id))
         self.tabs.selected_index = TAB_REQUESTS
 
     def explore(self, request_id: str) -> None:
-        """Open the Reports tab on ``request_id``."""
-        self.explorer.load(request_id)
+        """Open the Reports tab on ``request_id`` (its reports list on the explorer's worker)."""
+        self.explorer.run(self.explorer.load, str(request_id))
         self.tabs.selected_index = TAB_REPORTS
 
 
 def dashboard(client: Any = None) -> Dashboard:
-    """Open the dashboard on ``client`` (default: ``asc_nb.connect()``: Apple with credentials, else the sandbox)."""
+    """Open the dashboard on ``client`` (default: ``asc_nb.connect()``: Apple with credentials, else the sandbox).
+
+    Returns the :class:`Dashboard`; its ``.request_panel``, ``.requests_table``, ``.requests_overview`` and
+    ``.explorer`` are the panels (each with ``.frame``, ``.code``, ``.export(path)``, ``.wait()``).
+    """
     if client is None:
         import asc_nb
 

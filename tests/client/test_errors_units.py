@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from asc_nb import errors as E
-from asc_nb.http import RetryPolicy, is_loopback, parse_rate_limit, parse_retry_after
+from asc_nb.http import RetryPolicy, from_response, is_loopback, parse_rate_limit, parse_retry_after
 
 
 def response(status, body=None, *, method="GET", path="/v1/apps", headers=None, text=None):
@@ -34,7 +34,7 @@ def body(status, code, title, detail, **extra):
     ],
 )
 def test_status_maps_to_class(status, cls):
-    err = E.from_response(response(status, body(status, "X", "t", "d")))
+    err = from_response(response(status, body(status, "X", "t", "d")))
     assert type(err) is cls and isinstance(err, E.APIError) and isinstance(err, E.ASCError)
     assert err.status == status
 
@@ -42,7 +42,7 @@ def test_status_maps_to_class(status, cls):
 def test_conflict_message_reads_well():
     r = response(409, body(409, "STATE_ERROR", "The request cannot be fulfilled.", "You already have such an entity"),
                  method="POST", path="/v1/analyticsReportRequests")
-    err = E.from_response(r)
+    err = from_response(r)
     assert str(err) == "409 Conflict — STATE_ERROR: You already have such an entity (POST /v1/analyticsReportRequests)"
     assert err.code == "STATE_ERROR" and err.title.startswith("The request")
     assert err.request_id == "err-1" and err.method == "POST" and err.path == "/v1/analyticsReportRequests"
@@ -51,7 +51,7 @@ def test_conflict_message_reads_well():
 def test_source_parameter_and_no_query_in_message():
     r = response(400, body(400, "PARAMETER_ERROR.INVALID", "bad", "'x' is not valid",
                            source={"parameter": "filter[granularity]"}))
-    err = E.from_response(r)
+    err = from_response(r)
     assert err.source == {"parameter": "filter[granularity]"}
     assert "[parameter filter[granularity]]" in str(err)
     assert "limit=200" not in str(err)
@@ -60,33 +60,33 @@ def test_source_parameter_and_no_query_in_message():
 def test_forbidden_on_create_explains_admin():
     r = response(403, body(403, "FORBIDDEN_ERROR", "no", "The API key in use does not allow this request"),
                  method="POST", path="/v1/analyticsReportRequests")
-    assert "Only an Admin key" in str(E.from_response(r))
+    assert "Only an Admin key" in str(from_response(r))
     r = response(403, body(403, "FORBIDDEN_ERROR", "no", "nope"), method="DELETE", path="/v1/analyticsReportRequests/x")
-    assert "Only an Admin key" in str(E.from_response(r))
+    assert "Only an Admin key" in str(from_response(r))
     r = response(403, body(403, "FORBIDDEN_ERROR", "no", "nope"))
-    assert "Admin" not in str(E.from_response(r))
+    assert "Admin" not in str(from_response(r))
 
 
 def test_tolerant_of_plain_text_and_missing_detail():
-    err = E.from_response(response(406, text="Not Acceptable", headers={"content-type": "text/plain"}))
+    err = from_response(response(406, text="Not Acceptable", headers={"content-type": "text/plain"}))
     assert str(err).startswith("406 Not Acceptable — Not Acceptable")
-    err = E.from_response(response(500, {"errors": [{"status": "500", "code": "UNEXPECTED_ERROR", "title": "Oops"}]}))
+    err = from_response(response(500, {"errors": [{"status": "500", "code": "UNEXPECTED_ERROR", "title": "Oops"}]}))
     assert "UNEXPECTED_ERROR: Oops" in str(err)
-    err = E.from_response(response(502, text="<html>bad gateway</html>", headers={"content-type": "text/html"}))
+    err = from_response(response(502, text="<html>bad gateway</html>", headers={"content-type": "text/html"}))
     assert str(err) == "502 Bad Gateway (GET /v1/apps)"
 
 
 def test_multiple_errors_counted():
     b = body(400, "A", "t", "first")
     b["errors"].append({"status": "400", "code": "B", "title": "t", "detail": "second"})
-    err = E.from_response(response(400, b))
+    err = from_response(response(400, b))
     assert "(+1 more)" in str(err) and len(err.errors) == 2
 
 
 def test_rate_limit_error_carries_retry_after_and_budget():
     r = response(429, body(429, "RATE_LIMIT_EXCEEDED", "t", "d"),
                  headers={"retry-after": "7", "x-rate-limit": "user-hour-lim:3600;user-hour-rem:0;"})
-    err = E.from_response(r)
+    err = from_response(r)
     assert err.retry_after == 7 and err.rate_limit.remaining == 0
 
 

@@ -129,6 +129,8 @@ def __getattr__(name: str) -> Any:
         return import_module("asc_nb.data")
     if name == "metrics":
         return import_module("asc_nb.metrics")
+    if name == "store":
+        return import_module("asc_nb.store")
     raise AttributeError(f"module 'asc_nb' has no attribute {name!r}")
 
 

@@ -33,6 +33,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from asc_nb.config import store_dir
+from asc_nb.data.transfer import job_from
 from asc_nb.errors import (
     ASCError,
     ConflictError,
@@ -70,20 +72,13 @@ AT_RISK_DAYS = 28
 #: how long a remembered app list (``apps=None``) is trusted before it is listed again
 APPS_TTL = dt.timedelta(hours=24)
 LOCAL_WORKERS = 4
+#: concurrent segment listings (API calls) during a sync; polite to Apple's hourly budget
+LISTING_THREADS = 4
 
 
 def view_name(report: str, granularity: str) -> str:
     """DuckDB view of a report × granularity: ``app_sessions_standard_daily``."""
     return f"{snake(report)}_{granularity.lower()}"
-
-
-def _default_root() -> Path:
-    env = (os.environ.get("ASC_NB_STORE") or "").strip()
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("asc-nb", appauthor=False)) / "store"
 
 
 # --------------------------------------------------------------------------- sync bookkeeping
@@ -119,20 +114,35 @@ class _Row:
 
 
 class _CallCounter:
-    """Counts the client's API responses (retries included) and charges them to the current row."""
+    """Counts the client's API responses (retries included) and charges them to the current row.
+
+    The row is per thread (segment listings run on a few threads); a response on a thread that
+    is not ours (a widget using the same client meanwhile) is not counted.
+    """
 
     def __init__(self, client: Any) -> None:
         self.http = client.http.client
-        self.current: _Row | None = None
+        self.local = threading.local()
         self.total = 0
-        self._thread = threading.get_ident()
+        self._lock = threading.Lock()
+        self._main = threading.get_ident()
+
+    @property
+    def current(self) -> _Row | None:
+        return getattr(self.local, "row", None)
+
+    @current.setter
+    def current(self, row: _Row | None) -> None:
+        self.local.row = row
 
     def __call__(self, response: Any) -> None:
-        if threading.get_ident() != self._thread:
-            return  # another user of the same client meanwhile (a widget): not ours
-        self.total += 1
-        if self.current is not None:
-            self.current.api_calls += 1
+        row = self.current
+        if row is None and threading.get_ident() != self._main:
+            return
+        with self._lock:
+            self.total += 1
+            if row is not None:
+                row.api_calls += 1
 
     def __enter__(self) -> _CallCounter:
         hooks = {k: list(v) for k, v in self.http.event_hooks.items()}
@@ -175,7 +185,7 @@ class _Pool:
             threads = sum((executor.nthreads() or {}).values()) or 2
         else:
             threads = getattr(executor, "_max_workers", LOCAL_WORKERS)
-        self.window = max(2, 2 * int(threads))
+        self.window = max(8, 2 * int(threads))
         #: worker threads in this process can use the client's own download transport
         self.same_process = self.owned or isinstance(executor, cf.ThreadPoolExecutor)
 
@@ -207,7 +217,7 @@ class Store:
     """A local, append-and-replace history of Analytics Reports (see the module docstring)."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path).expanduser() if path is not None else _default_root()
+        self.path = store_dir(path)
         self.path.mkdir(parents=True, exist_ok=True)
         (self.path / LAKE).mkdir(exist_ok=True)
         self._state: State | None = None
@@ -311,7 +321,7 @@ class Store:
         Columns: ``app_id``, ``date``, the report's own columns, then ``processing_date``,
         ``instance_id``, ``segment_id``; sorted by app and date.
         """
-        from asc_nb.parse import arrow_to_pandas, unify_tables
+        from asc_nb.data.parse import arrow_to_pandas, unify_tables
 
         g = Granularity.parse(granularity, argument="granularity").value
         gdir = report_dir(self.path, report, g)
@@ -411,7 +421,7 @@ class Store:
         week of Apple's 35-day deletion. A daily instance processed on P is placed on P-1.
         ``now`` defaults to the latest processing date the store has seen (Apple's "today").
         """
-        from asc_nb.vintage import expected_dates
+        from asc_nb.data.vintage import expected_dates
 
         ref = iso_date(now, "now") if now is not None else self._reference_day()
         stored: dict[tuple[str, str], dict[str, int]] = {}
@@ -591,6 +601,9 @@ class _Sync:
             self.counter.current = row
             if row.errors:
                 continue
+            if not _granularity_offered(row.report, row.granularity):
+                row.skipped = f"Apple publishes {row.report} without {row.granularity} instances"
+                continue
             self._list(row, ongoing, ids.get(row.report), AccessType.ONGOING.value, retry=True)
             if snapshot and row.report in snap_ids and not self.state.snapshot_done(snapshot, row.report,
                                                                                       row.granularity):
@@ -735,16 +748,28 @@ class _Sync:
     def _download(self) -> None:
         if not self.tasks:
             return
+        self.types, self.documented = {}, {}
+        for t in self.tasks:
+            key = (t.row.report, t.row.granularity)
+            if key not in self.types:
+                known = self.state.types(*key)
+                documented = _registry_types(t.row.report)
+                self.types[key] = {**known, **(documented or {})}  # the registry decides where it knows
+                self.documented[key] = sorted(documented) if documented else None
         pool = _Pool(self.executor)
         key = register_http(self.client.downloads) if pool.same_process else None
         bar = _Bar(self.progress, len(self.tasks))
         inflight: dict[Any, _Task] = {}
+        # segment listings are API calls: a few at a time here, on the caller, while workers download
+        lister = cf.ThreadPoolExecutor(LISTING_THREADS, thread_name_prefix="asc-nb-store-list")
         try:
             while self.tasks or inflight:
-                while self.tasks and len(inflight) < pool.window:
-                    task = self.tasks.popleft()
-                    job = self._job(task, key)
-                    if job is None:
+                room = pool.window - len(inflight)
+                batch = [self.tasks.popleft() for _ in range(min(max(room, 0), len(self.tasks)))]
+                for task, job in zip(batch, lister.map(lambda t: self._job(t, key), batch), strict=True):
+                    if isinstance(job, str):  # the listing failed: recorded here, on the caller's thread
+                        task.row.errors.append(f"instance {task.instance_id}: {job}")
+                        self.state.mark_failed(task.instance_id, job)
                         bar.done()
                         continue
                     inflight[pool.submit(job)] = task
@@ -760,35 +785,44 @@ class _Sync:
         finally:
             for fut in inflight:
                 fut.cancel()
+            lister.shutdown(wait=True, cancel_futures=True)
             if key is not None:
                 unregister_http(key)
             pool.close()
             bar.close()
 
-    def _job(self, task: _Task, http_key: str | None) -> dict[str, Any] | None:
+    def _job(self, task: _Task, http_key: str | None) -> dict[str, Any] | str:
+        """The worker's job for one instance (its segments listed now: URLs live 5 minutes), or an error."""
         self.counter.current = task.row
         try:
             segs = list(self.client.iter_segments(task.instance_id))
         except ASCError as err:
-            task.row.errors.append(f"instance {task.instance_id}: {_err(err)}")
-            self.state.mark_failed(task.instance_id, _err(err))
-            return None
+            return _err(err)
         finally:
             self.counter.current = None
         return {
             "root": str(self.store.path), "cache_dir": str(self.client.cache_dir), "http": http_key,
             "app_id": task.row.app_id, "report": task.row.report, "granularity": task.row.granularity,
             "instance_id": task.instance_id, "processing_date": task.processing_date, "start": self.start,
-            "types": self.state.types(task.row.report, task.row.granularity),
-            "segments": [{"id": s.id, "url": s.url, "checksum": s.checksum, "size": s.size_in_bytes} for s in segs],
+            "types": self.types.get((task.row.report, task.row.granularity), {}),
+            "documented": self.documented.get((task.row.report, task.row.granularity)),
+            "segments": [job_from(s, instance_id=task.instance_id) for s in segs],
         }
+
+    def _known_drift(self, row: _Row, issue: dict[str, Any]) -> bool:
+        """A schema drift already recorded for this report × granularity (said once, not per instance)."""
+        if issue.get("kind") != "schema_drift":
+            return False
+        return self.state.db.execute(
+            "select 1 from issues where kind = 'schema_drift' and report = ? and granularity = ? and column_name = ?",
+            (row.report, row.granularity, issue.get("column"))).fetchone() is not None
 
     def _settle(self, task: _Task, result: dict[str, Any], bar: _Bar) -> None:
         row = task.row
         row.downloads += int(result.get("downloads") or 0)
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        self.state.add_issues(now, row.app_id, row.report, row.granularity, task.instance_id,
-                              result.get("issues") or [])
+        issues = [i for i in result.get("issues") or [] if not self._known_drift(row, i)]
+        self.state.add_issues(now, row.app_id, row.report, row.granularity, task.instance_id, issues)
         status = result["status"]
         if status == "expired" and task.attempts < 2:
             task.attempts += 1  # presigned URLs live 5 minutes: list the segments again and re-send
@@ -796,6 +830,9 @@ class _Sync:
             return
         bar.done()
         if status == "ok":
+            known = self.types.setdefault((row.report, row.granularity), {})
+            for column, arrow_type in (result.get("types") or {}).items():
+                known.setdefault(column, arrow_type)  # later jobs of this sync write the same types
             self.state.mark_stored(task.instance_id, int(result["rows"]), result.get("types") or {}, row.report,
                                    row.granularity)
             row.new_instances += 1
@@ -805,6 +842,32 @@ class _Sync:
         error = result.get("error") or "segment URLs kept expiring"
         self.state.mark_failed(task.instance_id, error)
         row.errors.append(f"instance {task.instance_id} ({task.processing_date}): {error}")
+
+
+_ARROW = {"datetime64[ns]": "timestamp[ns]", "string": "string", "Int64": "int64", "Float64": "double"}
+
+
+def _registry_types(report: str) -> dict[str, str] | None:
+    """{column: arrow type} from the report registry (Apple's documented fields), or None if unknown."""
+    from asc_nb import registry
+
+    try:
+        schema = registry.get(report)
+    except ReportNotFoundError:
+        return None
+    if not schema.documented or not schema.fields:
+        return None
+    return {f.column: _ARROW[f.dtype] for f in schema.fields if f.column != "date" and f.dtype in _ARROW}
+
+
+def _granularity_offered(report: str, granularity: str) -> bool:
+    from asc_nb import registry
+
+    try:
+        schema = registry.get(report)
+    except ReportNotFoundError:
+        return True  # unknown to the registry: ask Apple
+    return any(g.value == granularity for g in schema.granularities)
 
 
 def _last_covered(processing_date: dt.date, granularity: str) -> str:

@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import threading
-import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
@@ -38,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from asc_nb.errors import ChecksumError, NetworkError, SegmentFormatError
+from asc_nb.errors import SegmentFormatError
 
 try:
     import fcntl
@@ -166,52 +165,22 @@ def _http(key: str | None) -> Any:
 
 
 class _Expired(Exception):
-    pass
+    """A segment URL was refused (they live 5 minutes): only the caller may ask the API for new ones."""
 
 
-def _download(http: Any, cache: Any, seg: dict[str, Any], retries: int = 2) -> tuple[Path, bool]:
-    """(verified cached path, whether it was downloaded now). Raises ``_Expired`` on a 403."""
-    from asc_nb.cache import VerificationError
+def _refuse_refresh(segment_id: str) -> str | None:
+    raise _Expired(segment_id)
 
-    hit = cache.get(seg["checksum"], seg["size"])
-    if hit is not None:
-        return hit, False
-    last: BaseException | None = None
-    for attempt in range(retries + 1):
-        if attempt:
-            time.sleep(min(0.2 * 2 ** attempt, 5.0))
-        try:
-            with cache.writer(seg["checksum"], seg["size"]) as sink, http.stream("GET", seg["url"]) as response:
-                if response.status_code == 403:
-                    response.read()
-                    raise _Expired(seg["id"])
-                if response.status_code in (429, 500, 502, 503, 504):
-                    response.read()
-                    last = NetworkError(f"segment {seg['id']}: HTTP {response.status_code}")
-                    continue
-                if response.status_code >= 400:
-                    response.read()
-                    raise NetworkError(f"segment {seg['id']}: HTTP {response.status_code} from the download host")
-                if response.is_stream_consumed:
-                    sink.write(response.content)
-                else:
-                    for chunk in response.iter_raw(1 << 16):
-                        sink.write(chunk)
-                return sink.commit(), True
-        except VerificationError as err:
-            last = err
-        except _Expired:
-            raise
-        except NetworkError:
-            raise
-        except Exception as err:  # httpx transport errors: reset, truncated body, timeout
-            if type(err).__module__.startswith("httpx"):
-                last = err
-            else:
-                raise
-    if last is not None and type(last).__name__ == "VerificationError":
-        raise ChecksumError(f"segment {seg['id']}: {last} after {retries + 1} attempts", segment_id=seg["id"])
-    raise NetworkError(f"segment {seg['id']}: download failed after {retries + 1} attempts: {last}")
+
+def _download(http: Any, cache: Any, job: Any) -> tuple[Path, bool]:
+    """(verified cached path, whether it was downloaded now) of a ``SegmentJob``, by the data layer."""
+    from asc_nb.data.progress import Progress
+    from asc_nb.data.transfer import Stats, Transfer, download
+
+    stats = Stats(downloaded=0)
+    path = download(job, Transfer(http=http, cache=cache, refresh=_refuse_refresh), progress=Progress(False, ""),
+                    stats=stats)
+    return path, bool(stats["downloaded"])
 
 
 def _provenance(table: pa.Table, app_id: str, processing_date: str, instance_id: str, segment_id: str) -> pa.Table:
@@ -223,20 +192,23 @@ def _provenance(table: pa.Table, app_id: str, processing_date: str, instance_id:
             .append_column("segment_id", pa.array([segment_id] * n, pa.string())))
 
 
-def _conform(table: pa.Table, types: dict[str, str] | None) -> pa.Table:
-    """Cast columns to the lake's types for this report (so every file of a report agrees)."""
+def _conform(table: pa.Table, types: dict[str, str] | None) -> tuple[pa.Table, list[str]]:
+    """Cast columns to the lake's types for this report (so every file of a report agrees).
+
+    Returns the table and the columns whose values did not fit their type (kept as parsed).
+    """
     if not types:
-        return table
-    cols, names = [], []
+        return table, []
+    cols, misfits = [], []
     for name, col in zip(table.column_names, table.columns, strict=True):
         want = types.get(name)
         if want is not None and str(col.type) != want:
-            # a value that does not fit is kept as parsed (unify_tables on read settles it)
-            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            try:
                 col = col.cast(_arrow_type(want))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                misfits.append(name)
         cols.append(col)
-        names.append(name)
-    return pa.Table.from_arrays(cols, names=names)
+    return pa.Table.from_arrays(cols, names=table.column_names), misfits
 
 
 def _arrow_type(text: str) -> pa.DataType:
@@ -250,12 +222,12 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
 
     ``job``: root, cache_dir, http (process-local key or None), app_id, report, granularity,
     instance_id, processing_date (ISO), start (ISO or None), types ({column: arrow type}) and
-    segments ([{id, url, checksum, size}]). Result ``status``: ``ok`` (rows, dates, downloads,
+    segments (the data layer's picklable ``SegmentJob`` records). Result ``status``: ``ok`` (rows, dates, downloads,
     written, types, issues), ``expired`` (segment URLs refused: list them again and re-send)
     or ``failed`` (error, issues).
     """
-    from asc_nb.cache import SegmentCache
-    from asc_nb.parse import read_table, unify_tables
+    from asc_nb.data.cache import SegmentCache
+    from asc_nb.data.parse import read_table, unify_tables
 
     root = Path(job["root"])
     http = _http(job.get("http"))
@@ -269,10 +241,10 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
             try:
                 t = read_table(path)
             except SegmentFormatError as err:
-                issues.append({"segment_id": seg["id"], "kind": "format", "line": err.line, "column": err.column,
+                issues.append({"segment_id": seg.segment_id, "kind": "format", "line": err.line, "column": err.column,
                                "value": None if err.value is None else str(err.value), "message": str(err)})
                 raise
-            tables.append(_provenance(t, job["app_id"], job["processing_date"], job["instance_id"], seg["id"]))
+            tables.append(_provenance(t, job["app_id"], job["processing_date"], job["instance_id"], seg.segment_id))
     except _Expired:
         return {"status": "expired", "downloads": downloads}
     except Exception as err:  # one instance failing must not stop the sync: the caller records it
@@ -296,7 +268,17 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     table = table.filter(pc.is_valid(table.column("__day")))
     if job.get("start"):
         table = table.filter(pc.greater_equal(table.column("__day"), job["start"]))
-    table = _conform(table, job.get("types"))
+    table, misfits = _conform(table, job.get("types"))
+    for name in misfits:
+        issues.append({"segment_id": None, "kind": "type", "line": None, "column": name, "value": None,
+                       "message": f"values of {name!r} do not fit its documented type {job['types'][name]}; "
+                                  "kept as parsed"})
+    documented = job.get("documented")
+    if documented:
+        extra = sorted(set(table.column_names) - set(documented) - {"__day", *PROVENANCE})
+        if extra:
+            issues.append({"segment_id": None, "kind": "schema_drift", "line": None, "column": ",".join(extra),
+                           "value": None, "message": f"columns Apple does not document for this report: {extra}"})
     result["types"] = {n: str(t) for n, t in zip(table.schema.names, table.schema.types, strict=True)
                        if n != "__day" and not pa.types.is_null(t)}
     vintage = (job["processing_date"], job["instance_id"])

@@ -206,3 +206,27 @@ def test_bad_arguments_say_what_to_fix(store, tmp_path):
         store.sync(client, reports=[REPORTS[0]], executor=object(), progress=False)
     unknown = store.sync(client, reports=["App Sesions Standard"], apps=list(sb.world.apps)[:1], progress=False)
     assert unknown["status"].tolist() == ["failed"] and "did you mean" in unknown["error"][0]
+
+
+def test_registry_types_skipped_granularity_and_issues_kept(store, tmp_path):
+    sb = small_world(history_days=4)
+    client = asc_nb.connect(sandbox=sb, cache_dir=tmp_path / "cache")
+    app_id = next(iter(sb.world.apps))
+    result = store.sync(client, apps=[app_id], reports=["App Downloads Standard", "App Sessions Standard"],
+                        granularities=["DAILY", "WEEKLY"], progress=False).set_index(["report", "granularity"])
+    # the registry says App Downloads Standard has no WEEKLY instances: not asked, said so
+    assert result.loc[("App Downloads Standard", "WEEKLY"), "status"] == "skipped"
+    assert result.loc[("App Downloads Standard", "WEEKLY"), "api_calls"] == 0
+    assert result.loc[("App Sessions Standard", "WEEKLY"), "status"] == "ok"
+    frame = store.read("App Downloads Standard")
+    from asc_nb import registry
+
+    for f in registry.get("App Downloads Standard").fields:
+        if f.column in frame.columns:
+            assert str(frame[f.column].dtype).lower() in (f.dtype.lower(), "str", "string"), f.column
+    # a column the registry does not document is kept, and said once per report × granularity, not per instance
+    issues = store.issues()
+    drift = issues[issues["kind"] == "schema_drift"]
+    assert len(drift) == len(drift.drop_duplicates(["report", "granularity", "column"]))
+    again = store.sync(client, apps=[app_id], reports=["App Sessions Standard"], progress=False)
+    assert again["status"].tolist() == ["ok"] and len(store.issues()) == len(issues)

@@ -165,3 +165,19 @@ def test_work_runs_off_the_calling_thread_and_errors_land_in_the_panel(client):
     ov.wait(60)
     assert ov.breakdown.error is not None and "territory" in str(ov.breakdown.error)
     assert ov.breakdown.status.level == "error"
+
+
+def test_dashboard_has_an_overview_tab_built_when_first_opened(client):
+    from asc_nb.widgets import dashboard
+
+    dash = dashboard(client)
+    dash.wait(60)
+    assert dash.overview is None  # nothing loaded until the tab is opened
+    dash.tabs.selected_index = 3
+    assert dash.tabs.get_title(3) == "Overview"
+    ov = dash.overview
+    assert ov is not None and dash._overview_box.children == (ov,)
+    assert dash.wait(120)
+    assert list(ov.apps.value) == [dash.request_panel.app.value]
+    assert ov.kpis.frame is not None and ov.kpis.error is None
+    assert dash.open_overview() is ov  # built once

@@ -28,6 +28,7 @@ import ipywidgets as w
 import pandas as pd
 
 from asc_nb import metrics as M
+from asc_nb import registry
 from asc_nb.errors import ASCError
 
 from ._common import Panel, Status, frame_html, heading, now_utc
@@ -40,8 +41,13 @@ DEFAULT_KPIS = ("impressions", "product_page_views", "total_downloads", "convers
 DIMENSIONS = ("territory", "device", "source_type", "page_type", "platform_version")
 BREAKDOWN_METRICS = ("impressions", "product_page_views", "total_downloads", "first_time_downloads",
                      "redownloads", "sessions")
-#: days before "now" the default range ends: the slowest report here (Sessions, Crashes) is complete in 5
-COMPLETE_AFTER_DAYS = 5
+
+
+def complete_after_days(metrics: Iterable[str]) -> int:
+    """Days after which every report behind ``metrics`` is complete (Apple's per-report windows, registry)."""
+    reports = {r for name in M._expand(tuple(metrics)) if M.METRICS[name].kind != "ratio"
+               for r in M.METRICS[name].reports[:1]}
+    return max((registry.get(r).complete_after_days for r in reports), default=0)
 
 
 def _source_name(source: Any) -> str:
@@ -263,8 +269,9 @@ class Overview(Panel):
                 if a not in self.app_names:
                     options.append((a, a))
                     self.app_names[a] = a
+        # by default the last 7 days every KPI's report has completed (Sessions/Crashes: five days)
         last = (M._day(end, "end") if end is not None
-                else now_utc(source).date() - dt.timedelta(days=COMPLETE_AFTER_DAYS))
+                else now_utc(source).date() - dt.timedelta(days=complete_after_days(self.kpi_names)))
         first = M._day(start, "start") if start is not None else last - dt.timedelta(days=6)
         self.apps = w.SelectMultiple(options=options, value=chosen, description="Apps",
                                      rows=min(4, len(options) or 1))

@@ -181,3 +181,33 @@ def test_dashboard_has_an_overview_tab_built_when_first_opened(client):
     assert list(ov.apps.value) == [dash.request_panel.app.value]
     assert ov.kpis.frame is not None and ov.kpis.error is None
     assert dash.open_overview() is ov  # built once
+
+
+def test_overview_over_a_store_shows_store_code_that_reproduces_its_frames(client, tmp_path):
+    from asc_nb.store import Store
+
+    app = str(client.apps()["id"].iloc[0])
+    end = client.sandbox.now.date() - dt.timedelta(days=5)
+    start = end - dt.timedelta(days=6)
+    store = Store(tmp_path / "store")
+    try:
+        store.metrics([app], ["impressions", "total_downloads", "sessions"], start=start - dt.timedelta(days=7),
+                      end=end, client=client)  # fills the lake for these reports and dates
+        store.metrics([app], ["crashes"], start=start - dt.timedelta(days=7), end=end, client=client)
+        before = len(client.sandbox.calls)
+        ov = Overview(store, app, kpis=("impressions", "total_downloads", "sessions", "crashes"), start=start, end=end)
+        assert ov.wait(60)
+        assert len(client.sandbox.calls) == before  # a store answers from its lake: no API call
+        for view in (ov.kpis, ov.funnel, ov.breakdown):
+            assert view.error is None, view.error
+            assert view.code.count("store.metrics(") == 1 and "client" not in view.code
+            ns: dict = {"store": store}
+            import matplotlib.pyplot as plt
+
+            exec(compile(view.code, "<panel.code>", "exec"), ns)  # noqa: S102
+            plt.close("all")
+            pd.testing.assert_frame_equal(ns["df"], view.frame)
+        direct = client.metrics([app], ["impressions"], by=(), start=start, end=end)
+        assert int(ov.funnel.frame.set_index("step").loc["impressions", "value"]) == int(direct["impressions"].iloc[0])
+    finally:
+        store.close()

@@ -38,6 +38,7 @@ __all__ = ["Overview", "KpiCards", "FunnelPanel", "BreakdownPanel", "DEFAULT_KPI
 #: the cards, in order (conversion rate's parts are fetched with it; it is shown as a bound)
 DEFAULT_KPIS = ("impressions", "product_page_views", "total_downloads", "conversion_rate", "sessions",
                 "active_devices", "crashes")
+_WARNINGS_LOCK = threading.Lock()
 DIMENSIONS = ("territory", "device", "source_type", "page_type", "platform_version")
 BREAKDOWN_METRICS = ("impressions", "product_page_views", "total_downloads", "first_time_downloads",
                      "redownloads", "sessions")
@@ -410,7 +411,9 @@ class Overview(Panel):
         view = getattr(self, part)
         ok = False
         try:
-            with warnings.catch_warnings(record=True) as caught:
+            # catch_warnings swaps process-wide state: views on several threads must take turns, or
+            # their exits would restore each other's filters out of order
+            with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 getattr(self, f"_load_{part}")(sel)
             if caught:

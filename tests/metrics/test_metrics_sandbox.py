@@ -189,3 +189,15 @@ def test_canonical_question_makes_exactly_the_plans_minimum_calls(tmp_path):
     assert len(api) == plan.min_api_calls(n), "\n".join(c[2] for c in api)
     assert len(downloads) == segments
     assert len(df) == 14 and df[metrics].notna().all().all()
+
+
+def test_metrics_over_both_transports_equal_the_hand_sum(make_client):
+    """The same answer in-process and over the sandbox's real loopback HTTP server."""
+    client = make_client(Sandbox(seed=0, history_days=40))
+    app = str(client.apps()["id"].iloc[0])
+    got = client.metrics([app], ["impressions", "sessions"], start="2026-02-16", end="2026-02-19")
+    for metric, report in (("impressions", "App Store Discovery and Engagement Standard"),
+                           ("sessions", "App Sessions Standard")):
+        expected = hand(raw(client, app, report, start="2026-02-16", end="2026-02-19"), metric)
+        series = got.set_index("date")[metric].astype("int64")
+        pd.testing.assert_series_equal(series, expected, check_names=False, check_index_type=False)

@@ -107,8 +107,13 @@ def test_show_code_export_and_breakdown_controls(client, tmp_path):
 
 
 def test_changing_apps_and_range_updates_the_cards_and_compares_apps(client):
+    import warnings
+
+    filters, show = list(warnings.filters), warnings.showwarning
     ov = Overview(client)
     ov.wait(60)
+    # three views caught warnings on three threads: the process-wide warning state is as it was
+    assert warnings.filters == filters and warnings.showwarning is show
     first = ov.kpis.card_text()
     ids = [v for _, v in ov.apps.options]
     ov.apps.value = tuple(ids[:2])

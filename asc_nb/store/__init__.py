@@ -365,8 +365,9 @@ class Store:
                 client: Any = None) -> pd.DataFrame:
         """``client.metrics`` answered from the lake (see :mod:`asc_nb.metrics`).
 
-        With ``client``, dates the lake lacks are synced first, once per identical question; the
-        same question asked again is answered from the lake with no API call.
+        With ``client`` and both ``start`` and ``end``, dates of that window the lake lacks are synced
+        first, once per identical question; the same question asked again is answered from the lake
+        with no API call. Without ``client`` (or without a window) only the lake is read.
         """
         from asc_nb import metrics as _metrics
 

@@ -53,6 +53,7 @@ __all__ = [
     "plan",
     "compute",
     "ClientLoader",
+    "CachingLoader",
     "StoreLoader",
     "kpi_summary",
     "funnel",
@@ -636,10 +637,49 @@ class ClientLoader:
         for app in app_ids:
             rid = self.request_id(app)
             df = self.client.fetch(rid, report, granularity, start, end, progress=self.progress)
-            keep = [c for c in df.columns if c in set(columns) | {"date", "app_apple_identifier", "processing_date"}]
-            frames.append(df[keep])
+            frames.append(df)  # every column: a CachingLoader may serve another question from it
         frames = [f for f in frames if len(f.columns)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(columns))
+
+
+class CachingLoader:
+    """A :data:`Loader` that remembers what it loaded, so several questions share one fetch per report.
+
+    A load is served from memory when an earlier one had the same report, granularity and apps, a
+    window covering this one and the columns asked (:func:`compute` trims rows to its own window).
+    ``window=(start, end)`` widens every load to that window, so the first question fetches what the
+    later ones need. Thread-safe; one instance per batch of questions (a new batch sees new data).
+    """
+
+    def __init__(self, inner: Loader, *, window: tuple[dt.date | None, dt.date | None] | None = None) -> None:
+        import threading
+
+        self.inner = inner
+        self.window = window
+        self.loads = 0
+        self._frames: dict[tuple[str, str, tuple[str, ...]], tuple[dt.date | None, dt.date | None, pd.DataFrame]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _covers(lo: dt.date | None, hi: dt.date | None, start: dt.date | None, end: dt.date | None) -> bool:
+        return (lo is None or (start is not None and lo <= start)) and (hi is None or (end is not None and end <= hi))
+
+    def __call__(self, report: str, granularity: str, app_ids: Sequence[str], start: dt.date | None,
+                 end: dt.date | None, columns: Sequence[str]) -> pd.DataFrame:
+        key = (report, granularity, tuple(app_ids))
+        with self._lock:
+            hit = self._frames.get(key)
+            if hit is not None and self._covers(hit[0], hit[1], start, end) and set(columns) <= set(hit[2].columns):
+                return hit[2]
+            lo, hi = start, end
+            if self.window is not None:
+                wlo, whi = self.window
+                lo = None if lo is None or wlo is None else min(lo, wlo)
+                hi = None if hi is None or whi is None else max(hi, whi)
+            frame = self.inner(report, granularity, app_ids, lo, hi, columns)
+            self.loads += 1
+            self._frames[key] = (lo, hi, frame)
+            return frame
 
 
 # ----------------------------------------------------------------------------- views over a metrics frame

@@ -1,9 +1,11 @@
 """Overview: App Analytics KPIs, the acquisition funnel and a breakdown, with the code behind each.
 
 Why: analysts come for the numbers App Store Connect's App Analytics shows, not for report files.
-Every view here is one ``source.metrics(...)`` call plus a pure function of :mod:`asc_nb.metrics`,
-and its ``.code`` is exactly that text: run with ``client`` (or ``store``) bound, it leaves in
-``df`` a frame equal to the view's ``.frame``.
+Every view is a ``source.metrics(...)`` question plus a pure function of :mod:`asc_nb.metrics`, and
+its ``.code`` is that text: run with ``client`` (or ``store``) bound, it leaves in ``df`` a frame
+equal to the view's ``.frame`` (tests exec it). Over a Client the panel computes the same plan
+through one shared loader per refresh, so the three views fetch each report once, not three times
+(a Store reads its lake).
 
 Values that are bounds rather than exact numbers (a unique count summed over days, a ratio over
 it) are shown with ``≤`` / ``≥`` and named in the frame's ``bound`` column.
@@ -287,6 +289,8 @@ class Overview(Panel):
         self._views = (self.kpis, self.funnel, self.breakdown)
         self._lock = threading.Lock()
         self._round: dict[str, Any] = {"left": 0, "failed": 0, "sel": None}
+        self._cache: M.CachingLoader | None = None
+        self._cache_key: tuple[Any, ...] | None = None
         super().__init__([
             heading("App Analytics overview"),
             w.HBox([self.apps, w.VBox([self.start, self.end]), w.VBox([self.refresh, self.progress])]),
@@ -400,6 +404,10 @@ class Overview(Panel):
         with self._lock:
             self._round = {"left": len(parts), "failed": 0, "sel": sel}
             self.progress.max, self.progress.value = len(parts), 0
+            key = (tuple(sel["apps"]), sel["start"], sel["end"])
+            if "kpis" in parts or key != self._cache_key:  # a refresh reads new data; a breakdown change reuses it
+                self._cache_key = key
+                self._cache = self._new_cache(sel)
         self.status.show("busy", f"Loading {', '.join(parts)} for {', '.join(sel['apps'])}, "
                                  f"{sel['start']} – {sel['end']}…")
         for part in parts:
@@ -443,27 +451,42 @@ class Overview(Panel):
             self.status.show("ok", f"{', '.join(self.app_names.get(a, a) for a in sel['apps'])}: "
                                    f"{sel['start']} – {sel['end']}")
 
+    def _new_cache(self, sel: dict[str, Any]) -> M.CachingLoader | None:
+        """One fetch per report for all three views of a refresh (a Client source; a Store reads its lake)."""
+        if not (callable(getattr(self.source, "fetch", None)) and callable(getattr(self.source, "report_requests", None))):
+            return None
+        start, end = sel["start"], sel["end"]
+        prev_start = start - dt.timedelta(days=(end - start).days + 1)
+        return M.CachingLoader(M.ClientLoader(self.source), window=(prev_start, end))
+
+    def _metrics(self, apps: list[str], metrics: Sequence[str], **kwargs: Any) -> pd.DataFrame:
+        """``source.metrics(apps, metrics, **kwargs)`` — the same computation, sharing loads between views."""
+        cache = self._cache
+        if cache is None:
+            return self.source.metrics(apps, list(metrics), **kwargs)
+        return M.compute(M.plan(apps, list(metrics), **kwargs), cache)
+
     def _load_kpis(self, sel: dict[str, Any]) -> None:
         code = self.kpi_code(sel)
         start, end = sel["start"], sel["end"]
         prev_start = start - dt.timedelta(days=(end - start).days + 1)
-        daily = self.source.metrics(sel["apps"], list(M._expand(self.kpi_names)), by=("date",),
-                                    start=prev_start.isoformat(), end=end.isoformat(), approx=True)
+        daily = self._metrics(sel["apps"], M._expand(self.kpi_names), by=("date",),
+                              start=prev_start.isoformat(), end=end.isoformat(), approx=True)
         summary = M.kpi_summary(daily, self.kpi_names, start=start.isoformat(), end=end.isoformat())
         self.kpis.render(summary, daily, self.app_names)
         self.kpis.set_result(summary, code)
 
     def _load_funnel(self, sel: dict[str, Any]) -> None:
-        totals = self.source.metrics(sel["apps"], list(M.FUNNEL_STEPS), by=(),
-                                     start=sel["start"].isoformat(), end=sel["end"].isoformat())
+        totals = self._metrics(sel["apps"], M.FUNNEL_STEPS, by=(),
+                               start=sel["start"].isoformat(), end=sel["end"].isoformat())
         frame = M.funnel(totals)
         self.funnel.render(frame)
         self.funnel.set_result(frame, self.funnel_code(sel))
 
     def _load_breakdown(self, sel: dict[str, Any]) -> None:
         dim, metric = sel["dimension"], sel["metric"]
-        rows = self.source.metrics(sel["apps"], [metric], by=(dim,), start=sel["start"].isoformat(),
-                                   end=sel["end"].isoformat())
+        rows = self._metrics(sel["apps"], [metric], by=(dim,), start=sel["start"].isoformat(),
+                             end=sel["end"].isoformat())
         frame = M.top_n(rows, dim, metric, n=sel["top"])
         self.breakdown.render(frame, dim, metric)
         self.breakdown.set_result(frame, self.breakdown_code(sel))

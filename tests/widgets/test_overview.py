@@ -136,18 +136,18 @@ def test_work_runs_off_the_calling_thread_and_errors_land_in_the_panel(client):
     ov = Overview(client, autoload=False)
     caller = threading.get_ident()
     seen: list[int] = []
-    real = client.metrics
+    real = client.fetch
 
     def spy(*a, **k):
         seen.append(threading.get_ident())
         return real(*a, **k)
 
-    client.metrics = spy  # a spy on the real method (it still runs), to see which thread calls it
+    client.fetch = spy  # a spy on the real method (it still runs), to see which thread fetches
     ov.refresh.click()
     assert ov.busy  # click() returned while the work goes on
     ov.wait(120)
     assert seen and caller not in seen
-    del client.metrics
+    del client.fetch
     sb.latency = 0.0
     ov.breakdown.metric.value = "sessions"
     ov.breakdown.dimension.value = "page_type"
@@ -216,3 +216,23 @@ def test_overview_over_a_store_shows_store_code_that_reproduces_its_frames(clien
         assert int(ov.funnel.frame.set_index("step").loc["impressions", "value"]) == int(direct["impressions"].iloc[0])
     finally:
         store.close()
+
+
+def test_a_refresh_fetches_each_report_once_for_all_three_views(client):
+    sb = client.sandbox
+    ov = Overview(client, autoload=False)
+    before = len(sb.calls)
+    ov.load()
+    assert ov.wait(120)
+    listings = [p for _m, host, p in sb.calls[before:] if host == "api" and "/reports?" in p]
+    # KPIs read four reports (Discovery and Engagement, Downloads, Sessions, Crashes); the funnel and the
+    # breakdown reuse what the KPIs' load fetched instead of listing and downloading it again
+    assert len(listings) == 4, listings
+    assert ov._cache is not None and ov._cache.loads == 4
+    for view in (ov.kpis, ov.funnel, ov.breakdown):
+        pd.testing.assert_frame_equal(run_code(view.code, client), view.frame)
+    before = len(sb.calls)
+    ov.breakdown.dimension.value = "device"  # same apps and dates: served from the refresh's loads
+    assert ov.wait(60)
+    assert [c for c in sb.calls[before:] if c[1] == "api"] == []
+    pd.testing.assert_frame_equal(run_code(ov.breakdown.code, client), ov.breakdown.frame)

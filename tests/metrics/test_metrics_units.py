@@ -276,3 +276,16 @@ def test_a_metric_whose_report_the_registry_does_not_describe_is_refused_not_gue
     for name in pending:
         with pytest.raises(MetricError, match="registry"):
             M.plan([APP], [name])
+
+
+def test_caching_loader_serves_covered_questions_and_reloads_wider_ones():
+    src = FakeSource({(DE, "DAILY"): de_rows(), (DL, "DAILY"): dl_rows()})
+    cache = M.CachingLoader(src, window=(dt.date(2026, 2, 1), dt.date(2026, 2, 3)))
+    a = M.metrics(cache, [APP], ["impressions", "total_downloads"], start="2026-02-02", end="2026-02-03")
+    b = M.metrics(cache, [APP], ["impressions"], by=("territory",), start="2026-02-02", end="2026-02-02")
+    assert cache.loads == 2 and len(src.calls) == 2  # b came from a's load of the same report
+    assert src.calls[0][3:5] == (dt.date(2026, 2, 1), dt.date(2026, 2, 3))  # widened to the window
+    assert b.set_index("territory")["impressions"].to_dict() == {"GB": 50, "US": 100}  # trimmed to b's dates
+    assert a["impressions"].tolist() == [150, 80]
+    M.metrics(cache, [APP], ["impressions"], start="2026-01-20", end="2026-02-03")  # wider: fetched again
+    assert cache.loads == 3

@@ -24,6 +24,7 @@ from .errors import (
     ConflictError,
     DownloadCancelled,
     ForbiddenError,
+    MetricError,
     MissingDatesWarning,
     NetworkError,
     NonAdditiveMetricError,
@@ -58,7 +59,7 @@ __all__ = [
     "BadRequestError", "AuthenticationError", "ForbiddenError", "NotFoundError", "ConflictError",
     "UnprocessableError", "RateLimitError", "ServerError", "to_parquet", "read_parquet",
     "ReportNotFoundError", "SegmentFormatError", "DownloadCancelled", "NonAdditiveMetricError", "StoreLockedError",
-    "MissingDatesWarning", "SchemaDriftWarning", "ParseIssuesWarning",
+    "MissingDatesWarning", "SchemaDriftWarning", "ParseIssuesWarning", "MetricError", "metric_catalog",
     "report_catalog", "describe_report",
 ]
 
@@ -78,6 +79,10 @@ def __getattr__(name: str) -> Any:
         from .data import export
 
         return getattr(export, name)
+    if name == "metric_catalog":  # the metric table loads the report registry on first use
+        from .metrics import metric_catalog
+
+        return metric_catalog
     # submodules on first use, by literal name (the layering test reads these arrows too)
     if name == "widgets":
         return import_module("asc_nb.widgets")
@@ -89,6 +94,8 @@ def __getattr__(name: str) -> Any:
         return import_module("asc_nb.frames")
     if name == "data":
         return import_module("asc_nb.data")
+    if name == "metrics":
+        return import_module("asc_nb.metrics")
     if name == "store":
         return import_module("asc_nb.store")
     raise AttributeError(f"module 'asc_nb' has no attribute {name!r}")

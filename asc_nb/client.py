@@ -674,6 +674,20 @@ class Client:
             return Path(to)
         return data_fetch.fetch_frame(transfer_, self._segment_jobs, jobs, **common)
 
+    def metrics(self, app_ids: str | Iterable[str], metrics: str | Iterable[str], *,
+                by: str | Iterable[str] = ("date",), start: Any = None, end: Any = None,
+                granularity: Granularity | str = "DAILY", filters: Mapping[str, Any] | None = None,
+                approx: bool = False, progress: Any = False) -> pd.DataFrame:
+        """App Analytics metrics (``asc_nb.metric_catalog()``) as a tidy frame: one row per group.
+
+        Loads only the reports the metrics need, once each (see :mod:`asc_nb.metrics` for the rules:
+        unique counts are never summed unless ``approx=True``, ratios come from their parts).
+        """
+        from . import metrics as _metrics
+
+        return _metrics.metrics(_metrics.ClientLoader(self, progress=progress), app_ids, metrics, by=by,
+                                start=start, end=end, granularity=granularity, filters=filters, approx=approx)
+
 
 @dataclass(frozen=True)
 class FetchPlan:

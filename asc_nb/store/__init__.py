@@ -352,6 +352,23 @@ class Store:
         frame.attrs.update(report=report, granularity=g)
         return frame
 
+    def metrics(self, app_ids: str | Sequence[str], metrics: str | Sequence[str], *,
+                by: str | Sequence[str] = ("date",), start: Any = None, end: Any = None,
+                granularity: str = "DAILY", filters: dict[str, Any] | None = None, approx: bool = False,
+                client: Any = None) -> pd.DataFrame:
+        """``client.metrics`` answered from the lake (see :mod:`asc_nb.metrics`).
+
+        With ``client`` and both ``start`` and ``end``, dates of that window the lake lacks are synced
+        first, once per identical question; the same question asked again is answered from the lake
+        with no API call. Without ``client`` (or without a window) only the lake is read.
+        """
+        from asc_nb import metrics as _metrics
+
+        attempted = self.__dict__.setdefault("_metric_syncs", set())
+        loader = _metrics.StoreLoader(self, client=client, attempted=attempted)
+        return _metrics.metrics(loader, app_ids, metrics, by=by, start=start, end=end, granularity=granularity,
+                                filters=filters, approx=approx)
+
     def views(self) -> dict[str, str]:
         """DuckDB view name → Parquet glob, one per stored report × granularity."""
         out = {}

@@ -11,9 +11,10 @@ from ._common import Panel
 from .charts import chart_data
 from .dashboard import Dashboard, RateLimitMeter, SandboxClock, dashboard
 from .explorer import ReportsExplorer
+from .overview import Overview
 from .requests import RequestPanel, RequestsOverview, RequestsTable, requests_overview
 from .store import StorePanel, coverage_heatmap
 
-__all__ = ["Dashboard", "Panel", "RateLimitMeter", "ReportsExplorer", "RequestPanel", "RequestsOverview",
+__all__ = ["Dashboard", "Overview", "Panel", "RateLimitMeter", "ReportsExplorer", "RequestPanel", "RequestsOverview",
            "RequestsTable", "SandboxClock", "StorePanel", "chart_data", "charts", "coverage_heatmap", "dashboard",
            "requests_overview"]

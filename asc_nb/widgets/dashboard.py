@@ -10,10 +10,11 @@ import ipywidgets as w
 
 from ._common import Listeners
 from .explorer import EMPTY_HELP, ReportsExplorer
+from .overview import Overview
 from .requests import RequestPanel, RequestsOverview, RequestsTable
 
-TAB_REQUEST, TAB_REQUESTS, TAB_REPORTS, TAB_STORE = 0, 1, 2, 3
-TITLES = ("Request", "Requests", "Reports")
+TAB_REQUEST, TAB_REQUESTS, TAB_REPORTS, TAB_OVERVIEW, TAB_STORE = 0, 1, 2, 3, 4
+TITLES = ("Request", "Requests", "Reports", "Overview")
 STORE_TITLE = "Store"
 
 
@@ -124,8 +125,12 @@ class Dashboard(w.VBox):
         self.mode = w.HTML(f'<span style="color: var(--jp-ui-font-color2);">Connected to {connection_label(client)}</span>')
         sandbox = getattr(client, "sandbox", None)
         self.clock = SandboxClock(sandbox) if sandbox is not None else None
+        #: the Overview tab (App Analytics metrics) is built the first time it is opened: its loads are not free
+        self.overview: Overview | None = None
+        self._overview_box = w.VBox([w.HTML("Open this tab to load App Analytics metrics for the chosen app.")])
         self.tabs = w.Tab(children=[self.request_panel, w.VBox([self.requests_table, self.requests_overview]),
-                                    self.explorer] + ([self.store_panel] if self.store_panel is not None else []))
+                                    self.explorer, self._overview_box]
+                                   + ([self.store_panel] if self.store_panel is not None else []))
         for i, title in enumerate(self.titles):
             self.tabs.set_title(i, title)
         self.tabs.selected_index = TAB_REQUEST
@@ -143,17 +148,32 @@ class Dashboard(w.VBox):
         self.requests_table.on_deleted.add(self._on_deleted)
         if self.clock is not None:
             self.clock.on_advance.add(self._on_clock)
+        self.tabs.observe(self._on_tab, names="selected_index")
         self.request_panel.run(self._load_apps)  # one apps listing serves every panel
         self.meter.refresh()
 
     @property
     def panels(self) -> tuple[Any, ...]:
         store = (self.store_panel,) if self.store_panel is not None else ()
-        return (self.request_panel, self.requests_table, self.requests_overview, self.explorer, *store)
+        extra = () if self.overview is None else (self.overview,)
+        return (self.request_panel, self.requests_table, self.requests_overview, self.explorer, *extra, *store)
 
     @property
     def titles(self) -> tuple[str, ...]:
         return TITLES + ((STORE_TITLE,) if self.store_panel is not None else ())
+
+    def _on_tab(self, change: dict) -> None:
+        if change["new"] == TAB_OVERVIEW:
+            self.open_overview()
+
+    def open_overview(self) -> Overview:
+        """Build the Overview (first time: for the app chosen in the Request tab) and show its tab."""
+        if self.overview is None:
+            self.overview = Overview(self.client, self.request_panel.app.value or None)
+            self._overview_box.children = [self.overview]
+        if self.tabs.selected_index != TAB_OVERVIEW:
+            self.tabs.selected_index = TAB_OVERVIEW
+        return self.overview
 
     def __repr__(self) -> str:
         return f"Dashboard(tabs={list(self.titles)})"

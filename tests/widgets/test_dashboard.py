@@ -165,7 +165,7 @@ def test_dashboard_without_a_client_opens_the_sandbox(monkeypatch) -> None:
 
 def test_reprs_are_short_and_stable(client) -> None:
     dash = ready(client)
-    assert repr(dash) == "Dashboard(tabs=['Request', 'Requests', 'Reports'])"
+    assert repr(dash) == "Dashboard(tabs=['Request', 'Requests', 'Reports', 'Overview'])"
     assert len(dash._repr_mimebundle_()["text/plain"]) < 110
     assert isinstance(dash.client, asc_nb.Client)
 

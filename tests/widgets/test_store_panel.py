@@ -8,6 +8,7 @@ import pandas as pd
 
 import asc_nb
 from asc_nb.widgets import StorePanel, coverage_heatmap, dashboard
+from asc_nb.widgets.dashboard import TAB_STORE
 
 REPORTS = ("App Sessions Standard",)
 
@@ -52,6 +53,6 @@ def test_dashboard_has_a_store_tab_when_given_a_store(tmp_path):
     with asc_nb.connect(sandbox=sb, cache_dir=tmp_path / "cache") as client:
         board = dashboard(client, store=asc_nb.Store(tmp_path / "store"))
         assert board.wait(30)
-        assert board.titles[-1] == "Store" and board.tabs.get_title(3) == "Store"
+        assert board.titles[-1] == "Store" and board.tabs.get_title(TAB_STORE) == "Store"
         assert board.store_panel in board.panels
         assert dashboard(client).store_panel is None

@@ -1,11 +1,11 @@
-# make lab  — open the example notebooks in JupyterLab (sandbox by default)
+# make lab  — open a working copy of the example notebooks (lab/, git-ignored) in JupyterLab (sandbox by default)
 # make test — run the whole test suite (unit, sandbox over HTTP, widgets, notebooks, browser)
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test lint notebooks bench install clean
+.PHONY: lab lab-dir test lint notebooks bench install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,8 +18,16 @@ install: $(STAMP)
 # as root (containers, CI machines) JupyterLab refuses to start without --allow-root
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-lab: $(STAMP)
-	$(BIN)/python -m jupyterlab --notebook-dir=notebooks $(ALLOW_ROOT)
+# the working copy: made on first run, topped up with new shipped notebooks, never overwriting your edits;
+# so autosave never rewrites notebooks/ and scratch notebooks are never collected by `make test`
+LAB_DIR ?= lab
+PYTHON ?= $(BIN)/python
+
+lab-dir:
+	$(PYTHON) tools/lab_copy.py notebooks $(LAB_DIR)
+
+lab: $(STAMP) lab-dir
+	$(BIN)/python -m jupyterlab --notebook-dir=$(LAB_DIR) $(ALLOW_ROOT)
 
 test: $(STAMP)
 	$(BIN)/python -m ruff check asc_nb tests benchmarks tools

@@ -25,6 +25,7 @@ from .errors import (
     ConflictError,
     DownloadCancelled,
     ForbiddenError,
+    MetricError,
     MissingDatesWarning,
     NetworkError,
     NonAdditiveMetricError,
@@ -47,18 +48,19 @@ from .registry import describe_report, report_catalog
 
 if TYPE_CHECKING:  # pragma: no cover
     from .sandbox import Sandbox
+    from .store import Store
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "connect", "Client", "FetchPlan", "Credentials", "TokenSigner", "Sandbox",
+    "connect", "Client", "FetchPlan", "Credentials", "TokenSigner", "Sandbox", "Store",
     "AccessType", "Category", "Granularity", "Role",
     "App", "ReportRequest", "Report", "Instance", "Segment", "RateLimit", "RetryPolicy",
     "ASCError", "APIError", "ConfigError", "ChecksumError", "NetworkError", "UnsafeURLError",
     "BadRequestError", "AuthenticationError", "ForbiddenError", "NotFoundError", "ConflictError",
     "UnprocessableError", "RateLimitError", "ServerError", "to_parquet", "read_parquet",
     "ReportNotFoundError", "SegmentFormatError", "DownloadCancelled", "NonAdditiveMetricError", "StoreLockedError",
-    "MissingDatesWarning", "SchemaDriftWarning", "ParseIssuesWarning",
+    "MissingDatesWarning", "SchemaDriftWarning", "ParseIssuesWarning", "MetricError", "metric_catalog",
     "report_catalog", "describe_report", "parse_segment",
 ]
 
@@ -70,10 +72,18 @@ def __getattr__(name: str) -> Any:
         from .sandbox import Sandbox
 
         return Sandbox
+    if name == "Store":  # pyarrow.parquet and sqlite load on first use
+        from .store import Store
+
+        return Store
     if name in ("to_parquet", "read_parquet"):  # pyarrow.parquet loads on first use
         from .data import export
 
         return getattr(export, name)
+    if name == "metric_catalog":  # the metric table loads the report registry on first use
+        from .metrics import metric_catalog
+
+        return metric_catalog
     # submodules on first use, by literal name (the layering test reads these arrows too)
     if name == "widgets":
         return import_module("asc_nb.widgets")
@@ -85,4 +95,8 @@ def __getattr__(name: str) -> Any:
         return import_module("asc_nb.frames")
     if name == "data":
         return import_module("asc_nb.data")
+    if name == "metrics":
+        return import_module("asc_nb.metrics")
+    if name == "store":
+        return import_module("asc_nb.store")
     raise AttributeError(f"module 'asc_nb' has no attribute {name!r}")

@@ -221,6 +221,15 @@ class Client:
         """The last API response (``client.last_response.json()`` is the raw document)."""
         return self.http.last_response
 
+    def on_wait(self, callback: Callable[[str, float], None]) -> Callable[[], None]:
+        """Call ``callback(reason, seconds)`` whenever an API call is about to wait on purpose.
+
+        ``reason`` is ``"pacer"`` (the hourly budget is spent), ``"retry-after"`` (Apple said when to
+        retry) or ``"backoff"``; the callback runs on the waiting thread, so a panel can show a
+        countdown instead of a frozen button. Returns a function that removes the callback.
+        """
+        return self.http.add_wait_listener(callback)
+
     def close(self) -> None:
         self.http.close()
         self.downloads.close()
@@ -685,6 +694,20 @@ class Client:
             data_fetch.fetch_parquet(transfer_, self._segment_jobs, jobs, Path(to), **common)
             return Path(to)
         return data_fetch.fetch_frame(transfer_, self._segment_jobs, jobs, **common)
+
+    def metrics(self, app_ids: str | Iterable[str], metrics: str | Iterable[str], *,
+                by: str | Iterable[str] = ("date",), start: Any = None, end: Any = None,
+                granularity: Granularity | str = "DAILY", filters: Mapping[str, Any] | None = None,
+                approx: bool = False, progress: Any = False) -> pd.DataFrame:
+        """App Analytics metrics (``asc_nb.metric_catalog()``) as a tidy frame: one row per group.
+
+        Loads only the reports the metrics need, once each (see :mod:`asc_nb.metrics` for the rules:
+        unique counts are never summed unless ``approx=True``, ratios come from their parts).
+        """
+        from . import metrics as _metrics
+
+        return _metrics.metrics(_metrics.ClientLoader(self, progress=progress), app_ids, metrics, by=by,
+                                start=start, end=end, granularity=granularity, filters=filters, approx=approx)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ bar all go through :func:`read`, so a variable is spelled once and an ``environ=
 ``ASC_BASE_URL``       another API server (a proxy, the sandbox CLI on 127.0.0.1)
 ``ASC_NB_CACHE_DIR``   where verified segment files are kept
 ``ASC_NB_PROGRESS``    ``0``/``false``/``no``/``off`` turns the default progress bars off
+``ASC_NB_STORE``       the default directory of :class:`asc_nb.Store` (:func:`store_dir`)
 =====================  =====================================================================
 """
 
@@ -23,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CREDENTIAL_VARS", "Environment", "cache_dir", "read"]
+__all__ = ["CREDENTIAL_VARS", "Environment", "cache_dir", "read", "store_dir"]
 
 #: the variables that hold (part of) a key: any of them set means "use Apple", never the sandbox
 CREDENTIAL_VARS = ("ASC_KEY_ID", "ASC_ISSUER_ID", "ASC_PRIVATE_KEY_PATH", "ASC_PRIVATE_KEY", "ASC_PRIVATE_KEY_B64")
@@ -84,3 +85,15 @@ def cache_dir(explicit: str | os.PathLike[str] | None = None, environ: Mapping[s
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("asc-nb", appauthor=False))
+
+
+def store_dir(explicit: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """``explicit``, else ``ASC_NB_STORE``, else ``<platform user data dir>/asc-nb/store`` (see :class:`asc_nb.Store`)."""
+    if explicit is not None:
+        return Path(explicit).expanduser()
+    configured = ((os.environ if environ is None else environ).get("ASC_NB_STORE") or "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("asc-nb", appauthor=False)) / "store"

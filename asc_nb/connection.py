@@ -30,14 +30,44 @@ SANDBOX_NOTICE = (
     "App Store Connect with generated data. Set ASC_KEY_ID, ASC_ISSUER_ID and ASC_PRIVATE_KEY_PATH to use Apple."
 )
 _announced = False
+#: the embedded default sandbox starts with this much history: every app holds an ONGOING request
+#: created this many days ago, so ``connect()`` + ``fetch`` of the last weeks returns data at once
+DEFAULT_SANDBOX_HISTORY_DAYS = 28
+
+
+class _Notice:
+    """The sandbox notice as a quiet info line in a notebook (fixed text: nbval-stable)."""
+
+    def __repr__(self) -> str:
+        return SANDBOX_NOTICE
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return ('<div class="asc-nb-notice" style="color: var(--jp-ui-font-color2, #666); '
+                'font-size: var(--jp-ui-font-size1, 12px); padding: 2px 0;">'
+                f"&#9432; {html.escape(SANDBOX_NOTICE)}</div>")
+
+
+def _in_kernel() -> bool:
+    """Whether this runs in a Jupyter kernel (where stderr shows as a red box)."""
+    ipython = sys.modules.get("IPython")
+    get = getattr(ipython, "get_ipython", None)
+    shell = get() if callable(get) else None
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def _announce_sandbox() -> None:
-    """Say once per process, on stderr, that the data is simulated (fixed text: nbval-stable)."""
+    """Say once per process that the data is simulated: a quiet info line in a notebook, else on stderr."""
     global _announced
     if not _announced:
         _announced = True
-        print(SANDBOX_NOTICE, file=sys.stderr)
+        if _in_kernel():
+            from IPython.display import display
+
+            display(_Notice())
+        else:
+            print(SANDBOX_NOTICE, file=sys.stderr)
 
 
 def connect(
@@ -56,7 +86,8 @@ def connect(
 ) -> Client:
     """A :class:`Client` for the first of: explicit credentials (a :class:`Credentials` or
     ``key_id``/``issuer_id``/``private_key``), a given ``sandbox``, ``ASC_*`` environment
-    variables, or a fresh embedded :class:`Sandbox` (announced once on stderr).
+    variables, or a fresh embedded :class:`Sandbox` (announced once: an info line in a notebook, else on
+    stderr) whose apps each hold an ONGOING request made ``DEFAULT_SANDBOX_HISTORY_DAYS`` ago.
 
     ``base_url`` (or ``ASC_BASE_URL``) points at another server, e.g. the sandbox CLI on
     127.0.0.1; ``cache_dir`` (or ``ASC_NB_CACHE_DIR``) is where downloads are cached.
@@ -86,7 +117,7 @@ def connect(
         else:
             from .sandbox import Sandbox
 
-            sandbox = Sandbox()
+            sandbox = Sandbox(history_days=DEFAULT_SANDBOX_HISTORY_DAYS)
             _announce_sandbox()
     if base_url is None and sandbox is None:
         base_url = API_BASE_URL

@@ -39,6 +39,7 @@ __all__ = [
     "SegmentFormatError",
     "DownloadCancelled",
     "NonAdditiveMetricError",
+    "MetricError",
     "StoreLockedError",
     "MissingDatesWarning",
     "SchemaDriftWarning",
@@ -121,6 +122,11 @@ class DownloadCancelled(ASCError):
 
 class NonAdditiveMetricError(ASCError):
     """A unique count was asked for at a grain where summing rows would over-count (see ``approx=True``)."""
+
+
+class MetricError(ASCError, ValueError):
+    """A metrics question that cannot be answered as asked (unknown metric, a breakdown or filter its report
+    lacks); the message says what would work."""
 
 
 class StoreLockedError(ASCError):

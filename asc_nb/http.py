@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import html
 import ipaddress
@@ -290,6 +291,8 @@ class Session:
         #: every request sent, as ``(method, url)`` — counting retries (cheap, for diagnostics)
         self.requests_sent = 0
         self.retries = 0
+        #: ``callback(reason, seconds)`` before every deliberate wait (see :meth:`add_wait_listener`)
+        self.wait_listeners: list[Callable[[str, float], None]] = []
         self.client = httpx.Client(
             base_url=str(url),
             transport=transport,
@@ -332,6 +335,30 @@ class Session:
             self.rate_limit = rl
             self.pacer.observe(rl)
 
+    def add_wait_listener(self, callback: Callable[[str, float], None]) -> Callable[[], None]:
+        """Call ``callback(reason, seconds)`` just before this session sleeps on purpose; returns a remover.
+
+        Reasons: ``"pacer"`` (the hourly budget is spent), ``"retry-after"`` (the server said when to
+        retry), ``"backoff"`` (a retry after a transient failure with no ``Retry-After``). The callback
+        runs on the thread that is about to wait (a widget shows a countdown); its errors are logged, not raised.
+        """
+        self.wait_listeners.append(callback)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self.wait_listeners.remove(callback)
+
+        return remove
+
+    def _wait(self, reason: str, seconds: float) -> None:
+        """Tell the listeners, then sleep ``seconds``."""
+        for callback in list(self.wait_listeners):
+            try:
+                callback(reason, seconds)
+            except Exception:  # a display problem must never break an API call
+                log.exception("wait listener %r failed", callback)
+        self.sleep(seconds)
+
     def _pace(self, method: str, url: httpx.URL) -> None:
         """Wait, once, for hourly budget if the pacer says the next call would be refused."""
         delay = self.pacer.delay()
@@ -342,7 +369,7 @@ class Session:
             return
         log.warning("hourly API budget spent: waiting %.0fs before %s %s", delay, method, url.path)
         self.pacer.waited += delay
-        self.sleep(delay)
+        self._wait("pacer", delay)
 
     # ------------------------------------------------------------------ requests
 
@@ -376,7 +403,7 @@ class Session:
                     delay = self.retry.backoff(attempt, self.random)
                     log.info("%s %s: %s; retry %d in %.2fs", method, url.path, type(exc).__name__, attempt, delay)
                     self.retries += 1
-                    self.sleep(delay)
+                    self._wait("backoff", delay)
                     continue
                 raise NetworkError(
                     f"{type(exc).__name__} talking to {url.host} ({method} {url.path})"
@@ -404,7 +431,7 @@ class Session:
                 response.close()
                 log.info("%s %s: %d; retry %d in %.2fs", method, url.path, status, attempt, delay)
                 self.retries += 1
-                self.sleep(delay)
+                self._wait("retry-after" if retry_after is not None else "backoff", delay)
                 continue
             response.read()
             raise from_response(response, attempts=attempt)

@@ -1,14 +1,36 @@
-"""Pieces every panel shares: a themed status line, error wording, HTML tables, the app picker.
+"""Pieces every panel shares — the widgets conventions — plus a themed status line, error wording, the app picker.
 
-Colours are JupyterLab CSS variables only, so the panels follow the light and dark themes.
+Conventions (the store and overview panels reuse them; see :class:`Panel`):
+
+* every panel is an ``ipywidgets.VBox`` subclass with a ``busy`` traitlet; every API call runs on
+  the panel's one worker thread (``panel.run(fn)``), never on the kernel's, and the controls listed
+  in ``panel.busy_controls`` are disabled meanwhile; ``panel.wait(timeout=None)`` joins the work
+  (notebooks and in-process tests call it after ``button.click()``);
+* ``panel.frame`` is the DataFrame the panel shows (or ``None``); ``panel.code`` is Python that,
+  run with ``client`` (or ``store``) bound, leaves ``df`` equal to ``panel.frame``;
+  ``panel.export(path)`` writes it as CSV or Parquet by suffix; "Show code" and "Export" buttons do
+  the same by clicking;
+* errors land in the panel's status line, never as a traceback; a wait announced by
+  ``client.on_wait`` (Retry-After, the hourly budget) shows as a countdown in ``panel.waiting``.
+
+Colours are JupyterLab CSS variables only, so the panels follow the light and dark themes; icons are
+FontAwesome 4.7 names, the icon set ipywidgets ships (no emoji that may render as a box).
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
+import math
+import os
 import re
+import tempfile
+import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
@@ -18,13 +40,13 @@ import traitlets
 from asc_nb import errors
 from asc_nb.models import SNAPSHOT_COOLDOWN_DAYS
 
-#: status level -> (accent colour, icon); all JupyterLab theme variables
+#: status level -> (accent colour, FontAwesome 4.7 icon); colours are JupyterLab theme variables
 _LEVELS = {
-    "info": ("var(--jp-brand-color1)", "ℹ"),
-    "busy": ("var(--jp-brand-color1)", "⏳"),
-    "ok": ("var(--jp-success-color1)", "✔"),
-    "warn": ("var(--jp-warn-color1)", "⚠"),
-    "error": ("var(--jp-error-color1)", "✖"),
+    "info": ("var(--jp-brand-color1)", "info-circle"),
+    "busy": ("var(--jp-brand-color1)", "hourglass-half"),
+    "ok": ("var(--jp-success-color1)", "check-circle"),
+    "warn": ("var(--jp-warn-color1)", "exclamation-triangle"),
+    "error": ("var(--jp-error-color1)", "times-circle"),
 }
 
 
@@ -46,7 +68,7 @@ class Status(w.HTML):
             f'<div class="asc-nb-status asc-nb-{level}" style="border-left: 3px solid {colour}; '
             "padding: 4px 8px; margin: 4px 0; color: var(--jp-ui-font-color1); "
             f'background: var(--jp-layout-color2); font-size: var(--jp-ui-font-size1);">'
-            f'<span style="color: {colour};">{icon}</span> {body}</div>'
+            f'<i class="fa fa-{icon}" style="color: {colour};" aria-hidden="true"></i> {body}</div>'
         )
 
 
@@ -223,7 +245,7 @@ class AppPicker(w.VBox):
     def _label(self, row: pd.Series) -> str:
         bundle = row.get("bundle_id")
         extra = f" — {bundle}" if isinstance(bundle, str) and bundle else ""
-        return f"{row.get('name')}{extra} ({row['id']})"
+        return f"{row.get('name')}{extra}"  # by name; the search box also matches the id
 
     def _apply_filter(self) -> None:
         shown = self.matches(self.search.value)
@@ -279,3 +301,256 @@ class Listeners:
     def __call__(self, *args: Any) -> None:
         for fn in list(self._items):
             fn(*args)
+
+
+# ---------------------------------------------------------------------- the panel conventions
+
+#: every live panel's worker thread -> panel, so a wait announced on that thread finds its panel
+_WORKERS: dict[threading.Thread, Panel] = {}
+
+
+def export_frame(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write ``frame`` to ``path`` as CSV or Parquet (by suffix), all at once: a temporary file renamed into place."""
+    target = Path(path).expanduser()
+    suffix = target.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise errors.ConfigError(f"Export to a .csv or .parquet file; got {str(path)!r}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    out = frame.copy()
+    out.attrs = {}  # attrs (missing dates, provenance notes) are not part of the table
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    try:
+        if suffix == ".csv":
+            out.to_csv(tmp, index=False)
+        else:
+            out.to_parquet(tmp, index=False)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return target
+
+
+def code_html(code: str) -> str:
+    """Code in a selectable, themed block."""
+    return (
+        '<pre class="asc-nb-code" style="user-select: text; white-space: pre; overflow-x: auto; margin: 4px 0; '
+        "padding: 6px 8px; background: var(--jp-layout-color2); color: var(--jp-content-font-color1); "
+        f'font-family: var(--jp-code-font-family); font-size: var(--jp-code-font-size);">{html.escape(code)}</pre>'
+    )
+
+
+class Panel(w.VBox):
+    """The base of every panel: one worker thread, ``busy``, ``wait()``, ``frame``/``code``/``export``.
+
+    Subclasses build their widgets, pass them to ``super().__init__(children, client=...)`` (the
+    "Show code"/"Export" row is ``self.tools``, placed where the subclass wants it), list the
+    controls to disable while working in ``self.busy_controls``, and override :meth:`_code`.
+    """
+
+    busy = traitlets.Bool(False)
+    frame = traitlets.Instance(pd.DataFrame, allow_none=True)
+    error = traitlets.Any(None)
+    #: what the current call waits for ("Retry-After: 12 s left"), "" when nothing
+    waiting = traitlets.Unicode("")
+
+    def __init__(self, children: list[w.Widget], *, client: Any = None, **kwargs: Any) -> None:
+        self.client = client
+        if not hasattr(self, "status"):
+            self.status = Status()
+        self.on_change = getattr(self, "on_change", None) or Listeners()
+        self.show_code = w.Button(description="Show code", icon="code", tooltip="The Python that gives this table as df")
+        self.export_path = w.Text(placeholder="file.csv or file.parquet", description="Export to",
+                                  layout=w.Layout(width="340px"))
+        self.export_button = w.Button(description="Export", icon="floppy-o", tooltip="Write the table to the file")
+        self.code_view = w.HTML()
+        self.code_view.layout.display = "none"
+        self.tools = w.VBox([w.HBox([self.show_code, self.export_path, self.export_button]), self.code_view])
+        self.tools.add_class("asc-nb-tools")
+        self.busy_controls: list[w.Widget] = getattr(self, "busy_controls", [])
+        self._jobs: deque[tuple[Callable[..., Any], tuple, dict]] = deque()
+        self._cond = threading.Condition()
+        self._pending = 0
+        self._thread: threading.Thread | None = None
+        self._wait_until = 0.0
+        self._ticker: threading.Thread | None = None
+        super().__init__(children, **kwargs)
+        self.show_code.on_click(self._on_show_code)
+        self.export_button.on_click(self._on_export)
+        self.observe(self._on_busy, names="busy")
+        self.observe(self._on_frame, names="frame")
+        self.observe(self._on_waiting, names="waiting")
+        self._before_wait: tuple[str, str] | None = None
+        self._on_frame()
+        on_wait = getattr(client, "on_wait", None)
+        self._remove_wait_listener = on_wait(self._on_wait) if callable(on_wait) else None
+
+    # ------------------------------------------------------------------ the worker
+
+    def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run ``fn(*args, **kwargs)`` on this panel's worker thread (after the jobs before it).
+
+        ``busy`` is true until the queue is empty; an exception lands in ``.error`` and the status line.
+        """
+        with self._cond:
+            self._jobs.append((fn, args, kwargs))
+            self._pending += 1
+            start = self._thread is None or not self._thread.is_alive()
+            if start:
+                self._thread = threading.Thread(target=self._work, name=f"asc-nb-{type(self).__name__}", daemon=True)
+                _WORKERS[self._thread] = self
+        self.busy = True
+        if start:
+            self._thread.start()
+
+    def _work(self) -> None:
+        me = threading.current_thread()
+        while True:
+            with self._cond:
+                if not self._jobs:
+                    _WORKERS.pop(me, None)
+                    self._thread = None if self._thread is me else self._thread
+                    return
+                fn, args, kwargs = self._jobs.popleft()
+            try:
+                fn(*args, **kwargs)
+            except Exception as exc:  # shown in the panel: the thread never dies with a traceback
+                self.error = exc
+                self.status.show("error", describe_error(exc))
+            finally:
+                self._wait_until = 0.0
+                self.waiting = ""
+                with self._cond:
+                    self._pending -= 1
+                    idle = self._pending == 0
+                    if idle:
+                        self.busy = False
+                    self._cond.notify_all()
+                with contextlib.suppress(Exception):
+                    self.on_change()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every queued call has finished (or ``timeout`` s passed); True when idle."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._pending:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def settle(self) -> None:
+        """From outside the worker: wait for queued work, so code reads what the last call produced."""
+        if self.busy and threading.current_thread() is not self._thread:
+            self.wait()
+
+    def _on_busy(self, _change: dict | None = None) -> None:
+        self._sync_controls()
+
+    def _sync_controls(self) -> None:
+        """Disable what must not be clicked while busy; subclasses add their own rules."""
+        for control in self.busy_controls:
+            control.disabled = self.busy
+        self._on_frame()
+
+    # ------------------------------------------------------------------ waits (Retry-After, pacer)
+
+    def _on_wait(self, reason: str, seconds: float) -> None:
+        """A call is about to wait: show a countdown if the call is this panel's."""
+        owner = _WORKERS.get(threading.current_thread())
+        if owner is not self and not (owner is None and self.busy):
+            return
+        self._wait_until = time.monotonic() + seconds
+        self._tick(reason)
+        if self._ticker is None or not self._ticker.is_alive():
+            self._ticker = threading.Thread(target=self._countdown, args=(reason,), daemon=True,
+                                            name="asc-nb-countdown")
+            self._ticker.start()
+
+    def _tick(self, reason: str) -> None:
+        left = max(0.0, self._wait_until - time.monotonic())
+        why = {"pacer": "the key's hourly budget is spent", "retry-after": "Apple asked to retry later (Retry-After)",
+               "backoff": "retrying after a failed call"}.get(reason, reason)
+        self.waiting = f"Waiting {math.ceil(left)} s: {why}." if left > 0.05 else ""
+
+    def _on_waiting(self, change: dict) -> None:
+        """The countdown replaces the status line while it runs; the line comes back after it."""
+        if change["new"]:
+            if self._before_wait is None:
+                self._before_wait = (self.status.level, self.status.text)
+            self.status.show("busy", change["new"])
+        elif self._before_wait is not None:
+            level, text = self._before_wait
+            self._before_wait = None
+            if self.status.level == "busy" and self.status.text.startswith("Waiting "):
+                self.status.show(level or "info", text)
+
+    def _countdown(self, reason: str) -> None:
+        while self._wait_until and time.monotonic() < self._wait_until:
+            self._tick(reason)
+            time.sleep(min(1.0, max(0.05, self._wait_until - time.monotonic())))
+        self.waiting = ""
+
+    # ------------------------------------------------------------------ frame, code, export
+
+    @property
+    def code(self) -> str:
+        """Python that, run with ``client`` bound, leaves ``df`` equal to ``.frame`` ("" before there is one)."""
+        return self._code() if self.frame is not None else ""
+
+    def _code(self) -> str:
+        return ""
+
+    def export(self, path: str | os.PathLike[str]) -> Path:
+        """Write ``.frame`` to ``path`` (``.csv`` or ``.parquet``); returns the path written."""
+        if self.frame is None:
+            raise errors.ConfigError("Nothing to export yet: this panel shows no table")
+        return export_frame(self.frame, path)
+
+    def default_export_name(self) -> str:
+        return f"{type(self).__name__.lower()}.csv"
+
+    def _on_frame(self, _change: dict | None = None) -> None:
+        empty = self.frame is None
+        self.show_code.disabled = empty
+        self.export_button.disabled = empty or self.busy
+        if empty:
+            self.code_view.value = ""
+            self.code_view.layout.display = "none"
+            self.show_code.description = "Show code"
+        elif self.code_view.layout.display != "none":
+            self.code_view.value = code_html(self.code)
+        if not empty and self.export_path.value in ("", getattr(self, "_auto_name", None)):
+            # a name the user typed stays; the one we suggested follows the table
+            self._auto_name = self.default_export_name()
+            self.export_path.value = self._auto_name
+
+    def _on_show_code(self, _button: Any = None) -> None:
+        shown = self.code_view.layout.display != "none"
+        if shown:
+            self.code_view.layout.display = "none"
+            self.show_code.description = "Show code"
+        else:
+            self.code_view.value = code_html(self.code)
+            self.code_view.layout.display = None
+            self.show_code.description = "Hide code"
+
+    def _on_export(self, _button: Any = None) -> None:
+        path = self.export_path.value.strip() or self.default_export_name()
+        try:
+            written = self.export(path)
+        except Exception as exc:  # shown in the panel
+            self.status.show("error", f"Export failed. {describe_error(exc)}")
+            return
+        self.status.show("ok", f"Exported {len(self.frame):,} rows to {written}.")  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        """Close the widget and stop listening to the client's waits."""
+        remove = getattr(self, "_remove_wait_listener", None)  # absent when __init__ stopped early
+        if remove is not None:
+            remove()
+            self._remove_wait_listener = None
+        super().close()

@@ -1,17 +1,20 @@
-"""Follow a request to data: category → report → granularity + dates → instances → download → preview.
+"""Follow a request to data: category → report → granularity + dates → instances → download → chart + grid.
 
 The dates are data dates (the report's ``Date`` column), as in ``client.fetch``: the instances
 listed are those processed from the start date up to a few days after the end date, because
 later instances carry late rows and corrections for earlier dates.
 
-The download runs in a thread, so the kernel keeps answering and the progress bar moves while
-segments arrive: it is one ``client.fetch`` call whose progress callback drives the bar, so the
-preview is exactly what ``fetch`` returns (latest vintage of each row) and no call is repeated.
+Every API call runs on the panel's worker thread (see ``_common.Panel``): the kernel keeps
+answering, the controls that must not be clicked are disabled, a Retry-After shows as a countdown,
+and a download can be cancelled. The frame is exactly what ``client.fetch`` returns (``.code`` is
+that call); the chart plots a metric from it (``.chart_data``, see :mod:`asc_nb.widgets.charts`).
 """
 
 from __future__ import annotations
 
-import io
+import html
+import inspect
+import math
 import threading
 import warnings
 from dataclasses import dataclass
@@ -22,8 +25,12 @@ import ipywidgets as w
 import pandas as pd
 import traitlets
 
+from asc_nb.errors import DownloadCancelled, MissingDatesWarning, NonAdditiveMetricError
+from asc_nb.registry import describe_report
+
+from . import charts
 from ._common import (
-    Listeners,
+    Panel,
     Status,
     describe_error,
     enum_text,
@@ -32,62 +39,27 @@ from ._common import (
     heading_html,
     now_utc,
     set_options,
+    value_of,
 )
 
-#: the measure plotted first when a report has it (snake_case, as the parsed frames name columns)
-PREFERRED_MEASURES = ("counts", "sessions", "crashes", "total_downloads", "unique_devices", "unique_counts")
-NOT_MEASURES = ("app_apple_identifier",)
 #: the widest default date window (history starts 2024-01-01; instances live 35 days)
 MAX_DAYS = 3660
-
-
-def main_measure(frame: pd.DataFrame) -> str | None:
-    """The column worth plotting over Date: a known count column, else the first numeric non-id column."""
-    numeric = [
-        c for c in frame.columns
-        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
-        and c not in NOT_MEASURES and not str(c).endswith(("_id", "identifier"))
-    ]  # fmt: skip
-    for name in PREFERRED_MEASURES:
-        if name in numeric:
-            return name
-    return numeric[0] if numeric else None
-
-
-def date_column(frame: pd.DataFrame) -> str | None:
-    for name in ("date", "Date"):
-        if name in frame.columns:
-            return name
-    return None
-
-
-def plot_png(frame: pd.DataFrame, *, title: str = "") -> bytes | None:
-    """The main measure summed per Date as a PNG (transparent, neutral ink: readable on light and dark)."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    measure, when = main_measure(frame), date_column(frame)
-    if measure is None or when is None or frame.empty:
-        return None
-    series = frame.groupby(when)[measure].sum().sort_index()
-    ink = "#8a8a8a"
-    fig = Figure(figsize=(7, 2.6), dpi=100)
-    fig.patch.set_alpha(0)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    ax.set_facecolor("none")
-    ax.plot(series.index, series.to_numpy(dtype="float64", na_value=float("nan")), color="#3b8fd9", marker="o", ms=3)
-    ax.set_title(f"{title} — {measure} per {when}" if title else f"{measure} per {when}", color=ink, fontsize=10)
-    ax.tick_params(colors=ink, labelsize=8)
-    for spine in ax.spines.values():
-        spine.set_color(ink)
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", transparent=True)
-    return buf.getvalue()
+#: above this share of the hourly budget a download asks for confirmation first
+CONFIRM_SHARE = 0.05
+#: Apple's documented hourly budget when no response has said otherwise yet
+DEFAULT_HOURLY_LIMIT = 3600
+#: instances Apple returns per page (the listing costs one call per page)
+PAGE = 200
+#: grid: rows shipped to the browser at most (the rest is one Export away)
+GRID_MAX_BYTES = "4MB"
+#: Apple keeps an instance 35 days
+RETENTION_DAYS = 35
+#: when a report has not been chosen yet: how to get somewhere
+EMPTY_HELP = (
+    "No request is open here yet. In the Requests tab choose an app and a request, then press "
+    "Explore reports (or in code: dash.explore(request_id)). No request yet? Create one in the Request tab."
+)
+VIEW_OPTIONS = [("As downloaded", ""), ("Per week", "WEEKLY"), ("Per month", "MONTHLY")]
 
 
 def _iso(d: date | None) -> str | None:
@@ -96,90 +68,137 @@ def _iso(d: date | None) -> str | None:
 
 @dataclass(frozen=True)
 class _Job:
-    """One "Download all": the plan that was listed when it was clicked (the thread reads nothing else)."""
+    """One download: what was chosen when it was clicked (the worker reads nothing else)."""
 
     request_id: str
-    report: str | None
+    report: str
     granularity: str
     start: str | None
     end: str | None
-    plan: Any  # the client's FetchPlan: its instances are the ones shown, fetched without listing them again
 
 
-class ReportsExplorer(w.VBox):
-    """Browse one request's reports and pull an instance range into a DataFrame.
+class ReportsExplorer(Panel):
+    """Browse one request's reports and pull a date range into a DataFrame, a chart and a grid.
 
     Controls: ``.category``, ``.search``, ``.report`` (a report id), ``.granularity``, ``.start``,
-    ``.end``, ``.list_instances``, ``.download``.
+    ``.end``, ``.list_instances``, ``.download``, ``.cancel``, ``.measure``, ``.breakdown``, ``.top``,
+    ``.view``; "Show code" / "Export" (``.show_code``, ``.export_path``, ``.export_button``).
     State: ``.reports`` and ``.instances`` (DataFrames), ``.frame`` (the downloaded data, equal to
-    ``client.fetch(...)``), ``.progress`` (0–100), ``.result`` (a summary dict), ``.error``.
+    ``client.fetch(...)``), ``.chart_data`` (the frame behind the chart), ``.estimate`` (calls and
+    budget share of the next download), ``.progress`` (0–100), ``.result``, ``.error``, ``.busy``.
     """
 
     request_id = traitlets.Unicode(None, allow_none=True)
     reports = traitlets.Instance(pd.DataFrame, allow_none=True)
     instances = traitlets.Instance(pd.DataFrame, allow_none=True)
-    frame = traitlets.Instance(pd.DataFrame, allow_none=True)
+    chart_data = traitlets.Instance(pd.DataFrame, allow_none=True)
+    estimate = traitlets.Dict(allow_none=True, default_value=None)
     result = traitlets.Any(None)
-    error = traitlets.Any(None)
-    busy = traitlets.Bool(False)
 
-    def __init__(self, client: Any, request_id: str | None = None, *, days: int = 7) -> None:
-        if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+    def __init__(self, client: Any, request_id: str | None = None, *, days: int = 7,
+                 app_names: dict[str, str] | None = None) -> None:
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_DAYS:
             raise ValueError(f"days must be a whole number of days from 1 to {MAX_DAYS}; got {days!r}")
         self.client = client
         self.days = days
+        #: app id -> name (the dashboard shares its listing; else one call per request opened)
+        self.app_names: dict[str, str] = dict(app_names or {})
+        self.request_info: dict[str, Any] = {}
         first, last = self._default_dates()
         self.title = heading("Reports")
+        self.hint = w.HTML(_muted(EMPTY_HELP))
         self.category = w.Dropdown(options=[("All categories", "")], value="", description="Category")
         self.search = w.Text(placeholder="filter reports by name", description="Search", continuous_update=True)
+        self.count = w.HTML()
         self.report = w.Dropdown(options=[], description="Report", layout=w.Layout(width="520px"))
+        self.fields = w.HTML()
+        self.fields_box = w.Accordion(children=[self.fields])
+        self.fields_box.set_title(0, "Fields of this report")
+        self.fields_box.selected_index = None
         self.granularity = w.ToggleButtons(options=["DAILY", "WEEKLY", "MONTHLY"], value="DAILY",
                                            description="Granularity")
         self.start = w.DatePicker(value=first, description="Dates from")
         self.end = w.DatePicker(value=last, description="to")
         self.list_instances = w.Button(description="List instances", icon="list")
         self.instances_table = w.HTML()
-        self.download = w.Button(description="Download all", icon="download", button_style="primary")
+        self.estimate_line = w.HTML()
+        self.download = w.Button(description="Download", icon="download", button_style="primary")
+        self.cancel = w.Button(description="Cancel", icon="stop", disabled=True, tooltip="Stop the download")
+        self.confirm = w.Button(description="Yes, download", icon="check", button_style="warning")
+        self.not_now = w.Button(description="Not now", icon="times")
+        self.confirm_text = w.HTML()
+        self.confirm_box = w.HBox([self.confirm_text, self.confirm, self.not_now])
+        self.confirm_box.layout.display = "none"
         self.progress = w.IntProgress(value=0, min=0, max=100, description="Download")
         self.progress_text = w.HTML()
         self.status = Status()
-        self.preview = w.HTML()
-        self.plot = w.Image(format="png", layout=w.Layout(max_width="720px"))
+        self.summary = w.HTML()
+        self.measure = w.Dropdown(options=[], description="Measure", layout=w.Layout(width="420px"))
+        self.breakdown = w.Dropdown(options=[("None", "")], value="", description="Break down")
+        self.top = w.BoundedIntText(value=5, min=1, max=20, description="Top", layout=w.Layout(width="140px"))
+        self.view = w.ToggleButtons(options=VIEW_OPTIONS, value="", description="View")
+        self.chart_controls = w.VBox([w.HBox([self.measure, self.breakdown, self.top]), self.view])
+        self.chart_controls.layout.display = "none"
+        self.chart_note = w.HTML()
+        self.plot = w.Image(format="png", layout=w.Layout(max_width="760px"))
         self.plot.layout.display = "none"
-        self.on_change = Listeners()
-        self._thread: threading.Thread | None = None
-        self._plan: Any = None  # the client's FetchPlan behind `.instances`
+        self.grid_box = w.VBox([])
+        self.grid_box.add_class("asc-nb-grid")
+        self.grid: Any = None
+        self._cancel_event = threading.Event()
+        self._job: _Job | None = None
+        self._plan: tuple[_Job, Any] | None = None
         super().__init__(
             [
                 self.title,
-                w.HBox([self.category, self.search]),
+                self.hint,
+                w.HBox([self.category, self.search, self.count]),
                 self.report,
+                self.fields_box,
                 self.granularity,
                 w.HBox([self.start, self.end, self.list_instances]),
                 self.instances_table,
-                w.HBox([self.download, self.progress, self.progress_text]),
+                self.estimate_line,
+                w.HBox([self.download, self.cancel, self.progress, self.progress_text]),
+                self.confirm_box,
                 self.status,
-                self.preview,
+                self.summary,
+                self.chart_controls,
+                self.chart_note,
                 self.plot,
-            ]
+                self.grid_box,
+            ],
+            client=client,
         )
+        self.children = (*self.children, self.tools)
+        self.busy_controls = [self.category, self.search, self.report, self.granularity, self.start, self.end,
+                              self.list_instances, self.confirm, self.not_now]
         self.add_class("asc-nb-explorer")  # a stable hook for browser tests and user CSS
         self.category.observe(self._refilter, names="value")
         self.search.observe(self._refilter, names="value")
-        self.report.observe(self._on_choice, names="value")
+        self.report.observe(self._on_report, names="value")
         self.granularity.observe(self._on_choice, names="value")
         self.start.observe(self._on_choice, names="value")
         self.end.observe(self._on_choice, names="value")
-        self.list_instances.on_click(self._on_list)
-        self.download.on_click(self._on_download)
-        self._sync_buttons()
+        for control in (self.measure, self.breakdown, self.top, self.view):
+            control.observe(self._redraw, names="value")
+        self.list_instances.on_click(lambda _b: self.run(self.find_instances))
+        self.download.on_click(lambda _b: self.start_download())
+        self.cancel.on_click(lambda _b: self.cancel_download())
+        self.confirm.on_click(lambda _b: self.start_download(confirmed=True))
+        self.not_now.on_click(self._on_not_now)
+        self._sync_controls()
         if request_id is not None:
             self.load(request_id)
 
     def _default_dates(self) -> tuple[date, date]:
-        """The last ``days`` complete days: today's rows are published tomorrow at the earliest."""
+        """The last ``days`` days up to yesterday (today's rows are published tomorrow at the earliest)."""
         last = now_utc(self.client).date() - timedelta(days=1)
         return last - timedelta(days=self.days - 1), last
+
+    def follow_clock(self) -> None:
+        """Move the date fields to the last ``days`` days of the (sandbox's) clock."""
+        self.start.value, self.end.value = self._default_dates()
 
     def __repr__(self) -> str:
         n = 0 if self.reports is None else len(self.reports)
@@ -188,30 +207,67 @@ class ReportsExplorer(w.VBox):
     # ------------------------------------------------------------------ choosing
 
     def load(self, request_id: str) -> pd.DataFrame | None:
-        """Show ``request_id``'s reports (one listing; category and search filter it locally)."""
+        """Open ``request_id`` and list its reports (category and search filter them locally).
+
+        Called from code it runs here and returns the reports; the dashboard queues it on the worker.
+        """
+        self.settle()
+        self._clear_request()
         self.request_id = str(request_id)
-        self.instances = self.frame = self.result = self.error = self._plan = None
-        self.instances_table.value = self.preview.value = ""
-        self.plot.layout.display = "none"
-        self.progress.value = 0
-        self.progress_text.value = ""
-        self.start.value, self.end.value = self._default_dates()  # the sandbox's clock may have moved
+        self.hint.layout.display = "none"
         self.title.value = heading_html(f"Reports of request {request_id}")
+        self.status.show("busy", "Listing the request's reports…")
+        self._load(str(request_id))
+        return self.reports
+
+    def forget_request(self, why: str) -> None:
+        """The open request is gone (deleted): show the empty state, not its reports."""
+        self.settle()
+        self._clear_request()
+        self.request_id = None
+        self.title.value = heading_html("Reports")
+        self.hint.layout.display = None
+        self.status.show("info", why)
+
+    def _clear_request(self) -> None:
+        self.reports = None
+        self.request_info = {}
+        self.category.options = [("All categories", "")]
+        self.category.value = ""
+        self.search.value = ""
+        set_options(self.report, [])
+        self._clear_downstream()
+        self.count.value = ""
+
+    def _load(self, request_id: str) -> None:
         try:
-            reports = self.client.reports(self.request_id)
+            req = self.client.report_request(request_id)
+            app_id = str(value_of(req, "app_id") or "")
+            if app_id and app_id not in self.app_names:
+                self.app_names[app_id] = str(value_of(self.client.app(app_id), "name"))
+            reports = self.client.reports(request_id)
         except Exception as exc:  # shown in the panel
-            self.error = exc
-            self.status.show("error", f"Could not list reports. {describe_error(exc)}")
-            self.on_change()
-            return None
+            if self.request_id == request_id:
+                self.error = exc
+                self.status.show("error", f"Could not list reports. {describe_error(exc)}")
+            return
+        if self.request_id != request_id:
+            return  # another request was opened meanwhile
+        access = enum_text(value_of(req, "access_type"))
+        self.request_info = {"id": request_id, "app_id": app_id, "access_type": access,
+                             "app_name": self.app_names.get(app_id, app_id)}
+        self.title.value = (
+            f'<div title="request {html.escape(request_id)} · app id {html.escape(app_id)}">'
+            + heading_html(f"Reports of {self.request_info['app_name']} · {access.replace('_', ' ').lower()} request")
+            + "</div>"
+        )
         self.reports = reports
         cats = sorted({enum_text(c) for c in reports["category"].dropna()})
         self.category.options = [("All categories", "")] + [(c.replace("_", " ").title(), c) for c in cats]
         self.category.value = ""
         self._refilter()
-        self.status.show("info", f"{len(reports)} reports. Choose one, a granularity and dates, then list instances.")
-        self.on_change()
-        return reports
+        self.error = None
+        self.status.show("info", f"{len(reports)} reports. Choose one, a granularity and dates, then Download.")
 
     def shown_reports(self) -> pd.DataFrame:
         frame = self.reports
@@ -228,10 +284,13 @@ class ReportsExplorer(w.VBox):
         shown = self.shown_reports()
         options = [(str(row["name"]), str(row["id"])) for _, row in shown.sort_values("name").iterrows()]
         set_options(self.report, options)
-        self._sync_buttons()
+        total = 0 if self.reports is None else len(self.reports)
+        self.count.value = _muted(f"{len(options)} of {total} reports") if self.reports is not None else ""
+        self._sync_controls()
 
     def select_report(self, name: str) -> None:
-        """Choose a report by its name (clearing filters that hide it)."""
+        """Choose a report by its name (clearing filters that hide it); waits for a listing in progress."""
+        self.settle()
         rows = self.reports[self.reports["name"].astype(str) == name] if self.reports is not None else []
         if not len(rows):
             raise ValueError(f"no report named {name!r} for request {self.request_id}")
@@ -240,158 +299,417 @@ class ReportsExplorer(w.VBox):
 
     @property
     def report_name(self) -> str | None:
-        return self.report.label
+        return self.report.label if self.report.value else None
+
+    def _on_report(self, _change: dict) -> None:
+        self._clear_downstream()
+        self.fields.value = _fields_html(self.report_name)
 
     def _on_choice(self, _change: dict) -> None:
-        """Another report, granularity or date: the listed instances no longer apply."""
-        self.instances = self._plan = None
-        self.instances_table.value = ""
-        self._sync_buttons()
+        """Another granularity or date range: what was listed or downloaded no longer applies."""
+        self._clear_downstream()
 
-    def _sync_buttons(self) -> None:
-        self.list_instances.disabled = self.busy or not self.report.value
-        self.download.disabled = self.busy or not self.report.value
+    def _clear_downstream(self) -> None:
+        self.instances = None
+        self._plan = None
+        self.estimate = None
+        self.instances_table.value = self.estimate_line.value = ""
+        self.confirm_box.layout.display = "none"
+        self.frame = self.chart_data = self.result = self.error = None
+        self.summary.value = self.chart_note.value = ""
+        self.plot.layout.display = "none"
+        self.chart_controls.layout.display = "none"
+        self.grid_box.children = ()
+        self.progress.value = 0
+        self.progress.bar_style = ""
+        self.progress_text.value = ""
+        if self.status.level in ("ok", "warn", "error") and not self.busy:
+            self.status.show("info", "Choose a granularity and dates, then Download.")
+        self._sync_controls()
 
-    # ------------------------------------------------------------------ instances
+    def _sync_controls(self) -> None:
+        super()._sync_controls()
+        chosen = bool(self.report.value)
+        self.list_instances.disabled = self.busy or not chosen
+        self.download.disabled = self.busy or not chosen
+        self.cancel.disabled = not (self.busy and self._job is not None)
 
-    def _on_list(self, _button: Any = None) -> pd.DataFrame | None:
-        return self.find_instances()
+    # ------------------------------------------------------------------ instances and estimate
 
     def find_instances(self) -> pd.DataFrame | None:
-        """The chosen report's instances of the granularity that hold rows for the chosen data dates."""
+        """List the instances that hold rows for the chosen dates, with the download's cost estimate.
+
+        Called from code it runs here and returns them; the List instances button queues it on the worker.
+        """
+        self.settle()
+        if not self._check_choice():
+            return None
+        self.status.show("busy", f"Listing the instances of {self.report_name}…")
+        return self._list(self._snapshot())
+
+    def _check_choice(self) -> bool:
         if not self.report.value:
             self.status.show("warn", "Choose a report first.")
-            return None
-        start, end = self.start.value, self.end.value
-        if start and end and start > end:
-            self.status.show("warn", f"The range is empty: {start} is after {end}.")
-            return None
-        chosen = self.reports[self.reports["id"].astype(str) == self.report.value].iloc[0]
-        try:  # the listing row stands for the report: planning costs one call, the instances listing
-            plan = self.client.plan_fetch(self.request_id, chosen, self.granularity.value, _iso(start), _iso(end))
+            return False
+        if self.start.value and self.end.value and self.start.value > self.end.value:
+            self.status.show("warn", f"The range is empty: {self.start.value} is after {self.end.value}.")
+            return False
+        return True
+
+    def _snapshot(self) -> _Job:
+        return _Job(str(self.request_id), str(self.report_name), self.granularity.value,
+                    _iso(self.start.value), _iso(self.end.value))
+
+    def _still(self, job: _Job) -> bool:
+        """Whether the panel still shows what ``job`` was started for."""
+        return job == self._snapshot()
+
+    def _list(self, job: _Job) -> pd.DataFrame | None:
+        rows = self.reports[self.reports["name"].astype(str) == job.report] if self.reports is not None else None
+        report = rows.iloc[0] if rows is not None and len(rows) else job.report  # a listing row saves a lookup
+        try:
+            plan = self.client.plan_fetch(job.request_id, report, job.granularity, job.start, job.end)
+            inst = plan.instances
         except Exception as exc:  # shown in the panel
             self.error = exc
             self.status.show("error", f"Could not list instances. {describe_error(exc)}")
-            self.on_change()
             return None
-        inst = plan.instances
-        self.instances, self._plan = inst, plan
-        cols = [c for c in ("id", "granularity", "processing_date") if c in inst.columns]
-        self.instances_table.value = frame_html(
-            inst[cols], max_rows=10,
-            empty="No instances in this range yet (a new request's first reports take 1–2 days).",
-        )  # fmt: skip
-        self.status.show("info", f"{len(inst)} {self.granularity.value} instance(s) of {self.report_name}.")
-        self.on_change()
+        if not self._still(job):
+            return None
+        self.instances = inst
+        self._plan = (job, plan)
+        self.estimate = self._estimate(inst, plan)
+        self._show_instances(inst)
+        self.estimate_line.value = _muted(self.estimate["text"])
+        self.status.show("info", f"{len(inst)} {job.granularity} instance(s) of {job.report}.")
         return inst
+
+    def _estimate(self, inst: pd.DataFrame, plan: Any) -> dict[str, Any]:
+        """Calls (and bytes when the plan knows them) the download will cost, and their share of the hour."""
+        n = len(inst)
+        listing = max(1, math.ceil(n / PAGE))
+        # the plan has listed the instances already: one segments listing each remains; else the listing too
+        calls = n if plan is not None else listing + n
+        limit = getattr(getattr(self.client, "rate_limit", None), "limit", None) or DEFAULT_HOURLY_LIMIT
+        remaining = getattr(getattr(self.client, "rate_limit", None), "remaining", None)
+        share = calls / limit
+        nbytes = getattr(plan, "bytes", None)
+        if nbytes is None and "size" in inst.columns:
+            nbytes = int(pd.to_numeric(inst["size"], errors="coerce").fillna(0).sum()) or None
+        text = (f"Download estimate: {n} instance(s), about {calls:,} API call(s) — {share:.0%} of the "
+                f"hourly budget of {limit:,}" + (f" ({remaining:,} left)" if remaining is not None else ""))
+        text += f", {nbytes / 1e6:,.1f} MB." if nbytes else "; sizes are known once the segments are listed."
+        return {"instances": n, "calls": calls, "limit": limit, "share": share, "bytes": nbytes, "text": text}
+
+    def _show_instances(self, inst: pd.DataFrame, covered: dict[str, tuple[date, date]] | None = None) -> None:
+        if inst.empty:
+            self.instances_table.value = frame_html(
+                None, empty="No instances for these dates yet: a new request's first reports take 1–2 days, "
+                            "and Apple keeps each instance 35 days.")
+            return
+        rows = []
+        for _, row in inst.sort_values("processing_date").iterrows():
+            iid = str(row["id"])
+            span = (covered or {}).get(iid)
+            rows.append({
+                "Processing date": pd.Timestamp(row["processing_date"]).date().isoformat(),
+                "Covers data dates": (f"{span[0]} → {span[1]}" if span and span[0] != span[1] else
+                                      str(span[0]) if span else "shown after the download" if covered is None
+                                      else "no rows for the chosen dates"),
+                "Granularity": enum_text(row.get("granularity", "")),
+            })  # fmt: skip
+        self.instances_table.value = frame_html(pd.DataFrame(rows), max_rows=12)
 
     # ------------------------------------------------------------------ download
 
-    def _on_download(self, _button: Any = None) -> None:
-        self.start_download()
+    def start_download(self, *, confirmed: bool = False) -> None:
+        """Download the chosen range on the worker; above ``CONFIRM_SHARE`` of the hour, ask first."""
+        if self._job is not None or not self._check_choice():
+            return  # one download at a time
+        job = self._snapshot()
+        self.status.show("busy", f"Preparing the download of {job.report}…")
+        self.run(self._prepare, job, confirmed)
 
-    def start_download(self) -> threading.Thread | None:
-        """Download every segment of the listed instances in a thread; ``wait()`` joins it."""
-        if self.busy:
-            return self._thread
-        if self.instances is None and self.find_instances() is None:
-            return None
-        self.busy = True
-        self._sync_buttons()
+    def _prepare(self, job: _Job, confirmed: bool) -> None:
+        if not self._still(job):
+            return
+        if self.instances is None and self._list(job) is None:
+            return
+        est = self.estimate or {}
+        if not confirmed and est.get("share", 0) > CONFIRM_SHARE:
+            self.confirm_text.value = (f'<span style="color: var(--jp-warn-color1);">{html.escape(est["text"])} '
+                                       "Download anyway?</span>")
+            self.confirm_box.layout.display = None
+            self.status.show("warn", f"This download uses {est['share']:.0%} of the hourly budget: confirm first.")
+            return
+        self.confirm_box.layout.display = "none"
+        self._download(job)
+
+    def _on_not_now(self, _button: Any = None) -> None:
+        self.confirm_box.layout.display = "none"
+        self.status.show("info", "Nothing was downloaded.")
+
+    def cancel_download(self) -> None:
+        """Stop the running download promptly; nothing half-written stays in the cache."""
+        if self._job is not None:
+            self._cancel_event.set()
+            self.status.show("busy", "Cancelling…")
+
+    def _download(self, job: _Job) -> None:
+        self._job = job
+        self._cancel_event = cancel = threading.Event()
         self.error = None
-        self.progress.value = 0
-        self.progress.bar_style = ""
-        # what to download is fixed now, on the kernel's thread: the user may load another request
-        # (or change the dates) while the thread runs, and its result must stay labelled as this one
-        plan = self._plan
-        job = _Job(str(self.request_id), self.report_name, plan.granularity.value, _iso(plan.start), _iso(plan.end),
-                   plan)
-        self._thread = threading.Thread(target=self._download_all, args=(job,), name="asc-nb-download", daemon=True)
-        self._thread.start()
-        return self._thread
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Block until the current download finishes (tests and scripts; the UI never needs it)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _current(self, job: _Job) -> bool:
-        """Whether the panel still shows the request ``job`` was started for."""
-        return self.request_id == job.request_id
-
-    def _download_all(self, job: _Job) -> None:
-        try:
-            self._run_download(job)
-        except Exception as exc:  # shown in the panel: the thread must never die with a traceback
-            if self._current(job):
-                self.error = exc
-                self.progress.bar_style = "danger"
-                self.status.show("error", f"Download failed. {describe_error(exc)}")
-        finally:
-            self.busy = False
-            self._sync_buttons()
-            self.on_change()
-
-    def _run_download(self, job: _Job) -> None:
-        from asc_nb.errors import MissingDatesWarning
-
-        name, gran, start, end, ids = job.report, job.granularity, job.start, job.end, list(job.plan.instances["id"])
-        counts = {"segments": 0, "planned": 0, "bytes": 0}
+        self.progress.value, self.progress.bar_style = 0, ""
+        self._sync_controls()
+        shown = {"pct": 0}
         lock = threading.Lock()
 
         def on_progress(done: int, planned: int, nbytes: int, _planned_bytes: int) -> None:
-            # segments are planned as each instance is listed (every instance has at least one), so
-            # the estimate can dip when a late instance brings several: the bar never moves back
-            if not self._current(job):
-                return  # another request is shown now: its bar is not ours to move
-            with lock:
-                counts.update(segments=done, planned=planned, bytes=nbytes)
-                estimate = min(99, round(99 * done / max(planned, len(ids), 1)))
-                self.progress.value = max(self.progress.value, estimate)
-                self.progress_text.value = _progress_html(counts)
-            self.on_change()  # e.g. the dashboard's rate-limit meter follows the listing calls live
+            if cancel.is_set() and not supports_cancel:
+                raise DownloadCancelled("The download was cancelled.")
+            with lock:  # bar and text from one number; the bar never moves back
+                pct = min(99, max(shown["pct"], math.floor(100 * done / max(planned, 1))))
+                shown["pct"] = pct
+                self.progress.value = pct
+                self.progress_text.value = _muted(f"{pct}% · {done} of {planned} segments · {nbytes / 1e6:,.1f} MB")
+            self.on_change()  # e.g. the dashboard's rate-limit meter follows the calls live
 
-        self.status.show("busy", f"Downloading the segments of {len(ids)} instance(s)…")
-        self.progress_text.value = _progress_html(counts)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MissingDatesWarning)  # shown in the status line instead
-            frame = self.client.fetch(job.plan, progress=on_progress)  # only segment listings remain
-        if not self._current(job):
-            self.status.show("info", f"The download of {name} for request {job.request_id} finished after "
-                                     f"request {self.request_id} was opened; it is not shown here.")
+        supports_cancel = "cancel" in inspect.signature(self.client.fetch).parameters
+        kwargs: dict[str, Any] = {"granularity": job.granularity, "start": job.start, "end": job.end,
+                                  "progress": on_progress}
+        if supports_cancel:
+            kwargs["cancel"] = cancel
+        self.status.show("busy", f"Downloading {job.report} ({job.granularity}, {job.start} → {job.end})…")
+        self.progress_text.value = _muted("0% · listing segments")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", MissingDatesWarning)  # named in the status line instead
+                if self._plan is not None and self._plan[0] == job:  # the listed plan: no call repeated
+                    kwargs = {k: v for k, v in kwargs.items() if k in ("progress", "cancel")}
+                    frame = self.client.fetch(self._plan[1], **kwargs)
+                else:
+                    frame = self.client.fetch(job.request_id, job.report, **kwargs)
+        except DownloadCancelled:
+            self.progress.bar_style = "warning"
+            self.progress_text.value = _muted(f"{shown['pct']}% · cancelled")
+            self.status.show("warn", "Download cancelled: nothing was kept (verified segments already cached stay "
+                                     "cached; nothing half-written). Press Download to start again.")
             return
+        except Exception as exc:
+            self.error = exc
+            self.progress.bar_style = "danger"
+            self.status.show("error", f"Download failed. {describe_error(exc)}")
+            return
+        finally:
+            self._job = None
+            self._sync_controls()
+        if not self._still(job):
+            self.status.show("info", f"The download of {job.report} for request {job.request_id} finished after "
+                                     "the choice changed; it is not shown here.")
+            return
+        self._finish(job, frame)
+
+    def _finish(self, job: _Job, frame: pd.DataFrame) -> None:
+        self.result = {"request_id": job.request_id, "report": job.report, "granularity": job.granularity,
+                       "start": job.start, "end": job.end}  # first: the frame's export name and code read it
         self.frame = frame
-        self.progress.value = 100
-        self.progress.bar_style = "success"
+        self.progress.value, self.progress.bar_style = 100, "success"
+        stats = frame.attrs.get("stats") or {}
+        segs = stats.get("segments") if isinstance(stats, dict) else None
+        self.progress_text.value = _muted("100% · done" + (f" · {segs} segments" if segs else ""))
         missing = list(frame.attrs.get("missing_dates") or [])
         self.result = {
-            "request_id": job.request_id, "report": name, "granularity": gran, "start": start, "end": end,
-            "instances": len(ids), "segments": counts["segments"], "bytes": counts["bytes"],
+            "request_id": job.request_id, "report": job.report, "granularity": job.granularity,
+            "start": job.start, "end": job.end, "instances": 0 if self.instances is None else len(self.instances),
             "shape": frame.shape, "missing_dates": missing,
+            "segments": stats.get("segments") if isinstance(stats, dict) else None,
+            "bytes": stats.get("bytes") if isinstance(stats, dict) else None,
         }  # fmt: skip
-        self._show_preview(frame, name)
-        text = (f"Downloaded {counts['segments']} segment(s) of {len(ids)} instance(s): "
-                f"{frame.shape[0]} rows × {frame.shape[1]} columns (latest vintage of each row).")
+        if self.instances is not None and "instance_id" in frame.columns and not frame.empty:
+            spans = frame.groupby(frame["instance_id"].astype(str), observed=True)["date"].agg(["min", "max"])
+            covered = {i: (r["min"].date(), r["max"].date()) for i, r in spans.iterrows()}
+            self._show_instances(self.instances, covered)
+        self.summary.value = (f'<div style="color: var(--jp-ui-font-color1); margin: 4px 0;">'
+                              f"<b>{frame.shape[0]:,}</b> rows × <b>{frame.shape[1]}</b> columns of "
+                              f"{html.escape(job.report)} · {job.granularity} · {job.start} → {job.end} "
+                              "(latest vintage of each row)</div>")
+        self._setup_chart(frame, job)
+        self._show_grid(frame, job.report)
+        text = f"Downloaded {job.report}: {frame.shape[0]:,} rows."
         if missing:
-            shown = ", ".join(d.isoformat() for d in missing[:5]) + (" …" if len(missing) > 5 else "")
-            text += (f" No rows yet for {len(missing)} date(s): {shown} (not published yet, privacy-suppressed "
-                     "or past the 35-day retention).")
+            text += " " + self.explain_missing(missing, job)
         self.status.show("warn" if missing else "ok", text)
 
-    def _show_preview(self, frame: pd.DataFrame, name: str | None) -> None:
-        self.preview.value = (
-            f'<div style="color: var(--jp-ui-font-color1); margin: 4px 0;">'
-            f"<b>{frame.shape[0]}</b> rows × <b>{frame.shape[1]}</b> columns</div>"
-            + frame_html(frame, max_rows=5, empty="The instances hold no rows.")
+    # ------------------------------------------------------------------ why dates are missing
+
+    def explain_missing(self, missing: list[date], job: _Job | None = None) -> str:
+        """Name the real reason for each group of dates without rows."""
+        job = job or self._snapshot()
+        today = now_utc(self.client).date()
+        days = charts.complete_days(job.report)
+        access = self.request_info.get("access_type", "")
+        first = self._first_processing_date(job) if access == "ONGOING" else None
+        groups: dict[str, list[date]] = {}
+        for d in missing:
+            if d > today - timedelta(days=days):
+                why = f"not published yet (Apple's numbers for a day come within about {days} days)"
+            elif access == "ONE_TIME_SNAPSHOT" and self.instances is not None and len(self.instances) and \
+                    d > pd.Timestamp(self.instances["processing_date"].max()).date():
+                why = "after the snapshot was taken: a snapshot gets no new data (an ONGOING request does)"
+            elif first is not None and d < first:
+                if (today - first).days >= RETENTION_DAYS - 1:
+                    why = "past Apple's 35-day instance retention (older instances are deleted)"
+                else:
+                    why = (f"before this ONGOING request's first report ({first}): an ongoing request covers the days "
+                           "from its creation on; a ONE_TIME_SNAPSHOT request holds the history")
+            else:
+                why = "no rows: Apple leaves out rows under its privacy thresholds, so a small app's day can be empty"
+            groups.setdefault(why, []).append(d)
+        parts = []
+        for why, ds in groups.items():
+            shown = ", ".join(x.isoformat() for x in ds[:4]) + (" …" if len(ds) > 4 else "")
+            parts.append(f"{len(ds)} date(s) without rows ({shown}): {why}.")
+        return " ".join(parts)
+
+    def _first_processing_date(self, job: _Job) -> date | None:
+        """The oldest live instance of the report (one listing), i.e. where the request's data starts."""
+        try:
+            inst = self.client.instances(self.report.value, granularity=job.granularity)
+        except Exception:
+            return None
+        if inst.empty:
+            return None
+        return pd.Timestamp(inst["processing_date"].min()).date()
+
+    # ------------------------------------------------------------------ chart
+
+    def _setup_chart(self, frame: pd.DataFrame, job: _Job) -> None:
+        opts = charts.measure_options(frame, job.report)
+        if not opts or frame.empty:
+            self.chart_controls.layout.display = "none"
+            self.plot.layout.display = "none"
+            self.chart_note.value = _muted("Nothing to chart: no rows, or no measure column.")
+            return
+        with self.hold_trait_notifications():
+            self.measure.unobserve(self._redraw, names="value")
+            self.breakdown.unobserve(self._redraw, names="value")
+            self.view.unobserve(self._redraw, names="value")
+            self.measure.options = [(m.label, m.key) for m in opts]
+            self.measure.value = opts[0].key
+            dims = charts.dimensions(frame, job.report)
+            self.breakdown.options = [("None", "")] + [(charts.human(c, job.report), c) for c in dims]
+            self.breakdown.value = ""
+            self.view.value = ""
+            self.view.layout.display = None if job.granularity == "DAILY" else "none"
+            for control in (self.measure, self.breakdown, self.view):
+                control.observe(self._redraw, names="value")
+        self.chart_controls.layout.display = None
+        self._redraw()
+
+    def chart_options(self) -> dict[str, Any]:
+        """The arguments of :func:`charts.chart_data` the chart controls stand for."""
+        job = self._snapshot()
+        return {
+            "measures": [self.measure.value], "breakdown": self.breakdown.value or None, "top": int(self.top.value),
+            "period": self.view.value or None, "granularity": job.granularity,
+            "today": now_utc(self.client).date().isoformat(),
+        }
+
+    def _redraw(self, _change: dict | None = None) -> None:
+        if self.frame is None or not self.measure.value:
+            return
+        report = str(self.report_name)
+        try:
+            data = charts.chart_data(self.frame, report, **self.chart_options())
+        except NonAdditiveMetricError as exc:
+            self.chart_data = None
+            self.plot.layout.display = "none"
+            self.chart_note.value = _muted(str(exc))
+            return
+        self.chart_data = data
+        label = self.measure.label
+        provisional = int((~data["complete"]).sum()) if len(data) else 0
+        by = f" by {self.breakdown.label}" if self.breakdown.value else ""
+        self.chart_note.value = _muted(
+            f"{label}{by}, from zero. "
+            + (f"The last dates are provisional (inside the report's {charts.complete_days(report)}-day completeness "
+               "window: Apple may still revise them), drawn dashed on a grey band." if provisional else
+               "Every date shown is past the report's completeness window.")
         )
-        png = plot_png(frame, title=name or "")
+        png = charts.plot_png(data, title=f"{report} — {label}{by}", labels={self.measure.value: label})
         if png is not None:
             self.plot.value = png
             self.plot.layout.display = None
+
+    # ------------------------------------------------------------------ grid
+
+    def _show_grid(self, frame: pd.DataFrame, report: str) -> None:
+        shown = frame.rename(columns={c: charts.human(c, report) for c in frame.columns})
+        try:
+            from itables import JavascriptFunction
+            from itables.widget import ITable
+        except ImportError:  # the grid is an optional nicety: a plain table still shows every column
+            self.grid_box.children = (w.HTML(frame_html(shown, max_rows=50)),)
+            return
+        ints = [i for i, c in enumerate(frame.columns) if pd.api.types.is_integer_dtype(frame[c])
+                and not str(c).endswith(("_id", "identifier"))]
+        thousands = JavascriptFunction(
+            "function (data, type) { return type === 'display' && data !== null && data !== undefined "
+            "? Number(data).toLocaleString('en-US') : data; }")
+        options = {"maxBytes": GRID_MAX_BYTES, "lengthMenu": [10, 25, 50, 100], "pageLength": 10,
+                   "columnDefs": [{"targets": ints, "render": thousands, "className": "dt-right"}] if ints else [],
+                   "classes": "display compact nowrap", "scrollX": True, "column_filters": "footer",
+                   "showIndex": False}
+        if self.grid is None:
+            self.grid = ITable(shown, **options)
         else:
-            self.plot.layout.display = "none"
+            self.grid.update(shown, **options)
+        note = ""
+        cut = self.grid._dt_args.get("filtered_row_count")
+        if cut:
+            note = _muted(f"The grid holds {len(frame) - cut:,} of {len(frame):,} rows (first and last); Export "
+                          "writes them all.")
+        self.grid_box.children = (w.HTML(note), self.grid) if note else (self.grid,)
+
+    # ------------------------------------------------------------------ code and export
+
+    def _code(self) -> str:
+        r = self.result or {}
+        lines = [
+            f"df = client.fetch({r.get('request_id')!r}, {r.get('report')!r}, granularity={r.get('granularity')!r}, "
+            f"start={r.get('start')!r}, end={r.get('end')!r})",
+        ]
+        if self.chart_data is not None:
+            opts = self.chart_options()
+            args = ", ".join(f"{k}={v!r}" for k, v in opts.items())
+            lines += [
+                "",
+                "from asc_nb.widgets.charts import chart_data",
+                f"chart = chart_data(df, {r.get('report')!r}, {args})",
+            ]
+            m = opts["measures"][0]
+            if opts["breakdown"]:
+                lines.append(f"chart.pivot(index='date', columns={opts['breakdown']!r}, values={m!r}).plot(ylim=(0, None))")
+            else:
+                lines.append(f"chart.plot(x='date', y={m!r}, ylim=(0, None))")
+        return "\n".join(lines)
+
+    def default_export_name(self) -> str:
+        r = self.result or {}
+        slug = "-".join(str(r.get("report") or "report").lower().split())
+        return f"{slug}_{r.get('granularity', '').lower()}_{r.get('start')}_{r.get('end')}.csv"
 
 
-def _progress_html(counts: dict[str, int]) -> str:
-    return (f'<span style="color: var(--jp-ui-font-color2);">{counts["segments"]}/{counts["planned"]} segments · '
-            f'{counts["bytes"] / 1e6:.1f} MB</span>')
+def _muted(text: str) -> str:
+    return f'<span style="color: var(--jp-ui-font-color2);">{html.escape(text)}</span>'
+
+
+def _fields_html(report: str | None) -> str:
+    """The registry's description of the report's fields (``asc_nb.describe_report``)."""
+    if not report:
+        return ""
+    try:
+        fields = describe_report(report)
+    except Exception as exc:  # a report the registry does not know: say so, the rest of the panel works
+        return _muted(f"No field descriptions for {report}: {exc}")
+    return frame_html(fields, max_rows=60)

@@ -225,3 +225,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     rep = yield
     setattr(item, f"rep_{rep.when}", rep)
     return rep
+
+
+@pytest.fixture(scope="module")
+def module_lab(browser, lab_server: str, lab_root: Path) -> Iterator[Lab]:
+    """One page for a whole module (open the notebook once, then click through several tests)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        yield Lab(page, lab_server, lab_root)
+    finally:
+        context.close()

@@ -1,4 +1,9 @@
-"""notebooks/03-widgets.ipynb in real JupyterLab: the panels render, and Submit clicked in the page creates a request."""
+"""notebooks/03-widgets.ipynb in real JupyterLab, driven by clicking: a 409 and its message, a download whose grid
+shows the measure columns, Export, Show code, Cancel, and the sandbox clock.
+
+One page serves the whole module (JupyterLab and the notebook's kernel start once); the tests run in file order
+and each leaves the dashboard usable for the next.
+"""
 
 from __future__ import annotations
 
@@ -15,70 +20,134 @@ NOTEBOOK = "03-widgets.ipynb"
 REPO_SCREENSHOT = "docs/dashboard.png"
 
 
+@pytest.fixture(scope="module")
+def nb(module_lab):
+    """The notebook opened and run once for the module."""
+    module_lab.open(NOTEBOOK)
+    module_lab.run_all()
+    return module_lab
+
+
 def tab(page, title: str):
     """The dashboard's tab header called exactly ``title`` ("Request" must not match "Requests")."""
     return page.locator(".asc-nb-dashboard .lm-TabBar-tab").filter(has_text=re.compile(rf"^\s*{title}\s*$"))
 
 
-def test_dashboard_renders_and_submit_creates_a_request(lab) -> None:
-    page = lab.page
-    lab.open(NOTEBOOK)
-    lab.run_all()
+def dash(page):
+    return page.locator(".jp-OutputArea-output .asc-nb-dashboard").first
 
-    dash = page.locator(".jp-OutputArea-output .asc-nb-dashboard").first
-    dash.wait_for()
+
+def button(scope, text: str):
+    """A widget button labelled exactly ``text`` (the grid's sort headers are "buttons" too)."""
+    return scope.locator("button.widget-button").filter(has_text=re.compile(rf"^\s*{re.escape(text)}\s*$"))
+
+
+def kernel_exec(page, code: str) -> None:
+    """Run ``code`` in the notebook's kernel (as a user typing it in a new cell would), without waiting on a promise."""
+    page.evaluate(
+        "code => { const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;"
+        " k.requestExecute({code: code, silent: true}); }",
+        code,
+    )
+
+
+def test_dashboard_renders_without_errors(nb) -> None:
+    page = nb.page
+    dash(page).wait_for()
     assert page.get_by_text("Error displaying widget").count() == 0
-    assert page.locator(".jp-OutputArea-output [data-mime-type='application/vnd.jupyter.stderr']").count() == 0
-    meter = dash.locator(".asc-nb-rate-meter")
+    # the sandbox notice is no red stderr box anywhere
+    assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+    meter = dash(page).locator(".asc-nb-rate-meter")
     assert re.search(r"[\d,]+ of [\d,]+ calls left this hour", meter.inner_text())
 
+
+def test_a_409_and_its_message(nb) -> None:
+    page = nb.page
     tab(page, "Request").click()
-    panel = dash.locator(".asc-nb-request-panel")
+    panel = dash(page).locator(".asc-nb-request-panel")
     panel.get_by_text("Request analytics reports").wait_for()
-    # the notebook gave the first app its ONGOING request; choose the second app in the page
     select = panel.locator("select").first
-    labels = select.locator("option").all_inner_texts()
-    assert len(labels) >= 2
-    app_id = re.search(r"\((\d+)\)\s*$", labels[1]).group(1)  # labels read "Name — bundle.id (id)"
-    # filter as you type: the app's id narrows the picker to that one app
-    search = panel.get_by_placeholder("filter apps by name, bundle id or id")
-    search.press_sequentially(app_id[:6])
-    panel.get_by_text(f"1 of {len(labels)} apps").wait_for()
-    assert select.locator("option").count() == 1
-    search.fill("")
-    panel.get_by_text(f"{len(labels)} of {len(labels)} apps").wait_for()
-    select.select_option(index=1)
-    panel.get_by_role("button", name="Submit").click()
+    select.select_option(index=1)  # another app than the notebook's; it too holds an ONGOING request
+    label = select.locator("option").nth(1).inner_text()
+    name = re.split(r"\s+—\s+", label)[0].strip()
+    button(panel, "Submit").click()
+    warn = panel.locator(".asc-nb-status.asc-nb-warn").filter(has_text=f"{name} already has an ONGOING request")
+    warn.wait_for(timeout=20_000)
+    assert "Reuse it: Apple keeps generating its reports every day" in warn.inner_text()
+    assert button(panel, "Open it").is_visible()
+    # another app: the old 409 and its Open button go away
+    select.select_option(index=2)
+    panel.locator(".asc-nb-status.asc-nb-info").wait_for()
+    assert not button(panel, "Open it").is_visible()
+    nb.screenshot("dashboard-409.png")
 
-    # the status already holds the notebook's own submit (first app): wait for this app's answer
-    created = panel.locator(".asc-nb-status.asc-nb-ok").filter(has_text=f"for app {app_id}")
-    created.wait_for(timeout=20_000)
-    text = created.inner_text()
-    request_id = re.search(r"Created ONGOING request ([0-9a-f-]{36})", text).group(1)
-    lab.screenshot("dashboard-request.png")
-    dash.screenshot(path=str(lab.screenshot_path("dashboard.png")))
 
-    tab(page, "Requests").click()
-    table = dash.locator(".asc-nb-requests-table")
-    table.locator("table").filter(has_text=request_id).wait_for()
-    assert "waiting for first reports" in table.locator("table").inner_text()
-    lab.screenshot("dashboard-requests.png")
-
-    # the notebook downloaded a week of App Sessions Standard through the explorer: preview and plot show
+def test_download_shows_the_measure_columns_in_the_grid(nb) -> None:
+    page = nb.page
     tab(page, "Reports").click()
-    explorer = dash.locator(".asc-nb-explorer")
-    explorer.get_by_text("rows × 16 columns").first.wait_for()
+    explorer = dash(page).locator(".asc-nb-explorer")
+    report = explorer.locator("select").filter(has=page.locator("option", has_text="App Sessions Standard"))
+    report.select_option(label="App Sessions Standard")
+    button(explorer, "Download").click()
+    explorer.locator(".asc-nb-status.asc-nb-ok").filter(has_text="Downloaded App Sessions Standard").wait_for(
+        timeout=30_000)
+    grid = explorer.locator(".asc-nb-grid")
+    headers = grid.locator("th").all_inner_texts()
+    for measure in ("Sessions", "Unique Devices"):
+        assert measure in [h.strip() for h in headers], headers
+    assert grid.locator("tbody tr").count() == 10  # paged, ten rows a page
+    assert re.search(r"\d", grid.locator("tbody tr").first.inner_text())
     assert explorer.locator("img").first.evaluate("img => img.complete && img.naturalWidth > 0")
-    page.set_viewport_size({"width": 1400, "height": 2200})  # the whole explorer, plot included
-    explorer.locator("img").first.scroll_into_view_if_needed()
-    dash.screenshot(path=str(lab.screenshot_path("dashboard-reports.png")))
+    page.set_viewport_size({"width": 1400, "height": 2400})
+    dash(page).screenshot(path=str(nb.screenshot_path("dashboard-reports.png")))
     page.set_viewport_size({"width": 1400, "height": 1000})
-
-    # dark theme: the panels use JupyterLab's CSS variables, so they follow it
-    page.evaluate("() => { window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'}); }")
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=20_000)
-    tab(page, "Request").click()
-    dash.screenshot(path=str(lab.screenshot_path("dashboard-dark.png")))
-
     if os.environ.get("ASC_NB_UPDATE_SCREENSHOT") == "1":  # refresh the README's picture on purpose only
-        shutil.copyfile(lab.screenshot_path("dashboard-reports.png"), lab.repo / REPO_SCREENSHOT)
+        shutil.copyfile(nb.screenshot_path("dashboard-reports.png"), nb.repo / REPO_SCREENSHOT)
+
+
+def test_show_code_and_export(nb) -> None:
+    page = nb.page
+    explorer = dash(page).locator(".asc-nb-explorer")
+    button(explorer, "Show code").click()
+    code = explorer.locator("pre.asc-nb-code")
+    code.wait_for()
+    assert "df = client.fetch(" in code.inner_text() and "App Sessions Standard" in code.inner_text()
+    path = explorer.get_by_placeholder("file.csv or file.parquet")
+    path.fill("sessions-export.csv")
+    button(explorer, "Export").click()
+    done = explorer.locator(".asc-nb-status.asc-nb-ok").filter(has_text="Exported")
+    done.wait_for(timeout=20_000)
+    rows = int(re.search(r"Exported ([\d,]+) rows", done.inner_text()).group(1).replace(",", ""))
+    written = nb.root / "sessions-export.csv"
+    assert written.exists() and len(written.read_text().splitlines()) == rows + 1
+
+
+def test_cancel_stops_a_download(nb) -> None:
+    page = nb.page
+    explorer = dash(page).locator(".asc-nb-explorer")
+    kernel_exec(page, "client.sandbox.faults.add('slow', host='download', count=None, seconds=3)")
+    report = explorer.locator("select").filter(has=page.locator("option", has_text="App Downloads Standard"))
+    report.select_option(label="App Downloads Detailed")
+    button(explorer, "Download").click()
+    cancel = button(explorer, "Cancel")
+    page.wait_for_function("el => !el.disabled", arg=cancel.element_handle(), timeout=20_000)
+    cancel.click()
+    explorer.locator(".asc-nb-status.asc-nb-warn").filter(has_text="Download cancelled").wait_for(timeout=20_000)
+    kernel_exec(page, "client.sandbox.faults.clear()")
+    assert not button(explorer, "Download").is_disabled()
+
+
+def test_sandbox_clock_moves_and_the_dates_follow(nb) -> None:
+    page = nb.page
+    clock = dash(page).locator(".asc-nb-sandbox-clock")
+    before = re.search(r"Simulated clock: (\d{4}-\d{2}-\d{2})", clock.inner_text()).group(1)
+    explorer = dash(page).locator(".asc-nb-explorer")
+    end_before = explorer.locator("input[type=date]").nth(1).input_value()
+    button(clock, "Advance 1 day").click()
+    page.wait_for_function(
+        "([el, d]) => !el.innerText.includes('Simulated clock: ' + d)", arg=[clock.element_handle(), before])
+    after = re.search(r"Simulated clock: (\d{4}-\d{2}-\d{2})", clock.inner_text()).group(1)
+    assert after > before
+    end = explorer.locator("input[type=date]").nth(1)
+    page.wait_for_function("([el, v]) => el.value !== v", arg=[end.element_handle(), end_before])
+    assert end.input_value() > end_before

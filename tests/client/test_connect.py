@@ -109,3 +109,27 @@ def test_public_surface():
                  "ASCError", "APIError", "ConfigError", "ChecksumError", "ConflictError", "RateLimitError"):
         assert getattr(asc_nb, name)
     assert asc_nb.Sandbox is Sandbox
+
+
+def test_default_sandbox_starts_with_history(fresh_notice, capsys, tmp_path):
+    with asc_nb.connect(environ={}, cache_dir=tmp_path) as client:
+        apps = client.apps()
+        for app_id in apps["id"]:
+            reqs = client.report_requests(app_id)
+            assert list(reqs["access_type"].astype(str)) == ["ONGOING"]
+        req = client.report_requests(apps["id"].iloc[0])["id"].iloc[0]
+        now = client.sandbox.now.date()
+        start = (now - __import__("datetime").timedelta(days=14)).isoformat()
+        df = client.fetch(req, "App Sessions Standard", start=start, progress=False)
+        assert len(df) > 0 and df["date"].min().date().isoformat() == start
+
+
+def test_notice_in_a_notebook_is_a_quiet_info_line(fresh_notice, capsys, monkeypatch, tmp_path):
+    shown = []
+    monkeypatch.setattr(asc_nb.connection, "_in_kernel", lambda: True)
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    with asc_nb.connect(environ={}, cache_dir=tmp_path):
+        pass
+    assert capsys.readouterr().err == ""  # no red stderr box
+    assert len(shown) == 1 and repr(shown[0]) == asc_nb.SANDBOX_NOTICE
+    assert "asc-nb-notice" in shown[0]._repr_html_() and "jp-ui-font-color2" in shown[0]._repr_html_()

@@ -313,8 +313,10 @@ def test_widget_state_holds_no_secret(world) -> None:
     from asc_nb.widgets import dashboard
 
     d = dashboard(c)
+    d.wait()  # panels load on their worker threads
     app_id = d.request_panel.app.value
     d.requests_table.app.value = app_id
+    d.wait()
     req_id = str(d.requests_table.frame["id"].iloc[0])
     d.explore(req_id)
     d.explorer.select_report(REPORT)
@@ -323,6 +325,7 @@ def test_widget_state_holds_no_secret(world) -> None:
     d.explorer.wait(60)
     assert d.explorer.frame is not None and len(d.explorer.frame) > 0, d.explorer.status.text
     d.request_panel.submit.click()  # a 409: an error shown in the panel
+    d.wait()
     assert d.request_panel.error is not None
     widgets = _all_widgets(d)
     assert len(widgets) > 40

@@ -1,6 +1,6 @@
 """The explorer downloads the plan it listed: its download makes exactly the calls its listing did not.
 
-Listing is ``load`` (the request's reports) and ``find_instances`` (one instances listing, through
+Listing is ``load`` (the request, its app's name, the request's reports) and ``find_instances`` (one instances listing, through
 ``client.plan_fetch`` with the listed report row: no report lookup); the download then lists each
 shown instance's segments once and downloads each segment once. Counted in the sandbox's own log.
 """
@@ -25,7 +25,10 @@ def test_download_repeats_no_listing_call(client, app_ids, sandbox) -> None:
     inst = ex.find_instances()
     listing = [p.split("?")[0] for _, host, p in sandbox.calls[start:] if host == "api"]
     report_id = ex.report.value
-    assert listing == [f"/v1/analyticsReportRequests/{req.id}/reports", f"/v1/analyticsReports/{report_id}/instances"]
+    # the request (its access type and app, for the title and the advice), the app's name (the dashboard
+    # shares its apps listing instead), the reports, then one instances listing
+    assert listing == [f"/v1/analyticsReportRequests/{req.id}", f"/v1/apps/{app_ids[0]}",
+                       f"/v1/analyticsReportRequests/{req.id}/reports", f"/v1/analyticsReports/{report_id}/instances"]
     assert inst is not None and len(inst) >= 3
 
     mark = len(sandbox.calls)

@@ -40,6 +40,7 @@ def test_submit_creates_request_and_table_shows_it(client, app_ids, sandbox) -> 
     panel.app.value = app_ids[1]
     panel.access_type.value = "ONGOING"
     panel.submit.click()
+    panel.wait()
     req = panel.result
     assert panel.error is None and req is not None
     assert panel.status.level == "ok"
@@ -52,6 +53,7 @@ def test_submit_creates_request_and_table_shows_it(client, app_ids, sandbox) -> 
     assert req.id in table.table.value
     sandbox.advance(days=3)
     table.refresh.click()
+    table.wait()
     assert list(table.frame["status"]) == ["active"]
 
 
@@ -69,14 +71,16 @@ def test_409_names_the_existing_request_and_offers_to_open_it(client, app_ids) -
     panel.on_open.add(opened.append)
     panel.app.value = app_ids[0]
     panel.submit.click()
+    panel.wait()
     assert isinstance(panel.error, asc_nb.ConflictError)
     assert panel.result is None
     assert panel.existing is not None and panel.existing.id == first.id
     assert panel.status.level == "warn"
-    assert f"already has a ONGOING request: {first.id}" in panel.status.text
+    assert f"already has an ONGOING request: {first.id}" in panel.status.text
     assert "Traceback" not in panel.status.value
     assert panel.open_existing.layout.display is None
     panel.open_existing.click()
+    panel.wait()
     assert opened == [first.id]
 
 
@@ -84,6 +88,7 @@ def test_403_explains_the_admin_rule(reader, app_ids) -> None:
     panel = RequestPanel(reader)
     panel.app.value = app_ids[0]
     panel.submit.click()
+    panel.wait()
     assert isinstance(panel.error, asc_nb.ForbiddenError)
     assert panel.status.level == "error"
     assert "only an Admin key may create or delete report requests" in panel.status.text
@@ -97,6 +102,7 @@ def test_snapshot_cooldown_says_when_the_next_is_possible(client, app_ids) -> No
     panel.app.value = app_ids[0]
     panel.access_type.value = "ONE_TIME_SNAPSHOT"
     panel.submit.click()
+    panel.wait()
     assert isinstance(panel.error, asc_nb.ConflictError)
     assert panel.existing is None
     assert "one ONE_TIME_SNAPSHOT per app every 31 days" in panel.status.text
@@ -108,6 +114,7 @@ def test_server_failure_shows_in_the_panel(client, app_ids, sandbox) -> None:
     sandbox.faults.add("server_error", path=r"/v1/analyticsReportRequests", method="POST", status=500)
     panel.app.value = app_ids[0]
     panel.submit.click()  # must not raise
+    panel.wait()
     assert isinstance(panel.error, asc_nb.ServerError)
     assert panel.status.level == "error" and "500" in panel.status.text
     assert not panel.submit.disabled
@@ -117,6 +124,7 @@ def test_no_app_chosen(client) -> None:
     panel = RequestPanel(client)
     panel.app.search.value = "no such app"
     panel.submit.click()
+    panel.wait()
     assert panel.status.level == "warn" and panel.result is None
 
 
@@ -124,6 +132,8 @@ def test_open_existing_on_its_own_says_how(client, app_ids) -> None:
     first = client.create_report_request(app_ids[0], "ONGOING")
     panel = RequestPanel(client)
     panel.submit.click()
+    panel.wait()
     panel.open_existing.click()  # no dashboard listening
+    panel.wait()
     assert panel.status.level == "info"
     assert f"ReportsExplorer(client, {first.id!r})" in panel.status.text

@@ -1,0 +1,497 @@
+"""Overview: App Analytics KPIs, the acquisition funnel and a breakdown, with the code behind each.
+
+Why: analysts come for the numbers App Store Connect's App Analytics shows, not for report files.
+Every view is a ``source.metrics(...)`` question plus a pure function of :mod:`asc_nb.metrics`, and
+its ``.code`` is that text: run with ``client`` (or ``store``) bound, it leaves in ``df`` a frame
+equal to the view's ``.frame`` (tests exec it). Over a Client the panel computes the same plan
+through one shared loader per refresh, so the three views fetch each report once, not three times
+(a Store reads its lake).
+
+Values that are bounds rather than exact numbers (a unique count summed over days, a ratio over
+it) are shown with ``≤`` / ``≥`` and named in the frame's ``bound`` column.
+
+Each view is a :class:`~asc_nb.widgets._common.Panel`: its work runs on its own worker thread (the
+kernel keeps answering), ``busy`` is true while it runs, ``wait()`` joins it, and errors land in its
+status line, never as a traceback. The Overview is busy while any view is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import io
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+
+from asc_nb import metrics as M
+from asc_nb import registry
+from asc_nb.errors import ASCError
+
+from ._common import Panel, Status, frame_html, heading, now_utc
+
+__all__ = ["Overview", "KpiCards", "FunnelPanel", "BreakdownPanel", "DEFAULT_KPIS"]
+
+#: the cards, in order (conversion rate's parts are fetched with it; it is shown as a bound)
+DEFAULT_KPIS = ("impressions", "product_page_views", "total_downloads", "conversion_rate", "sessions",
+                "active_devices", "crashes")
+_WARNINGS_LOCK = threading.Lock()
+DIMENSIONS = ("territory", "device", "source_type", "page_type", "platform_version")
+BREAKDOWN_METRICS = ("impressions", "product_page_views", "total_downloads", "first_time_downloads",
+                     "redownloads", "sessions")
+
+
+def complete_after_days(metrics: Iterable[str]) -> int:
+    """Days after which every report behind ``metrics`` is complete (Apple's per-report windows, registry)."""
+    reports = {r for name in M._expand(tuple(metrics)) if M.METRICS[name].kind != "ratio"
+               for r in M.METRICS[name].reports[:1]}
+    return max((registry.get(r).complete_after_days for r in reports), default=0)
+
+
+def _source_name(source: Any) -> str:
+    """The variable name the shown code uses for the source: ``client`` or ``store``."""
+    return "store" if type(source).__name__.lower().endswith("store") else "client"
+
+
+def _lit(values: Iterable[Any]) -> str:
+    return "[" + ", ".join(repr(str(v)) for v in values) + "]"
+
+
+def _fmt(value: Any, unit: str) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return "—"
+    if unit == "fraction":
+        return f"{float(value) * 100:.1f}%"
+    if unit in ("sessions per device",):
+        return f"{float(value):.2f}"
+    if unit == "USD":
+        return f"${float(value):,.2f}"
+    return f"{float(value):,.0f}"
+
+
+def _sign(bound: str) -> str:
+    return {"upper bound": "≤ ", "lower bound": "≥ ", "bound": "≈ "}.get(bound or "", "")
+
+
+def _png(draw: Callable[[Any], None], size: tuple[float, float]) -> bytes:
+    """A transparent PNG drawn by ``draw(ax)`` (neutral ink: readable on light and dark themes)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, dpi=100)
+    fig.patch.set_alpha(0)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_facecolor("none")
+    draw(ax)
+    fig.tight_layout(pad=0.2)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", transparent=True)
+    return buf.getvalue()
+
+
+def sparkline_png(values: Sequence[float]) -> bytes:
+    def draw(ax: Any) -> None:
+        ax.plot(range(len(values)), values, color="#3b8fd9", lw=1.5)
+        ax.axis("off")
+
+    return _png(draw, (1.8, 0.45))
+
+
+def bars_png(labels: Sequence[str], values: Sequence[float], *, title: str = "", horizontal: bool = False) -> bytes:
+    ink = "#8a8a8a"
+
+    def draw(ax: Any) -> None:
+        if horizontal:
+            ax.barh(list(labels)[::-1], list(values)[::-1], color="#3b8fd9")
+        else:
+            ax.bar(list(labels), list(values), color="#3b8fd9")
+            ax.tick_params(axis="x", rotation=30)
+        ax.set_title(title, color=ink, fontsize=9)
+        ax.tick_params(colors=ink, labelsize=8)
+        for spine in ax.spines.values():
+            spine.set_color(ink)
+
+    return _png(draw, (5.5, 2.4))
+
+
+class _View(Panel):
+    """One view of the Overview: its own worker (``busy``/``wait``), frame, code, Show code and Export."""
+
+    def __init__(self, title: str, body: list[w.Widget], *, source: Any = None, export_name: str = "") -> None:
+        self._code_text = ""
+        self._export_name = export_name
+        self.status = Status()
+        super().__init__([], client=source)
+        self.children = (heading(title), *body, self.status, self.tools)
+
+    def _code(self) -> str:
+        return self._code_text
+
+    def default_export_name(self) -> str:
+        return self._export_name or super().default_export_name()
+
+    def set_result(self, frame: pd.DataFrame, code: str) -> None:
+        """Publish a result: the code first, so whoever sees the new frame sees its code."""
+        self._code_text = code
+        self.error = None
+        self.frame = frame
+
+
+class KpiCards(_View):
+    """One card per KPI: the period's value (≤/≥ when a bound), change vs the previous period, a sparkline."""
+
+    def __init__(self, source: Any = None) -> None:
+        self.cards = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        self.daily: pd.DataFrame | None = None
+        super().__init__("Key metrics", [self.cards], source=source, export_name="kpis.csv")
+
+    def card_text(self) -> dict[str, str]:
+        """metric (or ``app_id/metric``) -> the text of its card's value line: what a user reads."""
+        out: dict[str, str] = {}
+        if self.frame is None:
+            return out
+        for _, row in self.frame.iterrows():
+            key = row["metric"] if "app_id" not in self.frame else f"{row['app_id']}/{row['metric']}"
+            out[str(key)] = _sign(row["bound"]) + _fmt(row["value"], row["unit"])
+        return out
+
+    def render(self, summary: pd.DataFrame, daily: pd.DataFrame, app_names: dict[str, str]) -> None:
+        self.daily = daily
+        boxes = []
+        for _, row in summary.iterrows():
+            name, unit = str(row["metric"]), str(row["unit"])
+            app = row["app_id"] if "app_id" in summary else None
+            change = row["change"]
+            if change is pd.NA or change is None:
+                delta, colour = "no previous period", "var(--jp-ui-font-color2)"
+            else:
+                delta = f"{'▲' if change >= 0 else '▼'} {abs(float(change)) * 100:.1f}% vs previous"
+                colour = "var(--jp-success-color1)" if change >= 0 else "var(--jp-error-color1)"
+            bound = str(row["bound"] or "")
+            note = f'<div style="font-size: 10px; color: var(--jp-warn-color1);">{bound}</div>' if bound else ""
+            who = f"<div style='font-size: 10px;'>{html.escape(app_names.get(str(app), str(app)))}</div>" if app else ""
+            text = w.HTML(
+                f'<div class="asc-nb-kpi" data-metric="{html.escape(name)}" style="padding: 2px 6px;">'
+                f"{who}<div style='font-size: 11px; color: var(--jp-ui-font-color2);'>{html.escape(name)}</div>"
+                f"<div class='asc-nb-kpi-value' style='font-size: 20px; font-weight: 600;'>"
+                f"{html.escape(_sign(bound) + _fmt(row['value'], unit))}</div>"
+                f"<div style='font-size: 11px; color: {colour};'>{html.escape(delta)}</div>{note}</div>"
+            )
+            series = self._series(daily, name, app)
+            spark = w.Image(value=sparkline_png(series), format="png") if len(series) > 1 else w.HTML()
+            boxes.append(w.VBox([text, spark], layout=w.Layout(
+                border="1px solid var(--jp-border-color2)", margin="3px", padding="3px", width="190px")))
+        self.cards.children = boxes
+
+    @staticmethod
+    def _series(daily: pd.DataFrame, name: str, app: Any) -> list[float]:
+        rows = daily if app is None or "app_id" not in daily else daily[daily["app_id"] == app]
+        m = M.METRICS[name]
+        if m.kind == "ratio":
+            num = rows[m.numerator].astype("Float64")
+            den = rows[m.denominator].astype("Float64")
+            col = num / den.where(den != 0)
+        else:
+            col = rows[name].astype("Float64")
+        return [float("nan") if v is pd.NA else float(v) for v in col.tolist()]
+
+
+class FunnelPanel(_View):
+    """Impressions → product page views → total downloads over the period, with step rates."""
+
+    def __init__(self, source: Any = None) -> None:
+        self.table = w.HTML()
+        self.chart = w.Image(format="png", layout=w.Layout(max_width="560px"))
+        super().__init__("Acquisition funnel", [w.HBox([self.table, self.chart])], source=source,
+                         export_name="funnel.csv")
+
+    def render(self, frame: pd.DataFrame) -> None:
+        shown = frame.astype("object").copy()
+        shown["value"] = [_fmt(v, "count") for v in frame["value"]]
+        for c in ("of_previous", "of_first"):
+            shown[c] = [_fmt(v, "fraction") for v in frame[c]]
+        self.table.value = frame_html(shown)
+        vals = [0.0 if v is pd.NA else float(v) for v in frame["value"].tolist()]
+        self.chart.value = bars_png([str(s) for s in frame["step"]], vals, title="Funnel", horizontal=True)
+
+
+class BreakdownPanel(_View):
+    """One metric split by one dimension: the top N values and the rest as "Other", as table and chart."""
+
+    def __init__(self, source: Any = None) -> None:
+        self.dimension = w.Dropdown(options=list(DIMENSIONS), value="territory", description="By")
+        self.metric = w.Dropdown(options=list(BREAKDOWN_METRICS), value="impressions", description="Metric")
+        self.top = w.BoundedIntText(value=5, min=1, max=50, description="Top N", layout=w.Layout(width="160px"))
+        self.table = w.HTML()
+        self.chart = w.Image(format="png", layout=w.Layout(max_width="560px"))
+        super().__init__("Breakdown", [w.HBox([self.metric, self.dimension, self.top]),
+                                       w.HBox([self.table, self.chart])], source=source, export_name="breakdown.csv")
+
+    def render(self, frame: pd.DataFrame, dimension: str, metric: str) -> None:
+        shown = frame.astype("object").copy()
+        shown[metric] = [_fmt(v, M.METRICS[metric].unit) for v in frame[metric]]
+        shown["share"] = [_fmt(v, "fraction") for v in frame["share"]]
+        self.table.value = frame_html(shown)
+        vals = [0.0 if v is pd.NA else float(v) for v in frame[metric].tolist()]
+        self.chart.value = bars_png([str(x) for x in frame[dimension]], vals, title=f"{metric} by {dimension}")
+
+
+class Overview(Panel):
+    """KPI cards, funnel and breakdown for the chosen apps and dates, over a Client or a Store.
+
+    Controls: ``.apps`` (SelectMultiple of app ids), ``.start``/``.end`` (DatePickers), ``.refresh``;
+    the breakdown's ``.breakdown.dimension`` / ``.metric`` / ``.top`` reload only the breakdown.
+    State: ``.kpis``, ``.funnel``, ``.breakdown`` (each a panel with its own worker, ``.frame``,
+    ``.code``, ``.export(path)``); ``.frame``/``.code`` are the KPI cards'; ``busy`` while any view
+    loads; ``wait(timeout)`` joins them all.
+    """
+
+    def __init__(self, source: Any, app_ids: str | Iterable[str] | None = None, *,
+                 kpis: Sequence[str] = DEFAULT_KPIS, start: Any = None, end: Any = None,
+                 autoload: bool = True) -> None:
+        self.source = source
+        self.var = _source_name(source)
+        self.kpi_names = tuple(kpis)
+        unknown = [k for k in self.kpi_names if k not in M.METRICS]
+        if unknown:
+            raise ASCError(f"Unknown KPI metric(s): {', '.join(unknown)}; see asc_nb.metric_catalog()")
+        self.app_frame = self._apps()
+        self.app_names = {str(r["id"]): str(r.get("name", r["id"])) for _, r in self.app_frame.iterrows()}
+        options = [(f"{name} ({i})", i) for i, name in self.app_names.items()]
+        if app_ids is None:
+            chosen = tuple(v for _, v in options[:1])
+        else:
+            chosen = (app_ids,) if isinstance(app_ids, str) else tuple(str(a) for a in app_ids)
+            for a in chosen:
+                if a not in self.app_names:
+                    options.append((a, a))
+                    self.app_names[a] = a
+        # by default the last 7 days every KPI's report has completed (Sessions/Crashes: five days)
+        last = (M._day(end, "end") if end is not None
+                else now_utc(source).date() - dt.timedelta(days=complete_after_days(self.kpi_names)))
+        first = M._day(start, "start") if start is not None else last - dt.timedelta(days=6)
+        self.apps = w.SelectMultiple(options=options, value=chosen, description="Apps",
+                                     rows=min(4, len(options) or 1))
+        self.start = w.DatePicker(value=first, description="From")
+        self.end = w.DatePicker(value=last, description="To")
+        self.refresh = w.Button(description="Refresh", icon="refresh", button_style="primary")
+        self.status = Status()
+        self.progress = w.IntProgress(value=0, min=0, max=3, layout=w.Layout(width="200px"))
+        self.kpis = KpiCards(source)
+        self.funnel = FunnelPanel(source)
+        self.breakdown = BreakdownPanel(source)
+        self._views = (self.kpis, self.funnel, self.breakdown)
+        self._lock = threading.Lock()
+        self._round: dict[str, Any] = {"left": 0, "failed": 0, "sel": None}
+        self._cache: M.CachingLoader | None = None
+        self._cache_key: tuple[Any, ...] | None = None
+        super().__init__([
+            heading("App Analytics overview"),
+            w.HBox([self.apps, w.VBox([self.start, self.end]), w.VBox([self.refresh, self.progress])]),
+            self.status, self.kpis, self.funnel, self.breakdown,
+        ], client=source)
+        # stable hooks for browser tests and user CSS
+        self.add_class("asc-nb-overview")
+        for widget, name in ((self.apps, "apps"), (self.start, "start"), (self.end, "end"),
+                             (self.refresh, "refresh"), (self.status, "status"), (self.kpis, "kpis"),
+                             (self.funnel, "funnel"), (self.breakdown, "breakdown")):
+            widget.add_class(f"asc-nb-overview-{name}")
+        for view in self._views:
+            view.observe(self._view_busy, names="busy")
+        self.kpis.observe(lambda c: setattr(self, "frame", c["new"]), names="frame")
+        self.refresh.on_click(lambda _b: self.load())
+        for control in (self.breakdown.dimension, self.breakdown.metric, self.breakdown.top):
+            control.observe(lambda _c: self.load(parts=("breakdown",)), names="value")
+        if autoload:
+            self.load()
+
+    def __repr__(self) -> str:
+        return (f"Overview(apps={[str(a) for a in self.apps.value]}, start={self.start.value}, end={self.end.value}, "
+                f"kpis={list(self.kpi_names)})")
+
+    # ------------------------------------------------------------------ state
+
+    def _code(self) -> str:
+        return self.kpis.code
+
+    def _view_busy(self, _change: dict | None = None) -> None:
+        self.busy = any(v.busy for v in self._views)
+        self.refresh.disabled = self.busy
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every view has finished loading (or ``timeout`` s); True when all are idle."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for view in self._views:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not view.wait(left):
+                return False
+        return True
+
+    def _apps(self) -> pd.DataFrame:
+        try:
+            frame = self.source.apps()
+        except Exception:  # noqa: BLE001 - a store may not list apps; the caller's ids are used
+            return pd.DataFrame(columns=["id", "name"])
+        return frame
+
+    def selection(self) -> dict[str, Any]:
+        """What the controls say now (a job reads only this snapshot)."""
+        apps = [str(a) for a in self.apps.value]
+        if not apps:
+            raise ASCError("Choose at least one app")
+        if self.start.value is None or self.end.value is None:
+            raise ASCError("Choose both a start and an end date")
+        if self.end.value < self.start.value:
+            raise ASCError(f"The end date ({self.end.value}) is before the start date ({self.start.value})")
+        return {"apps": apps, "start": self.start.value, "end": self.end.value,
+                "dimension": self.breakdown.dimension.value, "metric": self.breakdown.metric.value,
+                "top": int(self.breakdown.top.value)}
+
+    # ------------------------------------------------------------------ code for each view
+
+    def kpi_code(self, sel: dict[str, Any]) -> str:
+        start, end = sel["start"], sel["end"]
+        prev_start = start - dt.timedelta(days=(end - start).days + 1)
+        names = list(M._expand(self.kpi_names))
+        plot_cols = _lit(self.kpi_names)
+        plot = (f'daily.set_index("date")[{plot_cols}].astype("float").plot(subplots=True, figsize=(8, 12))'
+                if len(sel["apps"]) == 1 else
+                f'daily.pivot(index="date", columns="app_id", values={_lit(self.kpi_names)}).astype("float")'
+                f'.plot(subplots=True, figsize=(8, 16))')
+        return (
+            "import asc_nb\n"
+            f"daily = {self.var}.metrics({_lit(sel['apps'])}, {_lit(names)}, by=('date',),\n"
+            f"    start={prev_start.isoformat()!r}, end={end.isoformat()!r}, approx=True)\n"
+            f"{plot}\n"
+            f"df = asc_nb.metrics.kpi_summary(daily, {_lit(self.kpi_names)}, start={start.isoformat()!r}, "
+            f"end={end.isoformat()!r})\n"
+        )
+
+    def funnel_code(self, sel: dict[str, Any]) -> str:
+        return (
+            "import asc_nb\n"
+            f"totals = {self.var}.metrics({_lit(sel['apps'])}, {_lit(M.FUNNEL_STEPS)}, by=(),\n"
+            f"    start={sel['start'].isoformat()!r}, end={sel['end'].isoformat()!r})\n"
+            "df = asc_nb.metrics.funnel(totals)\n"
+            'df.plot.barh(x="step", y="value")\n'
+        )
+
+    def breakdown_code(self, sel: dict[str, Any]) -> str:
+        dim, metric = sel["dimension"], sel["metric"]
+        return (
+            "import asc_nb\n"
+            f"rows = {self.var}.metrics({_lit(sel['apps'])}, [{metric!r}], by=({dim!r},),\n"
+            f"    start={sel['start'].isoformat()!r}, end={sel['end'].isoformat()!r})\n"
+            f"df = asc_nb.metrics.top_n(rows, {dim!r}, {metric!r}, n={sel['top']})\n"
+            f'df.plot.bar(x={dim!r}, y={metric!r})\n'
+        )
+
+    # ------------------------------------------------------------------ work
+
+    def load(self, parts: Sequence[str] = ("kpis", "funnel", "breakdown")) -> None:
+        """Reload the named views, each on its own worker (returns at once; ``wait()`` to join)."""
+        try:
+            sel = self.selection()
+        except ASCError as exc:
+            self.status.show("error", str(exc))
+            return
+        with self._lock:
+            self._round = {"left": len(parts), "failed": 0, "sel": sel}
+            self.progress.max, self.progress.value = len(parts), 0
+            key = (tuple(sel["apps"]), sel["start"], sel["end"])
+            if "kpis" in parts or key != self._cache_key:  # a refresh reads new data; a breakdown change reuses it
+                self._cache_key = key
+                self._cache = self._new_cache(sel)
+        self.status.show("busy", f"Loading {', '.join(parts)} for {', '.join(sel['apps'])}, "
+                                 f"{sel['start']} – {sel['end']}…")
+        for part in parts:
+            view = getattr(self, part)
+            view.status.show("busy", "Loading…")
+            view.run(self._job, part, sel, self._round)
+
+    def _job(self, part: str, sel: dict[str, Any], round_: dict[str, Any]) -> None:
+        view = getattr(self, part)
+        ok = False
+        try:
+            # catch_warnings swaps process-wide state: views on several threads must take turns, or
+            # their exits would restore each other's filters out of order
+            with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                getattr(self, f"_load_{part}")(sel)
+            if caught:
+                view.status.show("warn", "\n".join(sorted({str(c.message) for c in caught})))
+            elif view.frame is not None and view.frame.attrs.get("approximate"):
+                view.status.show("ok", "Bounds are marked ≤ / ≥: unique counts summed over days or rows "
+                                       "can only bound the true number")
+            else:
+                view.status.show("ok", "Up to date")
+            ok = True
+        finally:
+            self._finished(round_, ok)
+
+    def _finished(self, round_: dict[str, Any], ok: bool) -> None:
+        with self._lock:
+            if round_ is not self._round:  # a newer load started: its own count rules
+                return
+            round_["left"] -= 1
+            round_["failed"] += 0 if ok else 1
+            self.progress.value = self.progress.max - round_["left"]
+            if round_["left"]:
+                return
+            sel = round_["sel"]
+        if round_["failed"]:
+            self.status.show("error", f"{round_['failed']} view(s) failed: see their messages below")
+        else:
+            self.status.show("ok", f"{', '.join(self.app_names.get(a, a) for a in sel['apps'])}: "
+                                   f"{sel['start']} – {sel['end']}")
+
+    def _new_cache(self, sel: dict[str, Any]) -> M.CachingLoader | None:
+        """One fetch per report for all three views of a refresh (a Client source; a Store reads its lake)."""
+        if not (callable(getattr(self.source, "fetch", None)) and callable(getattr(self.source, "report_requests", None))):
+            return None
+        start, end = sel["start"], sel["end"]
+        prev_start = start - dt.timedelta(days=(end - start).days + 1)
+        return M.CachingLoader(M.ClientLoader(self.source), window=(prev_start, end))
+
+    def _metrics(self, apps: list[str], metrics: Sequence[str], **kwargs: Any) -> pd.DataFrame:
+        """``source.metrics(apps, metrics, **kwargs)`` — the same computation, sharing loads between views."""
+        cache = self._cache
+        if cache is None:
+            return self.source.metrics(apps, list(metrics), **kwargs)
+        return M.compute(M.plan(apps, list(metrics), **kwargs), cache)
+
+    def _load_kpis(self, sel: dict[str, Any]) -> None:
+        code = self.kpi_code(sel)
+        start, end = sel["start"], sel["end"]
+        prev_start = start - dt.timedelta(days=(end - start).days + 1)
+        daily = self._metrics(sel["apps"], M._expand(self.kpi_names), by=("date",),
+                              start=prev_start.isoformat(), end=end.isoformat(), approx=True)
+        summary = M.kpi_summary(daily, self.kpi_names, start=start.isoformat(), end=end.isoformat())
+        self.kpis.render(summary, daily, self.app_names)
+        self.kpis.set_result(summary, code)
+
+    def _load_funnel(self, sel: dict[str, Any]) -> None:
+        totals = self._metrics(sel["apps"], M.FUNNEL_STEPS, by=(),
+                               start=sel["start"].isoformat(), end=sel["end"].isoformat())
+        frame = M.funnel(totals)
+        self.funnel.render(frame)
+        self.funnel.set_result(frame, self.funnel_code(sel))
+
+    def _load_breakdown(self, sel: dict[str, Any]) -> None:
+        dim, metric = sel["dimension"], sel["metric"]
+        rows = self._metrics(sel["apps"], [metric], by=(dim,), start=sel["start"].isoformat(),
+                             end=sel["end"].isoformat())
+        frame = M.top_n(rows, dim, metric, n=sel["top"])
+        self.breakdown.render(frame, dim, metric)
+        self.breakdown.set_result(frame, self.breakdown_code(sel))
+
+    def close(self) -> None:
+        for view in self._views:
+            view.close()
+        super().close()

@@ -1,0 +1,58 @@
+"""Every python block of the README runs as written against the embedded default sandbox and returns data."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+import asc_nb
+
+REPO = Path(__file__).resolve().parents[2]
+CLI_NAME = "first_line_printed_by_the_cli"
+
+
+def blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), flags=re.S)
+
+
+def test_readme_has_python_blocks() -> None:
+    assert len(blocks()) >= 3
+
+
+def test_readme_examples_return_data(tmp_path, monkeypatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("ASC_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ASC_NB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ASC_NB_PROGRESS", "0")
+    monkeypatch.chdir(tmp_path)
+    ns: dict = {}
+    cli = None
+    try:
+        for code in blocks():
+            if CLI_NAME in code:  # the raw-HTTP example needs the sandbox CLI: start it as the README says
+                cli = subprocess.Popen([sys.executable, "-m", "asc_nb.sandbox", "--port", "0", "--write-credentials",
+                                        str(tmp_path / "creds")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                       text=True, cwd=REPO)
+                ns[CLI_NAME] = cli.stdout.readline()
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", asc_nb.MissingDatesWarning)  # "returns data": every date has rows
+                exec(compile(code, "README.md", "exec"), ns)
+    finally:
+        if cli is not None:
+            cli.terminate()
+            cli.wait(10)
+    assert isinstance(ns["apps"], pd.DataFrame) and len(ns["apps"]) > 0
+    assert ns["client"].sandbox is not None
+    df = ns["df"]
+    assert len(df) > 0 and df.attrs["missing_dates"] == []
+    assert df["date"].min() == pd.Timestamp("2026-02-08") and df["date"].max() == pd.Timestamp("2026-02-28")
+    assert ns["r"].status_code == 200 and json.loads(ns[CLI_NAME])["base_url"].startswith("http://127.0.0.1:")
+    assert list((tmp_path / "exports").rglob("*.parquet"))

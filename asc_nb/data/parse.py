@@ -34,7 +34,7 @@ import io
 import json
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal, Union
 
@@ -216,6 +216,8 @@ def _sniff_delimiter(header: bytes) -> str:
 
 # --------------------------------------------------------------------------- parse
 
+#: ``typer(header names as written, snake_case names) -> {column: Arrow type to declare}``
+Typer = Callable[[list[str], list[str]], dict[str, pa.DataType]]
 #: the accepted values of ``errors=``
 ERRORS = ("raise", "coerce")
 Errors = Literal["raise", "coerce"]
@@ -341,7 +343,7 @@ def notes_to_attrs(parts: Sequence[tuple[str | None, dict[str, Any]]], attrs: di
                       "(see df.attrs['schema_drift'])", SchemaDriftWarning, stacklevel=stacklevel + 1)
 
 
-def _name_types(date_type: pa.DataType):
+def _name_types(date_type: pa.DataType) -> Typer:
     def typer(raw: list[str], names: list[str]) -> dict[str, pa.DataType]:
         types = {n: date_type for n in names if _is_date_name(n)}
         types.update({n: pa.string() for n in names if n not in types and _is_dimension_name(n)})
@@ -411,7 +413,7 @@ def _read_typed(source: Source, delimiter: str | None, use_threads: bool | None,
     return _with_notes(table, notes)
 
 
-def _read_located(source: Source, delimiter: str | None, typer, known: dict[str, registry.Field],
+def _read_located(source: Source, delimiter: str | None, typer: Typer, known: dict[str, registry.Field],
                   errors: Errors) -> tuple[pa.Table, list[list[Any]]]:
     """The error path: read every column as bytes, convert each, and locate the cells that do not fit.
 
@@ -596,7 +598,7 @@ def _small_tab_body(path: str | os.PathLike[str]) -> tuple[bytes, bytes, int] | 
 
 
 def _read_group(header: bytes, members: list[tuple[int, bytes, int]], schema: registry.ReportSchema | None,
-                one, out: list) -> None:
+                one: Callable[[int], pa.Table], out: list) -> None:
     if len(members) > 1:
         blob = header + b"\n" + b"".join(m[1] for m in members)
         try:
@@ -617,7 +619,7 @@ def _read_group(header: bytes, members: list[tuple[int, bytes, int]], schema: re
         out[k] = one(k)
 
 
-def _read(source: Source, delimiter: str | None, use_threads: bool | None, typer, *,
+def _read(source: Source, delimiter: str | None, use_threads: bool | None, typer: Typer, *,
           locate: bool = False) -> pa.Table:
     """One pyarrow read; ``typer(raw header names, snake names)`` gives the declared column types.
 
@@ -763,9 +765,10 @@ def unify_tables(tables: list[pa.Table]) -> pa.Table:
     """Concatenate segment tables by column *name* (Apple may reorder columns between files).
 
     Missing columns are filled with nulls; int/float promote to float; a column that is a
-    number in one segment and text in another becomes text rather than failing.
+    number in one segment and text in another becomes text rather than failing (registry-typed
+    tables never differ in type). Each table's :func:`table_notes` are dropped.
     """
-    tables = [t for t in tables if t.num_columns]
+    tables = [strip_notes(t) for t in tables if t.num_columns]  # notes are per segment: read them first
     if not tables:
         return pa.table({})
     if len(tables) == 1:

@@ -227,19 +227,26 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     or ``failed`` (error, issues).
     """
     from asc_nb.data.cache import SegmentCache
-    from asc_nb.data.parse import read_table, unify_tables
+    from asc_nb.data.parse import read_table, resolve_report, table_notes, unify_tables
 
     root = Path(job["root"])
     http = _http(job.get("http"))
     cache = SegmentCache(job["cache_dir"])
     issues: list[dict[str, Any]] = []
     tables, downloads = [], 0
+    # typed from the registry; a value that does not fit becomes missing and is kept in store.issues()
+    _, schema = resolve_report(job["report"], strict=False)
     try:
         for seg in job["segments"]:
             path, fresh = _download(http, cache, seg)
             downloads += fresh
             try:
-                t = read_table(path)
+                t = read_table(path, report=schema, errors="coerce", instance_id=job["instance_id"],
+                               segment_id=seg.segment_id)
+                for line, column, value in table_notes(t).get("issues", ()):
+                    issues.append({"segment_id": seg.segment_id, "kind": "value", "line": line, "column": column,
+                                   "value": None if value is None else str(value),
+                                   "message": f"{value!r} does not fit column {column!r}; stored as missing"})
             except SegmentFormatError as err:
                 issues.append({"segment_id": seg.segment_id, "kind": "format", "line": err.line, "column": err.column,
                                "value": None if err.value is None else str(err.value), "message": str(err)})

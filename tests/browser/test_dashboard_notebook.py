@@ -134,7 +134,10 @@ def test_cancel_stops_a_download(nb) -> None:
     cancel.click()
     explorer.locator(".asc-nb-status.asc-nb-warn").filter(has_text="Download cancelled").wait_for(timeout=20_000)
     kernel_exec(page, "client.sandbox.faults.clear()")
-    assert not button(explorer, "Download").is_disabled()
+    # the status is written inside the job; the panel leaves `busy` (and re-enables Download) as the job returns
+    download = button(explorer, "Download")
+    page.wait_for_function("el => !el.disabled", arg=download.element_handle(), timeout=5_000)
+    assert not download.is_disabled()
 
 
 def test_sandbox_clock_moves_and_the_dates_follow(nb) -> None:

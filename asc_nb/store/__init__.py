@@ -38,6 +38,7 @@ from asc_nb.config import store_dir
 from asc_nb.data.transfer import job_from
 from asc_nb.errors import (
     ASCError,
+    ConfigError,
     ConflictError,
     ForbiddenError,
     NotFoundError,
@@ -211,6 +212,9 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = store_dir(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise ConfigError(f"the store path {str(self.path)!r} is a file: give Store a directory (it is made if "
+                              "missing)")
         self.path.mkdir(parents=True, exist_ok=True)
         (self.path / LAKE).mkdir(exist_ok=True)
         self._state: State | None = None

@@ -127,6 +127,8 @@ class Dashboard(w.VBox):
         self.clock = SandboxClock(sandbox) if sandbox is not None else None
         #: the Overview tab (App Analytics metrics) is built the first time it is opened: its loads are not free
         self.overview: Overview | None = None
+        #: the apps listing the panels share (loaded once, on the Request panel's worker)
+        self.apps_frame: Any = None
         self._overview_box = w.VBox([w.HTML("Open this tab to load App Analytics metrics for the chosen app.")])
         self.tabs = w.Tab(children=[self.request_panel, w.VBox([self.requests_table, self.requests_overview]),
                                     self.explorer, self._overview_box]
@@ -169,7 +171,8 @@ class Dashboard(w.VBox):
     def open_overview(self) -> Overview:
         """Build the Overview (first time: for the app chosen in the Request tab) and show its tab."""
         if self.overview is None:
-            self.overview = Overview(self.client, self.request_panel.app.value or None)
+            # the apps come from the dashboard's own listing: selecting the tab makes no API call on the kernel
+            self.overview = Overview(self.client, self.request_panel.app.value or None, app_frame=self.apps_frame)
             self._overview_box.children = [self.overview]
         if self.tabs.selected_index != TAB_OVERVIEW:
             self.tabs.selected_index = TAB_OVERVIEW
@@ -191,6 +194,7 @@ class Dashboard(w.VBox):
 
     def _load_apps(self) -> None:
         apps = self.client.apps()
+        self.apps_frame = apps
         self.request_panel._reload(apps)
         self.requests_overview.apps = apps
         self.explorer.app_names.update({str(a): str(n) for a, n in zip(apps["id"], apps["name"], strict=False)})

@@ -249,19 +249,21 @@ class Overview(Panel):
     the breakdown's ``.breakdown.dimension`` / ``.metric`` / ``.top`` reload only the breakdown.
     State: ``.kpis``, ``.funnel``, ``.breakdown`` (each a panel with its own worker, ``.frame``,
     ``.code``, ``.export(path)``); ``.frame``/``.code`` are the KPI cards'; ``busy`` while any view
-    loads; ``wait(timeout)`` joins them all.
+    loads; ``wait(timeout)`` joins them all. ``app_frame`` (an ``apps()`` listing already at hand) saves
+    the one listing the constructor otherwise makes on the calling thread to name the apps.
     """
 
     def __init__(self, source: Any, app_ids: str | Iterable[str] | None = None, *,
                  kpis: Sequence[str] = DEFAULT_KPIS, start: Any = None, end: Any = None,
-                 autoload: bool = True) -> None:
+                 autoload: bool = True, app_frame: pd.DataFrame | None = None) -> None:
         self.source = source
         self.var = _source_name(source)
         self.kpi_names = tuple(kpis)
         unknown = [k for k in self.kpi_names if k not in M.METRICS]
         if unknown:
             raise ASCError(f"Unknown KPI metric(s): {', '.join(unknown)}; see asc_nb.metric_catalog()")
-        self.app_frame = self._apps()
+        # ``app_frame``: an apps listing the caller already has (the dashboard's): opening the tab makes no call
+        self.app_frame = app_frame if app_frame is not None else self._apps()
         self.app_names = {str(r["id"]): str(r.get("name", r["id"])) for _, r in self.app_frame.iterrows()}
         options = [(f"{name} ({i})", i) for i, name in self.app_names.items()]
         if app_ids is None:

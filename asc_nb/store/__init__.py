@@ -267,7 +267,10 @@ class Store:
         ``start`` (a ``Date``) skips older data. Raises :class:`~asc_nb.StoreLockedError` if
         another sync holds the store, unless ``wait=True``.
         """
-        names = _names(reports, "reports")
+        from asc_nb import registry
+
+        # Apple's spelling: one lake partition per report, and the API's exact name filter finds it
+        names = list(dict.fromkeys(registry.canonical(n) for n in _names(reports, "reports")))
         grans = [Granularity.parse(g, argument="granularities").value
                  for g in ([granularities] if isinstance(granularities, str) else granularities)]
         if not grans:
@@ -318,8 +321,10 @@ class Store:
         Columns: ``app_id``, ``date``, the report's own columns, then ``processing_date``,
         ``instance_id``, ``segment_id``; sorted by app and date.
         """
+        from asc_nb import registry
         from asc_nb.data.parse import arrow_to_pandas, unify_tables
 
+        report = registry.canonical(report)
         g = Granularity.parse(granularity, argument="granularity").value
         gdir = report_dir(self.path, report, g)
         if not gdir.exists():

@@ -461,6 +461,15 @@ class Store:
         frame["apps"] = frame["apps"].astype("int64")
         return frame
 
+    @property
+    def reference_day(self) -> dt.date | None:
+        """Apple's "today" as the store last saw it (its newest processing date), ``None`` before a sync.
+
+        Views over the lake (the Overview) end their default window here, not at the wall clock:
+        a store synced a month ago, or from the sandbox, holds nothing near today's date.
+        """
+        return self._reference_day()
+
     def _reference_day(self) -> dt.date | None:
         value = self.state.get_meta("reference_day")
         return None if value is None else dt.date.fromisoformat(value)

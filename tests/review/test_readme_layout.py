@@ -40,3 +40,10 @@ def test_every_package_and_test_folder_is_named() -> None:
 def test_every_docs_page_is_linked_from_the_readme() -> None:
     pages = sorted(p.name for p in (REPO / "docs").glob("*.md"))
     assert [p for p in pages if f"](docs/{p})" not in README] == []
+
+
+def test_make_bench_runs_every_benchmark_script() -> None:
+    make = (REPO / "Makefile").read_text()
+    target = re.search(r"^bench:.*?\n((?:\t.*\n)+)", make, flags=re.M).group(1)
+    scripts = sorted(p.name for p in (REPO / "benchmarks").glob("bench_*.py"))
+    assert [s for s in scripts if f"benchmarks/{s}" not in target] == []

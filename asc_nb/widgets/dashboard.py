@@ -218,6 +218,8 @@ class Dashboard(w.VBox):
 
     def _on_clock(self, _days: float) -> None:
         self.explorer.follow_clock()
+        if self.overview is not None:  # its dates follow the clock too (and its cards reload on its workers)
+            self.overview.follow_clock()
         if self.requests_table.app.value:
             self.requests_table.run(self.requests_table._load)  # statuses move with the clock (waiting -> active)
 

@@ -344,6 +344,14 @@ class Overview(Panel):
         if autoload:
             self.load()
 
+    def follow_clock(self) -> None:
+        """The window, same length, moved to end at the source's last complete day (after the sandbox's clock
+        moved), and every view reloaded: cards never show a window the date fields no longer say."""
+        length = (self.end.value - self.start.value) if self.start.value and self.end.value else dt.timedelta(days=6)
+        last = _today(self.source) - dt.timedelta(days=complete_after_days(self.kpi_names))
+        self.start.value, self.end.value = last - length, last
+        self.load()
+
     def __repr__(self) -> str:
         return (f"Overview(apps={[str(a) for a in self.apps.value]}, start={self.start.value}, end={self.end.value}, "
                 f"kpis={list(self.kpi_names)})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import asc_nb
@@ -27,4 +28,18 @@ def test_overview_tab_lists_nothing_on_the_kernel_thread(tmp_path):
     assert dash.wait(180)
     apps = dash.apps_frame
     assert dash.overview.app_names == {str(i): str(n) for i, n in zip(apps["id"], apps["name"], strict=True)}
+    client.close()
+
+
+def test_overview_dates_follow_the_sandbox_clock(tmp_path):
+    client = asc_nb.connect(sandbox=asc_nb.Sandbox(seed=0, apps=1, history_days=20), cache_dir=tmp_path / "cache")
+    dash = Dashboard(client)
+    assert dash.wait(60)
+    ov = dash.open_overview()
+    assert dash.wait(180)
+    start, end = ov.start.value, ov.end.value
+    dash.clock.advance_2.click()
+    assert dash.wait(180)
+    assert (ov.start.value, ov.end.value) == (start + dt.timedelta(days=2), end + dt.timedelta(days=2))
+    assert f"end={ov.end.value.isoformat()!r}" in ov.kpis.code  # the cards were reloaded for the new window
     client.close()

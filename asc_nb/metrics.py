@@ -33,6 +33,7 @@ with no reported rows for a metric is ``<NA>`` (not published, or privacy-suppre
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -40,7 +41,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from asc_nb import registry
-from asc_nb.errors import MetricError, NonAdditiveMetricError
+from asc_nb.errors import MetricError, MissingDatesWarning, NonAdditiveMetricError
 from asc_nb.models import Granularity, iso_date
 
 __all__ = [
@@ -877,4 +878,25 @@ class StoreLoader:
                 self.store.sync(self.client, apps=missing, reports=[report], granularities=[g.value],
                                 start=lo, progress=self.progress)
                 df = self._read(report, g.value, app_ids, lo, end)
+        if lo is not None and end is not None:
+            self._warn_gaps(df, report, g, app_ids, lo, end)
         return df
+
+    def _warn_gaps(self, df: pd.DataFrame, report: str, g: Granularity, app_ids: Sequence[str], lo: dt.date,
+                   end: dt.date) -> None:
+        """Say which dates the lake lacks, as ``client.fetch`` does: a partial answer must not look whole."""
+        have = pd.to_datetime(df["date"]).dt.date if len(df) else pd.Series([], dtype="object")
+        apps_col = df["app_id"].astype("string") if "app_id" in df else pd.Series([], dtype="string")
+        want = _expected_dates(lo, end, g)
+        gaps = {a: [d for d in want if d not in set(have[apps_col == a])] for a in app_ids}
+        gaps = {a: days for a, days in gaps.items() if days}
+        if not gaps:
+            return
+        days = sorted({d for v in gaps.values() for d in v})
+        shown = ", ".join(d.isoformat() for d in days[:10]) + (" …" if len(days) > 10 else "")
+        how = ("store.sync(client, reports=[...], granularities=[...]) first, or pass client= to store.metrics"
+               if self.client is None else "Apple has not published them, privacy dropped them, or they are older "
+               "than the 35-day instance retention and were never synced")
+        warnings.warn(MissingDatesWarning(
+            f"{report} {g.value}: the store has no rows for {len(days)} date(s) of app(s) "
+            f"{', '.join(sorted(gaps))} in {lo}..{end}: {shown} ({how})"), stacklevel=2)

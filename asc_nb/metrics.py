@@ -330,7 +330,17 @@ def _columns(schema: Any) -> set[str]:
 
 
 def _day(value: Any, what: str) -> dt.date | None:
-    return None if value is None else iso_date(value, what)
+    try:
+        return None if value is None else iso_date(value, what)
+    except ValueError as err:  # the typed error every bad argument of metrics() raises (still a ValueError)
+        raise MetricError(str(err)) from None
+
+
+def _granularity(value: Any) -> Granularity:
+    try:
+        return Granularity.parse(value, argument="granularity")
+    except ValueError as err:
+        raise MetricError(str(err)) from None
 
 
 def period_start(day: dt.date, g: Granularity) -> dt.date:
@@ -369,7 +379,7 @@ def plan(app_ids: str | Iterable[str], metrics: str | Iterable[str], *, by: str 
                           f"them: {', '.join(METRICS)}")
     asked = tuple(dict.fromkeys(asked))
     by_t = () if by is None else tuple(dict.fromkeys(_names(by, "by") if by else ()))
-    g = Granularity.parse(granularity, argument="granularity")
+    g = _granularity(granularity)
     first, last = _day(start, "start"), _day(end, "end")
     if first and last and last < first:
         raise MetricError(f"end ({last}) is before start ({first})")

@@ -16,6 +16,7 @@ overlapping dates must not be kept twice). No server: a directory holding
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import datetime as dt
 import difflib
 import os
@@ -25,7 +26,7 @@ import sys
 import threading
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -270,13 +271,14 @@ class Store:
         from asc_nb import registry
 
         # Apple's spelling: one lake partition per report, and the API's exact name filter finds it
-        names = list(dict.fromkeys(registry.canonical(n) for n in _names(reports, "reports")))
-        grans = [Granularity.parse(g, argument="granularities").value
-                 for g in ([granularities] if isinstance(granularities, str) else granularities)]
-        if not grans:
-            raise ValueError("granularities must name at least one of DAILY, WEEKLY, MONTHLY")
-        app_ids = None if apps is None else _names(apps, "apps")
-        first = None if start is None else iso_date(start, "start").isoformat()
+        with _bad_argument():
+            names = list(dict.fromkeys(registry.canonical(n) for n in _names(reports, "reports")))
+            grans = [Granularity.parse(g, argument="granularities").value
+                     for g in ([granularities] if isinstance(granularities, str) else granularities)]
+            if not grans:
+                raise ValueError("granularities must name at least one of DAILY, WEEKLY, MONTHLY")
+            app_ids = None if apps is None else _names(apps, "apps")
+            first = None if start is None else iso_date(start, "start").isoformat()
         with StoreLock(self.path / "sync.lock", wait=wait):
             self._sweep()
             return _Sync(self, client, app_ids, names, grans, first, backfill, executor, progress).run()
@@ -324,8 +326,12 @@ class Store:
         from asc_nb import registry
         from asc_nb.data.parse import arrow_to_pandas, unify_tables
 
-        report = registry.canonical(report)
-        g = Granularity.parse(granularity, argument="granularity").value
+        with _bad_argument():
+            report = registry.canonical(report)
+            g = Granularity.parse(granularity, argument="granularity").value
+            lo = None if start is None else iso_date(start, "start").isoformat()
+            hi = None if end is None else iso_date(end, "end").isoformat()
+            wanted = None if apps is None else set(_names(apps, "apps"))
         gdir = report_dir(self.path, report, g)
         if not gdir.exists():
             known = sorted({r for _, _, r, _ in self._report_dirs()})
@@ -334,9 +340,6 @@ class Store:
                 hint = f"; did you mean {', '.join(map(repr, close))}?" if close else (
                     f" (it holds {', '.join(map(repr, known))})" if known else " (the store is empty: run store.sync)")
                 raise ReportNotFoundError(f"the store has no report {report!r}{hint}")
-        lo = None if start is None else iso_date(start, "start").isoformat()
-        hi = None if end is None else iso_date(end, "end").isoformat()
-        wanted = None if apps is None else set(_names(apps, "apps"))
         files: list[tuple[str, Path]] = []
         for ddir in sorted(gdir.glob("date=*")) if gdir.exists() else []:
             day = ddir.name[5:]
@@ -516,6 +519,17 @@ class CoverageFrame(pd.DataFrame):
 
 def _empty_read() -> pd.DataFrame:
     return pd.DataFrame({"app_id": pd.Series(dtype="string"), "date": pd.Series(dtype="datetime64[ns]")})
+
+
+@contextlib.contextmanager
+def _bad_argument() -> Iterator[None]:
+    """A bad argument raises :class:`ConfigError` (an ``ASCError`` and still a ``ValueError``) saying what to fix."""
+    try:
+        yield
+    except ValueError as err:
+        if isinstance(err, ASCError):
+            raise
+        raise ConfigError(str(err)) from None
 
 
 def _names(value: str | Sequence[str], what: str) -> list[str]:

@@ -404,9 +404,20 @@ class Store:
 
     def sql(self, query: str) -> pd.DataFrame:
         """Run SQL through DuckDB over the lake: ``select … from app_sessions_standard_daily``."""
+        import duckdb
+
         con = self.duckdb()
         try:
             return con.execute(query).df()
+        except duckdb.CatalogException as err:
+            if "Table with name" not in str(err):
+                raise
+            # DuckDB's own hint names its system tables ("Did you mean pg_enum?"): name the store's views instead
+            views = sorted(self.views())
+            first = str(err).splitlines()[0]
+            raise ReportNotFoundError(
+                f"{first} The store's views: {', '.join(views) if views else 'none yet (run store.sync first)'} "
+                "(one per report × granularity synced: snake_case name plus _daily/_weekly/_monthly)") from None
         finally:
             con.close()
 

@@ -35,3 +35,11 @@ def test_dates_before_the_lake_warn_and_a_covered_window_does_not(synced):
     with warnings.catch_warnings():
         warnings.simplefilter("error", asc_nb.MissingDatesWarning)
         assert len(store.metrics([app], ["sessions"], start="2026-02-09", end="2026-02-22")) == 14
+
+
+def test_sql_on_a_view_the_store_lacks_names_its_views(synced):
+    store, _ = synced
+    with pytest.raises(asc_nb.ReportNotFoundError, match="app_sessions_standard_daily") as caught:
+        store.sql("select * from app_sessions_standard_weekly")
+    assert "pg_" not in str(caught.value)
+    assert len(store.sql("select count(*) as n from app_sessions_standard_daily")) == 1

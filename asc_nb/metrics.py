@@ -42,7 +42,8 @@ import pandas as pd
 
 from asc_nb import registry
 from asc_nb.errors import MetricError, MissingDatesWarning, NonAdditiveMetricError
-from asc_nb.models import Granularity, iso_date
+from asc_nb.models import Granularity, iso_date, period_end, period_start
+from asc_nb.models import expected_dates as _expected_dates
 
 __all__ = [
     "METRICS",
@@ -341,25 +342,6 @@ def _granularity(value: Any) -> Granularity:
         return Granularity.parse(value, argument="granularity")
     except ValueError as err:
         raise MetricError(str(err)) from None
-
-
-def period_start(day: dt.date, g: Granularity) -> dt.date:
-    """The Date Apple gives the period containing ``day``: the day, its Monday, or the 1st."""
-    if g is Granularity.WEEKLY:
-        return day - dt.timedelta(days=day.weekday())
-    if g is Granularity.MONTHLY:
-        return day.replace(day=1)
-    return day
-
-
-def period_end(day: dt.date, g: Granularity) -> dt.date:
-    """The last day of the period containing ``day``."""
-    if g is Granularity.WEEKLY:
-        return period_start(day, g) + dt.timedelta(days=6)
-    if g is Granularity.MONTHLY:
-        nxt = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-        return nxt - dt.timedelta(days=1)
-    return day
 
 
 def plan(app_ids: str | Iterable[str], metrics: str | Iterable[str], *, by: str | Iterable[str] = ("date",),
@@ -835,15 +817,6 @@ def top_n(rows: pd.DataFrame, dimension: str, metric: str, n: int = 5, *, other:
 
 
 # ----------------------------------------------------------------------------- a Store as a loader
-
-
-def _expected_dates(start: dt.date, end: dt.date, g: Granularity) -> list[dt.date]:
-    """The ``Date`` values a complete report has in [start, end] (days, Mondays or 1sts)."""
-    out, day = [], period_start(start, g)
-    while day <= end:
-        out.append(day)
-        day = period_end(day, g) + dt.timedelta(days=1)
-    return out
 
 
 class StoreLoader:

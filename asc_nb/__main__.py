@@ -83,7 +83,14 @@ def sync_main(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m asc_nb", description="asc-nb command line")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("sync", help="sync a local store (for cron)", description=__doc__.splitlines()[0])
+    p = sub.add_parser(
+        "sync", help="sync a local store (for cron)", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Fetch what is new from App Store Connect into a local store (asc_nb.Store), for cron.",
+        epilog=("credentials: ASC_KEY_ID, ASC_ISSUER_ID and ASC_PRIVATE_KEY_PATH (or ASC_PRIVATE_KEY), as for\n"
+                "  asc_nb.connect(); ASC_BASE_URL for another server. Never the embedded sandbox.\n"
+                "exit status: 0 every part synced or is pending; 1 a part failed (one line each on stderr);\n"
+                "  2 bad arguments or configuration; 75 another sync holds the store (without --wait)."),
+    )
     p.add_argument("--store", required=True, metavar="DIR", help="the store's directory")
     p.add_argument("--apps", metavar="ID,...", help="app ids (default: every app of the team)")
     p.add_argument("--reports", metavar="NAME,...", help="report names (default: the four standard reports)")

@@ -41,3 +41,11 @@ def test_a_store_path_that_is_a_file(no_credentials, monkeypatch, tmp_path, caps
     err = capsys.readouterr().err
     assert code == 2
     assert "is a file" in err and "Traceback" not in err
+
+
+def test_help_tells_cron_users_the_exit_codes_and_credentials(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["sync", "--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0
+    assert "75" in out and "exit status" in out and "ASC_KEY_ID" in out and "``" not in out

@@ -105,7 +105,9 @@ class Dashboard(w.VBox):
     to it, "Explore reports" opens the explorer on it, and the meter follows every call.
 
     Documented handles: ``.request_panel`` (Request tab), ``.requests_table`` and ``.requests_overview``
-    (Requests tab), ``.explorer`` (Reports tab), ``.meter``, ``.clock`` (sandbox only, else ``None``).
+    (Requests tab), ``.explorer`` (Reports tab), ``.overview`` (Overview tab: ``None`` until first opened, see
+    :meth:`open_overview`), ``.store_panel`` (Store tab, with ``store=``; else ``None``), ``.meter``, ``.clock``
+    (sandbox only, else ``None``).
     ``wait(timeout=None)`` joins the work of every panel (their calls run on worker threads).
     """
 

@@ -47,3 +47,10 @@ def test_make_bench_runs_every_benchmark_script() -> None:
     target = re.search(r"^bench:.*?\n((?:\t.*\n)+)", make, flags=re.M).group(1)
     scripts = sorted(p.name for p in (REPO / "benchmarks").glob("bench_*.py"))
     assert [s for s in scripts if f"benchmarks/{s}" not in target] == []
+
+
+def test_the_widgets_section_names_every_tab_and_handle() -> None:
+    section = README[README.index("## Widgets"):README.index("## Connecting")]
+    for handle in ("request_panel", "requests_table", "requests_overview", "explorer", "overview", "store_panel"):
+        assert f"dash.{handle}" in section, handle
+    assert "Overview" in section and "Store tab" in section

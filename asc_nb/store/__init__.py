@@ -281,7 +281,25 @@ class Store:
             first = None if start is None else iso_date(start, "start").isoformat()
         with StoreLock(self.path / "sync.lock", wait=wait):
             self._sweep()
+            self._check_origin(client)
             return _Sync(self, client, app_ids, names, grans, first, backfill, executor, progress).run()
+
+    def _check_origin(self, client: Any) -> None:
+        """Simulated and real rows never share a store: a sandbox client (``client.mode == "sandbox"``) may
+        not sync into a store that holds App Store Connect data, nor the other way round (a notebook tried
+        against the embedded sandbox with ``Store()`` would otherwise leave simulated rows in the real one)."""
+        kind = "sandbox" if getattr(client, "mode", None) == "sandbox" else "api"
+        held = self.state.get_meta("origin")
+        if held is None:
+            if any(self.lake.glob("report=*")):  # a store from before this rule: its rows' origin is unknown
+                return
+            self.state.set_meta("origin", kind)
+            return
+        if held != kind:
+            what = {"sandbox": "the simulated sandbox's", "api": "App Store Connect's"}
+            raise ConfigError(
+                f"the store at {str(self.path)!r} holds {what[held]} data and this client reads {what[kind]}: "
+                "mixing them would give wrong numbers. Use another directory (asc_nb.Store(path) or ASC_NB_STORE)")
 
     def _sweep(self) -> None:
         """Temporary files a killed sync left behind (only ever in staging/, never in the lake)."""

@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_parse.py
 	$(BIN)/python benchmarks/bench_fetch.py
 	$(BIN)/python benchmarks/bench_rss.py
+	$(BIN)/python benchmarks/bench_store.py
 	$(BIN)/python benchmarks/load.py
 
 lint: $(STAMP)

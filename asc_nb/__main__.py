@@ -4,7 +4,10 @@ Credentials come from the environment, as for :func:`asc_nb.connect` (``ASC_KEY_
 ``ASC_ISSUER_ID``, ``ASC_PRIVATE_KEY_PATH``; ``ASC_BASE_URL`` for another server such as the
 sandbox CLI). Exit status: 0 when every part synced or is pending, 1 when any part failed
 (one line per failure on stderr), 75 (EX_TEMPFAIL) when another sync holds the store and
-``--wait`` was not given, 2 for bad arguments or configuration.
+``--wait`` was not given, 2 for bad arguments or configuration — including no credentials at
+all: the CLI never falls back to the embedded sandbox, whose simulated rows would otherwise land
+in a real store when a cron job runs without its ``ASC_*`` variables (to try it offline, point
+``ASC_BASE_URL`` and the credentials at ``python -m asc_nb.sandbox --write-credentials DIR``).
 """
 
 from __future__ import annotations
@@ -38,9 +41,15 @@ def _json_value(value: Any) -> Any:
 
 def sync_main(args: argparse.Namespace) -> int:
     import asc_nb
+    from asc_nb import config
     from asc_nb.errors import ASCError, StoreLockedError
     from asc_nb.store import DEFAULT_REPORTS
 
+    if not config.read().has_credentials:
+        print("asc_nb sync: no App Store Connect credentials in the environment: set ASC_KEY_ID, ASC_ISSUER_ID "
+              "and ASC_PRIVATE_KEY_PATH (the sync never writes the embedded sandbox's simulated data into a "
+              "store; for the sandbox CLI also set ASC_BASE_URL)", file=sys.stderr)
+        return 2
     try:
         client = asc_nb.connect()
         store = asc_nb.Store(args.store)
@@ -74,7 +83,14 @@ def sync_main(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m asc_nb", description="asc-nb command line")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("sync", help="sync a local store (for cron)", description=__doc__.splitlines()[0])
+    p = sub.add_parser(
+        "sync", help="sync a local store (for cron)", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Fetch what is new from App Store Connect into a local store (asc_nb.Store), for cron.",
+        epilog=("credentials: ASC_KEY_ID, ASC_ISSUER_ID and ASC_PRIVATE_KEY_PATH (or ASC_PRIVATE_KEY), as for\n"
+                "  asc_nb.connect(); ASC_BASE_URL for another server. Never the embedded sandbox.\n"
+                "exit status: 0 every part synced or is pending; 1 a part failed (one line each on stderr);\n"
+                "  2 bad arguments or configuration; 75 another sync holds the store (without --wait)."),
+    )
     p.add_argument("--store", required=True, metavar="DIR", help="the store's directory")
     p.add_argument("--apps", metavar="ID,...", help="app ids (default: every app of the team)")
     p.add_argument("--reports", metavar="NAME,...", help="report names (default: the four standard reports)")

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import httpx
 import pandas as pd
 
-from . import config, frames
+from . import config, frames, registry
 from .auth import Credentials, TokenSigner
 from .data import fetch as data_fetch
 from .data import transfer
@@ -586,6 +586,7 @@ class Client:
                                         errors=errors)
 
     def _find_report(self, request_id: str, report_name: str) -> Report:
+        report_name = registry.canonical(report_name)  # case and spaces do not matter (Apple's filter is exact)
         found = list(self.iter_reports(request_id, name=report_name))
         exact = [r for r in found if r.name == report_name]
         if not exact:

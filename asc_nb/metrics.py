@@ -33,6 +33,7 @@ with no reported rows for a metric is ``<NA>`` (not published, or privacy-suppre
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -40,8 +41,9 @@ from typing import Any, Literal
 import pandas as pd
 
 from asc_nb import registry
-from asc_nb.errors import MetricError, NonAdditiveMetricError
-from asc_nb.models import Granularity, iso_date
+from asc_nb.errors import MetricError, MissingDatesWarning, NonAdditiveMetricError
+from asc_nb.models import Granularity, iso_date, period_end, period_start
+from asc_nb.models import expected_dates as _expected_dates
 
 __all__ = [
     "METRICS",
@@ -329,26 +331,17 @@ def _columns(schema: Any) -> set[str]:
 
 
 def _day(value: Any, what: str) -> dt.date | None:
-    return None if value is None else iso_date(value, what)
+    try:
+        return None if value is None else iso_date(value, what)
+    except ValueError as err:  # the typed error every bad argument of metrics() raises (still a ValueError)
+        raise MetricError(str(err)) from None
 
 
-def period_start(day: dt.date, g: Granularity) -> dt.date:
-    """The Date Apple gives the period containing ``day``: the day, its Monday, or the 1st."""
-    if g is Granularity.WEEKLY:
-        return day - dt.timedelta(days=day.weekday())
-    if g is Granularity.MONTHLY:
-        return day.replace(day=1)
-    return day
-
-
-def period_end(day: dt.date, g: Granularity) -> dt.date:
-    """The last day of the period containing ``day``."""
-    if g is Granularity.WEEKLY:
-        return period_start(day, g) + dt.timedelta(days=6)
-    if g is Granularity.MONTHLY:
-        nxt = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-        return nxt - dt.timedelta(days=1)
-    return day
+def _granularity(value: Any) -> Granularity:
+    try:
+        return Granularity.parse(value, argument="granularity")
+    except ValueError as err:
+        raise MetricError(str(err)) from None
 
 
 def plan(app_ids: str | Iterable[str], metrics: str | Iterable[str], *, by: str | Iterable[str] = ("date",),
@@ -368,7 +361,7 @@ def plan(app_ids: str | Iterable[str], metrics: str | Iterable[str], *, by: str 
                           f"them: {', '.join(METRICS)}")
     asked = tuple(dict.fromkeys(asked))
     by_t = () if by is None else tuple(dict.fromkeys(_names(by, "by") if by else ()))
-    g = Granularity.parse(granularity, argument="granularity")
+    g = _granularity(granularity)
     first, last = _day(start, "start"), _day(end, "end")
     if first and last and last < first:
         raise MetricError(f"end ({last}) is before start ({first})")
@@ -826,15 +819,6 @@ def top_n(rows: pd.DataFrame, dimension: str, metric: str, n: int = 5, *, other:
 # ----------------------------------------------------------------------------- a Store as a loader
 
 
-def _expected_dates(start: dt.date, end: dt.date, g: Granularity) -> list[dt.date]:
-    """The ``Date`` values a complete report has in [start, end] (days, Mondays or 1sts)."""
-    out, day = [], period_start(start, g)
-    while day <= end:
-        out.append(day)
-        day = period_end(day, g) + dt.timedelta(days=1)
-    return out
-
-
 class StoreLoader:
     """A :data:`Loader` over a Store (duck-typed: ``read``/``sync``), optionally filling gaps from a client.
 
@@ -877,4 +861,25 @@ class StoreLoader:
                 self.store.sync(self.client, apps=missing, reports=[report], granularities=[g.value],
                                 start=lo, progress=self.progress)
                 df = self._read(report, g.value, app_ids, lo, end)
+        if lo is not None and end is not None:
+            self._warn_gaps(df, report, g, app_ids, lo, end)
         return df
+
+    def _warn_gaps(self, df: pd.DataFrame, report: str, g: Granularity, app_ids: Sequence[str], lo: dt.date,
+                   end: dt.date) -> None:
+        """Say which dates the lake lacks, as ``client.fetch`` does: a partial answer must not look whole."""
+        have = pd.to_datetime(df["date"]).dt.date if len(df) else pd.Series([], dtype="object")
+        apps_col = df["app_id"].astype("string") if "app_id" in df else pd.Series([], dtype="string")
+        want = _expected_dates(lo, end, g)
+        gaps = {a: [d for d in want if d not in set(have[apps_col == a])] for a in app_ids}
+        gaps = {a: days for a, days in gaps.items() if days}
+        if not gaps:
+            return
+        days = sorted({d for v in gaps.values() for d in v})
+        shown = ", ".join(d.isoformat() for d in days[:10]) + (" …" if len(days) > 10 else "")
+        how = ("store.sync(client, reports=[...], granularities=[...]) first, or pass client= to store.metrics"
+               if self.client is None else "Apple has not published them, privacy dropped them, or they are older "
+               "than the 35-day instance retention and were never synced")
+        warnings.warn(MissingDatesWarning(
+            f"{report} {g.value}: the store has no rows for {len(days)} date(s) of app(s) "
+            f"{', '.join(sorted(gaps))} in {lo}..{end}: {shown} ({how})"), stacklevel=2)

@@ -78,6 +78,39 @@ class Granularity(_StrEnum):
 SETTLE_DAYS: dict[Granularity, int] = {Granularity.DAILY: 5, Granularity.WEEKLY: 14, Granularity.MONTHLY: 36}
 
 
+def period_start(day: date, g: Granularity) -> date:
+    """The ``Date`` Apple gives the period holding ``day``: the day itself, its week's Monday (weeks run
+    Monday–Sunday) or its month's 1st. One definition for the data layer, the store, metrics and charts."""
+    if g is Granularity.WEEKLY:
+        return date.fromordinal(day.toordinal() - day.weekday())
+    if g is Granularity.MONTHLY:
+        return day.replace(day=1)
+    return day
+
+
+def period_end(day: date, g: Granularity) -> date:
+    """The last day of the period holding ``day``."""
+    if g is Granularity.WEEKLY:
+        return date.fromordinal(period_start(day, g).toordinal() + 6)
+    if g is Granularity.MONTHLY:
+        following = date.fromordinal(day.replace(day=28).toordinal() + 4).replace(day=1)
+        return date.fromordinal(following.toordinal() - 1)
+    return day
+
+
+def expected_dates(first: date, last: date, g: Granularity) -> list[date]:
+    """The ``Date`` values a complete report of granularity ``g`` has for [first, last]: every day, or the
+    period start of every week or month overlapping the range (``[]`` when ``last`` is before ``first``)."""
+    out: list[date] = []
+    if last < first:
+        return out
+    day = period_start(first, g)
+    while day <= last:
+        out.append(day)
+        day = date.fromordinal(period_end(day, g).toordinal() + 1)
+    return out
+
+
 class Role(_StrEnum):
     """App Store Connect user roles that matter to the Analytics Reports API."""
 

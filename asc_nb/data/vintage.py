@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from ..models import Granularity
+from ..models import expected_dates as models_expected_dates
 
 __all__ = ["expected_dates", "latest_vintage", "missing_dates"]
 
@@ -55,16 +56,7 @@ def expected_dates(start: object, end: object, granularity: str | Granularity = 
     Monday–Sunday and are dated by their first day). Monthly: the first of each month overlapping it.
     """
     g = Granularity.parse(granularity, argument="granularity")
-    first, last = _day(start), _day(end)
-    if last < first:
-        return []
-    if g is Granularity.DAILY:
-        return [d.date() for d in pd.date_range(first, last, freq="D")]
-    if g is Granularity.WEEKLY:
-        monday = first - dt.timedelta(days=first.weekday())
-        return [d.date() for d in pd.date_range(monday, last, freq="7D")]
-    month = first.replace(day=1)
-    return [d.date() for d in pd.date_range(month, last, freq="MS")]
+    return models_expected_dates(_day(start), _day(end), g)
 
 
 def missing_dates(

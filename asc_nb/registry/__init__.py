@@ -32,6 +32,7 @@ __all__ = [
     "Field",
     "FieldKind",
     "ReportSchema",
+    "canonical",
     "describe_report",
     "family",
     "get",
@@ -250,6 +251,15 @@ def get(name: str) -> ReportSchema:
     if key in by_key:
         return by_key[key]
     raise ReportNotFoundError(f"No report named {name!r} in the registry. {_suggest(key)}")
+
+
+def canonical(name: str) -> str:
+    """Apple's spelling of a report name the registry knows (``" app sessions standard"`` -> ``"App Sessions
+    Standard"``), else ``name`` trimmed: the API filters names exactly, so every name is put through this first."""
+    try:
+        return get(name).name
+    except ReportNotFoundError:
+        return str(name).strip()
 
 
 def _suggest(key: str) -> str:

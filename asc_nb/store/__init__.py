@@ -16,6 +16,7 @@ overlapping dates must not be kept twice). No server: a directory holding
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import datetime as dt
 import difflib
 import os
@@ -25,7 +26,7 @@ import sys
 import threading
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from asc_nb.config import store_dir
 from asc_nb.data.transfer import job_from
 from asc_nb.errors import (
     ASCError,
+    ConfigError,
     ConflictError,
     ForbiddenError,
     NotFoundError,
@@ -211,6 +213,9 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = store_dir(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise ConfigError(f"the store path {str(self.path)!r} is a file: give Store a directory (it is made if "
+                              "missing)")
         self.path.mkdir(parents=True, exist_ok=True)
         (self.path / LAKE).mkdir(exist_ok=True)
         self._state: State | None = None
@@ -263,16 +268,38 @@ class Store:
         ``start`` (a ``Date``) skips older data. Raises :class:`~asc_nb.StoreLockedError` if
         another sync holds the store, unless ``wait=True``.
         """
-        names = _names(reports, "reports")
-        grans = [Granularity.parse(g, argument="granularities").value
-                 for g in ([granularities] if isinstance(granularities, str) else granularities)]
-        if not grans:
-            raise ValueError("granularities must name at least one of DAILY, WEEKLY, MONTHLY")
-        app_ids = None if apps is None else _names(apps, "apps")
-        first = None if start is None else iso_date(start, "start").isoformat()
+        from asc_nb import registry
+
+        # Apple's spelling: one lake partition per report, and the API's exact name filter finds it
+        with _bad_argument():
+            names = list(dict.fromkeys(registry.canonical(n) for n in _names(reports, "reports")))
+            grans = [Granularity.parse(g, argument="granularities").value
+                     for g in ([granularities] if isinstance(granularities, str) else granularities)]
+            if not grans:
+                raise ValueError("granularities must name at least one of DAILY, WEEKLY, MONTHLY")
+            app_ids = None if apps is None else _names(apps, "apps")
+            first = None if start is None else iso_date(start, "start").isoformat()
         with StoreLock(self.path / "sync.lock", wait=wait):
             self._sweep()
+            self._check_origin(client)
             return _Sync(self, client, app_ids, names, grans, first, backfill, executor, progress).run()
+
+    def _check_origin(self, client: Any) -> None:
+        """Simulated and real rows never share a store: a sandbox client (``client.mode == "sandbox"``) may
+        not sync into a store that holds App Store Connect data, nor the other way round (a notebook tried
+        against the embedded sandbox with ``Store()`` would otherwise leave simulated rows in the real one)."""
+        kind = "sandbox" if getattr(client, "mode", None) == "sandbox" else "api"
+        held = self.state.get_meta("origin")
+        if held is None:
+            if any(self.lake.glob("report=*")):  # a store from before this rule: its rows' origin is unknown
+                return
+            self.state.set_meta("origin", kind)
+            return
+        if held != kind:
+            what = {"sandbox": "the simulated sandbox's", "api": "App Store Connect's"}
+            raise ConfigError(
+                f"the store at {str(self.path)!r} holds {what[held]} data and this client reads {what[kind]}: "
+                "mixing them would give wrong numbers. Use another directory (asc_nb.Store(path) or ASC_NB_STORE)")
 
     def _sweep(self) -> None:
         """Temporary files a killed sync left behind (only ever in staging/, never in the lake)."""
@@ -314,9 +341,15 @@ class Store:
         Columns: ``app_id``, ``date``, the report's own columns, then ``processing_date``,
         ``instance_id``, ``segment_id``; sorted by app and date.
         """
+        from asc_nb import registry
         from asc_nb.data.parse import arrow_to_pandas, unify_tables
 
-        g = Granularity.parse(granularity, argument="granularity").value
+        with _bad_argument():
+            report = registry.canonical(report)
+            g = Granularity.parse(granularity, argument="granularity").value
+            lo = None if start is None else iso_date(start, "start").isoformat()
+            hi = None if end is None else iso_date(end, "end").isoformat()
+            wanted = None if apps is None else set(_names(apps, "apps"))
         gdir = report_dir(self.path, report, g)
         if not gdir.exists():
             known = sorted({r for _, _, r, _ in self._report_dirs()})
@@ -325,9 +358,6 @@ class Store:
                 hint = f"; did you mean {', '.join(map(repr, close))}?" if close else (
                     f" (it holds {', '.join(map(repr, known))})" if known else " (the store is empty: run store.sync)")
                 raise ReportNotFoundError(f"the store has no report {report!r}{hint}")
-        lo = None if start is None else iso_date(start, "start").isoformat()
-        hi = None if end is None else iso_date(end, "end").isoformat()
-        wanted = None if apps is None else set(_names(apps, "apps"))
         files: list[tuple[str, Path]] = []
         for ddir in sorted(gdir.glob("date=*")) if gdir.exists() else []:
             day = ddir.name[5:]
@@ -392,9 +422,20 @@ class Store:
 
     def sql(self, query: str) -> pd.DataFrame:
         """Run SQL through DuckDB over the lake: ``select … from app_sessions_standard_daily``."""
+        import duckdb
+
         con = self.duckdb()
         try:
             return con.execute(query).df()
+        except duckdb.CatalogException as err:
+            if "Table with name" not in str(err):
+                raise
+            # DuckDB's own hint names its system tables ("Did you mean pg_enum?"): name the store's views instead
+            views = sorted(self.views())
+            first = str(err).splitlines()[0]
+            raise ReportNotFoundError(
+                f"{first} The store's views: {', '.join(views) if views else 'none yet (run store.sync first)'} "
+                "(one per report × granularity synced: snake_case name plus _daily/_weekly/_monthly)") from None
         finally:
             con.close()
 
@@ -452,6 +493,15 @@ class Store:
         frame["apps"] = frame["apps"].astype("int64")
         return frame
 
+    @property
+    def reference_day(self) -> dt.date | None:
+        """Apple's "today" as the store last saw it (its newest processing date), ``None`` before a sync.
+
+        Views over the lake (the Overview) end their default window here, not at the wall clock:
+        a store synced a month ago, or from the sandbox, holds nothing near today's date.
+        """
+        return self._reference_day()
+
     def _reference_day(self) -> dt.date | None:
         value = self.state.get_meta("reference_day")
         return None if value is None else dt.date.fromisoformat(value)
@@ -498,6 +548,17 @@ class CoverageFrame(pd.DataFrame):
 
 def _empty_read() -> pd.DataFrame:
     return pd.DataFrame({"app_id": pd.Series(dtype="string"), "date": pd.Series(dtype="datetime64[ns]")})
+
+
+@contextlib.contextmanager
+def _bad_argument() -> Iterator[None]:
+    """A bad argument raises :class:`ConfigError` (an ``ASCError`` and still a ``ValueError``) saying what to fix."""
+    try:
+        yield
+    except ValueError as err:
+        if isinstance(err, ASCError):
+            raise
+        raise ConfigError(str(err)) from None
 
 
 def _names(value: str | Sequence[str], what: str) -> list[str]:

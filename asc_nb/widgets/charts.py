@@ -207,7 +207,10 @@ def chart_data(
         vals = frame[m.column]
         if m.where is not None:
             dim, allowed = m.where
-            vals = vals.where(frame[dim].isin(allowed), 0)
+            # by value, ignoring case, as asc_nb.metrics does: Apple's glossaries spell these two ways
+            # ("First-time Download" / "First-time download"), and a miss would silently plot zero
+            wanted = {v.casefold() for v in allowed}
+            vals = vals.where(frame[dim].astype("string").str.casefold().isin(wanted).fillna(False), 0)
         base[m.key] = vals.astype("Int64") if pd.api.types.is_integer_dtype(vals) else vals
 
     for m in picked:

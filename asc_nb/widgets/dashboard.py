@@ -105,7 +105,9 @@ class Dashboard(w.VBox):
     to it, "Explore reports" opens the explorer on it, and the meter follows every call.
 
     Documented handles: ``.request_panel`` (Request tab), ``.requests_table`` and ``.requests_overview``
-    (Requests tab), ``.explorer`` (Reports tab), ``.meter``, ``.clock`` (sandbox only, else ``None``).
+    (Requests tab), ``.explorer`` (Reports tab), ``.overview`` (Overview tab: ``None`` until first opened, see
+    :meth:`open_overview`), ``.store_panel`` (Store tab, with ``store=``; else ``None``), ``.meter``, ``.clock``
+    (sandbox only, else ``None``).
     ``wait(timeout=None)`` joins the work of every panel (their calls run on worker threads).
     """
 
@@ -127,6 +129,8 @@ class Dashboard(w.VBox):
         self.clock = SandboxClock(sandbox) if sandbox is not None else None
         #: the Overview tab (App Analytics metrics) is built the first time it is opened: its loads are not free
         self.overview: Overview | None = None
+        #: the apps listing the panels share (loaded once, on the Request panel's worker)
+        self.apps_frame: Any = None
         self._overview_box = w.VBox([w.HTML("Open this tab to load App Analytics metrics for the chosen app.")])
         self.tabs = w.Tab(children=[self.request_panel, w.VBox([self.requests_table, self.requests_overview]),
                                     self.explorer, self._overview_box]
@@ -169,7 +173,8 @@ class Dashboard(w.VBox):
     def open_overview(self) -> Overview:
         """Build the Overview (first time: for the app chosen in the Request tab) and show its tab."""
         if self.overview is None:
-            self.overview = Overview(self.client, self.request_panel.app.value or None)
+            # the apps come from the dashboard's own listing: selecting the tab makes no API call on the kernel
+            self.overview = Overview(self.client, self.request_panel.app.value or None, app_frame=self.apps_frame)
             self._overview_box.children = [self.overview]
         if self.tabs.selected_index != TAB_OVERVIEW:
             self.tabs.selected_index = TAB_OVERVIEW
@@ -191,6 +196,7 @@ class Dashboard(w.VBox):
 
     def _load_apps(self) -> None:
         apps = self.client.apps()
+        self.apps_frame = apps
         self.request_panel._reload(apps)
         self.requests_overview.apps = apps
         self.explorer.app_names.update({str(a): str(n) for a, n in zip(apps["id"], apps["name"], strict=False)})
@@ -214,6 +220,8 @@ class Dashboard(w.VBox):
 
     def _on_clock(self, _days: float) -> None:
         self.explorer.follow_clock()
+        if self.overview is not None:  # its dates follow the clock too (and its cards reload on its workers)
+            self.overview.follow_clock()
         if self.requests_table.app.value:
             self.requests_table.run(self.requests_table._load)  # statuses move with the clock (waiting -> active)
 

@@ -53,6 +53,30 @@ def complete_after_days(metrics: Iterable[str]) -> int:
     return max((registry.get(r).complete_after_days for r in reports), default=0)
 
 
+def _today(source: Any) -> dt.date:
+    """The day the source's data ends at: a store's reference day (its newest processing date), else
+    the sandbox's clock or the real date."""
+    ref = getattr(source, "reference_day", None)
+    return ref if isinstance(ref, dt.date) else now_utc(source).date()
+
+
+def _answerable(source: Any, kpis: Sequence[str]) -> tuple[tuple[str, ...], list[str]]:
+    """The KPIs a store's lake can answer (every report behind a KPI held), and the reports it lacks."""
+    held_frame = source.reports() if callable(getattr(source, "reports", None)) else None
+    if not isinstance(held_frame, pd.DataFrame) or "report" not in held_frame:
+        return tuple(kpis), []
+    held = set(held_frame["report"].astype(str))
+    keep, lacking = [], []
+    for name in kpis:
+        parts = [p for p in M._expand((name,)) if M.METRICS[p].kind != "ratio"]
+        missing = [M.METRICS[p].reports[0] for p in parts if not held & set(M.METRICS[p].reports)]
+        if missing:
+            lacking += [r for r in missing if r not in lacking]
+        else:
+            keep.append(name)
+    return tuple(keep), lacking
+
+
 def _source_name(source: Any) -> str:
     """The variable name the shown code uses for the source: ``client`` or ``store``."""
     return "store" if type(source).__name__.lower().endswith("store") else "client"
@@ -249,19 +273,28 @@ class Overview(Panel):
     the breakdown's ``.breakdown.dimension`` / ``.metric`` / ``.top`` reload only the breakdown.
     State: ``.kpis``, ``.funnel``, ``.breakdown`` (each a panel with its own worker, ``.frame``,
     ``.code``, ``.export(path)``); ``.frame``/``.code`` are the KPI cards'; ``busy`` while any view
-    loads; ``wait(timeout)`` joins them all.
+    loads; ``wait(timeout)`` joins them all. ``app_frame`` (an ``apps()`` listing already at hand) saves
+    the one listing the constructor otherwise makes on the calling thread to name the apps. ``kpis``
+    defaults to :data:`DEFAULT_KPIS` — over a Store, those its lake can answer — and the default window
+    ends at the source's last complete day (a store's :attr:`~asc_nb.Store.reference_day`).
     """
 
     def __init__(self, source: Any, app_ids: str | Iterable[str] | None = None, *,
-                 kpis: Sequence[str] = DEFAULT_KPIS, start: Any = None, end: Any = None,
-                 autoload: bool = True) -> None:
+                 kpis: Sequence[str] | None = None, start: Any = None, end: Any = None,
+                 autoload: bool = True, app_frame: pd.DataFrame | None = None) -> None:
         self.source = source
         self.var = _source_name(source)
-        self.kpi_names = tuple(kpis)
+        lacking: list[str] = []
+        if kpis is None and self.var == "store":  # the default cards a lake can fill; say which reports it lacks
+            kpis, lacking = _answerable(source, DEFAULT_KPIS)
+        self.kpi_names = tuple(DEFAULT_KPIS if kpis is None else kpis)
+        #: reports a store lacks for the default cards (those cards are left out; the status line says so)
+        self.lacking = lacking
         unknown = [k for k in self.kpi_names if k not in M.METRICS]
         if unknown:
             raise ASCError(f"Unknown KPI metric(s): {', '.join(unknown)}; see asc_nb.metric_catalog()")
-        self.app_frame = self._apps()
+        # ``app_frame``: an apps listing the caller already has (the dashboard's): opening the tab makes no call
+        self.app_frame = app_frame if app_frame is not None else self._apps()
         self.app_names = {str(r["id"]): str(r.get("name", r["id"])) for _, r in self.app_frame.iterrows()}
         options = [(f"{name} ({i})", i) for i, name in self.app_names.items()]
         if app_ids is None:
@@ -274,7 +307,7 @@ class Overview(Panel):
                     self.app_names[a] = a
         # by default the last 7 days every KPI's report has completed (Sessions/Crashes: five days)
         last = (M._day(end, "end") if end is not None
-                else now_utc(source).date() - dt.timedelta(days=complete_after_days(self.kpi_names)))
+                else _today(source) - dt.timedelta(days=complete_after_days(self.kpi_names)))
         first = M._day(start, "start") if start is not None else last - dt.timedelta(days=6)
         self.apps = w.SelectMultiple(options=options, value=chosen, description="Apps",
                                      rows=min(4, len(options) or 1))
@@ -310,6 +343,14 @@ class Overview(Panel):
             control.observe(lambda _c: self.load(parts=("breakdown",)), names="value")
         if autoload:
             self.load()
+
+    def follow_clock(self) -> None:
+        """The window, same length, moved to end at the source's last complete day (after the sandbox's clock
+        moved), and every view reloaded: cards never show a window the date fields no longer say."""
+        length = (self.end.value - self.start.value) if self.start.value and self.end.value else dt.timedelta(days=6)
+        last = _today(self.source) - dt.timedelta(days=complete_after_days(self.kpi_names))
+        self.start.value, self.end.value = last - length, last
+        self.load()
 
     def __repr__(self) -> str:
         return (f"Overview(apps={[str(a) for a in self.apps.value]}, start={self.start.value}, end={self.end.value}, "
@@ -431,6 +472,9 @@ class Overview(Panel):
                                        "can only bound the true number")
             else:
                 view.status.show("ok", "Up to date")
+            if part == "kpis" and self.lacking:
+                view.status.show(view.status.level, view.status.text + f"\nNo cards from {', '.join(self.lacking)}: "
+                                 "the store holds none (add them to store.sync(reports=...))")
             ok = True
         finally:
             self._finished(round_, ok)

@@ -118,8 +118,9 @@ class StorePanel(Panel):
         pending = int((result["status"] == "pending").sum())
         text = (f"Synced: {int(result['new_instances'].sum()):,} new instance(s), {int(result['rows'].sum()):,} rows, "
                 f"{int(result['api_calls'].sum()):,} API call(s).")
-        if pending:
-            text += f" {pending} part(s) pending (a snapshot Apple has not made yet)."
+        if pending:  # why, in the store's own words (a snapshot not made yet, or a new request's first reports)
+            why = sorted({str(e) for e in result.loc[result["status"] == "pending", "error"].dropna()})
+            text += f" {pending} part(s) pending:" + "".join(f"\n{w}" for w in why[:5])
         if len(failed):
             text += "\n" + "\n".join(f"{r.app_id} {r.report}: {r.error}" for r in failed.itertuples())
         self.progress.value = self.progress.max

@@ -32,6 +32,7 @@ def test_readme_examples_return_data(tmp_path, monkeypatch) -> None:
             monkeypatch.delenv(name)
     monkeypatch.setenv("ASC_NB_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("ASC_NB_PROGRESS", "0")
+    monkeypatch.setenv("ASC_NB_STORE", str(tmp_path / "store"))  # never the user's own store
     monkeypatch.chdir(tmp_path)
     ns: dict = {}
     cli = None
@@ -56,3 +57,5 @@ def test_readme_examples_return_data(tmp_path, monkeypatch) -> None:
     assert df["date"].min() == pd.Timestamp("2026-02-08") and df["date"].max() == pd.Timestamp("2026-02-28")
     assert ns["r"].status_code == 200 and json.loads(ns[CLI_NAME])["base_url"].startswith("http://127.0.0.1:")
     assert list((tmp_path / "exports").rglob("*.parquet"))
+    # `asc_nb.Store()` in the README wrote into this test's directory, not the user's default store
+    assert ns["store"].path == tmp_path / "store" and list(ns["store"].lake.rglob("*.parquet"))

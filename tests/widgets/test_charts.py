@@ -68,3 +68,11 @@ def test_bad_arguments_say_what_to_choose() -> None:
 def test_plot_renders_a_png() -> None:
     png = plot_png(chart_data(downloads(), today="2026-03-02"))
     assert png is not None and png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_download_types_match_in_any_case_like_the_metrics() -> None:
+    # Apple's glossaries spell "First-time download" with either case; the chart must not plot zero for one of them
+    frame = downloads()
+    frame["download_type"] = frame["download_type"].str.lower()
+    data = chart_data(frame, "App Downloads Standard", today="2026-03-10")
+    assert data["downloads"].tolist() == [10 + 5, 3 + 2]

@@ -56,3 +56,16 @@ def test_dashboard_has_a_store_tab_when_given_a_store(tmp_path):
         assert board.titles[-1] == "Store" and board.tabs.get_title(TAB_STORE) == "Store"
         assert board.store_panel in board.panels
         assert dashboard(client).store_panel is None
+
+
+def test_pending_says_why_not_always_a_snapshot(tmp_path):
+    # a world without history: the ONGOING request the sync makes has no instances yet (no snapshot involved)
+    sb = asc_nb.Sandbox(seed=14, apps=1)
+    with asc_nb.connect(sandbox=sb, cache_dir=tmp_path / "cache") as client:
+        panel = StorePanel(client, asc_nb.Store(tmp_path / "store"), reports=REPORTS)
+        panel.sync_button.click()
+        assert panel.wait(60)
+        assert set(panel.result["status"]) == {"pending"}
+        assert "snapshot" not in panel.status.text.lower()
+        assert "has no instances yet" in panel.status.text
+        panel.store.close()

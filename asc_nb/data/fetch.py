@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import MissingDatesWarning
-from ..models import Granularity
+from ..models import Granularity, period_start
 from .engine import InstanceJob, ListSegments, Runner
 from .export import prune_to_latest, write_partitions
 from .parse import (
@@ -125,17 +125,6 @@ def _order_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[[c for c in frame.columns if c not in prov] + prov]
 
 
-def _period_start(day: dt.date | None, g: Granularity) -> dt.date | None:
-    """The ``Date`` Apple gives the period containing ``day`` (Monday / the 1st / the day)."""
-    if day is None or g is Granularity.DAILY:
-        return day
-    if g is Granularity.WEEKLY:
-        return day - dt.timedelta(days=day.weekday())
-    return day.replace(day=1)
-
-
-
-
 def _caller_stacklevel() -> int:
     """The ``stacklevel`` (for the caller of this helper) of the first frame outside asc_nb.
 
@@ -199,7 +188,7 @@ def fetch_frame(transfer: Transfer, list_segments: ListSegments, jobs: Sequence[
     """
     check_errors(errors)
     jobs = list(jobs)
-    keep_from = _period_start(start, granularity)  # a week/month overlapping `start` is dated before it
+    keep_from = None if start is None else period_start(start, granularity)  # a week/month overlapping `start` is dated before it
     _, schema = resolve_report(meta.get("report"), strict=False)
     runner = Runner(transfer, list_segments, workers=workers, progress=progress, desc=str(meta.get("report") or ""),
                     segments_hint=len(jobs), report=schema, errors=errors)
@@ -231,7 +220,7 @@ def fetch_parquet(transfer: Transfer, list_segments: ListSegments, jobs: Sequenc
     """
     check_errors(errors)
     jobs = list(jobs)
-    keep_from = _period_start(start, granularity)
+    keep_from = None if start is None else period_start(start, granularity)
     _, schema = resolve_report(meta.get("report"), strict=False)
     notes: Notes = []
     root.mkdir(parents=True, exist_ok=True)

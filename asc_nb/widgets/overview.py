@@ -33,7 +33,7 @@ from asc_nb import metrics as M
 from asc_nb import registry
 from asc_nb.errors import ASCError
 
-from ._common import Panel, Status, frame_html, heading, now_utc
+from ._common import Panel, Status, describe_error, frame_html, heading, now_utc
 
 __all__ = ["Overview", "KpiCards", "FunnelPanel", "BreakdownPanel", "DEFAULT_KPIS"]
 
@@ -272,9 +272,12 @@ class Overview(Panel):
     Controls: ``.apps`` (SelectMultiple of app ids), ``.start``/``.end`` (DatePickers), ``.refresh``;
     the breakdown's ``.breakdown.dimension`` / ``.metric`` / ``.top`` reload only the breakdown.
     State: ``.kpis``, ``.funnel``, ``.breakdown`` (each a panel with its own worker, ``.frame``,
-    ``.code``, ``.export(path)``); ``.frame``/``.code`` are the KPI cards'; ``busy`` while any view
-    loads; ``wait(timeout)`` joins them all. ``app_frame`` (an ``apps()`` listing already at hand) saves
-    the one listing the constructor otherwise makes on the calling thread to name the apps. ``kpis``
+    ``.code``, ``.export(path)``); ``.frame``/``.code`` are the KPI cards'; ``busy`` while the apps
+    are listed or any view loads; ``wait(timeout)`` joins them all. Without ``app_frame`` (an ``apps()``
+    listing already at hand, which saves the call) the constructor returns at once — the picker holds
+    the given ``app_ids`` (or nothing yet) and the status says the apps are loading — and the listing
+    runs on the Overview's worker, then names the apps, picks the first when ``app_ids`` is None, and
+    only then loads the views; an error while listing lands in the status line. ``kpis``
     defaults to :data:`DEFAULT_KPIS` — over a Store, those its lake can answer — and the default window
     ends at the source's last complete day (a store's :attr:`~asc_nb.Store.reference_day`).
     """
@@ -293,18 +296,17 @@ class Overview(Panel):
         unknown = [k for k in self.kpi_names if k not in M.METRICS]
         if unknown:
             raise ASCError(f"Unknown KPI metric(s): {', '.join(unknown)}; see asc_nb.metric_catalog()")
-        # ``app_frame``: an apps listing the caller already has (the dashboard's): opening the tab makes no call
-        self.app_frame = app_frame if app_frame is not None else self._apps()
-        self.app_names = {str(r["id"]): str(r.get("name", r["id"])) for _, r in self.app_frame.iterrows()}
-        options = [(f"{name} ({i})", i) for i, name in self.app_names.items()]
-        if app_ids is None:
-            chosen = tuple(v for _, v in options[:1])
-        else:
-            chosen = (app_ids,) if isinstance(app_ids, str) else tuple(str(a) for a in app_ids)
-            for a in chosen:
-                if a not in self.app_names:
-                    options.append((a, a))
-                    self.app_names[a] = a
+        # ``app_frame``: an apps listing the caller already has (the dashboard's): opening the tab makes no call.
+        # Else a source that lists apps is asked on the worker (below); one that cannot (a Store) names none.
+        self._app_ids = None if app_ids is None else (
+            (app_ids,) if isinstance(app_ids, str) else tuple(str(a) for a in app_ids))
+        self._closed = False
+        self._apps_problem = ""  # why the apps could not be listed, kept in the status after loads
+        list_later = app_frame is None and callable(getattr(source, "apps", None))
+        if app_frame is None:
+            app_frame = pd.DataFrame(columns=["id", "name"])
+        self.app_frame = app_frame
+        options, chosen = self._app_options(app_frame)
         # by default the last 7 days every KPI's report has completed (Sessions/Crashes: five days)
         last = (M._day(end, "end") if end is not None
                 else _today(source) - dt.timedelta(days=complete_after_days(self.kpi_names)))
@@ -341,7 +343,10 @@ class Overview(Panel):
         self.refresh.on_click(lambda _b: self.load())
         for control in (self.breakdown.dimension, self.breakdown.metric, self.breakdown.top):
             control.observe(lambda _c: self.load(parts=("breakdown",)), names="value")
-        if autoload:
+        if list_later:
+            self.status.show("busy", "Loading the apps…")
+            self.run(self._list_apps, autoload)
+        elif autoload:
             self.load()
 
     def follow_clock(self) -> None:
@@ -362,24 +367,62 @@ class Overview(Panel):
         return self.kpis.code
 
     def _view_busy(self, _change: dict | None = None) -> None:
-        self.busy = any(v.busy for v in self._views)
+        self._on_busy()
+
+    def _on_busy(self, _change: dict | None = None) -> None:
+        """Busy while the apps are listed (this panel's own worker) or any view loads."""
+        want = self._pending > 0 or any(v.busy for v in self._views)
+        if self.busy != want:
+            self.busy = want  # observed again: the controls follow then
+            return
         self.refresh.disabled = self.busy
+        super()._on_busy()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until every view has finished loading (or ``timeout`` s); True when all are idle."""
+        """Block until the apps are listed and every view has finished loading (or ``timeout`` s); True when idle."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        for view in self._views:
+        # the listing first: it queues the views' first load before it finishes
+        for panel in (super(), *self._views):
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not view.wait(left):
+            if not panel.wait(left):
                 return False
         return True
 
-    def _apps(self) -> pd.DataFrame:
+    def _app_options(self, frame: pd.DataFrame) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
+        """Name the apps of ``frame`` (``app_names``) and return the picker's options and choice."""
+        self.app_names = {str(r["id"]): str(r.get("name", r["id"])) for _, r in frame.iterrows()}
+        options = [(f"{name} ({i})", i) for i, name in self.app_names.items()]
+        if self._app_ids is None:
+            return options, tuple(v for _, v in options[:1])
+        for a in self._app_ids:
+            if a not in self.app_names:
+                options.append((a, a))
+                self.app_names[a] = a
+        return options, self._app_ids
+
+    def _list_apps(self, autoload: bool) -> None:
+        """On the worker: list the apps, fill the picker, then (``autoload``) load the views."""
         try:
             frame = self.source.apps()
-        except Exception:  # noqa: BLE001 - a store may not list apps; the caller's ids are used
-            return pd.DataFrame(columns=["id", "name"])
-        return frame
+        except Exception as exc:  # shown in the panel; the caller's ids (if any) are still loaded
+            self.error = exc
+            self._apps_problem = f"Could not list the apps. {describe_error(exc)}"
+            self.status.show("error", self._apps_problem)
+            if not (autoload and self._app_ids) or self._closed:
+                return
+        else:
+            self.app_frame = frame
+            options, chosen = self._app_options(frame)
+            if self._app_ids is not None and self.apps.value:
+                chosen = tuple(self.apps.value)  # the choice already shown (maybe changed meanwhile) stays
+            self.apps.options = options
+            self.apps.value = chosen
+            self.apps.rows = min(4, len(options) or 1)
+            self.status.show("info", f"{len(frame)} apps listed.")
+            if self._closed:
+                return
+        if autoload:
+            self.load()
 
     def selection(self) -> dict[str, Any]:
         """What the controls say now (a job reads only this snapshot)."""
@@ -436,7 +479,14 @@ class Overview(Panel):
     # ------------------------------------------------------------------ work
 
     def load(self, parts: Sequence[str] = ("kpis", "funnel", "breakdown")) -> None:
-        """Reload the named views, each on its own worker (returns at once; ``wait()`` to join)."""
+        """Reload the named views, each on its own worker (returns at once; ``wait()`` to join).
+
+        While the apps are still being listed, the load is queued behind the listing (it reads the
+        picker the listing fills).
+        """
+        if self._pending and threading.current_thread() is not self._thread:
+            self.run(self.load, parts)
+            return
         try:
             sel = self.selection()
         except ASCError as exc:
@@ -489,11 +539,12 @@ class Overview(Panel):
             if round_["left"]:
                 return
             sel = round_["sel"]
+        note = f"\n{self._apps_problem}" if self._apps_problem else ""
         if round_["failed"]:
-            self.status.show("error", f"{round_['failed']} view(s) failed: see their messages below")
+            self.status.show("error", f"{round_['failed']} view(s) failed: see their messages below{note}")
         else:
-            self.status.show("ok", f"{', '.join(self.app_names.get(a, a) for a in sel['apps'])}: "
-                                   f"{sel['start']} – {sel['end']}")
+            self.status.show("warn" if note else "ok", f"{', '.join(self.app_names.get(a, a) for a in sel['apps'])}: "
+                                                       f"{sel['start']} – {sel['end']}{note}")
 
     def _new_cache(self, sel: dict[str, Any]) -> M.CachingLoader | None:
         """One fetch per report for all three views of a refresh (a Client source; a Store reads its lake)."""
@@ -536,6 +587,7 @@ class Overview(Panel):
         self.breakdown.set_result(frame, self.breakdown_code(sel))
 
     def close(self) -> None:
+        self._closed = True  # a listing still running loads no view after this
         for view in self._views:
             view.close()
         super().close()

@@ -12,6 +12,7 @@ unverified file in the cache, a duplicate or missing report request). At the end
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -100,22 +101,55 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 class SkewClock:
-    """The sandbox's wall clock: real time + ``offset`` seconds; ``once`` adds a one-shot jump
-    to the next reading only (the token checker reads it first on every API request)."""
+    """The sandbox's wall clock: real time + ``offset`` seconds.
+
+    :meth:`expire_next` makes the token check of the next API request whose ``path?query`` matches a
+    regex read the clock ``seconds`` later, once. It is armed on that request's own check (see
+    :func:`install_token_expiry`), so no other reader — another server thread, the rate limiter, a
+    request for another path — can take the jump meant for it.
+    """
 
     def __init__(self) -> None:
         self.offset = 0.0
-        self.once: list[float] = []
+        self._armed: tuple[re.Pattern[str], float] | None = None
         self._lock = threading.Lock()
+        self._local = threading.local()
 
     def __call__(self) -> float:
-        with self._lock:
-            extra = self.once.pop(0) if self.once else 0.0
+        extra = getattr(self._local, "extra", 0.0)
+        self._local.extra = 0.0
         return time.time() + self.offset + extra
+
+    def expire_next(self, path: str, seconds: float) -> None:
+        with self._lock:
+            self._armed = (re.compile(path), seconds)
+
+    def take_jump(self, target: str) -> None:
+        """Called by the token check of a request for ``target``: arm this thread's next reading if it matches."""
+        with self._lock:
+            if self._armed is None or not self._armed[0].search(target):
+                return
+            seconds, self._armed = self._armed[1], None
+        self._local.extra = seconds
 
     def reset(self) -> None:
         with self._lock:
-            self.offset, self.once = 0.0, []
+            self.offset, self._armed = 0.0, None
+
+
+def install_token_expiry(sb: Sandbox, clock: SkewClock) -> None:
+    """Let ``clock.expire_next`` reach the token check of the matching request (and that check only)."""
+    verify = sb.keys.verify
+
+    def verify_with_jump(authorization: str | None, method: str | None = None, path: str = "",
+                         query: str = "") -> Any:
+        clock.take_jump(path + (f"?{query}" if query else ""))
+        try:
+            return verify(authorization, method, path, query)
+        finally:
+            clock._local.extra = 0.0  # a check that failed before reading the clock leaves nothing behind
+
+    sb.keys.verify = verify_with_jump  # type: ignore[method-assign]
 
 
 class Sleeps(list):
@@ -180,6 +214,7 @@ def make_world(seed: int = 11, apps: int = 201, **kwargs: Any) -> tuple[Sandbox,
     # a huge hourly budget: the matrix must not depend on the order tests run in
     # (the rolling-hour limit itself is exercised in benchmarks/load.py)
     sb = Sandbox(seed=seed, apps=apps, history_days=30, rate_limit=10**6, wall_clock=clock, **kwargs)
+    install_token_expiry(sb, clock)
     return sb, clock
 
 

@@ -44,22 +44,6 @@ class Recorder(httpx.BaseTransport):
         return self.inner.handle_request(request)
 
 
-@pytest.fixture
-def sb() -> Sandbox:
-    return Sandbox(seed=3, apps=1, history_days=12, segment_rows=60)
-
-
-@pytest.fixture
-def client(sb, tmp_path):
-    with asc_nb.connect(sandbox=sb, cache_dir=tmp_path / "cache") as c:
-        yield c
-
-
-@pytest.fixture
-def req(client):
-    return client.ensure_ongoing(client.apps().id[0])
-
-
 def app_of(sb: Sandbox) -> dict:
     return dict(next(iter(sb.world.apps.values())))
 

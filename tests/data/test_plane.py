@@ -38,22 +38,6 @@ def unverified(cache: Path) -> list[Path]:
     return partial + bad
 
 
-@pytest.fixture
-def sb() -> Sandbox:
-    return Sandbox(seed=3, apps=1, history_days=12, segment_rows=60)
-
-
-@pytest.fixture
-def client(sb, tmp_path):
-    with asc_nb.connect(sandbox=sb, cache_dir=tmp_path / "cache") as c:
-        yield c
-
-
-@pytest.fixture
-def req(client):
-    return client.ensure_ongoing(client.apps().id[0])
-
-
 def test_segment_job_is_plain_picklable_data(client, req) -> None:
     plan = client.plan_fetch(req, SESSIONS, start="2026-02-24", end="2026-02-24")
     jobs = client._segment_jobs(str(plan.instances.id.iloc[0]))

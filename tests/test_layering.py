@@ -24,6 +24,11 @@ import asc_nb
 LAYERS: tuple[tuple[str, str], ...] = (
     ("asc_nb", "facade"),  # the package itself: the public surface, re-exports everything
     ("asc_nb.__main__", "cli"),
+    ("asc_nb.cli", "cli"),
+    ("asc_nb.protocols", "protocols"),
+    ("asc_nb.views", "views"),
+    ("asc_nb.report", "report"),
+    ("asc_nb.mcp", "mcp"),
     ("asc_nb.models", "models"),
     ("asc_nb.errors", "errors"),
     ("asc_nb.config", "config"),
@@ -68,6 +73,10 @@ ALLOWED: dict[str, frozenset[str]] = {
         "store": ("client", "data", "registry", "metrics", "models", "errors", "config"),
         "widgets": ("client", "connect", "store", "metrics", "registry", "models", "errors"),  # never httpx/http/data
         "sandbox": ("models", "registry"),
+        "protocols": ("models", "records", "errors"),  # what store/metrics/widgets need of a client, as types
+        "views": ("metrics", "store", "registry", "models", "errors", "protocols"),  # analyses over metrics frames
+        "report": ("views", "metrics", "store", "registry", "models", "errors", "config"),  # offline HTML
+        "mcp": ("store", "metrics", "registry", "models", "errors", "config"),  # read-only answers over a store
         "cli": ("*",),
         "facade": ("*",),
     }.items()

@@ -8,7 +8,7 @@ it (``panel.wait()`` after a click); errors show inside the panel, never as a tr
 
 from . import charts
 from ._common import Panel
-from .charts import chart_data
+from .charts import chart_data, plot_chart
 from .dashboard import Dashboard, RateLimitMeter, SandboxClock, dashboard
 from .explorer import ReportsExplorer
 from .overview import Overview
@@ -17,4 +17,4 @@ from .store import StorePanel, coverage_heatmap
 
 __all__ = ["Dashboard", "Overview", "Panel", "RateLimitMeter", "ReportsExplorer", "RequestPanel", "RequestsOverview",
            "RequestsTable", "SandboxClock", "StorePanel", "chart_data", "charts", "coverage_heatmap", "dashboard",
-           "requests_overview"]
+           "plot_chart", "requests_overview"]

@@ -156,6 +156,107 @@ def _period_end(start: pd.Timestamp, granularity: str) -> pd.Timestamp:
     return start
 
 
+def _chosen(frame: pd.DataFrame, report: str | None, measures: list[str] | tuple[str, ...] | str | None,
+            breakdown: str | None, top: int) -> list[Measure]:
+    """Stage 1: the measures asked for (the report's default when none), arguments checked."""
+    available = {m.key: m for m in measure_options(frame, report)}
+    if measures is None:
+        chosen = list(available)[:1]
+    else:
+        chosen = [measures] if isinstance(measures, str) else list(measures)
+    unknown = [k for k in chosen if k not in available]
+    if unknown or not chosen:
+        raise ConfigError(f"Unknown measure(s) {unknown or chosen} for {report or 'this frame'}; "
+                          f"choose from {sorted(available)}")
+    if breakdown is not None and breakdown not in frame.columns:
+        raise ConfigError(f"Cannot break down by {breakdown!r}: choose one of {dimensions(frame, report)}")
+    if not isinstance(top, int) or top < 1:
+        raise ConfigError(f"top must be a whole number >= 1; got {top!r}")
+    return [available[k] for k in chosen]
+
+
+def _empty(keys: list[str], picked: list[Measure]) -> pd.DataFrame:
+    """The typed, empty frame of a chart of no rows."""
+    out = pd.DataFrame({k: pd.Series(dtype="datetime64[ns]" if k == "date" else "string") for k in keys})
+    for m in picked:
+        out[m.key] = pd.Series(dtype="Int64")
+    out["complete"] = pd.Series(dtype="bool")
+    return out
+
+
+def _measure_values(frame: pd.DataFrame, m: Measure) -> pd.Series:
+    """One measure per row: the column where the row matches the measure's filter, else 0."""
+    vals = frame[m.column]
+    if m.where is not None:
+        dim, allowed = m.where
+        # by value, ignoring case, as asc_nb.metrics does: Apple's glossaries spell these two ways
+        # ("First-time Download" / "First-time download"), and a miss would silently plot zero
+        wanted = {v.casefold() for v in allowed}
+        vals = vals.where(frame[dim].astype("string").str.casefold().isin(wanted).fillna(False), 0)
+    return vals.astype("Int64") if pd.api.types.is_integer_dtype(vals) else vals
+
+
+def _rows(frame: pd.DataFrame, picked: list[Measure], breakdown: str | None, period: str | None) -> pd.DataFrame:
+    """Stage 2: one row per input row: the (period's) date, the breakdown value, each measure."""
+    when = "date" if "date" in frame.columns else "Date"
+    base = pd.DataFrame({"date": _period_start(pd.to_datetime(frame[when]), period)})
+    if breakdown:
+        base[breakdown] = frame[breakdown].astype("string").fillna("(none)")
+    for m in picked:
+        base[m.key] = _measure_values(frame, m)
+    return base
+
+
+def _refuse_summed_uniques(base: pd.DataFrame, frame: pd.DataFrame, report: str | None, picked: list[Measure],
+                           keys: list[str], breakdown: str | None, period: str | None, granularity: str) -> None:
+    """Stage 3: a unique count is never added up (over days into a period, or over rows of one date)."""
+    for m in (m for m in picked if not m.additive):
+        if period not in (None, "DAILY", granularity):
+            raise NonAdditiveMetricError(
+                f"{m.label} is a unique count: summing days into weeks or months would count a device once a day. "
+                f"Download the {period} instances instead, whose unique counts Apple computed for the period."
+            )
+        rows = base.groupby(keys, dropna=False).size()
+        if (rows > 1).any():
+            others = ", ".join(c for c in dimensions(frame, report) if c != breakdown) or "dimension value"
+            raise NonAdditiveMetricError(
+                f"{m.label} is a unique count: a date has {int(rows.max())} rows (one per {others}) "
+                "and adding them would count a device in several rows more than once. Choose an additive measure."
+            )
+
+
+def _top_values(base: pd.DataFrame, breakdown: str, first: str, top: int) -> list[str]:
+    """Stage 4: the ``top`` breakdown values by the first measure's total; the others become "Other" in place."""
+    totals = base.groupby(breakdown)[first].sum().sort_values(ascending=False, kind="stable")
+    keep = list(totals.index[:top])
+    if len(totals) > top:
+        base[breakdown] = base[breakdown].where(base[breakdown].isin(keep), "Other")
+    return keep
+
+
+def _aggregate(base: pd.DataFrame, keys: list[str], picked: list[Measure], breakdown: str | None,
+               keep: list[str]) -> pd.DataFrame:
+    """Stage 5: the sum per date (and breakdown value), in a fixed order: by date, then top values, then Other."""
+    out = base.groupby(keys, dropna=False, sort=True)[[m.key for m in picked]].sum(min_count=1).reset_index()
+    if breakdown:
+        order = {v: i for i, v in enumerate(keep + ["Other"])}
+        out = out.sort_values(["date", breakdown], key=lambda s: s.map(order) if s.name == breakdown else s,
+                              kind="stable").reset_index(drop=True)
+        out[breakdown] = out[breakdown].astype("string")
+    return out
+
+
+def _mark_complete(out: pd.DataFrame, report: str | None, period: str | None, granularity: str,
+                   complete_after_days: int | None, today: date | str | None) -> pd.DataFrame:
+    """Stage 6: ``complete`` is False for a date (or period end) inside the report's completeness window."""
+    days = complete_after_days if complete_after_days is not None else complete_days(report)
+    today_ts = pd.Timestamp(today if today is not None else date.today()).normalize()
+    grain = period if period in ("WEEKLY", "MONTHLY") else granularity
+    last_final = today_ts - pd.Timedelta(days=days)
+    out["complete"] = [bool(_period_end(d, grain) <= last_final) for d in out["date"]]
+    return out
+
+
 def chart_data(
     frame: pd.DataFrame,
     report: str | None = None,
@@ -175,110 +276,55 @@ def chart_data(
     "Other". ``period``: "WEEKLY"/"MONTHLY" re-aggregates the dates (additive measures only).
     ``complete`` is False for a date (or a week/month ending) less than ``complete_after_days``
     (default: the registry's value, else 2) before ``today`` (default: the real date).
+
+    Stages, each a function of its own: choose the measures, one row per input row, refuse summed
+    unique counts, keep the top breakdown values, sum per date, mark the provisional dates.
     """
-    available = {m.key: m for m in measure_options(frame, report)}
-    if measures is None:
-        chosen = list(available)[:1]
-    else:
-        chosen = [measures] if isinstance(measures, str) else list(measures)
-    unknown = [k for k in chosen if k not in available]
-    if unknown or not chosen:
-        raise ConfigError(f"Unknown measure(s) {unknown or chosen} for {report or 'this frame'}; "
-                          f"choose from {sorted(available)}")
-    picked = [available[k] for k in chosen]
-    if breakdown is not None and breakdown not in frame.columns:
-        raise ConfigError(f"Cannot break down by {breakdown!r}: choose one of {dimensions(frame, report)}")
-    if not isinstance(top, int) or top < 1:
-        raise ConfigError(f"top must be a whole number >= 1; got {top!r}")
-    when = "date" if "date" in frame.columns else "Date"
+    picked = _chosen(frame, report, measures, breakdown, top)
     keys = ["date"] + ([breakdown] if breakdown else [])
     if frame.empty:
-        out = pd.DataFrame({k: pd.Series(dtype="datetime64[ns]" if k == "date" else "string") for k in keys})
-        for m in picked:
-            out[m.key] = pd.Series(dtype="Int64")
-        out["complete"] = pd.Series(dtype="bool")
-        return out
-
-    base = pd.DataFrame({"date": _period_start(pd.to_datetime(frame[when]), period)})
-    if breakdown:
-        values = frame[breakdown].astype("string").fillna("(none)")
-        base[breakdown] = values
-    for m in picked:
-        vals = frame[m.column]
-        if m.where is not None:
-            dim, allowed = m.where
-            # by value, ignoring case, as asc_nb.metrics does: Apple's glossaries spell these two ways
-            # ("First-time Download" / "First-time download"), and a miss would silently plot zero
-            wanted = {v.casefold() for v in allowed}
-            vals = vals.where(frame[dim].astype("string").str.casefold().isin(wanted).fillna(False), 0)
-        base[m.key] = vals.astype("Int64") if pd.api.types.is_integer_dtype(vals) else vals
-
-    for m in picked:
-        if m.additive:
-            continue
-        if period not in (None, "DAILY", granularity):
-            raise NonAdditiveMetricError(
-                f"{m.label} is a unique count: summing days into weeks or months would count a device once a day. "
-                f"Download the {period} instances instead, whose unique counts Apple computed for the period."
-            )
-        rows = base.groupby(keys, dropna=False).size()
-        if (rows > 1).any():
-            raise NonAdditiveMetricError(
-                f"{m.label} is a unique count: a date has {int(rows.max())} rows (one per "
-                f"{', '.join(c for c in dimensions(frame, report) if c != breakdown) or 'dimension value'}) "
-                "and adding them would count a device in several rows more than once. Choose an additive measure."
-            )
-
-    if breakdown:
-        first = picked[0].key
-        totals = base.groupby(breakdown)[first].sum().sort_values(ascending=False, kind="stable")
-        keep = list(totals.index[:top])
-        if len(totals) > top:
-            base[breakdown] = base[breakdown].where(base[breakdown].isin(keep), "Other")
-    out = base.groupby(keys, dropna=False, sort=True)[[m.key for m in picked]].sum(min_count=1).reset_index()
-    if breakdown:  # a fixed order: top values by total, then Other
-        order = {v: i for i, v in enumerate(keep + ["Other"])}
-        out = out.sort_values(["date", breakdown], key=lambda s: s.map(order) if s.name == breakdown else s,
-                              kind="stable").reset_index(drop=True)
-        out[breakdown] = out[breakdown].astype("string")
-
-    days = complete_after_days if complete_after_days is not None else complete_days(report)
-    today_ts = pd.Timestamp(today if today is not None else date.today()).normalize()
-    grain = period if period in ("WEEKLY", "MONTHLY") else granularity
-    last_final = today_ts - pd.Timedelta(days=days)
-    out["complete"] = [bool(_period_end(d, grain) <= last_final) for d in out["date"]]
-    return out
+        return _empty(keys, picked)
+    base = _rows(frame, picked, breakdown, period)
+    _refuse_summed_uniques(base, frame, report, picked, keys, breakdown, period, granularity)
+    keep = _top_values(base, breakdown, picked[0].key, top) if breakdown else []
+    out = _aggregate(base, keys, picked, breakdown, keep)
+    return _mark_complete(out, report, period, granularity, complete_after_days, today)
 
 
-def plot_png(data: pd.DataFrame, *, title: str = "", labels: dict[str, str] | None = None) -> bytes | None:
-    """Draw ``chart_data`` output: y from zero, provisional dates dashed and shaded; transparent PNG."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    if data is None or data.empty:
-        return None
+#: chart text and axes: dark on the chart's own white background, so it reads in light and dark themes alike
+INK = "#262626"
+PAPER = "#ffffff"
+BAND_LABEL = "provisional (Apple may still revise)"
+
+
+def _series(data: pd.DataFrame, labels: dict[str, str]) -> list[tuple[str, pd.Series]]:
+    """The lines to draw: one per breakdown value (first measure), else one per measure."""
     value_cols = [c for c in data.columns if c not in ("date", "complete") and pd.api.types.is_numeric_dtype(data[c])]
     group_cols = [c for c in data.columns if c not in value_cols and c not in ("date", "complete")]
-    labels = labels or {}
-    ink = "#8a8a8a"
-    fig = Figure(figsize=(7.5, 2.8), dpi=100)
-    fig.patch.set_alpha(0)
+    if group_cols:
+        return [(str(name), part.set_index("date")[value_cols[0]])
+                for name, part in data.groupby(group_cols[0], sort=False)]
+    return [(labels.get(value, value), data.set_index("date")[value]) for value in value_cols]
+
+
+def plot_chart(data: pd.DataFrame, *, title: str = "", labels: dict[str, str] | None = None) -> Any:
+    """The explorer's chart of ``chart_data`` output as a matplotlib ``Figure`` (the panel draws exactly this).
+
+    Final dates solid; provisional dates (``complete`` False) dashed on a grey band labelled as such;
+    y from zero; thousands separators; ``labels`` maps a measure key to its legend text. ``None`` when
+    there is nothing to draw. In a notebook the returned figure shows itself as the cell's output.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if data is None or data.empty:
+        return None
+    fig = _figure_class()(figsize=(7.5, 2.8), dpi=100, facecolor=PAPER)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.set_facecolor("none")
-    series: list[tuple[str, pd.Series]] = []
-    if group_cols:
-        value = value_cols[0]
-        for name, part in data.groupby(group_cols[0], sort=False):
-            series.append((str(name), part.set_index("date")[value]))
-    else:
-        for value in value_cols:
-            series.append((labels.get(value, value), data.set_index("date")[value]))
+    ax.set_facecolor(PAPER)
     complete = data.groupby("date")["complete"].all()
     first_provisional = complete[~complete].index.min() if (~complete).any() else None
-    for i, (name, s) in enumerate(series):
+    for i, (name, s) in enumerate(_series(data, labels or {})):
         s = s.sort_index().astype("float64")
         colour = f"C{i}"
         final = s[complete.reindex(s.index).fillna(False).to_numpy()]
@@ -289,21 +335,51 @@ def plot_png(data: pd.DataFrame, *, title: str = "", labels: dict[str, str] | No
             ax.plot(tail.index, tail.to_numpy(), color=colour, marker="o", ms=3, linestyle="--", alpha=0.6)
     if first_provisional is not None:
         ax.axvspan(first_provisional - pd.Timedelta(hours=12), data["date"].max() + pd.Timedelta(hours=12),
-                   color=ink, alpha=0.12, label="provisional (Apple may still revise)")
+                   color="#7f7f7f", alpha=0.15, label=BAND_LABEL)
     ax.set_ylim(bottom=0)
-    ax.set_title(title, color=ink, fontsize=10)
-    ax.tick_params(colors=ink, labelsize=8)
+    ax.set_title(title, color=INK, fontsize=10)
+    ax.tick_params(colors=INK, labelsize=8)
     ax.yaxis.set_major_formatter(_thousands())
     for spine in ax.spines.values():
-        spine.set_color(ink)
+        spine.set_color(INK)
     legend = ax.legend(fontsize=7, frameon=False, loc="lower left")
     for text in legend.get_texts():
-        text.set_color(ink)
+        text.set_color(INK)
     fig.autofmt_xdate()
     fig.tight_layout()
+    return fig
+
+
+_FIGURE: list[type] = []
+
+
+def _figure_class() -> type:
+    """A matplotlib ``Figure`` that shows itself in a notebook (a plain one, without pyplot, shows only its repr)."""
+    if not _FIGURE:
+        from matplotlib.figure import Figure
+
+        class ChartFigure(Figure):
+            def _repr_png_(self) -> bytes:
+                return figure_png(self)
+
+        _FIGURE.append(ChartFigure)
+    return _FIGURE[0]
+
+
+def figure_png(fig: Any) -> bytes:
+    """A figure as PNG bytes."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", transparent=True)
+    fig.savefig(buf, format="png", facecolor=fig.get_facecolor())
     return buf.getvalue()
+
+
+def plot_png(data: pd.DataFrame, *, title: str = "", labels: dict[str, str] | None = None) -> bytes | None:
+    """:func:`plot_chart` as PNG bytes (``None`` without matplotlib or without rows)."""
+    try:
+        fig = plot_chart(data, title=title, labels=labels)
+    except ImportError:
+        return None
+    return None if fig is None else figure_png(fig)
 
 
 def _thousands() -> Any:

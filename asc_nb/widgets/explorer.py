@@ -142,6 +142,8 @@ class ReportsExplorer(Panel):
         self.chart_note = w.HTML()
         self.plot = w.Image(format="png", layout=w.Layout(max_width="760px"))
         self.plot.layout.display = "none"
+        #: the matplotlib Figure behind the chart (``charts.plot_chart``), ``None`` when none is drawn
+        self.figure: Any = None
         self.grid_box = w.VBox([])
         self.grid_box.add_class("asc-nb-grid")
         self.grid: Any = None
@@ -318,6 +320,7 @@ class ReportsExplorer(Panel):
         self.frame = self.chart_data = self.result = self.error = None
         self.summary.value = self.chart_note.value = ""
         self.plot.layout.display = "none"
+        self.figure = None
         self.chart_controls.layout.display = "none"
         self.grid_box.children = ()
         self.progress.value = 0
@@ -615,6 +618,12 @@ class ReportsExplorer(Panel):
             "today": now_utc(self.client).date().isoformat(),
         }
 
+    def plot_options(self) -> dict[str, Any]:
+        """The arguments of :func:`charts.plot_chart` besides the data: the title and the measure's legend text."""
+        by = f" by {self.breakdown.label}" if self.breakdown.value else ""
+        return {"title": f"{self.report_name} — {self.measure.label}{by}",
+                "labels": {self.measure.value: self.measure.label}}
+
     def _redraw(self, _change: dict | None = None) -> None:
         if self.frame is None or not self.measure.value:
             return
@@ -623,6 +632,7 @@ class ReportsExplorer(Panel):
             data = charts.chart_data(self.frame, report, **self.chart_options())
         except NonAdditiveMetricError as exc:
             self.chart_data = None
+            self.figure = None
             self.plot.layout.display = "none"
             self.chart_note.value = _muted(str(exc))
             return
@@ -636,9 +646,12 @@ class ReportsExplorer(Panel):
                "window: Apple may still revise them), drawn dashed on a grey band." if provisional else
                "Every date shown is past the report's completeness window.")
         )
-        png = charts.plot_png(data, title=f"{report} — {label}{by}", labels={self.measure.value: label})
-        if png is not None:
-            self.plot.value = png
+        try:  # the same public function the generated code calls (``.code``), so both draw one chart
+            self.figure = charts.plot_chart(data, **self.plot_options())
+        except ImportError:  # no matplotlib: the note and chart_data still say what the chart would show
+            self.figure = None
+        if self.figure is not None:
+            self.plot.value = charts.figure_png(self.figure)
             self.plot.layout.display = None
 
     # ------------------------------------------------------------------ grid
@@ -680,18 +693,16 @@ class ReportsExplorer(Panel):
             f"start={r.get('start')!r}, end={r.get('end')!r})",
         ]
         if self.chart_data is not None:
-            opts = self.chart_options()
-            args = ", ".join(f"{k}={v!r}" for k, v in opts.items())
+            args = ", ".join(f"{k}={v!r}" for k, v in self.chart_options().items())
+            plot = ", ".join(f"{k}={v!r}" for k, v in self.plot_options().items())
             lines += [
                 "",
-                "from asc_nb.widgets.charts import chart_data",
+                "# the chart the panel draws: provisional dates dashed on a grey band, y from zero",
+                "from asc_nb.widgets import chart_data, plot_chart",
                 f"chart = chart_data(df, {r.get('report')!r}, {args})",
+                f"fig = plot_chart(chart, {plot})",
+                "fig",
             ]
-            m = opts["measures"][0]
-            if opts["breakdown"]:
-                lines.append(f"chart.pivot(index='date', columns={opts['breakdown']!r}, values={m!r}).plot(ylim=(0, None))")
-            else:
-                lines.append(f"chart.plot(x='date', y={m!r}, ylim=(0, None))")
         return "\n".join(lines)
 
     def default_export_name(self) -> str:

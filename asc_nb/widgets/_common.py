@@ -342,6 +342,46 @@ def code_html(code: str) -> str:
     )
 
 
+def _note(level: str, text: str) -> str:
+    """A short answer beside a control: icon and text in the level's colour."""
+    colour, icon = _LEVELS.get(level, _LEVELS["info"])
+    return (f'<span class="asc-nb-{level}" style="color: var(--jp-ui-font-color1); margin-left: 8px;">'
+            f'<i class="fa fa-{icon}" style="color: {colour};" aria-hidden="true"></i> {html.escape(text)}</span>')
+
+
+def fit(widget: w.Widget) -> w.Widget:
+    """Size a button (or toggle buttons) to its label, so no label is cut off with "…"; returns the widget."""
+    if isinstance(widget, w.ToggleButtons):
+        widget.style.button_width = "auto"
+    else:
+        widget.layout.width = "auto"
+        widget.layout.min_width = "max-content"
+    return widget
+
+
+def fit_controls(root: w.Widget) -> None:
+    """:func:`fit` every button and toggle-button group under ``root`` (ipywidgets' fixed 148 px cuts labels)."""
+    stack = [root]
+    while stack:
+        widget = stack.pop()
+        if isinstance(widget, w.Button | w.ToggleButtons):
+            fit(widget)
+        stack.extend(getattr(widget, "children", ()) or ())
+
+
+def fit_text(widget: w.Text, *, min_chars: int = 40) -> w.Text:
+    """Let a text field grow with its value (up to the panel's width), so a long value is not cut off."""
+    def size(_change: Any = None) -> None:
+        chars = max(min_chars, len(widget.value) + 3)
+        # the description label takes the ipywidgets' label width; ``ch`` is a digit's width, wider than most text
+        widget.layout.width = f"calc({chars}ch + var(--jp-widgets-inline-label-width, 80px))"
+        widget.layout.max_width = "100%"
+
+    size()
+    widget.observe(size, names="value")
+    return widget
+
+
 class Panel(w.VBox):
     """The base of every panel: one worker thread, ``busy``, ``wait()``, ``frame``/``code``/``export``.
 
@@ -361,13 +401,18 @@ class Panel(w.VBox):
         if not hasattr(self, "status"):
             self.status = Status()
         self.on_change = getattr(self, "on_change", None) or Listeners()
-        self.show_code = w.Button(description="Show code", icon="code", tooltip="The Python that gives this table as df")
+        self.show_code = fit(w.Button(description="Show code", icon="code",
+                                      tooltip="The Python that gives this table as df"))
         self.export_path = w.Text(placeholder="file.csv or file.parquet", description="Export to",
                                   layout=w.Layout(width="340px"))
-        self.export_button = w.Button(description="Export", icon="floppy-o", tooltip="Write the table to the file")
+        self.export_button = fit(w.Button(description="Export", icon="floppy-o", tooltip="Write the table to the file"))
+        #: the Export's answer beside its button (the status line may be scrolled out of view): path and rows
+        self.export_note = w.HTML()
+        self.export_note.add_class("asc-nb-export-note")
         self.code_view = w.HTML()
         self.code_view.layout.display = "none"
-        self.tools = w.VBox([w.HBox([self.show_code, self.export_path, self.export_button]), self.code_view])
+        self.tools = w.VBox([w.HBox([self.show_code, self.export_path, self.export_button, self.export_note],
+                                    layout=w.Layout(align_items="center")), self.code_view])
         self.tools.add_class("asc-nb-tools")
         self.busy_controls: list[w.Widget] = getattr(self, "busy_controls", [])
         self._jobs: deque[tuple[Callable[..., Any], tuple, dict]] = deque()
@@ -377,6 +422,7 @@ class Panel(w.VBox):
         self._wait_until = 0.0
         self._ticker: threading.Thread | None = None
         super().__init__(children, **kwargs)
+        fit_controls(self)  # no button label cut off with "…"
         self.show_code.on_click(self._on_show_code)
         self.export_button.on_click(self._on_export)
         self.observe(self._on_busy, names="busy")
@@ -517,6 +563,8 @@ class Panel(w.VBox):
         empty = self.frame is None
         self.show_code.disabled = empty
         self.export_button.disabled = empty or self.busy
+        if _change is not None:  # a new table: the answer about the earlier one no longer describes it
+            self.export_note.value = ""
         if empty:
             self.code_view.value = ""
             self.code_view.layout.display = "none"
@@ -542,10 +590,14 @@ class Panel(w.VBox):
         path = self.export_path.value.strip() or self.default_export_name()
         try:
             written = self.export(path)
-        except Exception as exc:  # shown in the panel
-            self.status.show("error", f"Export failed. {describe_error(exc)}")
+        except Exception as exc:  # shown in the panel, beside the button and in the status line
+            text = f"Export failed. {describe_error(exc)}"
+            self.export_note.value = _note("error", text)
+            self.status.show("error", text)
             return
-        self.status.show("ok", f"Exported {len(self.frame):,} rows to {written}.")  # type: ignore[arg-type]
+        text = f"Exported {len(self.frame):,} rows to {written.resolve()}."  # type: ignore[arg-type]
+        self.export_note.value = _note("ok", text)
+        self.status.show("ok", text)
 
     def close(self) -> None:
         """Close the widget and stop listening to the client's waits."""

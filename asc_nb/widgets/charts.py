@@ -98,6 +98,11 @@ def _numeric_columns(frame: pd.DataFrame) -> list[str]:
     ]  # fmt: skip
 
 
+def measure_columns(frame: pd.DataFrame) -> list[str]:
+    """The frame's measure columns (numbers that are not ids or provenance), in the frame's order."""
+    return _numeric_columns(frame)
+
+
 def measure_options(frame: pd.DataFrame, report: str | None = None) -> list[Measure]:
     """The measures a chart of ``frame`` may plot, the default first."""
     found: list[Measure] = []

@@ -66,6 +66,45 @@ def _iso(d: date | None) -> str | None:
     return d.isoformat() if d else None
 
 
+class _Meter:
+    """The download's progress in honest words: segments are listed instance by instance while the download runs,
+    so until every instance is listed the total is a floor ("24+") and the percentage an estimate from the
+    instances listed so far; at Cancel the numbers freeze.
+    """
+
+    def __init__(self, instances: int) -> None:
+        self.instances = instances
+        self.lock = threading.Lock()
+        self.pct = 0
+        self.calls = 0
+        self.done = self.planned = self.bytes = 0
+        self.listed = 0
+
+    def update(self, done: int, planned: int, nbytes: int) -> tuple[int, str]:
+        """One callback: each is one event (an instance listed or a segment done), so listed = calls - done."""
+        self.calls += 1
+        self.done, self.planned, self.bytes = done, planned, nbytes
+        self.listed = min(self.instances, max(self.listed, self.calls - done)) if self.instances else 0
+        listed_all = not self.instances or self.listed >= self.instances
+        total = planned if listed_all or not self.listed else planned * self.instances / self.listed
+        self.pct = min(99, max(self.pct, math.floor(100 * done / max(total, 1))))
+        if listed_all:
+            text = f"{self.pct}% · {done} of {planned} segments · {nbytes / 1e6:,.1f} MB"
+        else:
+            text = (f"about {self.pct}% · {done} of {planned}+ segments · {self.listed} of {self.instances} "
+                    f"instances listed · {nbytes / 1e6:,.1f} MB")
+        return self.pct, text
+
+    def all_in(self) -> bool:
+        listed_all = not self.instances or self.listed >= self.instances
+        return listed_all and self.planned > 0 and self.done >= self.planned
+
+    def cancelled(self) -> str:
+        more = "" if not self.instances or self.listed >= self.instances else "+"
+        return (f"Cancelled after {self.done} of {self.planned}{more} segments ({self.bytes / 1e6:,.1f} MB); "
+                "this download's table was not built")
+
+
 @dataclass(frozen=True)
 class _Job:
     """One download: what was chosen when it was clicked (the worker reads nothing else)."""
@@ -421,7 +460,17 @@ class ReportsExplorer(Panel):
                                       else "no rows for the chosen dates"),
                 "Granularity": enum_text(row.get("granularity", "")),
             })  # fmt: skip
-        self.instances_table.value = frame_html(pd.DataFrame(rows), max_rows=12)
+        table = frame_html(pd.DataFrame(rows), max_rows=12)
+        empty = sum(r["Covers data dates"] == "no rows for the chosen dates" for r in rows)
+        if empty:
+            days = getattr(self._plan[1], "settle_days", None) if self._plan is not None else None
+            settle = f"{days} days" if isinstance(days, int) else "a few days"
+            table += _muted(
+                f"{empty} instance(s) held no rows for the chosen dates. They were read anyway, and a new download "
+                "reads them again: Apple's listing does not say which dates an instance holds (an instance processed "
+                "on a day may carry that day, late rows and corrections of earlier days, or both), so every "
+                f"instance processed from the start date to {settle} after the end date is read.")
+        self.instances_table.value = table
 
     # ------------------------------------------------------------------ download
 
@@ -453,7 +502,10 @@ class ReportsExplorer(Panel):
         self.status.show("info", "Nothing was downloaded.")
 
     def cancel_download(self) -> None:
-        """Stop the running download promptly; nothing half-written stays in the cache."""
+        """Stop the running download promptly; nothing half-written stays in the cache.
+
+        The progress line freezes at the click (what was done by then), and says so once the download has stopped.
+        """
         if self._job is not None:
             self._cancel_event.set()
             self.status.show("busy", "Cancelling…")
@@ -464,17 +516,23 @@ class ReportsExplorer(Panel):
         self.error = None
         self.progress.value, self.progress.bar_style = 0, ""
         self._sync_controls()
-        shown = {"pct": 0}
-        lock = threading.Lock()
+        instances = 0 if self.instances is None else len(self.instances)
+        meter = _Meter(instances)
 
         def on_progress(done: int, planned: int, nbytes: int, _planned_bytes: int) -> None:
-            if cancel.is_set() and not supports_cancel:
-                raise DownloadCancelled("The download was cancelled.")
-            with lock:  # bar and text from one number; the bar never moves back
-                pct = min(99, max(shown["pct"], math.floor(100 * done / max(planned, 1))))
-                shown["pct"] = pct
+            if cancel.is_set():
+                if not supports_cancel:
+                    raise DownloadCancelled("The download was cancelled.")
+                return  # frozen at Cancel: transfers still closing must not move the numbers
+            with meter.lock:  # bar and text from one reading; the bar never moves back
+                pct, text = meter.update(done, planned, nbytes)
+                if cancel.is_set():
+                    return
                 self.progress.value = pct
-                self.progress_text.value = _muted(f"{pct}% · {done} of {planned} segments · {nbytes / 1e6:,.1f} MB")
+                self.progress_text.value = _muted(text)
+                if meter.all_in():
+                    self.status.show("busy", f"All {planned} segment(s) of {job.report} downloaded: reading them "
+                                             "into one table…")
             self.on_change()  # e.g. the dashboard's rate-limit meter follows the calls live
 
         supports_cancel = "cancel" in inspect.signature(self.client.fetch).parameters
@@ -493,8 +551,9 @@ class ReportsExplorer(Panel):
                 else:
                     frame = self.client.fetch(job.request_id, job.report, **kwargs)
         except DownloadCancelled:
-            self.progress.bar_style = "warning"
-            self.progress_text.value = _muted(f"{shown['pct']}% · cancelled")
+            with meter.lock:
+                self.progress.bar_style = "warning"
+                self.progress_text.value = _muted(meter.cancelled())
             self.status.show("warn", "Download cancelled: nothing was kept (verified segments already cached stay "
                                      "cached; nothing half-written). Press Download to start again.")
             return
@@ -516,6 +575,7 @@ class ReportsExplorer(Panel):
         self.result = {"request_id": job.request_id, "report": job.report, "granularity": job.granularity,
                        "start": job.start, "end": job.end}  # first: the frame's export name and code read it
         self.frame = frame
+        self.status.show("busy", f"Downloaded {job.report}: {frame.shape[0]:,} rows. Drawing the chart and the grid…")
         self.progress.value, self.progress.bar_style = 100, "success"
         stats = frame.attrs.get("stats") or {}
         segs = stats.get("segments") if isinstance(stats, dict) else None
@@ -657,6 +717,7 @@ class ReportsExplorer(Panel):
     # ------------------------------------------------------------------ grid
 
     def _show_grid(self, frame: pd.DataFrame, report: str) -> None:
+        frame = frame[grid_columns(frame)]  # measures first: what a reader came for, without scrolling right
         shown = frame.rename(columns={c: charts.human(c, report) for c in frame.columns})
         try:
             from itables import JavascriptFunction
@@ -672,7 +733,8 @@ class ReportsExplorer(Panel):
         options = {"maxBytes": GRID_MAX_BYTES, "lengthMenu": [10, 25, 50, 100], "pageLength": 10,
                    "columnDefs": [{"targets": ints, "render": thousands, "className": "dt-right"}] if ints else [],
                    "classes": "display compact nowrap", "scrollX": True, "column_filters": "footer",
-                   "showIndex": False}
+                   # itables' default (True) makes only the small arrow sort, not a click on the header's text
+                   "text_in_header_can_be_selected": False, "showIndex": False}
         if self.grid is None:
             self.grid = ITable(shown, **options)
         else:
@@ -709,6 +771,15 @@ class ReportsExplorer(Panel):
         r = self.result or {}
         slug = "-".join(str(r.get("report") or "report").lower().split())
         return f"{slug}_{r.get('granularity', '').lower()}_{r.get('start')}_{r.get('end')}.csv"
+
+
+def grid_columns(frame: pd.DataFrame) -> list[str]:
+    """The grid's column order: the date, the measures, the dimensions, then the provenance columns."""
+    measures = charts.measure_columns(frame)
+    provenance = [c for c in frame.columns if c in charts.PROVENANCE and c != "date"]
+    first = [c for c in ("date",) if c in frame.columns]
+    rest = [c for c in frame.columns if c not in measures and c not in provenance and c not in first]
+    return first + measures + rest + provenance
 
 
 def _muted(text: str) -> str:

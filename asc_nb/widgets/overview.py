@@ -33,6 +33,7 @@ from asc_nb import metrics as M
 from asc_nb import registry
 from asc_nb.errors import ASCError
 
+from . import charts
 from ._common import Panel, Status, describe_error, frame_html, heading, now_utc
 
 __all__ = ["Overview", "KpiCards", "FunnelPanel", "BreakdownPanel", "DEFAULT_KPIS"]
@@ -44,6 +45,18 @@ _WARNINGS_LOCK = threading.Lock()
 DIMENSIONS = ("territory", "device", "source_type", "page_type", "platform_version")
 BREAKDOWN_METRICS = ("impressions", "product_page_views", "total_downloads", "first_time_downloads",
                      "redownloads", "sessions")
+
+
+def label(name: str) -> str:
+    """A metric or dimension in plain words for a person ("product_page_views" -> "Product page views")."""
+    text = str(name).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def default_window(source: Any, kpis: Iterable[str] = DEFAULT_KPIS) -> tuple[dt.date, dt.date]:
+    """The default week: the last 7 days every KPI's report has completed (the dashboard's explorer uses it too)."""
+    last = _today(source) - dt.timedelta(days=complete_after_days(kpis))
+    return last - dt.timedelta(days=6), last
 
 
 def complete_after_days(metrics: Iterable[str]) -> int:
@@ -102,20 +115,25 @@ def _sign(bound: str) -> str:
     return {"upper bound": "≤ ", "lower bound": "≥ ", "bound": "≈ "}.get(bound or "", "")
 
 
-def _png(draw: Callable[[Any], None], size: tuple[float, float]) -> bytes:
-    """A transparent PNG drawn by ``draw(ax)`` (neutral ink: readable on light and dark themes)."""
+def _png(draw: Callable[[Any], None], size: tuple[float, float], *, paper: str | None = None) -> bytes:
+    """A PNG drawn by ``draw(ax)``: transparent, or on ``paper`` (charts with text: dark ink on their own white,
+    which reads on light and dark themes alike)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=size, dpi=100)
-    fig.patch.set_alpha(0)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.set_facecolor("none")
+    if paper is None:
+        fig.patch.set_alpha(0)
+        ax.set_facecolor("none")
+    else:
+        fig.set_facecolor(paper)
+        ax.set_facecolor(paper)
     draw(ax)
     fig.tight_layout(pad=0.2)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", transparent=True)
+    fig.savefig(buf, format="png", transparent=paper is None, facecolor=fig.get_facecolor())
     return buf.getvalue()
 
 
@@ -128,7 +146,7 @@ def sparkline_png(values: Sequence[float]) -> bytes:
 
 
 def bars_png(labels: Sequence[str], values: Sequence[float], *, title: str = "", horizontal: bool = False) -> bytes:
-    ink = "#8a8a8a"
+    ink = charts.INK
 
     def draw(ax: Any) -> None:
         if horizontal:
@@ -141,7 +159,7 @@ def bars_png(labels: Sequence[str], values: Sequence[float], *, title: str = "",
         for spine in ax.spines.values():
             spine.set_color(ink)
 
-    return _png(draw, (5.5, 2.4))
+    return _png(draw, (5.5, 2.4), paper=charts.PAPER)
 
 
 class _View(Panel):
@@ -202,7 +220,8 @@ class KpiCards(_View):
             who = f"<div style='font-size: 10px;'>{html.escape(app_names.get(str(app), str(app)))}</div>" if app else ""
             text = w.HTML(
                 f'<div class="asc-nb-kpi" data-metric="{html.escape(name)}" style="padding: 2px 6px;">'
-                f"{who}<div style='font-size: 11px; color: var(--jp-ui-font-color2);'>{html.escape(name)}</div>"
+                f"{who}<div class='asc-nb-kpi-label' title='{html.escape(name)}' "
+                f"style='font-size: 11px; color: var(--jp-ui-font-color2);'>{html.escape(label(name))}</div>"
                 f"<div class='asc-nb-kpi-value' style='font-size: 20px; font-weight: 600;'>"
                 f"{html.escape(_sign(bound) + _fmt(row['value'], unit))}</div>"
                 f"<div style='font-size: 11px; color: {colour};'>{html.escape(delta)}</div>{note}</div>"
@@ -249,8 +268,9 @@ class BreakdownPanel(_View):
     """One metric split by one dimension: the top N values and the rest as "Other", as table and chart."""
 
     def __init__(self, source: Any = None) -> None:
-        self.dimension = w.Dropdown(options=list(DIMENSIONS), value="territory", description="By")
-        self.metric = w.Dropdown(options=list(BREAKDOWN_METRICS), value="impressions", description="Metric")
+        self.dimension = w.Dropdown(options=[(label(d), d) for d in DIMENSIONS], value="territory", description="By")
+        self.metric = w.Dropdown(options=[(label(m), m) for m in BREAKDOWN_METRICS], value="impressions",
+                                 description="Metric")
         self.top = w.BoundedIntText(value=5, min=1, max=50, description="Top N", layout=w.Layout(width="160px"))
         self.table = w.HTML()
         self.chart = w.Image(format="png", layout=w.Layout(max_width="560px"))
@@ -263,7 +283,7 @@ class BreakdownPanel(_View):
         shown["share"] = [_fmt(v, "fraction") for v in frame["share"]]
         self.table.value = frame_html(shown)
         vals = [0.0 if v is pd.NA else float(v) for v in frame[metric].tolist()]
-        self.chart.value = bars_png([str(x) for x in frame[dimension]], vals, title=f"{metric} by {dimension}")
+        self.chart.value = bars_png([str(x) for x in frame[dimension]], vals, title=f"{label(metric)} by {label(dimension).lower()}")
 
 
 class Overview(Panel):

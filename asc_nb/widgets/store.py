@@ -14,7 +14,7 @@ import pandas as pd
 
 from asc_nb.store import DEFAULT_REPORTS, Store
 
-from ._common import Panel, Status, frame_html, heading
+from ._common import Panel, Status, fit_text, frame_html, heading
 
 __all__ = ["StorePanel", "coverage_heatmap"]
 
@@ -73,7 +73,7 @@ class StorePanel(Panel):
                  load: bool = True) -> None:
         self.store = store if store is not None else Store()
         self.status = Status()
-        self.reports = w.Text(value=", ".join(reports), description="Reports", layout=w.Layout(width="640px"))
+        self.reports = fit_text(w.Text(value=", ".join(reports), description="Reports"))  # never cut off
         self.backfill = w.Checkbox(value=False, description="Backfill (ONE_TIME_SNAPSHOT)", indent=False)
         self.sync_button = w.Button(description="Sync", icon="refresh", button_style="primary",
                                     tooltip="Fetch what is new into the store (runs in the background)")

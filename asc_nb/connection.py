@@ -44,9 +44,11 @@ class _Notice:
     def _repr_html_(self) -> str:
         import html
 
+        # no symbol glyph (U+24D8 and friends): fonts without it draw an empty box; an accent border marks it
         return ('<div class="asc-nb-notice" style="color: var(--jp-ui-font-color2, #666); '
-                'font-size: var(--jp-ui-font-size1, 12px); padding: 2px 0;">'
-                f"&#9432; {html.escape(SANDBOX_NOTICE)}</div>")
+                'font-size: var(--jp-ui-font-size1, 12px); padding: 2px 8px; '
+                'border-left: 3px solid var(--jp-brand-color1, #1976d2);">'
+                f"{html.escape(SANDBOX_NOTICE)}</div>")
 
 
 def _in_kernel() -> bool:

@@ -8,9 +8,9 @@ from typing import Any
 
 import ipywidgets as w
 
-from ._common import Listeners
+from ._common import Listeners, enum_text, is_true
 from .explorer import EMPTY_HELP, ReportsExplorer
-from .overview import Overview
+from .overview import Overview, default_window
 from .requests import RequestPanel, RequestsOverview, RequestsTable
 
 TAB_REQUEST, TAB_REQUESTS, TAB_REPORTS, TAB_OVERVIEW, TAB_STORE = 0, 1, 2, 3, 4
@@ -123,7 +123,8 @@ class Dashboard(w.VBox):
         self.request_panel = RequestPanel(client, load=False)
         self.requests_table = RequestsTable(client, load=False)
         self.requests_overview = RequestsOverview(client)
-        self.explorer = ReportsExplorer(client)
+        # the explorer opens on the Overview's week (the last seven days every KPI's report has completed)
+        self.explorer = ReportsExplorer(client, window=lambda: default_window(client))
         self.mode = w.HTML(f'<span style="color: var(--jp-ui-font-color2);">Connected to {connection_label(client)}</span>')
         sandbox = getattr(client, "sandbox", None)
         self.clock = SandboxClock(sandbox) if sandbox is not None else None
@@ -169,6 +170,20 @@ class Dashboard(w.VBox):
     def _on_tab(self, change: dict) -> None:
         if change["new"] == TAB_OVERVIEW:
             self.open_overview()
+        elif change["new"] == TAB_REPORTS and self.explorer.request_id is None:
+            # the Reports tab opened directly: show the chosen app's ONGOING request (after its requests list)
+            self.requests_table.run(self._open_default_request)
+
+    def _open_default_request(self) -> None:
+        """Open the Requests table's ONGOING request (else its first) in the explorer, if none is open yet."""
+        frame = self.requests_table.frame
+        if self.explorer.request_id is not None or frame is None or frame.empty:
+            return
+        live = [enum_text(a) == "ONGOING" and not is_true(s)
+                for a, s in zip(frame["access_type"], frame["stopped_due_to_inactivity"], strict=True)]
+        ongoing = frame[live]
+        row = (ongoing if len(ongoing) else frame).iloc[0]
+        self.explorer.run(self.explorer.load, str(row["id"]))
 
     def open_overview(self) -> Overview:
         """Build the Overview (first time: for the app chosen in the Request tab) and show its tab."""

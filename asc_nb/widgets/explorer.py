@@ -17,6 +17,7 @@ import inspect
 import math
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -59,6 +60,9 @@ EMPTY_HELP = (
     "No request is open here yet. In the Requests tab choose an app and a request, then press "
     "Explore reports (or in code: dash.explore(request_id)). No request yet? Create one in the Request tab."
 )
+#: the report list starts with the categories analysts use most: App Store commerce (downloads, purchases) and
+#: engagement, then App Usage (Apple's category values; COMMERCE is how the API spells App Store Commerce)
+CATEGORY_ORDER = ("COMMERCE", "APP_STORE_COMMERCE", "APP_STORE_ENGAGEMENT", "APP_USAGE", "FRAMEWORK_USAGE", "PERFORMANCE")
 VIEW_OPTIONS = [("As downloaded", ""), ("Per week", "WEEKLY"), ("Per month", "MONTHLY")]
 
 
@@ -135,11 +139,14 @@ class ReportsExplorer(Panel):
     result = traitlets.Any(None)
 
     def __init__(self, client: Any, request_id: str | None = None, *, days: int = 7,
-                 app_names: dict[str, str] | None = None) -> None:
+                 app_names: dict[str, str] | None = None,
+                 window: Callable[[], tuple[date, date]] | None = None) -> None:
         if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_DAYS:
             raise ValueError(f"days must be a whole number of days from 1 to {MAX_DAYS}; got {days!r}")
         self.client = client
         self.days = days
+        #: the default (start, end) when given (the dashboard passes the Overview's week), else the last ``days``
+        self.window = window
         #: app id -> name (the dashboard shares its listing; else one call per request opened)
         self.app_names: dict[str, str] = dict(app_names or {})
         self.request_info: dict[str, Any] = {}
@@ -233,7 +240,9 @@ class ReportsExplorer(Panel):
             self.load(request_id)
 
     def _default_dates(self) -> tuple[date, date]:
-        """The last ``days`` days up to yesterday (today's rows are published tomorrow at the earliest)."""
+        """``window()`` when given, else the last ``days`` days up to yesterday (today's rows come tomorrow)."""
+        if self.window is not None:
+            return self.window()
         last = now_utc(self.client).date() - timedelta(days=1)
         return last - timedelta(days=self.days - 1), last
 
@@ -303,7 +312,7 @@ class ReportsExplorer(Panel):
             + "</div>"
         )
         self.reports = reports
-        cats = sorted({enum_text(c) for c in reports["category"].dropna()})
+        cats = sorted({enum_text(c) for c in reports["category"].dropna()}, key=lambda c: (category_rank(c), c))
         self.category.options = [("All categories", "")] + [(c.replace("_", " ").title(), c) for c in cats]
         self.category.value = ""
         self._refilter()
@@ -323,7 +332,8 @@ class ReportsExplorer(Panel):
 
     def _refilter(self, _change: dict | None = None) -> None:
         shown = self.shown_reports()
-        options = [(str(row["name"]), str(row["id"])) for _, row in shown.sort_values("name").iterrows()]
+        ordered = sorted(shown.itertuples(index=False), key=lambda r: report_rank(r.name, r.category))
+        options = [(str(r.name), str(r.id)) for r in ordered]
         set_options(self.report, options)
         total = 0 if self.reports is None else len(self.reports)
         self.count.value = _muted(f"{len(options)} of {total} reports") if self.reports is not None else ""
@@ -771,6 +781,18 @@ class ReportsExplorer(Panel):
         r = self.result or {}
         slug = "-".join(str(r.get("report") or "report").lower().split())
         return f"{slug}_{r.get('granularity', '').lower()}_{r.get('start')}_{r.get('end')}.csv"
+
+
+def category_rank(category: Any) -> int:
+    """Where a category sits in the lists: the App Store and App Usage ones (what analysts read most) first."""
+    text = enum_text(category) if category is not None and category is not pd.NA else ""
+    return CATEGORY_ORDER.index(text) if text in CATEGORY_ORDER else len(CATEGORY_ORDER)
+
+
+def report_rank(name: Any, category: Any) -> tuple[int, bool, str]:
+    """The report list's order: by category (App Store, App Usage first), Standard before Detailed, then by name."""
+    text = str(name)
+    return category_rank(category), text.endswith("Detailed"), text
 
 
 def grid_columns(frame: pd.DataFrame) -> list[str]:

@@ -328,8 +328,7 @@ class Overview(Panel):
         self.app_frame = app_frame
         options, chosen = self._app_options(app_frame)
         # by default the last 7 days every KPI's report has completed (Sessions/Crashes: five days)
-        last = (M._day(end, "end") if end is not None
-                else _today(source) - dt.timedelta(days=complete_after_days(self.kpi_names)))
+        last = M._day(end, "end") if end is not None else default_window(source, self.kpi_names)[1]
         first = M._day(start, "start") if start is not None else last - dt.timedelta(days=6)
         self.apps = w.SelectMultiple(options=options, value=chosen, description="Apps",
                                      rows=min(4, len(options) or 1))
@@ -373,7 +372,7 @@ class Overview(Panel):
         """The window, same length, moved to end at the source's last complete day (after the sandbox's clock
         moved), and every view reloaded: cards never show a window the date fields no longer say."""
         length = (self.end.value - self.start.value) if self.start.value and self.end.value else dt.timedelta(days=6)
-        last = _today(self.source) - dt.timedelta(days=complete_after_days(self.kpi_names))
+        last = default_window(self.source, self.kpi_names)[1]
         self.start.value, self.end.value = last - length, last
         self.load()
 

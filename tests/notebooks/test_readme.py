@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -15,7 +13,6 @@ import pandas as pd
 import asc_nb
 
 REPO = Path(__file__).resolve().parents[2]
-CLI_NAME = "first_line_printed_by_the_cli"
 
 
 def blocks() -> list[str]:
@@ -35,27 +32,23 @@ def test_readme_examples_return_data(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("ASC_NB_STORE", str(tmp_path / "store"))  # never the user's own store
     monkeypatch.chdir(tmp_path)
     ns: dict = {}
-    cli = None
     try:
-        for code in blocks():
-            if CLI_NAME in code:  # the raw-HTTP example needs the sandbox CLI: start it as the README says
-                cli = subprocess.Popen([sys.executable, "-m", "asc_nb.sandbox", "--port", "0", "--write-credentials",
-                                        str(tmp_path / "creds")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                       text=True, cwd=REPO)
-                ns[CLI_NAME] = cli.stdout.readline()
+        for code in blocks():  # as written: nothing is put in front of a block (the raw-HTTP one starts its server)
             with warnings.catch_warnings():
                 warnings.simplefilter("error", asc_nb.MissingDatesWarning)  # "returns data": every date has rows
                 exec(compile(code, "README.md", "exec"), ns)
     finally:
-        if cli is not None:
-            cli.terminate()
-            cli.wait(10)
+        server = ns.get("server")
+        if isinstance(server, subprocess.Popen):
+            server.terminate()
+            server.wait(10)
     assert isinstance(ns["apps"], pd.DataFrame) and len(ns["apps"]) > 0
     assert ns["client"].sandbox is not None
     df = ns["df"]
     assert len(df) > 0 and df.attrs["missing_dates"] == []
     assert df["date"].min() == pd.Timestamp("2026-02-08") and df["date"].max() == pd.Timestamp("2026-02-28")
-    assert ns["r"].status_code == 200 and json.loads(ns[CLI_NAME])["base_url"].startswith("http://127.0.0.1:")
+    assert ns["r"].status_code == 200 and ns["info"]["base_url"].startswith("http://127.0.0.1:")
+    assert ns["server"].wait(10) is not None  # the block stops the server it started
     assert list((tmp_path / "exports").rglob("*.parquet"))
     # `asc_nb.Store()` in the README wrote into this test's directory, not the user's default store
     assert ns["store"].path == tmp_path / "store" and list(ns["store"].lake.rglob("*.parquet"))

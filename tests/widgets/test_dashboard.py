@@ -113,11 +113,12 @@ def test_sandbox_clock_moves_and_the_panels_follow(client, app_ids, sandbox) -> 
     assert dash.clock is not None and "2026-03-02 09:00 UTC" in dash.clock.label.value
     assert list(dash.requests_table.frame["status"]) == ["waiting for first reports"]
     ex = dash.explorer
-    assert ex.end.value == datetime.date(2026, 3, 1)
+    # the Overview's week: the last seven days every KPI's report has completed (Sessions, Crashes: five days)
+    assert (ex.start.value, ex.end.value) == (datetime.date(2026, 2, 19), datetime.date(2026, 2, 25))
     dash.clock.advance_2.click()
     dash.wait()
     assert sandbox.now.date() == datetime.date(2026, 3, 4) and "2026-03-04" in dash.clock.label.value
-    assert ex.end.value == datetime.date(2026, 3, 3) and ex.start.value == datetime.date(2026, 2, 25)
+    assert ex.end.value == datetime.date(2026, 2, 27) and ex.start.value == datetime.date(2026, 2, 21)
     assert list(dash.requests_table.frame["status"]) == ["active"]
     dash.clock.advance_1.click()
     assert sandbox.now.date() == datetime.date(2026, 3, 5)

@@ -194,6 +194,7 @@ class ReportsExplorer(Panel):
         self.grid_box.add_class("asc-nb-grid")
         self.grid: Any = None
         self._cancel_event = threading.Event()
+        self._meter = _Meter(0)
         self._job: _Job | None = None
         self._plan: tuple[_Job, Any] | None = None
         super().__init__(
@@ -517,7 +518,8 @@ class ReportsExplorer(Panel):
         The progress line freezes at the click (what was done by then), and says so once the download has stopped.
         """
         if self._job is not None:
-            self._cancel_event.set()
+            with self._meter.lock:  # a progress update under way finishes first; none follows
+                self._cancel_event.set()
             self.status.show("busy", "Cancelling…")
 
     def _download(self, job: _Job) -> None:
@@ -527,7 +529,7 @@ class ReportsExplorer(Panel):
         self.progress.value, self.progress.bar_style = 0, ""
         self._sync_controls()
         instances = 0 if self.instances is None else len(self.instances)
-        meter = _Meter(instances)
+        self._meter = meter = _Meter(instances)
 
         def on_progress(done: int, planned: int, nbytes: int, _planned_bytes: int) -> None:
             if cancel.is_set():

@@ -354,8 +354,7 @@ def fit(widget: w.Widget) -> w.Widget:
     if isinstance(widget, w.ToggleButtons):
         widget.style.button_width = "auto"
     else:
-        widget.layout.width = "auto"
-        widget.layout.min_width = "max-content"
+        widget.layout.width = "max-content"  # not "auto": in a column, auto stretches it across the panel
     return widget
 
 
@@ -369,14 +368,12 @@ def fit_controls(root: w.Widget) -> None:
         stack.extend(getattr(widget, "children", ()) or ())
 
 
-def fit_text(widget: w.Text, *, min_chars: int = 40) -> w.Text:
-    """Let a text field grow with its value (up to the panel's width), so a long value is not cut off."""
+def fit_text(widget: w.Textarea, *, chars_per_line: int = 70) -> w.Textarea:
+    """A text area as wide as the panel with as many lines as its value needs, so no part of it is cut off."""
     def size(_change: Any = None) -> None:
-        chars = max(min_chars, len(widget.value) + 3)
-        # the description label takes the ipywidgets' label width; ``ch`` is a digit's width, wider than most text
-        widget.layout.width = f"calc({chars}ch + var(--jp-widgets-inline-label-width, 80px))"
-        widget.layout.max_width = "100%"
+        widget.rows = max(1, math.ceil(len(widget.value) / chars_per_line))
 
+    widget.layout.width = "100%"
     size()
     widget.observe(size, names="value")
     return widget

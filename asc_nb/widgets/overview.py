@@ -256,12 +256,15 @@ class FunnelPanel(_View):
 
     def render(self, frame: pd.DataFrame) -> None:
         shown = frame.astype("object").copy()
+        shown["step"] = [label(s) for s in frame["step"]]
         shown["value"] = [_fmt(v, "count") for v in frame["value"]]
         for c in ("of_previous", "of_first"):
             shown[c] = [_fmt(v, "fraction") for v in frame[c]]
+        shown = shown.rename(columns={"step": "Step", "value": "Value", "of_previous": "Of the step before",
+                                      "of_first": "Of the first step"})  # the frame keeps its column names
         self.table.value = frame_html(shown)
         vals = [0.0 if v is pd.NA else float(v) for v in frame["value"].tolist()]
-        self.chart.value = bars_png([str(s) for s in frame["step"]], vals, title="Funnel", horizontal=True)
+        self.chart.value = bars_png([label(s) for s in frame["step"]], vals, title="Funnel", horizontal=True)
 
 
 class BreakdownPanel(_View):
@@ -281,6 +284,7 @@ class BreakdownPanel(_View):
         shown = frame.astype("object").copy()
         shown[metric] = [_fmt(v, M.METRICS[metric].unit) for v in frame[metric]]
         shown["share"] = [_fmt(v, "fraction") for v in frame["share"]]
+        shown = shown.rename(columns={c: label(c) for c in shown.columns})
         self.table.value = frame_html(shown)
         vals = [0.0 if v is pd.NA else float(v) for v in frame[metric].tolist()]
         self.chart.value = bars_png([str(x) for x in frame[dimension]], vals, title=f"{label(metric)} by {label(dimension).lower()}")

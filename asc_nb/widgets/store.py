@@ -73,7 +73,7 @@ class StorePanel(Panel):
                  load: bool = True) -> None:
         self.store = store if store is not None else Store()
         self.status = Status()
-        self.reports = fit_text(w.Text(value=", ".join(reports), description="Reports"))  # never cut off
+        self.reports = fit_text(w.Textarea(value=", ".join(reports), description="Reports"))  # never cut off
         self.backfill = w.Checkbox(value=False, description="Backfill (ONE_TIME_SNAPSHOT)", indent=False)
         self.sync_button = w.Button(description="Sync", icon="refresh", button_style="primary",
                                     tooltip="Fetch what is new into the store (runs in the background)")

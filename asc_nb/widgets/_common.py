@@ -355,6 +355,7 @@ def fit(widget: w.Widget) -> w.Widget:
         widget.style.button_width = "auto"
     else:
         widget.layout.width = "max-content"  # not "auto": in a column, auto stretches it across the panel
+        widget.layout.flex = "0 0 auto"  # and a crowded row does not squeeze it
     return widget
 
 
@@ -404,7 +405,7 @@ class Panel(w.VBox):
                                   layout=w.Layout(width="340px"))
         self.export_button = fit(w.Button(description="Export", icon="floppy-o", tooltip="Write the table to the file"))
         #: the Export's answer beside its button (the status line may be scrolled out of view): path and rows
-        self.export_note = w.HTML()
+        self.export_note = w.HTML(layout=w.Layout(flex="1 1 auto", min_width="0"))  # wraps, never squeezes
         self.export_note.add_class("asc-nb-export-note")
         self.code_view = w.HTML()
         self.code_view.layout.display = "none"

@@ -42,6 +42,11 @@ __all__ = ["Overview", "KpiCards", "FunnelPanel", "BreakdownPanel", "DEFAULT_KPI
 DEFAULT_KPIS = ("impressions", "product_page_views", "total_downloads", "conversion_rate", "sessions",
                 "active_devices", "crashes")
 _WARNINGS_LOCK = threading.Lock()
+
+
+def _wrap() -> w.Layout:
+    """A table and its chart side by side, the chart below when the panel is too narrow (never cut off)."""
+    return w.Layout(flex_flow="row wrap")
 DIMENSIONS = ("territory", "device", "source_type", "page_type", "platform_version")
 BREAKDOWN_METRICS = ("impressions", "product_page_views", "total_downloads", "first_time_downloads",
                      "redownloads", "sessions")
@@ -156,6 +161,7 @@ def bars_png(labels: Sequence[str], values: Sequence[float], *, title: str = "",
             ax.tick_params(axis="x", rotation=30)
         ax.set_title(title, color=ink, fontsize=9)
         ax.tick_params(colors=ink, labelsize=8)
+        (ax.xaxis if horizontal else ax.yaxis).set_major_formatter(charts._thousands())
         for spine in ax.spines.values():
             spine.set_color(ink)
 
@@ -251,7 +257,7 @@ class FunnelPanel(_View):
     def __init__(self, source: Any = None) -> None:
         self.table = w.HTML()
         self.chart = w.Image(format="png", layout=w.Layout(max_width="560px"))
-        super().__init__("Acquisition funnel", [w.HBox([self.table, self.chart])], source=source,
+        super().__init__("Acquisition funnel", [w.HBox([self.table, self.chart], layout=_wrap())], source=source,
                          export_name="funnel.csv")
 
     def render(self, frame: pd.DataFrame) -> None:
@@ -278,7 +284,8 @@ class BreakdownPanel(_View):
         self.table = w.HTML()
         self.chart = w.Image(format="png", layout=w.Layout(max_width="560px"))
         super().__init__("Breakdown", [w.HBox([self.metric, self.dimension, self.top]),
-                                       w.HBox([self.table, self.chart])], source=source, export_name="breakdown.csv")
+                                       w.HBox([self.table, self.chart], layout=_wrap())], source=source,
+                         export_name="breakdown.csv")
 
     def render(self, frame: pd.DataFrame, dimension: str, metric: str) -> None:
         shown = frame.astype("object").copy()

@@ -173,11 +173,15 @@ def _chosen(frame: pd.DataFrame, report: str | None, measures: list[str] | tuple
     if unknown or not chosen:
         raise ConfigError(f"Unknown measure(s) {unknown or chosen} for {report or 'this frame'}; "
                           f"choose from {sorted(available)}")
+    _check_breakdown(frame, report, breakdown, top)
+    return [available[k] for k in chosen]
+
+
+def _check_breakdown(frame: pd.DataFrame, report: str | None, breakdown: str | None, top: int) -> None:
     if breakdown is not None and breakdown not in frame.columns:
         raise ConfigError(f"Cannot break down by {breakdown!r}: choose one of {dimensions(frame, report)}")
     if not isinstance(top, int) or top < 1:
         raise ConfigError(f"top must be a whole number >= 1; got {top!r}")
-    return [available[k] for k in chosen]
 
 
 def _empty(keys: list[str], picked: list[Measure]) -> pd.DataFrame:

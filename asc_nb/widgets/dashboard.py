@@ -104,7 +104,8 @@ class Dashboard(w.VBox):
     """The panels in tabs, wired together: a created request shows up in the table, "Open it" jumps
     to it, "Explore reports" opens the explorer on it, and the meter follows every call.
 
-    Documented handles: ``.request_panel`` (Request tab), ``.requests_table`` and ``.requests_overview``
+    The Reports tab opened before any request was explored shows the chosen app's ONGOING request; the explorer
+    and the Overview open on the same week. Documented handles: ``.request_panel`` (Request tab), ``.requests_table`` and ``.requests_overview``
     (Requests tab), ``.explorer`` (Reports tab), ``.overview`` (Overview tab: ``None`` until first opened, see
     :meth:`open_overview`), ``.store_panel`` (Store tab, with ``store=``; else ``None``), ``.meter``, ``.clock``
     (sandbox only, else ``None``).

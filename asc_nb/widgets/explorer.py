@@ -127,8 +127,10 @@ class ReportsExplorer(Panel):
     ``.end``, ``.list_instances``, ``.download``, ``.cancel``, ``.measure``, ``.breakdown``, ``.top``,
     ``.view``; "Show code" / "Export" (``.show_code``, ``.export_path``, ``.export_button``).
     State: ``.reports`` and ``.instances`` (DataFrames), ``.frame`` (the downloaded data, equal to
-    ``client.fetch(...)``), ``.chart_data`` (the frame behind the chart), ``.estimate`` (calls and
-    budget share of the next download), ``.progress`` (0–100), ``.result``, ``.error``, ``.busy``.
+    ``client.fetch(...)``), ``.chart_data`` (the frame behind the chart), ``.figure`` (the chart itself, drawn by
+    :func:`asc_nb.widgets.plot_chart`, which ``.code`` calls too), ``.estimate`` (calls and budget share of the next
+    download), ``.progress`` (0–100), ``.result``, ``.error``, ``.busy``. ``window``: a callable giving the
+    default (start, end) dates (the dashboard passes the Overview's week); else the last ``days`` days.
     """
 
     request_id = traitlets.Unicode(None, allow_none=True)

@@ -110,8 +110,9 @@ def active_last_30_days(load: Loader, app_ids: str | Iterable[str], *, start: An
     """Devices with a session in the 30 days up to each date of [start, end], as bounds.
 
     ``low``: the sum over device types of the largest single row (rows of different device types
-    hold different devices). ``high``: the sum of every row of the 30 days. Apple's number lies in
-    between. Returns ``app_id, date, low, high``.
+    hold different devices). ``high``: the sum of every row of the 30 days — an upper bound only when
+    all 30 days have rows, so ``<NA>`` when some do not (``days`` says how many have). Apple's number
+    lies in between. Returns ``app_id, date, days, low, high``.
     """
     apps = tuple(dict.fromkeys(_names(app_ids, "app_ids")))
     first, last = _window(start, end)
@@ -122,11 +123,13 @@ def active_last_30_days(load: Loader, app_ids: str | Iterable[str], *, start: An
         for d in pd.date_range(first, last).date:
             win = mine[(mine["date"] > d - dt.timedelta(days=30)) & (mine["date"] <= d)]
             lo, hi = _bounds(win)
-            rows.append({"app_id": app, "date": pd.Timestamp(d), "low": lo, "high": hi})
-    out = pd.DataFrame(rows, columns=["app_id", "date", "low", "high"])
+            days = int(win["date"].nunique())
+            rows.append({"app_id": app, "date": pd.Timestamp(d), "days": days, "low": lo,
+                         "high": hi if days == 30 else None})
+    out = pd.DataFrame(rows, columns=["app_id", "date", "days", "low", "high"])
     out["app_id"] = out["app_id"].astype("string")
     out["date"] = pd.to_datetime(out["date"]).astype("datetime64[ns]")
-    for c in ("low", "high"):
+    for c in ("days", "low", "high"):
         out[c] = pd.array(out[c].tolist(), dtype="Int64")
     out.attrs["approximate"] = {"low": "lower bound", "high": "upper bound"}
     out.attrs["sources"] = {"active_last_30_days": f"{SESSIONS} DAILY, 30 days per date"}

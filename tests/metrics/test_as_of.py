@@ -75,3 +75,29 @@ def test_a_future_as_of_is_a_typed_error_that_says_what_to_do(world):
     assert isinstance(err.value, ASCError)
     with pytest.raises(ConfigError):
         client.metrics([app], ["sessions"], as_of="yesterday")
+
+
+def test_store_as_of_equals_the_client_as_of_after_the_store_saw_both_vintages(tmp_path):
+    from asc_nb.store import Store
+
+    sb = Sandbox(seed=5, history_days=30)
+    with Client(sandbox=sb, cache_dir=tmp_path / "cache") as client:
+        app = str(client.apps()["id"].iloc[0])
+        then = sb.now.date()
+        start, end = then - dt.timedelta(days=6), then - dt.timedelta(days=1)
+        store = Store(tmp_path / "store")
+        try:
+            store.sync(client, apps=[app], reports=[SE], granularities=["DAILY"], start=start, progress=False)
+            sb.advance(days=3)  # Apple restates the last days; the store keeps the vintages it had
+            store.sync(client, apps=[app], reports=[SE], granularities=["DAILY"], start=start, progress=False)
+            old = store.metrics([app], ["sessions"], start=start, end=end, as_of=then)
+            new = store.metrics([app], ["sessions"], start=start, end=end)
+            via_api = client.metrics([app], ["sessions"], start=start, end=end, as_of=then)
+            pd.testing.assert_frame_equal(old, via_api)
+            assert old.attrs["as_of"] == then.isoformat()
+            assert (new["sessions"] >= old["sessions"]).all() and (new["sessions"] > old["sessions"]).any()
+            assert old["provisional"].any() and not new["provisional"].all()
+            with pytest.raises(ConfigError):
+                store.metrics([app], ["sessions"], start=start, end=end, as_of=sb.now.date() + dt.timedelta(days=1))
+        finally:
+            store.close()

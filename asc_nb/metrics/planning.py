@@ -25,7 +25,7 @@ from asc_nb import registry
 from asc_nb.errors import DailyRollupWarning, MetricError, NonAdditiveMetricError
 from asc_nb.models import Granularity, iso_date
 
-from .catalog import METRICS, family_reports
+from .catalog import DERIVED, METRICS, family_reports
 
 #: ``load(report_name, granularity, app_ids, start, end, columns) -> DataFrame`` — the rows of one
 #: report (latest vintage per date) for those apps, with at least ``date``, ``app_apple_identifier``
@@ -159,6 +159,11 @@ def _question(app_ids: Any, metrics: Any, by: Any, start: Any, end: Any, granula
     """Parse and check the arguments; every mistake is a :class:`MetricError` that says what to fix."""
     apps = tuple(dict.fromkeys(str(a) for a in _names(app_ids, "app_ids")))
     asked = _names(metrics, "metrics")
+    derived = [m for m in asked if m in DERIVED]
+    if derived:
+        raise MetricError(f"{', '.join(map(repr, derived))} {'is' if len(derived) == 1 else 'are'} computed by "
+                          f"{'; '.join(DERIVED[m][2] for m in derived)} (cohorts and rolling windows of devices "
+                          f"come with bounds), not by metrics()")
     unknown = [m for m in asked if m not in METRICS]
     if unknown:
         raise MetricError(f"Unknown metric(s) {', '.join(map(repr, unknown))}; asc_nb.metric_catalog() lists "

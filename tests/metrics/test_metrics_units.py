@@ -214,6 +214,8 @@ def test_breakdown_or_filter_the_report_lacks_is_a_clear_error():
         M.metrics(src, [APP], ["crashes"], filters={"territory": ["US"]})
     with pytest.raises(MetricError, match="metric_catalog"):
         M.metrics(src, [APP], ["impresions"])
+    with pytest.raises(MetricError, match=r"asc_nb\.metrics\.retention\("):  # in the catalog, but its own function
+        M.metrics(src, [APP], ["retention"])
     with pytest.raises(ValueError):  # MetricError is a ValueError too
         M.metrics(src, [APP], [])
     assert src.calls == []

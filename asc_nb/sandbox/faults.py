@@ -149,7 +149,7 @@ class DataFault:
     is never delivered by a later instance either. ``duplicate``: a second instance (its own id,
     values at :data:`DUPLICATE_PERCENT` %) for processing date ``date``. ``restatement``: the
     instance processed on ``at`` (default ``date +`` :data:`RESTATEMENT_LAG`) also carries Date
-    ``date``, at :data:`RESTATED_PERCENT` % of the final values. ``expired``: the instances
+    ``date``, at ``percent`` (default :data:`RESTATED_PERCENT`) % of the final values. ``expired``: the instances
     processed on ``date`` .. ``date + days - 1`` are deleted early (gone from listings, segments 404).
     """
 
@@ -160,6 +160,8 @@ class DataFault:
     days: int = 1
     granularity: str = "DAILY"
     at: str | None = None
+    #: ``restatement``: the restated values in percent of the final ones (default RESTATED_PERCENT)
+    percent: int | None = None
 
     def __post_init__(self) -> None:
         from datetime import date as _date
@@ -177,7 +179,7 @@ class DataFault:
 
     def as_dict(self) -> dict[str, object]:
         return {"kind": self.kind, "app_id": self.app_id, "report": self.report, "granularity": self.granularity,
-                "date": self.date, "days": self.days, "at": self.at}
+                "date": self.date, "days": self.days, "at": self.at, "percent": self.percent}
 
 
 def parse_counts(spec: object) -> dict[str, int]:
@@ -307,8 +309,9 @@ class DataFaults:
                 drop.add(min(d for d, _ in batches_of(granularity, f.date)) if granularity != "DAILY"
                          else d0 - timedelta(days=1))
             elif f.kind == "restatement" and f.at == processing_date:
-                extra.append((d0, 99, RESTATED_PERCENT))
-        out = [(d, v, pct) for d, v in batches if d not in drop]
+                extra.append((d0, 99, f.percent or RESTATED_PERCENT))
+        restated = {d for d, _, _ in extra}  # a Date the instance holds anyway is replaced, not repeated
+        out = [(d, v, pct) for d, v in batches if d not in drop and d not in restated]
         return out + [(d, v, p_ * pct // 100) for d, v, p_ in extra]
 
 

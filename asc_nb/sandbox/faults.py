@@ -177,6 +177,34 @@ class DataFault:
             at = self.at or (_date.fromisoformat(self.date) + timedelta(days=RESTATEMENT_LAG)).isoformat()
             object.__setattr__(self, "at", _date.fromisoformat(str(at)[:10]).isoformat())
 
+    def affected(self) -> dict[str, frozenset[str]]:
+        """The Dates this fault damages in the sandbox's schedule -> the ledger states that describe it.
+
+        The truth a ledger is scored against (DAILY: an instance processed on P brings P-1 and restates
+        P-2 and P-3, the last with final values -- ``datagen.covered_dates``)."""
+        from datetime import date as _date
+
+        from asc_nb.sandbox.datagen import FINAL_VINTAGE
+
+        d0 = _date.fromisoformat(self.date)
+        final_lag = FINAL_VINTAGE + 1
+        day = timedelta(days=1)
+        if self.kind == "gap":
+            return {(d0 + k * day).isoformat(): frozenset({"missing", "empty"}) for k in range(self.days)}
+        if self.kind == "restatement":
+            return {self.date: frozenset({"restated"})}
+        if self.granularity != "DAILY":
+            first = min(d for d, _ in batches_of(self.granularity, self.date))
+            state = {"empty": "empty", "duplicate": "duplicate", "expired": "missing"}[self.kind]
+            return {first.isoformat(): frozenset({state})}  # type: ignore[attr-defined]
+        if self.kind == "empty":  # the Date it brings never arrives; the Date it should finalise stays early
+            return {(d0 - day).isoformat(): frozenset({"empty"}),
+                    (d0 - final_lag * day).isoformat(): frozenset({"empty"})}
+        if self.kind == "duplicate":  # the Date whose final values it carries has two candidates
+            return {(d0 - final_lag * day).isoformat(): frozenset({"duplicate"})}
+        # expired: every Date whose final instance was deleted
+        return {(d0 + (k - final_lag) * day).isoformat(): frozenset({"missing"}) for k in range(self.days)}
+
     def as_dict(self) -> dict[str, object]:
         return {"kind": self.kind, "app_id": self.app_id, "report": self.report, "granularity": self.granularity,
                 "date": self.date, "days": self.days, "at": self.at, "percent": self.percent}

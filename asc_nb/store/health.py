@@ -148,11 +148,49 @@ def _vintage_of(path: Path) -> Won:
     return Won(None, "", rows)
 
 
-def _current(store: Any) -> dict[tuple[str, str], dict[str, dict[dt.date, Won]]]:
-    """(report, granularity) -> app -> date -> the vintage the lake holds."""
+Current = dict[tuple[str, str], dict[str, dict[dt.date, Won]]]
+
+
+def _current(store: Any) -> tuple[Current, Current]:
+    """(report, granularity) -> app -> date -> the vintage the store holds; and the superseded ones kept.
+
+    Through the store's Destination (``vintages()``: Parquet lake or Delta) when it has one, else from
+    the lake files' footers (a store written before destinations existed)."""
+    dest = getattr(store, "destination", None)
+    if dest is None or not hasattr(dest, "vintages"):
+        return _current_from_lake(store), {}
+    current: Current = {}
+    older: Current = {}
+    try:
+        pairs = list(dest.reports())
+        for report, gran in pairs:
+            frame = dest.vintages(report, gran)
+            cur = current.setdefault((report, gran), {})
+            old = older.setdefault((report, gran), {})
+            for r in frame.itertuples(index=False):
+                p = None if pd.isna(r.processing_date) else pd.Timestamp(r.processing_date).date()
+                won = Won(p, "" if pd.isna(r.instance_id) else str(r.instance_id), int(r.rows))
+                day = pd.Timestamp(r.date).date()
+                target = cur if bool(r.current) else old
+                if bool(r.current):
+                    target.setdefault(str(r.app_id), {})[day] = won
+                else:
+                    older_list = target.setdefault(str(r.app_id), {})
+                    prev = older_list.get(day)
+                    if prev is None or (prev.pdate or dt.date.min) < (p or dt.date.min):
+                        older_list[day] = won  # the newest superseded vintage is the evidence kept
+    except ASCError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a damaged lake file, an unreadable table
+        raise ConfigError(f"the store at {str(store.path)!r} cannot be read ({err}); re-sync it or restore the "
+                          "damaged files") from None
+    return current, older
+
+
+def _current_from_lake(store: Any) -> Current:
     import urllib.parse
 
-    out: dict[tuple[str, str], dict[str, dict[dt.date, Won]]] = {}
+    out: Current = {}
     lake = Path(store.path) / "lake"
     for rdir in sorted(lake.glob("report=*")):
         report = urllib.parse.unquote(rdir.name[len("report="):])
@@ -214,7 +252,7 @@ def health(store: Any, *, apps: str | Sequence[str] | None = None, reports: str 
         raise ConfigError(str(err)) from None
 
     insts = _read_instances(store)
-    current = _current(store)
+    current, older = _current(store)
     ref = store.reference_day
     if given_now is not None:
         if ref is not None and given_now > ref + dt.timedelta(days=1):
@@ -246,7 +284,8 @@ def health(store: Any, *, apps: str | Sequence[str] | None = None, reports: str 
                 grans and gran not in grans):
             continue
         rows.extend(_series(app, report, gran, series.get((app, report, gran), []),
-                            current.get((report, gran), {}).get(app, {}), by_id, ref, lags[(report, gran)]))
+                            current.get((report, gran), {}).get(app, {}), by_id, ref, lags[(report, gran)],
+                            older.get((report, gran), {}).get(app, {})))
     frame = _frame(rows)
     if lo is not None:
         frame = frame[frame["date"] >= pd.Timestamp(lo)]
@@ -270,7 +309,8 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _series(app: str, report: str, gran: str, insts: list[Inst], wins: dict[dt.date, Won],
-            by_id: dict[str, Inst], ref: dt.date, lag: int | None) -> list[dict[str, Any]]:
+            by_id: dict[str, Inst], ref: dt.date, lag: int | None,
+            older: dict[dt.date, Won] | None = None) -> list[dict[str, Any]]:
     """The ledger rows of one app x report x granularity."""
     from asc_nb.models import expected_dates
 
@@ -290,6 +330,10 @@ def _series(app: str, report: str, gran: str, insts: list[Inst], wins: dict[dt.d
     for day in expected_dates(min(days), max(days), g):
         state, reason, evidence = _judge(day, wins.get(day), placed.get(day, []), ongoing_at, by_id, ref, lag,
                                          window, has_rows, gran, insts)
+        before = (older or {}).get(day)
+        if state == "restated" and before is not None and before.pdate is not None:
+            evidence.append((before.instance_id, before.pdate.isoformat()))
+            reason += f"; the replaced vintage (processed {before.pdate}, {before.rows} rows) is kept for as_of"
         won = wins.get(day)
         out.append({
             "app_id": app, "report": report, "granularity": gran, "date": day.isoformat(), "state": state,

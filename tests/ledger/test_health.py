@@ -49,7 +49,9 @@ def test_rows_carry_evidence_and_a_reason(faulted):
     for r in restated.itertuples():
         fault = next(f for f in faulted.sandbox.data_faults if f.kind == "restatement" and f.app_id == r.app_id
                      and f.report == r.report)
-        assert r.processing_dates == [fault.at] and fault.at in r.reason
+        final = (pd.Timestamp(fault.date) + pd.Timedelta(days=3)).date().isoformat()
+        # the restating instance, then the final vintage it replaced (kept in the store's history for as_of)
+        assert r.processing_dates == [fault.at, final] and fault.at in r.reason and "kept for as_of" in r.reason
     empty = ledger[(ledger["state"] == "empty") & ledger["rows"].isna()]
     assert len(empty) >= 4 and "no rows" in empty["reason"].iloc[0]
 

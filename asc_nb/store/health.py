@@ -52,6 +52,8 @@ BAD_STATES = frozenset({"missing", "empty", "duplicate", "expiring"})
 HEALTH_COLUMNS = ["app_id", "report", "granularity", "date", "state", "reason", "instance_ids",
                   "processing_dates", "rows"]
 _VINTAGE_KEY = b"asc_nb.vintage"
+#: the words a ``missing`` reason starts with when the store simply has not listed the date yet (a sync fixes it)
+NOT_LISTED = "not listed yet"
 _DEFAULT_WINDOW = 2
 
 
@@ -326,9 +328,24 @@ def _series(app: str, report: str, gran: str, insts: list[Inst], wins: dict[dt.d
         return []
     has_rows = any(w.rows for w in wins.values()) or any(i.rows for i in insts)
     g = Granularity.parse(gran)
+    # what the store knew of this series when it last listed something new: later dates are not judged
+    # against instances it has not had the chance to list (a sync of other reports moves `ref` on)
+    sref = min(ref, max((i.first_seen for i in insts), default=ref))
+    last = max(days)
+    stale_until = ref - dt.timedelta(days=window + 1)
+    if gran == "DAILY" and stale_until > last:
+        days.add(stale_until)  # nothing after `last` although Apple has made those days final by now
     out = []
     for day in expected_dates(min(days), max(days), g):
-        state, reason, evidence = _judge(day, wins.get(day), placed.get(day, []), ongoing_at, by_id, ref, lag,
+        if day > last:
+            newest = max(ongoing_at, default=None)
+            out.append({"app_id": app, "report": report, "granularity": gran, "date": day.isoformat(),
+                        "state": "missing", "instance_ids": [], "processing_dates": [], "rows": None,
+                        "reason": f"{NOT_LISTED}: the newest instance the store listed of this report was processed "
+                                  f"{newest or 'never'}, and Apple has made this date final by {ref}; run a sync (if "
+                                  "the ONGOING request stopped, sync --repair replaces it)"})
+            continue
+        state, reason, evidence = _judge(day, wins.get(day), placed.get(day, []), ongoing_at, by_id, sref, lag,
                                          window, has_rows, gran, insts)
         before = (older or {}).get(day)
         if state == "restated" and before is not None and before.pdate is not None:

@@ -30,6 +30,7 @@ import pandas as pd
 
 from asc_nb.errors import ASCError
 from asc_nb.models import SNAPSHOT_COOLDOWN_DAYS, AccessType, iso_date
+from asc_nb.store.health import NOT_LISTED
 
 __all__ = ["ACTIONS", "PLAN_COLUMNS", "repair", "repair_plan"]
 
@@ -78,7 +79,10 @@ def repair_plan(store: Any, *, now: Any = None) -> pd.DataFrame:
     apps = sorted(set(ledger["app_id"].astype(str)))
     for app in apps:
         known = store.state.request(app, AccessType.ONGOING.value)
-        quiet = [k for k, p in last_ongoing.items() if k[0] == app and (ref - p).days > QUIET_DAYS]
+        # one ONGOING request serves every report of an app: it is quiet only if no report got anything new
+        newest_of_app = max((p for k, p in last_ongoing.items() if k[0] == app), default=None)
+        quiet = [k for k in last_ongoing if k[0] == app] if (
+            newest_of_app is not None and (ref - newest_of_app).days > QUIET_DAYS) else []
         if known is None:
             rows.append(_row("ensure_ongoing", app, None, None, None, None,
                              "the store knows no ONGOING request for this app: without one Apple makes no new "
@@ -94,7 +98,7 @@ def repair_plan(store: Any, *, now: Any = None) -> pd.DataFrame:
         day = r.date.date()
         if r.state == "duplicate":
             kind = "duplicate"
-        elif r.state == "expiring":
+        elif r.state == "expiring" or str(r.reason).startswith(NOT_LISTED):
             kind = "resync"
         elif pd.notna(r.rows):
             kind = "early_vintage"
@@ -113,8 +117,9 @@ def repair_plan(store: Any, *, now: Any = None) -> pd.DataFrame:
                                  "(store.health evidence) before trusting these days"))
             elif kind == "resync":
                 rows.append(_row("resync", app, report, gran, lo, hi,
-                                 "an instance holding these dates is listed but not stored: a sync downloads it "
-                                 "before Apple deletes it (35 days after making it)"))
+                                 "Apple still holds these dates (an instance is listed but not stored, or the store "
+                                 "has not listed them yet): a sync downloads them before Apple deletes them (35 days "
+                                 "after making them)"))
             elif kind == "early_vintage":
                 rows.append(_row("not_repairable", app, report, gran, lo, hi,
                                  "the stored rows are an early vintage and the instance with the final values is "

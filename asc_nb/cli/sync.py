@@ -85,14 +85,24 @@ def run(args: argparse.Namespace) -> int:
 
 def _repair(store: Any, client: Any, args: argparse.Namespace) -> int:
     """``--repair``: an ordinary sync first, then the ledger's repair plan (``Store.repair_plan``) carried out."""
+    import pandas as pd
+
     from asc_nb.store import DEFAULT_REPORTS
     from asc_nb.store.repair import repair
 
+    # the plan first: a snapshot being merged is then merged only from the oldest date to repair (an ordinary
+    # sync would follow it through its whole history since 2024), then the ordinary sync, then what it revealed
+    plan, synced = repair(store, client, progress=False, wait=args.wait)
     first = store.sync(client, apps=_split(args.apps), reports=_split(args.reports) or DEFAULT_REPORTS,
                        granularities=_split(args.granularity) or ("DAILY",), start=args.start, progress=False,
                        wait=args.wait)
-    plan, synced = repair(store, client, progress=False, wait=args.wait)
-    results = [first, synced] if len(synced) else [first]
+    results = [synced, first]
+    more = store.repair_plan()
+    if more["action"].isin(["resync", "snapshot", "ensure_ongoing"]).any():
+        plan2, synced2 = repair(store, client, plan=more, progress=False, wait=args.wait)
+        plan = pd.concat([plan, plan2], ignore_index=True)
+        results.append(synced2)
+    results = [r for r in results if len(r)]
     if args.json:
         for record in plan.to_dict("records"):
             print(json.dumps({"plan": {k: _json_value(v) for k, v in record.items()}}), flush=True)

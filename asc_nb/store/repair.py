@@ -77,6 +77,7 @@ def repair_plan(store: Any, *, now: Any = None) -> pd.DataFrame:
             p = dt.date.fromisoformat(pdate)
             last_ongoing[key] = max(last_ongoing.get(key, p), p)
     apps = sorted(set(ledger["app_id"].astype(str)))
+    quiet_apps: set[str] = set()
     for app in apps:
         known = store.state.request(app, AccessType.ONGOING.value)
         # one ONGOING request serves every report of an app: it is quiet only if no report got anything new
@@ -88,6 +89,7 @@ def repair_plan(store: Any, *, now: Any = None) -> pd.DataFrame:
                              "the store knows no ONGOING request for this app: without one Apple makes no new "
                              "reports"))
         elif quiet:
+            quiet_apps.add(app)
             newest = max(last_ongoing[k] for k in quiet)
             rows.append(_row("ensure_ongoing", app, None, None, None, None,
                              f"the ONGOING request {known[0]} made nothing newer than {newest} (reference day {ref}):"
@@ -98,7 +100,7 @@ def repair_plan(store: Any, *, now: Any = None) -> pd.DataFrame:
         day = r.date.date()
         if r.state == "duplicate":
             kind = "duplicate"
-        elif r.state == "expiring" or str(r.reason).startswith(NOT_LISTED):
+        elif r.state == "expiring" or (str(r.reason).startswith(NOT_LISTED) and str(r.app_id) not in quiet_apps):
             kind = "resync"
         elif pd.notna(r.rows):
             kind = "early_vintage"

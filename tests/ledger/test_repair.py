@@ -6,7 +6,7 @@ import pandas as pd
 
 from asc_nb.store.repair import ACTIONS, PLAN_COLUMNS, repair
 
-from .conftest import flagged, make_world
+from .conftest import REPORTS, flagged, make_world
 
 
 def _dates(plan: pd.DataFrame, action: str) -> set[tuple[str, str, str]]:
@@ -95,3 +95,20 @@ def test_a_report_left_unsynced_is_flagged_and_resynced(tmp_path):
     assert set(plan["action"]) == {"resync"}
     repair(w.store, w.client)
     assert flagged(w.store.health()).empty
+
+
+def test_a_stopped_ongoing_request_is_replaced_and_its_silence_backfilled(tmp_path):
+    """Apple stops an unread ONGOING request: the plan replaces it and asks a snapshot for the silent days."""
+    w = make_world(tmp_path, faults=None, apps=1, inactivity_days=6)
+    w.sandbox.advance(days=12)  # nobody reads for 12 days: stopped after 6
+    w.store.sync(w.client, reports=list(REPORTS), progress=False)
+    plan = w.store.repair_plan()
+    assert "ensure_ongoing" in set(plan["action"]) and "snapshot" in set(plan["action"])
+    assert "stopped it for inactivity" in plan[plan["action"] == "ensure_ongoing"]["reason"].iloc[0]
+    silent = _dates(plan, "snapshot")
+    repair(w.store, w.client)
+    w.sandbox.advance(days=2)
+    repair(w.store, w.client)  # merges the snapshot from the oldest silent day on (not its whole history)
+    ledger = w.store.health()
+    state = {(r.app_id, r.report, r.date.date().isoformat()): str(r.state) for r in ledger.itertuples()}
+    assert silent and {d for d in silent if state.get(d) != "final"} == set()

@@ -116,6 +116,14 @@ class SegmentFormatError(ASCError, ValueError):
         return (_restore_plain, (type(self), self.args, dict(self.__dict__)))
 
 
+class SegmentURLExpired(ASCError):
+    """Internal: a store worker's presigned segment URL was refused (they live 5 minutes).
+
+    A worker holds no key, so it cannot ask the API for a new URL: the job answers ``expired`` and
+    the sync lists the segments again and re-sends it. Never reaches a user.
+    """
+
+
 class DownloadCancelled(ASCError):
     """A download was cancelled through its ``cancel`` event; nothing unverified reached the cache."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from asc_nb.data.lake import PROVENANCE, day_text, provenance
-from asc_nb.errors import SegmentFormatError
+from asc_nb.errors import SegmentFormatError, SegmentURLExpired
 from asc_nb.store.destination import open_destination
 
-__all__ = ["register_http", "run_job", "unregister_http"]
+__all__ = ["JobResult", "SyncJob", "register_http", "run_job", "unregister_http"]
 
 
 # --------------------------------------------------------------------------- worker side
@@ -58,12 +59,9 @@ def _http(key: str | None) -> Any:
         return _plain_http
 
 
-class _Expired(Exception):
-    """A segment URL was refused (they live 5 minutes): only the caller may ask the API for new ones."""
-
-
 def _refuse_refresh(segment_id: str) -> str | None:
-    raise _Expired(segment_id)
+    """A worker holds no key: a refused (expired) segment URL goes back to the caller to be listed again."""
+    raise SegmentURLExpired(segment_id)
 
 
 def _download(http: Any, cache: Any, job: Any) -> tuple[Path, bool]:
@@ -102,31 +100,63 @@ def _arrow_type(text: str) -> pa.DataType:
             "timestamp[s]": pa.timestamp("s"), "date32[day]": pa.date32()}.get(text) or pa.string()
 
 
-def run_job(job: dict[str, Any]) -> dict[str, Any]:
-    """Download, verify, parse and commit one instance; plain dict in, plain dict out.
+@dataclass(frozen=True)
+class SyncJob:
+    """One instance to download, verify, parse and commit: plain picklable data (no key, no client).
 
-    ``job``: destination (a destination's ``spec()``), cache_dir, http (process-local key or None), app_id, report, granularity,
-    instance_id, processing_date (ISO), start (ISO or None), types ({column: arrow type}) and
-    segments (the data layer's picklable ``SegmentJob`` records). Result ``status``: ``ok`` (rows, dates, downloads,
-    written, types, issues), ``expired`` (segment URLs refused: list them again and re-send)
-    or ``failed`` (error, issues).
+    ``destination``: the store destination's ``spec()``; ``http``: a process-local download-client
+    key (:func:`register_http`) or ``None``; ``start``: skip rows dated before it (ISO);
+    ``types``: {column: arrow type} every file of the report must have; ``documented``: the
+    columns Apple documents (``None``: unknown report); ``segments``: the data layer's ``SegmentJob``s.
     """
+
+    destination: dict[str, str]
+    cache_dir: str
+    http: str | None
+    app_id: str
+    report: str
+    granularity: str
+    instance_id: str
+    processing_date: str
+    segments: list[Any]
+    start: str | None = None
+    types: dict[str, str] = field(default_factory=dict)
+    documented: list[str] | None = None
+
+
+@dataclass
+class JobResult:
+    """What a job did. ``status``: ``ok``, ``expired`` (segment URLs refused: list them again and re-send)
+    or ``failed`` (``error`` says why); ``issues`` are rows for ``store.issues()``."""
+
+    status: str
+    downloads: int = 0
+    rows: int = 0
+    written: int = 0
+    dates: list[str] = field(default_factory=list)
+    types: dict[str, str] = field(default_factory=dict)
+    issues: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+
+def run_job(job: SyncJob) -> JobResult:
+    """Download, verify, parse and commit one instance (see :class:`SyncJob`, :class:`JobResult`)."""
     from asc_nb.data.cache import SegmentCache
     from asc_nb.data.parse import read_table, resolve_report, table_notes, unify_tables
 
-    destination = open_destination(job["destination"])
-    http = _http(job.get("http"))
-    cache = SegmentCache(job["cache_dir"])
+    destination = open_destination(job.destination)
+    http = _http(job.http)
+    cache = SegmentCache(job.cache_dir)
     issues: list[dict[str, Any]] = []
     tables, downloads = [], 0
     # typed from the registry; a value that does not fit becomes missing and is kept in store.issues()
-    _, schema = resolve_report(job["report"], strict=False)
+    _, schema = resolve_report(job.report, strict=False)
     try:
-        for seg in job["segments"]:
+        for seg in job.segments:
             path, fresh = _download(http, cache, seg)
             downloads += fresh
             try:
-                t = read_table(path, report=schema, errors="coerce", instance_id=job["instance_id"],
+                t = read_table(path, report=schema, errors="coerce", instance_id=job.instance_id,
                                segment_id=seg.segment_id)
                 for line, column, value in table_notes(t).get("issues", ()):
                     issues.append({"segment_id": seg.segment_id, "kind": "value", "line": line, "column": column,
@@ -136,21 +166,19 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
                 issues.append({"segment_id": seg.segment_id, "kind": "format", "line": err.line, "column": err.column,
                                "value": None if err.value is None else str(err.value), "message": str(err)})
                 raise
-            tables.append(provenance(t, job["app_id"], job["processing_date"], job["instance_id"], seg.segment_id))
-    except _Expired:
-        return {"status": "expired", "downloads": downloads}
+            tables.append(provenance(t, job.app_id, job.processing_date, job.instance_id, seg.segment_id))
+    except SegmentURLExpired:
+        return JobResult("expired", downloads=downloads)
     except Exception as err:  # one instance failing must not stop the sync: the caller records it
-        return {"status": "failed", "error": f"{type(err).__name__}: {err}", "downloads": downloads,
-                "issues": issues}
+        return JobResult("failed", downloads=downloads, issues=issues, error=f"{type(err).__name__}: {err}")
     table = unify_tables(tables) if tables else pa.table({})
-    result: dict[str, Any] = {"status": "ok", "downloads": downloads, "rows": 0, "dates": [], "written": 0,
-                              "issues": issues, "types": {}}
+    result = JobResult("ok", downloads=downloads, issues=issues)
     if not table.num_rows:
         return result
     if "date" not in table.column_names:
         issues.append({"segment_id": None, "kind": "no_date", "line": None, "column": "date", "value": None,
                        "message": "the instance has no Date column: rows cannot be placed in the lake"})
-        return {"status": "failed", "error": "no Date column", "downloads": downloads, "issues": issues}
+        return JobResult("failed", downloads=downloads, issues=issues, error="no Date column")
     day = day_text(table.column("date"))
     missing = pc.sum(pc.is_null(day)).as_py() or 0
     if missing:
@@ -158,27 +186,26 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
                        "message": f"{missing} row(s) without a Date were left out"})
     table = table.drop_columns(["date"]).append_column("__day", day)
     table = table.filter(pc.is_valid(table.column("__day")))
-    if job.get("start"):
-        table = table.filter(pc.greater_equal(table.column("__day"), job["start"]))
-    table, misfits = _conform(table, job.get("types"))
+    if job.start:
+        table = table.filter(pc.greater_equal(table.column("__day"), job.start))
+    table, misfits = _conform(table, job.types)
     for name in misfits:
         issues.append({"segment_id": None, "kind": "type", "line": None, "column": name, "value": None,
-                       "message": f"values of {name!r} do not fit its documented type {job['types'][name]}; "
+                       "message": f"values of {name!r} do not fit its documented type {job.types[name]}; "
                                   "kept as parsed"})
-    documented = job.get("documented")
-    if documented:
-        extra = sorted(set(table.column_names) - set(documented) - {"__day", *PROVENANCE})
+    if job.documented:
+        extra = sorted(set(table.column_names) - set(job.documented) - {"__day", *PROVENANCE})
         if extra:
             issues.append({"segment_id": None, "kind": "schema_drift", "line": None, "column": ",".join(extra),
                            "value": None, "message": f"columns Apple does not document for this report: {extra}"})
-    result["types"] = {n: str(t) for n, t in zip(table.schema.names, table.schema.types, strict=True)
-                       if n != "__day" and not pa.types.is_null(t)}
-    vintage = (job["processing_date"], job["instance_id"])
+    result.types = {n: str(t) for n, t in zip(table.schema.names, table.schema.types, strict=True)
+                    if n != "__day" and not pa.types.is_null(t)}
+    vintage = (job.processing_date, job.instance_id)
     days = sorted(pc.unique(table.column("__day")).to_pylist())
     for d in days:
         part = table.filter(pc.equal(table.column("__day"), d)).drop_columns(["__day"])
-        if destination.write_partition(job["report"], job["granularity"], d, job["app_id"], part, vintage).written:
-            result["written"] += 1
-        result["rows"] += part.num_rows
-    result["dates"] = [days[0], days[-1]] if days else []
+        if destination.write_partition(job.report, job.granularity, d, job.app_id, part, vintage).written:
+            result.written += 1
+        result.rows += part.num_rows
+    result.dates = [days[0], days[-1]] if days else []
     return result

@@ -121,6 +121,8 @@ class StorePanel(Panel):
         if pending:  # why, in the store's own words (a snapshot not made yet, or a new request's first reports)
             why = sorted({str(e) for e in result.loc[result["status"] == "pending", "error"].dropna()})
             text += f" {pending} part(s) pending:" + "".join(f"\n{w}" for w in why[:5])
+        notes = sorted({str(e) for e in result.loc[result["status"] == "ok", "error"].dropna()})
+        text += "".join(f"\n{n}" for n in notes[:5])  # what the sync recovered from (a request deleted meanwhile)
         if len(failed):
             text += "\n" + "\n".join(f"{r.app_id} {r.report}: {r.error}" for r in failed.itertuples())
         self.progress.value = self.progress.max

@@ -44,6 +44,7 @@ __all__ = [
     "MissingDatesWarning",
     "SchemaDriftWarning",
     "ParseIssuesWarning",
+    "DailyRollupWarning",
 ]
 
 
@@ -166,6 +167,11 @@ class SchemaDriftWarning(UserWarning):
 
 class ParseIssuesWarning(UserWarning):
     """``errors="coerce"`` turned values that did not fit their column into missing cells."""
+
+
+class DailyRollupWarning(UserWarning):
+    """A weekly/monthly metric was summed from daily rows: no report of its family is published at that
+    granularity, and daily rows lose more to privacy thresholds than Apple's own weekly/monthly rows."""
 
 
 class APIError(ASCError):

@@ -241,8 +241,9 @@ class Store:
     def metrics(self, app_ids: str | Sequence[str], metrics: str | Sequence[str], *,
                 by: str | Sequence[str] = ("date",), start: Any = None, end: Any = None,
                 granularity: str = "DAILY", filters: dict[str, Any] | None = None, approx: bool = False,
-                client: Any = None) -> pd.DataFrame:
-        """``client.metrics`` answered from the lake (see :mod:`asc_nb.metrics`).
+                client: Any = None, as_of: Any = None) -> pd.DataFrame:
+        """``client.metrics`` answered from the lake (see :mod:`asc_nb.metrics`); ``as_of=D`` reads what the
+        store knew when Apple's processing date was D (``read(as_of=)``; no gap is synced then).
 
         With ``client`` and both ``start`` and ``end``, dates of that window the lake lacks are synced
         first, once per identical question; the same question asked again is answered from the lake
@@ -251,9 +252,9 @@ class Store:
         from asc_nb import metrics as _metrics
 
         attempted = self.__dict__.setdefault("_metric_syncs", set())
-        loader = _metrics.StoreLoader(self, client=client, attempted=attempted)
+        loader = _metrics.StoreLoader(self, client=client, attempted=attempted, as_of=as_of)
         return _metrics.metrics(loader, app_ids, metrics, by=by, start=start, end=end, granularity=granularity,
-                                filters=filters, approx=approx)
+                                filters=filters, approx=approx, as_of=loader.as_of)
 
     def views(self) -> dict[str, str]:
         """DuckDB view name → Parquet glob (another format: its DuckDB source), one per stored report × granularity."""

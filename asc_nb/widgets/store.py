@@ -171,6 +171,9 @@ class StorePanel(Panel):
         )
         self.children = (*self.children, self.tools)  # the Show code / Export row exists once Panel built it
         self.busy_controls = [self.sync_button, self.refresh_button, self.reports, self.backfill, self.repair_button]
+        self.repair_button.add_class("asc-nb-repair")
+        self.ledger_view.add_class("asc-nb-ledger-view")
+        self.status.add_class("asc-nb-store-status")
         self.repair_button.on_click(lambda _b: self.repair())
         self.sync_button.on_click(lambda _b: self.sync())
         self.refresh_button.on_click(lambda _b: self.run(self._refresh))

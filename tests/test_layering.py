@@ -37,11 +37,6 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("asc_nb.auth", "auth"),
     ("asc_nb.http", "http"),
     ("asc_nb.data", "data"),
-    ("asc_nb.parse", "compat"),
-    ("asc_nb.cache", "compat"),
-    ("asc_nb.vintage", "compat"),
-    ("asc_nb.export", "compat"),
-    ("asc_nb.download", "compat"),
     ("asc_nb.metrics", "metrics"),
     ("asc_nb.records", "records"),
     ("asc_nb.frames", "frames"),
@@ -63,7 +58,6 @@ ALLOWED: dict[str, frozenset[str]] = {
         "auth": ("errors", "models", "config"),
         "http": ("auth", "errors", "models"),
         "data": ("errors", "models", "registry", "http", "config"),  # never client
-        "compat": ("data", "errors", "models"),  # old import paths: re-exports of data
         "metrics": ("errors", "models", "registry"),  # fed frames by a callable
         "records": ("models", "errors", "redact"),
         "frames": ("models", "records"),

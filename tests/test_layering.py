@@ -58,14 +58,14 @@ ALLOWED: dict[str, frozenset[str]] = {
         "auth": ("errors", "models", "config"),
         "http": ("auth", "errors", "models"),
         "data": ("errors", "models", "registry", "http", "config"),  # never client
-        "metrics": ("errors", "models", "registry"),  # fed frames by a callable
+        "metrics": ("errors", "models", "registry", "protocols"),  # fed frames by a callable
         "records": ("models", "errors", "redact"),
         "frames": ("models", "records"),
         "client": ("auth", "http", "records", "frames", "data", "registry", "metrics", "models", "errors", "config",
                    "redact"),
         "connect": ("client", "auth", "config", "errors", "models", "sandbox"),  # connect(): the composition root
-        "store": ("client", "data", "registry", "metrics", "models", "errors", "config"),
-        "widgets": ("client", "connect", "store", "metrics", "registry", "models", "errors"),  # never httpx/http/data
+        "store": ("client", "data", "registry", "metrics", "models", "errors", "config", "protocols"),
+        "widgets": ("client", "connect", "store", "metrics", "registry", "models", "errors", "protocols"),  # never httpx/http/data
         "sandbox": ("models", "registry"),
         "protocols": ("models", "records", "errors"),  # what store/metrics/widgets need of a client, as types
         "views": ("metrics", "store", "registry", "models", "errors", "protocols"),  # analyses over metrics frames

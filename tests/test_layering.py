@@ -38,11 +38,6 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("asc_nb.auth", "auth"),
     ("asc_nb.http", "http"),
     ("asc_nb.data", "data"),
-    ("asc_nb.parse", "compat"),
-    ("asc_nb.cache", "compat"),
-    ("asc_nb.vintage", "compat"),
-    ("asc_nb.export", "compat"),
-    ("asc_nb.download", "compat"),
     ("asc_nb.metrics", "metrics"),
     ("asc_nb.records", "records"),
     ("asc_nb.frames", "frames"),
@@ -64,15 +59,14 @@ ALLOWED: dict[str, frozenset[str]] = {
         "auth": ("errors", "models", "config"),
         "http": ("auth", "errors", "models"),
         "data": ("errors", "models", "registry", "http", "config"),  # never client
-        "compat": ("data", "errors", "models"),  # old import paths: re-exports of data
-        "metrics": ("errors", "models", "registry"),  # fed frames by a callable
+        "metrics": ("errors", "models", "registry", "protocols"),  # fed frames by a callable
         "records": ("models", "errors", "redact"),
         "frames": ("models", "records"),
         "client": ("auth", "http", "records", "frames", "data", "registry", "metrics", "models", "errors", "config",
                    "redact"),
         "connect": ("client", "auth", "config", "errors", "models", "sandbox"),  # connect(): the composition root
-        "store": ("client", "data", "registry", "metrics", "models", "errors", "config"),
-        "widgets": ("client", "connect", "store", "metrics", "registry", "models", "errors"),  # never httpx/http/data
+        "store": ("client", "data", "registry", "metrics", "models", "errors", "config", "protocols"),
+        "widgets": ("client", "connect", "store", "metrics", "registry", "models", "errors", "protocols"),  # never httpx/http/data
         "sandbox": ("models", "registry"),
         "protocols": ("models", "records", "errors"),  # what store/metrics/widgets need of a client, as types
         "views": ("metrics", "store", "registry", "models", "errors", "protocols"),  # analyses over metrics frames

@@ -31,6 +31,7 @@ from asc_nb.errors import (
     ReportNotFoundError,
 )
 from asc_nb.models import AccessType
+from asc_nb.protocols import SyncClient
 from asc_nb.store.destination import Destination
 from asc_nb.store.state import State
 from asc_nb.store.worker import JobResult, SyncJob, register_http, run_job, unregister_http
@@ -92,7 +93,7 @@ class _CallCounter:
     is not ours (a widget using the same client meanwhile) is not counted.
     """
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: SyncClient) -> None:
         self.http = client.http.client
         self.local = threading.local()
         self.total = 0
@@ -202,7 +203,7 @@ def _err(err: BaseException) -> str:
 class SyncRun:
     """One sync (see the module docstring)."""
 
-    def __init__(self, state: State, destination: Destination, client: Any, apps: list[str] | None,
+    def __init__(self, state: State, destination: Destination, client: SyncClient, apps: list[str] | None,
                  reports: list[str], grans: list[str], start: str | None, backfill: bool, executor: Any,
                  progress: Any) -> None:
         self.destination, self.client, self.state = destination, client, state
@@ -216,10 +217,10 @@ class SyncRun:
         self.today = self._today()
 
     def _today(self) -> dt.date:
-        sandbox = getattr(self.client, "sandbox", None)
+        sandbox = self.client.sandbox
         if sandbox is not None:
             return sandbox.now.date()
-        if getattr(self.client, "mode", None) == "apple":
+        if self.client.mode == "apple":
             return dt.datetime.now(dt.timezone.utc).date()
         ref = self.state.get_meta("reference_day")  # another server: its "today" is the newest instance seen
         return dt.date.fromisoformat(ref) if ref else dt.datetime.now(dt.timezone.utc).date()
@@ -233,7 +234,7 @@ class SyncRun:
 
     def run(self) -> pd.DataFrame:
         counter = _CallCounter(self.client)
-        if getattr(self.client, "sandbox", None) is not None:
+        if self.client.sandbox is not None:
             self._note_day(self.today)
         with counter:
             self.counter = counter

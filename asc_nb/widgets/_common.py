@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import logging
 import math
 import os
 import re
@@ -39,6 +40,8 @@ import traitlets
 
 from asc_nb import errors
 from asc_nb.models import SNAPSHOT_COOLDOWN_DAYS
+
+_log = logging.getLogger("asc_nb.widgets")
 
 #: status level -> (accent colour, FontAwesome 4.7 icon); colours are JupyterLab theme variables
 _LEVELS = {
@@ -299,8 +302,12 @@ class Listeners:
         return bool(self._items)
 
     def __call__(self, *args: Any) -> None:
+        """Call every listener; one that raises is logged and the others still run."""
         for fn in list(self._items):
-            fn(*args)
+            try:
+                fn(*args)
+            except Exception:  # a broken listener must not silence the rest (nor the panel that told them)
+                _log.exception("listener %r failed", fn)
 
 
 # ---------------------------------------------------------------------- the panel conventions

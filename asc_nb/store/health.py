@@ -29,19 +29,19 @@ A ONE_TIME_SNAPSHOT's rows are final by definition (Apple makes them once, they 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from asc_nb.errors import ASCError, ConfigError
 from asc_nb.models import INSTANCE_RETENTION_DAYS, AccessType, Granularity, iso_date
+
+if TYPE_CHECKING:
+    from asc_nb.store.face import Store
 
 __all__ = ["BAD_STATES", "HEALTH_COLUMNS", "STATES", "health", "placed_date", "summary"]
 
@@ -51,7 +51,6 @@ STATES = ("final", "provisional", "restated", "missing", "empty", "duplicate", "
 BAD_STATES = frozenset({"missing", "empty", "duplicate", "expiring"})
 HEALTH_COLUMNS = ["app_id", "report", "granularity", "date", "state", "reason", "instance_ids",
                   "processing_dates", "rows"]
-_VINTAGE_KEY = b"asc_nb.vintage"
 #: the words a ``missing`` reason starts with when the store simply has not listed the date yet (a sync fixes it)
 NOT_LISTED = "not listed yet"
 _DEFAULT_WINDOW = 2
@@ -116,7 +115,7 @@ def _names(value: str | Sequence[str] | None, what: str) -> list[str] | None:
     return [v.strip() for v in items]
 
 
-def _read_instances(store: Any) -> list[Inst]:
+def _read_instances(store: Store) -> list[Inst]:
     try:
         rows = store.state.instances()
     except sqlite3.DatabaseError as err:
@@ -129,38 +128,14 @@ def _read_instances(store: Any) -> list[Inst]:
     return out
 
 
-def _vintage_of(path: Path) -> Won:
-    """The winning vintage of one lake file: from its footer (written by the store), else from its rows."""
-    try:
-        f = pq.ParquetFile(path)
-    except Exception as err:  # noqa: BLE001 - any unreadable file is a damaged store
-        raise ConfigError(f"the store's lake file {str(path)!r} cannot be read ({err}); re-sync that date or "
-                          "remove the file") from None
-    meta = f.schema_arrow.metadata or {}
-    rows = f.metadata.num_rows
-    raw = meta.get(_VINTAGE_KEY)
-    if raw is not None:
-        info = json.loads(raw)
-        p = info.get("processing_date") or None
-        return Won(dt.date.fromisoformat(p[:10]) if p else None, info.get("instance_id") or "", rows)
-    if rows and {"processing_date", "instance_id"} <= set(f.schema_arrow.names):
-        t = f.read_row_group(0, columns=["processing_date", "instance_id"]).slice(0, 1).to_pylist()[0]
-        p = t["processing_date"]
-        return Won(p.date() if hasattr(p, "date") else None, str(t["instance_id"]), rows)
-    return Won(None, "", rows)
-
-
 Current = dict[tuple[str, str], dict[str, dict[dt.date, Won]]]
 
 
-def _current(store: Any) -> tuple[Current, Current]:
+def _current(store: Store) -> tuple[Current, Current]:
     """(report, granularity) -> app -> date -> the vintage the store holds; and the superseded ones kept.
 
-    Through the store's Destination (``vintages()``: Parquet lake or Delta) when it has one, else from
-    the lake files' footers (a store written before destinations existed)."""
-    dest = getattr(store, "destination", None)
-    if dest is None or not hasattr(dest, "vintages"):
-        return _current_from_lake(store), {}
+    Through the store's Destination (``vintages()``), so a Parquet lake and a Delta table read alike."""
+    dest = store.destination
     current: Current = {}
     older: Current = {}
     try:
@@ -189,26 +164,6 @@ def _current(store: Any) -> tuple[Current, Current]:
     return current, older
 
 
-def _current_from_lake(store: Any) -> Current:
-    import urllib.parse
-
-    out: Current = {}
-    lake = Path(store.path) / "lake"
-    for rdir in sorted(lake.glob("report=*")):
-        report = urllib.parse.unquote(rdir.name[len("report="):])
-        for gdir in sorted(rdir.glob("granularity=*")):
-            key = (report, gdir.name[len("granularity="):])
-            per_app = out.setdefault(key, {})
-            for ddir in gdir.glob("date=*"):
-                try:
-                    day = dt.date.fromisoformat(ddir.name[5:15])
-                except ValueError:
-                    continue
-                for f in ddir.glob("*.parquet"):
-                    per_app.setdefault(f.stem, {})[day] = _vintage_of(f)
-    return out
-
-
 def _usual_lag(wins: Iterable[tuple[dt.date, Won, Inst | None]], ref: dt.date, window: int) -> int | None:
     """The most common (processing date - date) of ONGOING winners older than the completeness window."""
     lags = Counter()
@@ -220,7 +175,7 @@ def _usual_lag(wins: Iterable[tuple[dt.date, Won, Inst | None]], ref: dt.date, w
     return lags.most_common(1)[0][0] if lags else None
 
 
-def health(store: Any, *, apps: str | Sequence[str] | None = None, reports: str | Sequence[str] | None = None,
+def health(store: Store, *, apps: str | Sequence[str] | None = None, reports: str | Sequence[str] | None = None,
            granularity: str | Sequence[str] | None = None, start: Any = None, end: Any = None,
            states: str | Sequence[str] | None = None, now: Any = None) -> pd.DataFrame:
     """The ledger: one row per app x report x granularity x date (see the module docstring)."""

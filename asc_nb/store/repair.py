@@ -24,13 +24,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from asc_nb.errors import ASCError
 from asc_nb.models import SNAPSHOT_COOLDOWN_DAYS, AccessType, iso_date
 from asc_nb.store.health import NOT_LISTED
+
+if TYPE_CHECKING:
+    from asc_nb.protocols import SyncClient
+    from asc_nb.store.face import Store
 
 __all__ = ["ACTIONS", "PLAN_COLUMNS", "repair", "repair_plan"]
 
@@ -62,7 +66,7 @@ def _ranges(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
     return out
 
 
-def repair_plan(store: Any, *, now: Any = None) -> pd.DataFrame:
+def repair_plan(store: Store, *, now: Any = None) -> pd.DataFrame:
     """One row per action and range of dates (columns :data:`PLAN_COLUMNS`)."""
     ledger = store.health(now=now)
     ref = iso_date(ledger.attrs["reference_day"], "now") if "reference_day" in ledger.attrs else None
@@ -141,7 +145,7 @@ def repair_plan(store: Any, *, now: Any = None) -> pd.DataFrame:
     return _frame(rows)
 
 
-def _snapshot_state(store: Any, app: str, ref: dt.date) -> tuple[str, str | None]:
+def _snapshot_state(store: Store, app: str, ref: dt.date) -> tuple[str, str | None]:
     """("snapshot", reason) when one can be asked for or is being merged, else ("wait", reason)."""
     known = store.state.request(app, AccessType.ONE_TIME_SNAPSHOT.value)
     if known is None or not known[1]:
@@ -173,7 +177,7 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def repair(store: Any, client: Any, *, plan: pd.DataFrame | None = None, progress: Any = False,
+def repair(store: Store, client: SyncClient, *, plan: pd.DataFrame | None = None, progress: Any = False,
            wait: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Carry out ``plan`` (default: ``store.repair_plan()``); returns (the plan, the syncs' result rows).
 

@@ -64,3 +64,25 @@ def test_clean_world_default_metrics_and_bad_arguments(tmp_path):
     assert METRIC in defaults
     catalog = asc_nb.metric_catalog().set_index("name")
     assert all(bool(catalog.loc[m, "additive"]) for m in defaults)
+
+
+def test_check_alert_exits_1_and_reports_the_spike(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    apps = list(Sandbox(seed=4, apps=2).world.apps)
+    _sb, store = world(tmp_path, [DataFault("restatement", apps[0], REPORT, "2026-02-26", at="2026-03-02",
+                                            percent=400)])
+    root = Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, "-m", "asc_nb", "check", "--store", str(store.path), "--alert", "--metrics", METRIC,
+           "--threshold", "1.5", "--baseline-days", "14"]
+    env = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}
+    human = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert human.returncode == 1, human.stderr
+    assert f"ALERT spike {METRIC} of app {apps[0]} on 2026-02-26" in human.stdout
+    as_json = subprocess.run([*cmd, "--json"], capture_output=True, text=True, env=env, timeout=120)
+    out = json.loads(as_json.stdout)
+    assert as_json.returncode == 1 and out["counts"]["missing"] == 0  # the ledger itself is fine: only the alert
+    assert [(a["app_id"], a["date"], a["kind"]) for a in out["alerts"]] == [(apps[0], "2026-02-26", "spike")]

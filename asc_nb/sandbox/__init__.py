@@ -16,7 +16,9 @@ Modelling choices where Apple is silent (see ``state.py`` for the timeline):
 * token validity and the rate limit use the wall clock (``wall_clock=``), everything else the
   simulated one; individual keys (``sub`` = ``user``) may use the API with their role;
 * faults: ``sandbox.faults.add(kind, path=regex, method=None, host="api"|"download", count=1, ...)``
-  (kinds in ``faults.py``); ``sandbox.calls`` lists ``(method, host, path?query)`` of every call.
+  (kinds in ``faults.py``); ``sandbox.calls`` lists ``(method, host, path?query)`` of every call;
+* data faults (gaps, empty and duplicate instances, late restatements, early deletions) in the
+  ONGOING series: ``Sandbox(data_faults=...)`` (``faults.DataFault``; docs/sandbox.md "Data faults").
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from asc_nb.errors import ASCError, ConfigError
+from asc_nb.errors import ASCError, ConfigError, ReportNotFoundError
 from asc_nb.models import INSTANCE_RETENTION_DAYS, AccessType, Granularity, iso_date
 
 if TYPE_CHECKING:
@@ -227,6 +227,14 @@ def health(store: Store, *, apps: str | Sequence[str] | None = None, reports: st
     keys = set(series)
     for (report, gran), per_app in current.items():
         keys.update((app, report, gran) for app in per_app)
+    held = sorted({k[1] for k in keys})
+    unknown = [r for r in report_names or [] if r not in held]
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], held, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else f" (it holds {', '.join(map(repr, held))})"
+        raise ReportNotFoundError(f"the store has no report {unknown[0]!r}{hint}")
     lags: dict[tuple[str, str], int | None] = {}
     for report, gran in {(k[1], k[2]) for k in keys}:
         if gran != "DAILY":

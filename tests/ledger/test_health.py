@@ -91,6 +91,10 @@ def test_unknown_state_future_now_and_unreadable_store_are_typed(faulted, tmp_pa
         faulted.store.health(now="2027-01-01")
     with pytest.raises(ConfigError, match="start"):
         faulted.store.health(start="yesterday")
+    with pytest.raises(ASCError, match="no report 'App Sesions Standard'; did you mean 'App Sessions Standard'"):
+        faulted.store.health(reports="App Sesions Standard")
+    with pytest.raises(ConfigError, match="granularity"):
+        faulted.store.health(granularity="HOURLY")
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "state.sqlite").write_bytes(b"this is not a database" * 100)

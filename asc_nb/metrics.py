@@ -44,6 +44,7 @@ from asc_nb import registry
 from asc_nb.errors import MetricError, MissingDatesWarning, NonAdditiveMetricError
 from asc_nb.models import Granularity, iso_date, period_end, period_start
 from asc_nb.models import expected_dates as _expected_dates
+from asc_nb.protocols import MetricsClient, SyncClient
 
 __all__ = [
     "METRICS",
@@ -600,7 +601,7 @@ class ClientLoader:
     each report with ``client.fetch`` (latest vintage per date, verified, cached segments reused).
     """
 
-    def __init__(self, client: Any, *, progress: Any = False) -> None:
+    def __init__(self, client: MetricsClient, *, progress: Any = False) -> None:
         self.client = client
         self.progress = progress
         self._requests: dict[str, str] = {}
@@ -827,7 +828,7 @@ class StoreLoader:
     answered from the lake alone, with no API call. Without ``client`` the store is only read.
     """
 
-    def __init__(self, store: Any, *, client: Any = None, attempted: set[tuple[Any, ...]] | None = None,
+    def __init__(self, store: Any, *, client: SyncClient | None = None, attempted: set[tuple[Any, ...]] | None = None,
                  progress: Any = False) -> None:
         self.store = store
         self.client = client

@@ -7,11 +7,11 @@ progress bar; ``panel.wait()`` joins it. ``.frame`` is ``store.coverage()``; ``.
 from __future__ import annotations
 
 import html
-from typing import Any
 
 import ipywidgets as w
 import pandas as pd
 
+from asc_nb.protocols import WidgetClient
 from asc_nb.store import DEFAULT_REPORTS, Store
 
 from ._common import Panel, Status, frame_html, heading
@@ -69,7 +69,7 @@ class StorePanel(Panel):
     ``.frame`` (``store.coverage()``).
     """
 
-    def __init__(self, client: Any, store: Store | None = None, *, reports: tuple[str, ...] = DEFAULT_REPORTS,
+    def __init__(self, client: WidgetClient, store: Store | None = None, *, reports: tuple[str, ...] = DEFAULT_REPORTS,
                  load: bool = True) -> None:
         self.store = store if store is not None else Store()
         self.status = Status()

@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import httpx
     import pandas as pd
 
-__all__ = ["Clock", "ClientInfo", "HTTPSession", "MetricsClient", "PanelClient", "RateLimitInfo", "SyncClient"]
+__all__ = ["Clock", "ClientInfo", "HTTPSession", "MetricsClient", "PanelClient", "RateLimitInfo", "SyncClient",
+           "WidgetClient"]
 
 
 class Clock(Protocol):
@@ -42,10 +43,10 @@ class RateLimitInfo(Protocol):
     """The last ``X-Rate-Limit`` seen: the hourly limit and what remains of it."""
 
     @property
-    def limit(self) -> int: ...
+    def limit(self) -> int | None: ...
 
     @property
-    def remaining(self) -> int: ...
+    def remaining(self) -> int | None: ...
 
 
 @runtime_checkable
@@ -113,3 +114,27 @@ class PanelClient(ClientInfo, Protocol):
     def rate_limit(self) -> RateLimitInfo | None: ...
 
     def on_wait(self, callback: Callable[[str, float], None]) -> Callable[[], None]: ...
+
+
+@runtime_checkable
+class WidgetClient(PanelClient, MetricsClient, SyncClient, Protocol):
+    """Everything the widgets call (the Store panel syncs): listings as DataFrames, request management, planning
+    and fetching."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    def apps(self) -> pd.DataFrame: ...
+
+    def app(self, id: str) -> App: ...
+
+    def reports(self, request_id: str, category: Category | str | None = None,
+                name: str | list[str] | None = None) -> pd.DataFrame: ...
+
+    def delete_report_request(self, id: str) -> None: ...
+
+    def instances(self, report_id: str, granularity: Granularity | str | None = None,
+                  processing_date: Any = None) -> pd.DataFrame: ...
+
+    def plan_fetch(self, request: Any, report: Any, granularity: Any = "DAILY", start: Any = None,
+                   end: Any = None) -> Any: ...

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import html
-from typing import Any
 
 import ipywidgets as w
 import pandas as pd
 
+from asc_nb.protocols import WidgetClient
 from asc_nb.store import DEFAULT_REPORTS, Store
 
 from ._common import Panel, Status, describe_error, frame_html, heading
@@ -141,7 +141,7 @@ class StorePanel(Panel):
     ``.frame`` (``store.coverage()``).
     """
 
-    def __init__(self, client: Any, store: Store | None = None, *, reports: tuple[str, ...] = DEFAULT_REPORTS,
+    def __init__(self, client: WidgetClient, store: Store | None = None, *, reports: tuple[str, ...] = DEFAULT_REPORTS,
                  load: bool = True) -> None:
         self.store = store if store is not None else Store()
         self.status = Status()

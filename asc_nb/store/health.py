@@ -282,7 +282,9 @@ def _series(app: str, report: str, gran: str, insts: list[Inst], wins: dict[dt.d
     window = _window(report)
     placed: dict[dt.date, list[Inst]] = defaultdict(list)
     ongoing_at: dict[dt.date, list[Inst]] = defaultdict(list)
+    same_pdate: dict[tuple[str, dt.date], list[Inst]] = defaultdict(list)  # (request, processing date) -> instances
     for i in insts:
+        same_pdate[(i.request_id, i.pdate)].append(i)
         placed[placed_date(gran, i.pdate)].append(i)
         if i.access == AccessType.ONGOING.value:
             ongoing_at[i.pdate].append(i)
@@ -309,7 +311,7 @@ def _series(app: str, report: str, gran: str, insts: list[Inst], wins: dict[dt.d
                                   "the ONGOING request stopped, sync --repair replaces it)"})
             continue
         state, reason, evidence = _judge(day, wins.get(day), placed.get(day, []), ongoing_at, by_id, sref, lag,
-                                         window, has_rows, gran, insts)
+                                         window, has_rows, gran, same_pdate)
         before = (older or {}).get(day)
         if state == "restated" and before is not None and before.pdate is not None:
             evidence.append((before.instance_id, before.pdate.isoformat()))
@@ -329,7 +331,7 @@ def _ev(insts: Iterable[Inst]) -> list[tuple[str, str]]:
 
 def _judge(day: dt.date, won: Won | None, placed: list[Inst], ongoing_at: dict[dt.date, list[Inst]],
            by_id: dict[str, Inst], ref: dt.date, lag: int | None, window: int, has_rows: bool, gran: str,
-           insts: list[Inst]) -> tuple[str, str, list[tuple[str, str]]]:
+           insts: dict[tuple[str, dt.date], list[Inst]]) -> tuple[str, str, list[tuple[str, str]]]:
     """(state, reason, [(instance id, processing date)]) of one date."""
     age = (ref - day).days
     in_window = age <= window
@@ -339,8 +341,7 @@ def _judge(day: dt.date, won: Won | None, placed: list[Inst], ongoing_at: dict[d
         pdate = won.pdate.isoformat() if won.pdate else "?"
         evidence = [(won.instance_id, pdate)]
         if inst is not None:
-            twins = [i for i in insts if i.request_id == inst.request_id and i.pdate == inst.pdate
-                     and i.id != inst.id]
+            twins = [i for i in insts.get((inst.request_id, inst.pdate), []) if i.id != inst.id]
             if twins:
                 ids = ", ".join(t.id for t in twins)
                 return ("duplicate",

@@ -239,7 +239,7 @@ DEFAULT_FAULT_REPORTS = ("App Sessions Standard", "App Downloads Standard",
 
 
 def place(counts: dict[str, int], *, seed: int, apps: list[str], first: str, last: str,
-          reports: tuple[str, ...] = DEFAULT_FAULT_REPORTS, gap_days: int = 3, expired_days: int = 2
+          reports: tuple[str, ...] = DEFAULT_FAULT_REPORTS, gap_days: int = 3, expired_days: int = 4
           ) -> list[DataFault]:
     """Deterministic placement (per seed) of ``counts`` faults among ``apps`` x ``reports`` (DAILY).
 

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _repair(store: Any, client: Any, args: argparse.Namespace) -> int:
-    """``--repair``: an ordinary sync first, then the ledger's repair plan (``Store.repair_plan``) carried out."""
+    """``--repair``: the ledger's repair plan (``Store.repair_plan``), the ordinary sync, then the plan again."""
     import pandas as pd
 
     from asc_nb.store import DEFAULT_REPORTS
@@ -138,7 +138,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--backfill", action="store_true", help="ask for a ONE_TIME_SNAPSHOT and merge it when ready")
     p.add_argument("--wait", action="store_true", help="queue behind a running sync instead of exiting 75")
     p.add_argument("--repair", action="store_true",
-                   help="after the sync, carry out the ledger's repair plan (store.repair_plan(): re-sync, ensure "
-                        "ONGOING, ONE_TIME_SNAPSHOT for missing ranges; see docs/ledger.md)")
+                   help="also carry out the ledger's repair plan (store.repair_plan(): re-sync, ensure ONGOING, "
+                        "ONE_TIME_SNAPSHOT for missing ranges), before and after the sync; see docs/ledger.md")
     p.add_argument("--json", action="store_true", help="one JSON object per result row on stdout")
     p.set_defaults(run=run)

@@ -89,8 +89,6 @@ def __getattr__(name: str) -> Any:
         return import_module("asc_nb.widgets")
     if name == "sandbox":
         return import_module("asc_nb.sandbox")
-    if name == "download":
-        return import_module("asc_nb.download")
     if name == "frames":
         return import_module("asc_nb.frames")
     if name == "data":

@@ -24,6 +24,7 @@ __all__ = [
     "ASCError",
     "ConfigError",
     "ChecksumError",
+    "VerificationError",
     "NetworkError",
     "UnsafeURLError",
     "APIError",
@@ -115,6 +116,21 @@ class SegmentFormatError(ASCError, ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_restore_plain, (type(self), self.args, dict(self.__dict__)))
+
+
+class VerificationError(ASCError):
+    """Downloaded bytes do not match ``sizeInBytes`` or ``checksum`` (the data layer turns it into a
+    :class:`ChecksumError` after its retries; nothing unverified is ever kept)."""
+
+    def __init__(self, kind: str, expected: object, actual: object):
+        self.kind, self.expected, self.actual = kind, expected, actual
+        super().__init__(f"{kind} mismatch: expected {expected}, got {actual}")
+
+
+class CellConversionError(ASCError):
+    """Internal to the parser: pyarrow could not convert a cell to its declared type, so the parser takes the
+    (slower) path that locates the line and column. Never reaches a user (it becomes a
+    :class:`SegmentFormatError` or a recorded issue)."""
 
 
 class SegmentURLExpired(ASCError):

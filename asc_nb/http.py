@@ -24,7 +24,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -237,16 +237,31 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
 
 
 class _BearerAuth(httpx.Auth):
-    """Adds ``Authorization`` only for the API origin; refuses to leak it anywhere else."""
+    """The auth flow: ``Authorization`` only for the API origin (never anywhere else), and a 401 re-signs once.
+
+    A 401 means the server did nothing (any method, a POST too), so the request is sent again with a
+    freshly signed token, once; a second 401 is the caller's :class:`AuthenticationError`. The re-sent
+    request counts as sent (pacer, ``requests_sent``) but is not a retry.
+    """
 
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def auth_flow(self, request: httpx.Request):
-        if self.session.signer is not None and self.session.is_api_url(request.url):
-            request.headers["Authorization"] = f"Bearer {self.session.signer.token()}"
-        else:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        signer = self.session.signer
+        if signer is None or not self.session.is_api_url(request.url):
             request.headers.pop("Authorization", None)
+            yield request
+            return
+        request.headers["Authorization"] = f"Bearer {signer.token()}"
+        response = yield request
+        if response.status_code != 401:
+            return
+        log.info("%s %s: 401, re-signing the token once", request.method, request.url.path)
+        self.session._note(response)
+        request.headers["Authorization"] = f"Bearer {signer.refresh()}"
+        self.session.requests_sent += 1
+        self.session.pacer.sent()
         yield request
 
 
@@ -383,14 +398,13 @@ class Session:
     ) -> httpx.Response:
         """Send one API request; return the 2xx response or raise a typed :class:`APIError`.
 
-        Retries GET/DELETE per :attr:`retry`; re-signs once on 401 (any method: a 401 means the
-        server did nothing). Connection errors surface as :class:`NetworkError`.
+        Retries GET/DELETE per :attr:`retry`; a 401 is re-signed once by the auth flow
+        (:class:`_BearerAuth`). Connection errors surface as :class:`NetworkError`.
         """
         method = method.upper()
         url = self._resolve(path_or_url)
         retryable = method in self.retry.methods
         attempt = 0
-        resigned = False
         while True:
             attempt += 1
             self._pace(method, url)
@@ -415,13 +429,6 @@ class Session:
             status = response.status_code
             if status < 400:
                 return response
-            if status == 401 and not resigned and self.signer is not None:
-                resigned = True
-                response.close()
-                log.info("%s %s: 401, re-signing the token once", method, url.path)
-                self.signer.refresh()
-                attempt -= 1  # a re-sign is not a retry
-                continue
             if retryable and status in self.retry.statuses and attempt <= self.retry.max_retries:
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
                 if retry_after is not None and retry_after > self.retry.max_retry_after:

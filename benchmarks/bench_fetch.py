@@ -26,7 +26,7 @@ from pathlib import Path
 
 from _server import sandbox_server
 
-from asc_nb.download import MissingDatesWarning
+from asc_nb.errors import MissingDatesWarning
 
 REPORT = "App Sessions Standard"
 

@@ -1,6 +1,6 @@
 """Parse benchmark: gzip segment bytes → typed DataFrame.
 
-Compares asc_nb.parse.parse_segment — typed from the report registry (``report=``, what fetch
+Compares asc_nb.data.parse.parse_segment — typed from the report registry (``report=``, what fetch
 does) and typed by column name (``report=None``) — with what a user would write,
 ``pandas.read_csv(f, sep="\\t", compression="gzip")``, and with the bound
 max(decompress time, bare ``pyarrow.csv`` parse of the decompressed bytes).
@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from isal import igzip
 
-from asc_nb.parse import parse_segment
+from asc_nb.data.parse import parse_segment
 from asc_nb.sandbox.datagen import instance_segments
 
 REPORT = "App Sessions Detailed"

@@ -21,7 +21,7 @@ from pathlib import Path
 from _server import sandbox_server
 from isal import igzip
 
-from asc_nb.download import MissingDatesWarning
+from asc_nb.errors import MissingDatesWarning
 
 REPORT = "App Sessions Detailed"
 

@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("asc_nb.views", "views"),
     ("asc_nb.report", "report"),
     ("asc_nb.mcp", "mcp"),
+    ("asc_nb.alerts", "alerts"),
     ("asc_nb.models", "models"),
     ("asc_nb.errors", "errors"),
     ("asc_nb.config", "config"),
@@ -37,11 +38,6 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("asc_nb.auth", "auth"),
     ("asc_nb.http", "http"),
     ("asc_nb.data", "data"),
-    ("asc_nb.parse", "compat"),
-    ("asc_nb.cache", "compat"),
-    ("asc_nb.vintage", "compat"),
-    ("asc_nb.export", "compat"),
-    ("asc_nb.download", "compat"),
     ("asc_nb.metrics", "metrics"),
     ("asc_nb.records", "records"),
     ("asc_nb.frames", "frames"),
@@ -63,20 +59,20 @@ ALLOWED: dict[str, frozenset[str]] = {
         "auth": ("errors", "models", "config"),
         "http": ("auth", "errors", "models"),
         "data": ("errors", "models", "registry", "http", "config"),  # never client
-        "compat": ("data", "errors", "models"),  # old import paths: re-exports of data
-        "metrics": ("errors", "models", "registry"),  # fed frames by a callable
+        "metrics": ("errors", "models", "registry", "protocols"),  # fed frames by a callable
         "records": ("models", "errors", "redact"),
         "frames": ("models", "records"),
         "client": ("auth", "http", "records", "frames", "data", "registry", "metrics", "models", "errors", "config",
                    "redact"),
         "connect": ("client", "auth", "config", "errors", "models", "sandbox"),  # connect(): the composition root
-        "store": ("client", "data", "registry", "metrics", "models", "errors", "config"),
-        "widgets": ("client", "connect", "store", "metrics", "registry", "models", "errors"),  # never httpx/http/data
+        "store": ("client", "data", "registry", "metrics", "models", "errors", "config", "protocols"),
+        "widgets": ("client", "connect", "store", "metrics", "registry", "models", "errors", "protocols"),  # never httpx/http/data
         "sandbox": ("models", "registry"),
         "protocols": ("models", "records", "errors"),  # what store/metrics/widgets need of a client, as types
         "views": ("metrics", "store", "registry", "models", "errors", "protocols"),  # analyses over metrics frames
         "report": ("views", "metrics", "store", "registry", "models", "errors", "config"),  # offline HTML
         "mcp": ("store", "metrics", "registry", "models", "errors", "config"),  # read-only answers over a store
+        "alerts": ("store", "metrics", "registry", "models", "errors"),  # anomalies on the ledger's final days
         "cli": ("*",),
         "facade": ("*",),
     }.items()

@@ -54,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         client = asc_nb.connect()
         store = asc_nb.Store(args.store)
+        if args.repair:
+            return _repair(store, client, args)
         result = store.sync(
             client,
             apps=_split(args.apps),
@@ -81,6 +83,43 @@ def run(args: argparse.Namespace) -> int:
     return 1 if len(failed) else 0
 
 
+def _repair(store: Any, client: Any, args: argparse.Namespace) -> int:
+    """``--repair``: the ledger's repair plan (``Store.repair_plan``), the ordinary sync, then the plan again."""
+    import pandas as pd
+
+    from asc_nb.store import DEFAULT_REPORTS
+    from asc_nb.store.repair import repair
+
+    # the plan first: a snapshot being merged is then merged only from the oldest date to repair (an ordinary
+    # sync would follow it through its whole history since 2024), then the ordinary sync, then what it revealed
+    plan, synced = repair(store, client, progress=False, wait=args.wait)
+    first = store.sync(client, apps=_split(args.apps), reports=_split(args.reports) or DEFAULT_REPORTS,
+                       granularities=_split(args.granularity) or ("DAILY",), start=args.start, progress=False,
+                       wait=args.wait)
+    results = [synced, first]
+    more = store.repair_plan()
+    if more["action"].isin(["resync", "snapshot", "ensure_ongoing"]).any():
+        plan2, synced2 = repair(store, client, plan=more, progress=False, wait=args.wait)
+        plan = pd.concat([plan, plan2], ignore_index=True)
+        results.append(synced2)
+    results = [r for r in results if len(r)]
+    if args.json:
+        for record in plan.to_dict("records"):
+            print(json.dumps({"plan": {k: _json_value(v) for k, v in record.items()}}), flush=True)
+        for part in results:
+            for record in part.to_dict("records"):
+                print(json.dumps({k: _json_value(v) for k, v in record.items()}), flush=True)
+    else:
+        print(plan.to_string(index=False) if len(plan) else "repair: the ledger has nothing to repair")
+        for part in results:
+            print(part.to_string(index=False))
+    failed = sum(int((part["status"] == "failed").sum()) for part in results)
+    for part in results:
+        for row in part[part["status"] == "failed"].itertuples(index=False):
+            print(f"asc_nb sync: {row.app_id} {row.report} {row.granularity}: {row.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def add_parser(sub: Any) -> None:
     """The ``sync`` subcommand's arguments."""
     p = sub.add_parser(
@@ -98,5 +137,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--start", metavar="YYYY-MM-DD", help="skip data dated before this day")
     p.add_argument("--backfill", action="store_true", help="ask for a ONE_TIME_SNAPSHOT and merge it when ready")
     p.add_argument("--wait", action="store_true", help="queue behind a running sync instead of exiting 75")
+    p.add_argument("--repair", action="store_true",
+                   help="also carry out the ledger's repair plan (store.repair_plan(): re-sync, ensure ONGOING, "
+                        "ONE_TIME_SNAPSHOT for missing ranges), before and after the sync; see docs/ledger.md")
     p.add_argument("--json", action="store_true", help="one JSON object per result row on stdout")
     p.set_defaults(run=run)

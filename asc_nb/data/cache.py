@@ -26,6 +26,7 @@ from pathlib import Path
 from types import TracebackType
 
 from .. import config
+from ..errors import VerificationError
 
 __all__ = ["SegmentCache", "VerificationError", "default_cache_dir", "valid_checksum"]
 
@@ -37,14 +38,6 @@ _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 _SERIAL = itertools.count()
 #: Temporary files older than this are leftovers of a killed process and are removed.
 STALE_PARTIAL_SECONDS = 6 * 3600
-
-
-class VerificationError(Exception):
-    """Downloaded bytes do not match ``sizeInBytes`` or ``checksum``."""
-
-    def __init__(self, kind: str, expected: object, actual: object):
-        self.kind, self.expected, self.actual = kind, expected, actual
-        super().__init__(f"{kind} mismatch: expected {expected}, got {actual}")
 
 
 def default_cache_dir() -> Path:

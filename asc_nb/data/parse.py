@@ -45,6 +45,7 @@ import pyarrow.csv as pacsv
 from isal import igzip, igzip_lib
 
 from .. import registry
+from ..errors import CellConversionError as _ConversionError
 from ..errors import ParseIssuesWarning, SchemaDriftWarning, SegmentFormatError
 from ..models import snake
 
@@ -234,10 +235,6 @@ _EXPECTED = {
 }
 #: schema-metadata key under which a parsed table carries its notes (typing, issues, drift) as JSON
 _NOTES = b"asc_nb.notes"
-
-
-class _ConversionError(Exception):
-    """pyarrow could not convert a cell to its declared type: take the (slow) locating path."""
 
 
 def check_errors(errors: str) -> None:

@@ -34,6 +34,7 @@ from asc_nb.config import store_dir
 from asc_nb.data.lake import LAKE, STAGING, ParquetLake
 from asc_nb.errors import ConfigError, ReportNotFoundError
 from asc_nb.models import Granularity, iso_date, snake
+from asc_nb.protocols import ClientInfo, SyncClient
 from asc_nb.store.args import bad_argument as _bad_argument
 from asc_nb.store.args import names as _names
 from asc_nb.store.coverage import CoverageFrame, coverage
@@ -90,7 +91,7 @@ class Store:
 
     def sync(
         self,
-        client: Any,
+        client: SyncClient,
         *,
         apps: str | Sequence[str] | None = None,
         reports: str | Sequence[str] = DEFAULT_REPORTS,
@@ -130,11 +131,11 @@ class Store:
             return SyncRun(self.state, self.destination, client, app_ids, names, grans, first, backfill, executor,
                            progress).run()
 
-    def _check_origin(self, client: Any) -> None:
+    def _check_origin(self, client: ClientInfo) -> None:
         """Simulated and real rows never share a store: a sandbox client (``client.mode == "sandbox"``) may
         not sync into a store that holds App Store Connect data, nor the other way round (a notebook tried
         against the embedded sandbox with ``Store()`` would otherwise leave simulated rows in the real one)."""
-        kind = "sandbox" if getattr(client, "mode", None) == "sandbox" else "api"
+        kind = "sandbox" if client.mode == "sandbox" else "api"
         held = self.state.get_meta("origin")
         if held is None:
             if self.destination.reports():  # a store from before this rule: its rows' origin is unknown
@@ -241,7 +242,7 @@ class Store:
     def metrics(self, app_ids: str | Sequence[str], metrics: str | Sequence[str], *,
                 by: str | Sequence[str] = ("date",), start: Any = None, end: Any = None,
                 granularity: str = "DAILY", filters: dict[str, Any] | None = None, approx: bool = False,
-                client: Any = None, as_of: Any = None) -> pd.DataFrame:
+                client: SyncClient | None = None, as_of: Any = None) -> pd.DataFrame:
         """``client.metrics`` answered from the lake (see :mod:`asc_nb.metrics`); ``as_of=D`` reads what the
         store knew when Apple's processing date was D (``read(as_of=)``; no gap is synced then).
 
@@ -317,6 +318,20 @@ class Store:
         """
         ref = iso_date(now, "now") if now is not None else self._reference_day()
         return coverage(self.destination.stored(), self.state.instances(), ref)
+
+    def health(self, *, apps: Any = None, reports: Any = None, granularity: Any = None, start: Any = None,
+               end: Any = None, states: Any = None, now: Any = None) -> pd.DataFrame:
+        """The integrity ledger: one row per app × report × granularity × date (see :mod:`asc_nb.store.health`)."""
+        from asc_nb.store.health import health
+
+        return health(self, apps=apps, reports=reports, granularity=granularity, start=start, end=end,
+                      states=states, now=now)
+
+    def repair_plan(self, *, now: Any = None) -> pd.DataFrame:
+        """What to do about the ledger's bad dates (see :mod:`asc_nb.store.repair`)."""
+        from asc_nb.store.repair import repair_plan
+
+        return repair_plan(self, now=now)
 
     @property
     def reference_day(self) -> dt.date | None:

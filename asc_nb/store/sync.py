@@ -31,6 +31,7 @@ from asc_nb.errors import (
     ReportNotFoundError,
 )
 from asc_nb.models import AccessType
+from asc_nb.protocols import SyncClient
 from asc_nb.store.destination import Destination
 from asc_nb.store.state import State
 from asc_nb.store.worker import JobResult, SyncJob, register_http, run_job, unregister_http
@@ -78,7 +79,7 @@ class _Row:
 
     def record(self) -> dict[str, Any]:
         status = "failed" if self.errors else "skipped" if self.skipped else "pending" if self.pending else "ok"
-        text = "; ".join(self.errors or ([self.skipped] if self.skipped else self.pending) or self.notes) or None
+        text = "; ".join([*(self.errors or ([self.skipped] if self.skipped else self.pending)), *self.notes]) or None
         return {"app_id": self.app_id, "report": self.report, "granularity": self.granularity, "status": status,
                 "new_instances": self.new_instances, "rows": self.rows, "api_calls": self.api_calls,
                 "downloads": self.downloads, "first_date": self.first_date, "last_date": self.last_date,
@@ -92,7 +93,7 @@ class _CallCounter:
     is not ours (a widget using the same client meanwhile) is not counted.
     """
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: SyncClient) -> None:
         self.http = client.http.client
         self.local = threading.local()
         self.total = 0
@@ -135,6 +136,27 @@ class _Task:
     access: str
     request_id: str
     attempts: int = 0
+
+
+@dataclass
+class _App:
+    """One app's requests during a sync (replaced in place when Apple no longer knows one)."""
+
+    app_id: str
+    rows: list[_Row]
+    ongoing: str = ""
+    ids: dict[str, str] = field(default_factory=dict)
+    snapshot: str | None = None
+    snap_ids: dict[str, str] = field(default_factory=dict)
+    replaced: bool = False
+    snapshot_retried: bool = False
+
+
+@dataclass(frozen=True)
+class _Gone:
+    """An instance Apple no longer knows (404 on its segments): plain words for the row, not a failure."""
+
+    text: str
 
 
 def _is_dask(executor: Any) -> bool:
@@ -181,7 +203,7 @@ def _err(err: BaseException) -> str:
 class SyncRun:
     """One sync (see the module docstring)."""
 
-    def __init__(self, state: State, destination: Destination, client: Any, apps: list[str] | None,
+    def __init__(self, state: State, destination: Destination, client: SyncClient, apps: list[str] | None,
                  reports: list[str], grans: list[str], start: str | None, backfill: bool, executor: Any,
                  progress: Any) -> None:
         self.destination, self.client, self.state = destination, client, state
@@ -195,10 +217,10 @@ class SyncRun:
         self.today = self._today()
 
     def _today(self) -> dt.date:
-        sandbox = getattr(self.client, "sandbox", None)
+        sandbox = self.client.sandbox
         if sandbox is not None:
             return sandbox.now.date()
-        if getattr(self.client, "mode", None) == "apple":
+        if self.client.mode == "apple":
             return dt.datetime.now(dt.timezone.utc).date()
         ref = self.state.get_meta("reference_day")  # another server: its "today" is the newest instance seen
         return dt.date.fromisoformat(ref) if ref else dt.datetime.now(dt.timezone.utc).date()
@@ -212,7 +234,7 @@ class SyncRun:
 
     def run(self) -> pd.DataFrame:
         counter = _CallCounter(self.client)
-        if getattr(self.client, "sandbox", None) is not None:
+        if self.client.sandbox is not None:
             self._note_day(self.today)
         with counter:
             self.counter = counter
@@ -251,16 +273,19 @@ class SyncRun:
             for g in self.grans:
                 row = self.rows.setdefault((app_id, name, g), _Row(app_id, name, g))
                 rows.append(row)
+        app = _App(app_id, rows)
         self.counter.current = rows[0]  # app-level calls (requests, report ids) are charged to its first row
         try:
-            ongoing = self._request(app_id)
+            app.ongoing = self._request(app_id)
+            try:
+                app.ids = self._report_ids(app.ongoing, rows)
+            except NotFoundError:  # the remembered request is gone: find or make the app's ONGOING one
+                self._replace_ongoing(app)
         except ASCError as err:
             for row in rows:
                 row.errors.append(_err(err))
             return
-        ids = self._report_ids(ongoing, rows)
-        snapshot = self._snapshot(app_id, rows)
-        snap_ids = self._report_ids(snapshot, rows, quiet=True) if snapshot else {}
+        self._open_snapshot(app)
         for row in rows:
             self.counter.current = row
             if row.errors:
@@ -268,11 +293,79 @@ class SyncRun:
             if not _granularity_offered(row.report, row.granularity):
                 row.skipped = f"Apple publishes {row.report} without {row.granularity} instances"
                 continue
-            self._list(row, ongoing, ids.get(row.report), AccessType.ONGOING.value, retry=True)
-            if snapshot and row.report in snap_ids and not self.state.snapshot_done(snapshot, row.report,
-                                                                                      row.granularity):
-                self._list(row, snapshot, snap_ids[row.report], AccessType.ONE_TIME_SNAPSHOT.value, retry=False)
+            self._list_ongoing(app, row)
+            if app.snapshot and row.report in app.snap_ids and not self.state.snapshot_done(
+                    app.snapshot, row.report, row.granularity):
+                try:
+                    self._list(row, app.snapshot, app.snap_ids[row.report], AccessType.ONE_TIME_SNAPSHOT.value)
+                except NotFoundError:
+                    self._snapshot_gone(app)
         self.counter.current = None
+
+    def _list_ongoing(self, app: _App, row: _Row) -> None:
+        """List the row's ONGOING instances; a request found gone is replaced once per app, then listed again."""
+        try:
+            self._list(row, app.ongoing, app.ids.get(row.report), AccessType.ONGOING.value)
+            return
+        except NotFoundError:
+            if app.replaced:
+                row.errors.append(f"app {app.app_id}'s ONGOING request {app.ongoing} was replaced in this sync and "
+                                  "Apple still does not find its reports; sync again later")
+                return
+        try:
+            self._replace_ongoing(app)
+            self._list(row, app.ongoing, app.ids.get(row.report), AccessType.ONGOING.value)
+        except NotFoundError:
+            row.errors.append(f"app {app.app_id}'s ONGOING request {app.ongoing} was replaced in this sync and "
+                              "Apple still does not find its reports; sync again later")
+        except ASCError as err:
+            row.errors.append(_err(err))
+
+    def _replace_ongoing(self, app: _App) -> None:
+        """The app's ONGOING request no longer exists (deleted by a user or by Apple): forget it, find or make
+        the app's ONGOING request again (``ensure_ongoing`` lists the app's requests first), say so in every row."""
+        old = app.ongoing
+        self.state.forget_request(old)
+        app.ongoing = self._request(app.app_id, refresh=True)
+        app.replaced = True
+        note = (f"app {app.app_id}'s ONGOING request {old} no longer exists at Apple (deleted by a user or by Apple "
+                f"since the last sync); the store now uses ONGOING request {app.ongoing}")
+        for row in app.rows:
+            row.notes.append(note)
+        app.ids = self._report_ids(app.ongoing, app.rows)
+
+    def _open_snapshot(self, app: _App, *, replacing: bool = False) -> None:
+        """The app's ONE_TIME_SNAPSHOT being merged (if any) and its report ids; a vanished one is let go."""
+        app.snapshot = self._snapshot(app.app_id, app.rows, replacing=replacing)
+        if not app.snapshot:
+            return
+        try:
+            app.snap_ids = self._report_ids(app.snapshot, app.rows, quiet=True)
+        except NotFoundError:
+            self._snapshot_gone(app)
+
+    def _snapshot_gone(self, app: _App) -> None:
+        """The ONE_TIME_SNAPSHOT being merged was deleted (by a user or by Apple): forget it and carry on with the
+        ONGOING request; with ``backfill`` ask for a new one once."""
+        gone = app.snapshot
+        if gone is None:
+            return
+        self.state.forget_request(gone)
+        app.snapshot, app.snap_ids = None, {}
+        for key in [k for k, (req, _) in self.snapshot_rows.items() if req == gone]:
+            del self.snapshot_rows[key]
+        note = (f"app {app.app_id}'s ONE_TIME_SNAPSHOT request {gone} no longer exists at Apple (deleted by a user "
+                "or by Apple before it was merged): the dates only it held are not stored, and this sync used the "
+                "ONGOING request" + ("" if self.backfill else "; run with backfill=True (--backfill) to ask for a new one"))
+        for row in app.rows:
+            row.notes.append(note)
+        if self.backfill and not app.snapshot_retried:
+            app.snapshot_retried = True
+            self._open_snapshot(app, replacing=True)
+            if app.snapshot:
+                for row in app.rows:
+                    row.notes.append(f"asked for a new ONE_TIME_SNAPSHOT ({app.snapshot}), merged when Apple has "
+                                     "made it")
 
     def _request(self, app_id: str, *, refresh: bool = False) -> str:
         known = None if refresh else self.state.request(app_id, AccessType.ONGOING.value)
@@ -299,6 +392,8 @@ class SyncRun:
         if missing:
             try:
                 found = {r.name: r.id for r in self.client.iter_reports(request_id, name=missing)}
+            except NotFoundError:
+                raise  # the request is gone: the caller recovers
             except ASCError as err:
                 for row in rows:
                     if row.report in missing:
@@ -321,8 +416,11 @@ class SyncRun:
                         row.errors.append(_err(ReportNotFoundError(f"no report named {row.report!r}{hint}")))
         return ids
 
-    def _snapshot(self, app_id: str, rows: list[_Row]) -> str | None:
-        """The app's ONE_TIME_SNAPSHOT being merged: an unfinished one, or a new one if ``backfill``."""
+    def _snapshot(self, app_id: str, rows: list[_Row], *, replacing: bool = False) -> str | None:
+        """The app's ONE_TIME_SNAPSHOT being merged: an unfinished one, or a new one if ``backfill``.
+
+        ``replacing``: asked because the one being merged vanished; Apple refusing a new one then is a
+        note (the sync carries on with ONGOING), not a failure."""
         known = self.state.request(app_id, AccessType.ONE_TIME_SNAPSHOT.value)
         if known is not None and not known[2]:
             return known[0]
@@ -334,7 +432,11 @@ class SyncRun:
             existing = getattr(err, "existing", None)
             if existing is None:
                 for row in rows:
-                    row.errors.append(_err(err))
+                    if replacing:
+                        row.notes.append(f"Apple refused a new ONE_TIME_SNAPSHOT for app {app_id}: "
+                                         f"{(err.detail or err.title or 'a conflict').rstrip('.')}")
+                    else:
+                        row.errors.append(_err(err))
                 return None
             if known is not None and existing.id == known[0]:  # the one already merged: nothing newer
                 for row in rows:  # not a failure: a daily `--backfill` in cron must not fail every day
@@ -358,24 +460,14 @@ class SyncRun:
             if all(self.state.snapshot_done(known[0], r, g) for r in self.reports for g in self.grans):
                 self.state.complete_request(app_id, AccessType.ONE_TIME_SNAPSHOT.value)
 
-    def _list(self, row: _Row, request_id: str, report_id: str | None, access: str, *, retry: bool) -> None:
+    def _list(self, row: _Row, request_id: str, report_id: str | None, access: str) -> None:
+        """Queue the row's instances the store lacks; a :class:`NotFoundError` (the request is gone) propagates."""
         if report_id is None:
             return
         try:
             listed = list(self.client.iter_instances(report_id, row.granularity))
-        except NotFoundError as err:
-            # the request was deleted (or the report id changed): forget both and resolve again, once
-            self.state.forget_request(request_id)
-            if not retry:
-                row.errors.append(_err(err))
-                return
-            try:
-                request_id = self._request(row.app_id, refresh=True)
-                report_id = self._report_ids(request_id, [row]).get(row.report)
-            except ASCError as again:
-                row.errors.append(_err(again))
-                return
-            return self._list(row, request_id, report_id, access, retry=False)
+        except NotFoundError:
+            raise
         except ASCError as err:
             row.errors.append(_err(err))
             return
@@ -461,6 +553,9 @@ class SyncRun:
                 events.put(("cancelled", task, None))
                 return
             job = self._job(task, key)
+            if isinstance(job, _Gone):
+                events.put(("gone", task, job.text))
+                return
             if isinstance(job, str):
                 events.put(("unlisted", task, job))
                 return
@@ -480,6 +575,11 @@ class SyncRun:
                     outstanding += 1
                 kind, task, value = events.get()
                 outstanding -= 1
+                if kind == "gone":  # vanished at Apple: nothing to retry, said in the row without failing it
+                    task.row.notes.append(f"instance {task.instance_id} ({task.processing_date}) {value}")
+                    self.state.mark_failed(task.instance_id, value)
+                    bar.done()
+                    continue
                 if kind == "unlisted":  # the listing failed: recorded here, on the caller's thread
                     task.row.errors.append(f"instance {task.instance_id}: {value}")
                     self.state.mark_failed(task.instance_id, value)
@@ -502,11 +602,14 @@ class SyncRun:
             pool.close()
             bar.close()
 
-    def _job(self, task: _Task, http_key: str | None) -> SyncJob | str:
+    def _job(self, task: _Task, http_key: str | None) -> SyncJob | _Gone | str:
         """The worker's job for one instance (its segments listed now: URLs live 5 minutes), or an error."""
         self.counter.current = task.row
         try:
             segs = list(self.client.iter_segments(task.instance_id))
+        except NotFoundError:
+            return _Gone("no longer exists at Apple (its request was deleted by a user or by Apple during the sync, or "
+                    "Apple removed it 35 days after making it); it could not be downloaded")
         except ASCError as err:
             return _err(err)
         finally:

@@ -13,7 +13,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,6 +22,12 @@ from asc_nb.data.lake import PROVENANCE, day_text, provenance
 from asc_nb.errors import SegmentFormatError, SegmentURLExpired
 from asc_nb.store.destination import open_destination
 
+if TYPE_CHECKING:  # pragma: no cover
+    import httpx
+
+    from asc_nb.data.cache import SegmentCache
+    from asc_nb.data.transfer import SegmentJob
+
 __all__ = ["JobResult", "SyncJob", "register_http", "run_job", "unregister_http"]
 
 
@@ -29,12 +35,12 @@ __all__ = ["JobResult", "SyncJob", "register_http", "run_job", "unregister_http"
 
 #: process-local download clients registered by the caller (an in-process sandbox's transport);
 #: a worker in another process does not find the key and uses a plain httpx client
-_LOCAL_HTTP: dict[str, Any] = {}
-_plain_http: Any = None
+_LOCAL_HTTP: dict[str, httpx.Client] = {}
+_plain_http: httpx.Client | None = None
 _plain_lock = threading.Lock()
 
 
-def register_http(client: Any) -> str:
+def register_http(client: httpx.Client) -> str:
     """Make ``client`` (an httpx.Client) the download client for jobs run in this process."""
     key = f"{os.getpid()}-{id(client)}"
     _LOCAL_HTTP[key] = client
@@ -45,7 +51,7 @@ def unregister_http(key: str) -> None:
     _LOCAL_HTTP.pop(key, None)
 
 
-def _http(key: str | None) -> Any:
+def _http(key: str | None) -> httpx.Client:
     global _plain_http
     found = _LOCAL_HTTP.get(key or "")
     if found is not None:
@@ -64,7 +70,7 @@ def _refuse_refresh(segment_id: str) -> str | None:
     raise SegmentURLExpired(segment_id)
 
 
-def _download(http: Any, cache: Any, job: Any) -> tuple[Path, bool]:
+def _download(http: httpx.Client, cache: SegmentCache, job: SegmentJob) -> tuple[Path, bool]:
     """(verified cached path, whether it was downloaded now) of a ``SegmentJob``, by the data layer."""
     from asc_nb.data.progress import Progress
     from asc_nb.data.transfer import Stats, Transfer, download
@@ -118,7 +124,7 @@ class SyncJob:
     granularity: str
     instance_id: str
     processing_date: str
-    segments: list[Any]
+    segments: list[SegmentJob]
     start: str | None = None
     types: dict[str, str] = field(default_factory=dict)
     documented: list[str] | None = None

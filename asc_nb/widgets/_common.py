@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import logging
 import math
 import os
 import re
@@ -31,7 +32,7 @@ from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 import pandas as pd
@@ -39,6 +40,12 @@ import traitlets
 
 from asc_nb import errors
 from asc_nb.models import SNAPSHOT_COOLDOWN_DAYS
+from asc_nb.protocols import ClientInfo, PanelClient, WidgetClient
+
+if TYPE_CHECKING:  # pragma: no cover
+    from asc_nb.store import Store
+
+_log = logging.getLogger("asc_nb.widgets")
 
 #: status level -> (accent colour, FontAwesome 4.7 icon); colours are JupyterLab theme variables
 _LEVELS = {
@@ -115,10 +122,12 @@ def heading(text: str) -> w.HTML:
     return w.HTML(heading_html(text))
 
 
-def now_utc(client: Any) -> datetime:
-    """The sandbox's simulated time when there is one (reports follow that clock), else real UTC."""
-    sandbox = getattr(client, "sandbox", None)
-    now = getattr(sandbox, "now", None) if sandbox is not None else None
+def now_utc(client: object) -> datetime:
+    """The sandbox's simulated time when there is one (reports follow that clock), else real UTC.
+
+    ``client``: a client, or anything else (a store): only a :class:`~asc_nb.protocols.ClientInfo` has a sandbox."""
+    sandbox = client.sandbox if isinstance(client, ClientInfo) else None
+    now = sandbox.now if sandbox is not None else None
     return now if isinstance(now, datetime) else datetime.now(timezone.utc)
 
 
@@ -196,7 +205,7 @@ def cooldown_message(exc: BaseException) -> str:
     return text + f"\n({exc})"
 
 
-def expected_window(client: Any) -> tuple[datetime, datetime]:
+def expected_window(client: ClientInfo) -> tuple[datetime, datetime]:
     """When the first reports of a request made now should appear (Apple: in 1–2 days)."""
     now = now_utc(client)
     return now + timedelta(hours=24), now + timedelta(hours=48)
@@ -210,7 +219,7 @@ class AppPicker(w.VBox):
 
     value = traitlets.Unicode(None, allow_none=True)
 
-    def __init__(self, client: Any, *, description: str = "App") -> None:
+    def __init__(self, client: WidgetClient, *, description: str = "App") -> None:
         self.client = client
         self.frame: pd.DataFrame = pd.DataFrame(columns=["id", "name", "bundle_id"])
         self.search = w.Text(
@@ -299,8 +308,12 @@ class Listeners:
         return bool(self._items)
 
     def __call__(self, *args: Any) -> None:
+        """Call every listener; one that raises is logged and the others still run."""
         for fn in list(self._items):
-            fn(*args)
+            try:
+                fn(*args)
+            except Exception:  # a broken listener must not silence the rest (nor the panel that told them)
+                _log.exception("listener %r failed", fn)
 
 
 # ---------------------------------------------------------------------- the panel conventions
@@ -394,7 +407,8 @@ class Panel(w.VBox):
     #: what the current call waits for ("Retry-After: 12 s left"), "" when nothing
     waiting = traitlets.Unicode("")
 
-    def __init__(self, children: list[w.Widget], *, client: Any = None, **kwargs: Any) -> None:
+    def __init__(self, children: list[w.Widget], *, client: PanelClient | Store | None = None,
+                 **kwargs: Any) -> None:
         self.client = client
         if not hasattr(self, "status"):
             self.status = Status()
@@ -428,8 +442,8 @@ class Panel(w.VBox):
         self.observe(self._on_waiting, names="waiting")
         self._before_wait: tuple[str, str] | None = None
         self._on_frame()
-        on_wait = getattr(client, "on_wait", None)
-        self._remove_wait_listener = on_wait(self._on_wait) if callable(on_wait) else None
+        # a store (the Overview reads one) has no API calls to wait for
+        self._remove_wait_listener = client.on_wait(self._on_wait) if isinstance(client, PanelClient) else None
 
     # ------------------------------------------------------------------ the worker
 

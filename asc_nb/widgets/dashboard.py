@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import html
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
+
+from asc_nb.protocols import PanelClient, RateLimitInfo, WidgetClient
 
 from ._common import Listeners, enum_text, is_true
 from .explorer import EMPTY_HELP, ReportsExplorer
 from .overview import Overview, default_window
 from .requests import RequestPanel, RequestsOverview, RequestsTable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from asc_nb.store import Store
 
 TAB_REQUEST, TAB_REQUESTS, TAB_REPORTS, TAB_OVERVIEW, TAB_STORE = 0, 1, 2, 3, 4
 TITLES = ("Request", "Requests", "Reports", "Overview")
@@ -21,7 +26,7 @@ STORE_TITLE = "Store"
 class RateLimitMeter(w.HBox):
     """Remaining calls of the key's rolling hour, from the last ``X-Rate-Limit`` header the client saw."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: PanelClient) -> None:
         self.client = client
         self.bar = w.IntProgress(value=0, min=0, max=1, description="API budget", bar_style="info")
         self.label = w.HTML()
@@ -30,13 +35,13 @@ class RateLimitMeter(w.HBox):
         self.refresh()
 
     @property
-    def rate_limit(self) -> Any:
-        http = getattr(self.client, "http", None)
-        return getattr(http, "rate_limit", None)
+    def rate_limit(self) -> RateLimitInfo | None:
+        return self.client.rate_limit
 
     @property
     def remaining(self) -> int | None:
-        return getattr(self.rate_limit, "remaining", None)
+        rate_limit = self.rate_limit
+        return rate_limit.remaining if rate_limit is not None else None
 
     @property
     def limit(self) -> int | None:
@@ -59,7 +64,7 @@ class RateLimitMeter(w.HBox):
         return f"RateLimitMeter(remaining={self.remaining}, limit={self.limit})"
 
 
-def connection_label(client: Any) -> str:
+def connection_label(client: WidgetClient) -> str:
     """Say plainly what the data is: simulated, Apple's, or another server (a proxy, the sandbox CLI)."""
     mode = client.mode
     if mode == "sandbox":
@@ -112,7 +117,7 @@ class Dashboard(w.VBox):
     ``wait(timeout=None)`` joins the work of every panel (their calls run on worker threads).
     """
 
-    def __init__(self, client: Any, store: Any = None) -> None:
+    def __init__(self, client: WidgetClient, store: Store | None = None) -> None:
         self.client = client
         self.meter = RateLimitMeter(client)
         #: the Store tab (``dashboard(client, store=asc_nb.Store(...))``), else ``None``
@@ -127,7 +132,7 @@ class Dashboard(w.VBox):
         # the explorer opens on the Overview's week (the last seven days every KPI's report has completed)
         self.explorer = ReportsExplorer(client, window=lambda: default_window(client))
         self.mode = w.HTML(f'<span style="color: var(--jp-ui-font-color2);">Connected to {connection_label(client)}</span>')
-        sandbox = getattr(client, "sandbox", None)
+        sandbox = client.sandbox
         self.clock = SandboxClock(sandbox) if sandbox is not None else None
         #: the Overview tab (App Analytics metrics) is built the first time it is opened: its loads are not free
         self.overview: Overview | None = None
@@ -252,7 +257,7 @@ class Dashboard(w.VBox):
         self.tabs.selected_index = TAB_REPORTS
 
 
-def dashboard(client: Any = None, store: Any = None) -> Dashboard:
+def dashboard(client: WidgetClient | None = None, store: Store | None = None) -> Dashboard:
     """Open the dashboard on ``client`` (default: ``asc_nb.connect()``: Apple with credentials, else the sandbox).
 
     Returns the :class:`Dashboard`; its ``.request_panel``, ``.requests_table``, ``.requests_overview`` and

@@ -27,6 +27,7 @@ import pandas as pd
 import traitlets
 
 from asc_nb.errors import DownloadCancelled, MissingDatesWarning, NonAdditiveMetricError
+from asc_nb.protocols import WidgetClient
 from asc_nb.registry import describe_report
 
 from . import charts
@@ -140,7 +141,7 @@ class ReportsExplorer(Panel):
     estimate = traitlets.Dict(allow_none=True, default_value=None)
     result = traitlets.Any(None)
 
-    def __init__(self, client: Any, request_id: str | None = None, *, days: int = 7,
+    def __init__(self, client: WidgetClient, request_id: str | None = None, *, days: int = 7,
                  app_names: dict[str, str] | None = None,
                  window: Callable[[], tuple[date, date]] | None = None) -> None:
         if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_DAYS:
@@ -445,8 +446,9 @@ class ReportsExplorer(Panel):
         listing = max(1, math.ceil(n / PAGE))
         # the plan has listed the instances already: one segments listing each remains; else the listing too
         calls = n if plan is not None else listing + n
-        limit = getattr(getattr(self.client, "rate_limit", None), "limit", None) or DEFAULT_HOURLY_LIMIT
-        remaining = getattr(getattr(self.client, "rate_limit", None), "remaining", None)
+        rate_limit = self.client.rate_limit
+        limit = (rate_limit.limit if rate_limit is not None else None) or DEFAULT_HOURLY_LIMIT
+        remaining = rate_limit.remaining if rate_limit is not None else None
         share = calls / limit
         nbytes = getattr(plan, "bytes", None)
         if nbytes is None and "size" in inst.columns:

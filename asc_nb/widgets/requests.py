@@ -18,6 +18,7 @@ import traitlets
 
 from asc_nb import errors
 from asc_nb.models import SNAPSHOT_COOLDOWN_DAYS
+from asc_nb.protocols import WidgetClient
 
 from ._common import (
     AppPicker,
@@ -74,7 +75,7 @@ def app_name(apps: pd.DataFrame | None, app_id: Any) -> str:
     return f"app {app_id}"
 
 
-def _has_instances(client: Any, request_id: str) -> bool:
+def _has_instances(client: WidgetClient, request_id: str) -> bool:
     """Whether Apple has generated anything yet: one report's instances tell (2 small calls).
 
     Only the first instance matters, so the listing stops after its first page: a snapshot
@@ -89,7 +90,7 @@ def _has_instances(client: Any, request_id: str) -> bool:
     return next(iter(client.iter_instances(str(reports["id"].iloc[0]))), None) is not None
 
 
-def status_of(client: Any, req: Any) -> str:
+def status_of(client: WidgetClient, req: Any) -> str:
     """Waiting / active / stopped / snapshot, from the request's flag and whether any instance exists yet."""
     access = enum_text(value_of(req, "access_type"))
     if is_true(value_of(req, "stopped_due_to_inactivity")):
@@ -100,14 +101,14 @@ def status_of(client: Any, req: Any) -> str:
     return STATUS_ACTIVE if has_data else STATUS_WAITING
 
 
-def with_status(client: Any, requests: pd.DataFrame) -> pd.DataFrame:
+def with_status(client: WidgetClient, requests: pd.DataFrame) -> pd.DataFrame:
     """``client.report_requests(app)`` plus a ``status`` column (what ``RequestsTable.frame`` holds)."""
     frame = requests.copy()
     frame["status"] = pd.array([status_of(client, row) for _, row in frame.iterrows()], dtype="string")
     return frame
 
 
-def requests_overview(client: Any, apps: pd.DataFrame | None = None) -> pd.DataFrame:
+def requests_overview(client: WidgetClient, apps: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every app with its requests and their status (an app with none gets one row saying so)."""
     apps = client.apps() if apps is None else apps
     rows = []
@@ -133,7 +134,7 @@ class RequestPanel(Panel):
     result = traitlets.Any(None)
     existing = traitlets.Any(None)
 
-    def __init__(self, client: Any, *, load: bool = True) -> None:
+    def __init__(self, client: WidgetClient, *, load: bool = True) -> None:
         self.app = AppPicker(client)
         self.access_type = w.ToggleButtons(options=ACCESS_TYPES, value="ONGOING", description="Access")
         self.access_help = w.HTML()
@@ -299,7 +300,7 @@ class RequestsTable(Panel):
     pending = traitlets.Unicode("")
 
     def __init__(
-        self, client: Any, app_id: str | None = None, *, apps: pd.DataFrame | None = None, load: bool = True
+        self, client: WidgetClient, app_id: str | None = None, *, apps: pd.DataFrame | None = None, load: bool = True
     ) -> None:
         """``apps``: an apps frame already fetched (the dashboard shares one listing between pickers)."""
         self.app = AppPicker(client)
@@ -566,7 +567,7 @@ class RequestsOverview(Panel):
 
     result = traitlets.Any(None)
 
-    def __init__(self, client: Any, *, apps: pd.DataFrame | None = None) -> None:
+    def __init__(self, client: WidgetClient, *, apps: pd.DataFrame | None = None) -> None:
         self.apps = apps
         self.list_all = w.Button(description="List all apps' requests", icon="list")
         self.ensure_all = w.Button(description="Ensure ONGOING for all apps", icon="check-square-o",

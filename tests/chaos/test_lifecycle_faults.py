@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from asc_nb.client import Client
-from asc_nb.errors import ConflictError, NotFoundError, ServerError
+from asc_nb.errors import ConflictError, NotFoundError, SegmentFormatError, ServerError
 from asc_nb.models import AccessType
-from asc_nb.parse import SegmentFormatError
 from asc_nb.sandbox import Sandbox
 
 from .conftest import REPORT, Sleeps, unverified_files

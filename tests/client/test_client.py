@@ -406,6 +406,23 @@ def test_401_resigns_once_and_succeeds(make_client):
     assert len(statuses) == 3  # ok, 401, ok
 
 
+def test_401_resign_is_the_auth_flow_so_every_request_of_the_session_gets_it(make_client):
+    """Not only ``Session.request``: a request sent straight through the session's httpx client (as a
+    store or widget hook might) is re-signed once on 401 too, and counted as sent."""
+    clock = {"server": 1_900_000_000.0}
+    sb = Sandbox(seed=0, wall_clock=lambda: clock["server"])
+    client = make_client(sb)
+    ours = {"now": clock["server"]}
+    client.signer.clock = lambda: ours["now"]
+    client.apps()
+    sent = client.http.requests_sent
+    ours["now"] += 500
+    clock["server"] += 700
+    response = client.http.client.get("/v1/apps")
+    assert response.status_code == 200 and client.signer.signed == 2
+    assert client.http.requests_sent == sent + 1  # the re-sent request; the first is counted by its sender
+
+
 def test_401_unknown_key_raises_after_one_resign(make_client, sandbox):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec

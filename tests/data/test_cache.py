@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from asc_nb.cache import STALE_PARTIAL_SECONDS, SegmentCache, VerificationError, default_cache_dir
+from asc_nb.data.cache import STALE_PARTIAL_SECONDS, SegmentCache, VerificationError, default_cache_dir
 
 DATA = os.urandom(300_000)
 MD5 = hashlib.md5(DATA).hexdigest()
@@ -98,7 +98,7 @@ def test_killed_writer_leaves_no_cache_entry(tmp_path):
     script = textwrap.dedent(
         f"""
         import sys, time
-        from asc_nb.cache import SegmentCache
+        from asc_nb.data.cache import SegmentCache
         cache = SegmentCache({str(tmp_path)!r})
         w = cache.writer({MD5!r}, {len(DATA)})
         w.write(b"x" * 100_000)

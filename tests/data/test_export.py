@@ -6,9 +6,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-import asc_nb.export as export
-from asc_nb.export import read_parquet, to_parquet
-from asc_nb.parse import parse_segment
+import asc_nb.data.export as export
+from asc_nb.data.export import read_parquet, to_parquet
+from asc_nb.data.parse import parse_segment
 
 from .conftest import gz, table_text
 

@@ -21,10 +21,10 @@ import pandas as pd
 import pytest
 
 import asc_nb
-from asc_nb.cache import SegmentCache
-from asc_nb.download import MissingDatesWarning, ReportNotFoundError, read_segment
-from asc_nb.errors import ChecksumError, NetworkError
-from asc_nb.export import read_parquet, to_parquet
+from asc_nb.data.cache import SegmentCache
+from asc_nb.data.export import read_parquet, to_parquet
+from asc_nb.data.parse import parse_segment
+from asc_nb.errors import ChecksumError, MissingDatesWarning, NetworkError, ReportNotFoundError
 from asc_nb.sandbox import Sandbox
 from asc_nb.sandbox.datagen import covered_dates, instance_rows, rows_for_date
 
@@ -95,7 +95,7 @@ def test_download_segment_accepts_record_row_and_id(client, req):
     assert p1 == p2 == p3 and p1.exists()
     assert p1.stat().st_size == seg.size_in_bytes
     assert SegmentCache(client.cache_dir).verify(seg.checksum)
-    assert len(read_segment(p1)) > 0
+    assert len(parse_segment(p1)) > 0
 
 
 # --------------------------------------------------------------------------- safety

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from asc_nb import parse
-from asc_nb.parse import SegmentFormatError, parse_segment, read_table, snake_columns, unify_tables
+from asc_nb.data import parse
+from asc_nb.data.parse import SegmentFormatError, parse_segment, read_table, snake_columns, unify_tables
 
 from .conftest import gz, table_text
 

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import asc_nb
+from asc_nb.data.parse import read_tables
 from asc_nb.errors import (
     ASCError,
     ParseIssuesWarning,
@@ -24,7 +25,6 @@ from asc_nb.errors import (
     SchemaDriftWarning,
     SegmentFormatError,
 )
-from asc_nb.parse import read_tables
 from asc_nb.sandbox import Sandbox
 
 from .conftest import gz, table_text
@@ -334,7 +334,7 @@ def test_batched_read_names_the_bad_file_and_keeps_the_others(tmp_path):
     tables = read_tables(paths, report=SESSIONS, errors="coerce", ids=ids)
     assert [t.num_rows for t in tables] == [2, 2, 2]
     assert all(t.schema.equals(tables[0].schema, check_metadata=False) for t in tables)
-    from asc_nb.parse import table_notes
+    from asc_nb.data.parse import table_notes
 
     assert [table_notes(t).get("issues") for t in tables] == [None, [[3, "sessions", "1,000"]], None]
 

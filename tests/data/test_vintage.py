@@ -7,9 +7,9 @@ import datetime as dt
 import pandas as pd
 import pyarrow as pa
 
-from asc_nb.parse import arrow_to_pandas, read_table, unify_tables
+from asc_nb.data.parse import arrow_to_pandas, read_table, unify_tables
+from asc_nb.data.vintage import expected_dates, latest_vintage, missing_dates
 from asc_nb.sandbox.datagen import covered_dates, instance_segments, rows_for_date
-from asc_nb.vintage import expected_dates, latest_vintage, missing_dates
 
 APP = {"id": "1234567890", "name": "Café App"}
 REPORT = "App Sessions Standard"

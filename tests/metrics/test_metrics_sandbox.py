@@ -12,9 +12,8 @@ import pytest
 from asc_nb import metrics as M
 from asc_nb import registry
 from asc_nb.client import Client
-from asc_nb.download import SETTLE_DAYS
 from asc_nb.errors import NonAdditiveMetricError
-from asc_nb.models import Granularity
+from asc_nb.models import SETTLE_DAYS, Granularity
 from asc_nb.sandbox import Sandbox
 
 START, END = "2026-02-16", "2026-02-27"

@@ -22,9 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 import asc_nb
 from asc_nb.auth import Credentials
-from asc_nb.download import MissingDatesWarning, ReportNotFoundError
-from asc_nb.errors import ConfigError, NotFoundError
-from asc_nb.parse import SegmentFormatError, parse_segment
+from asc_nb.data.parse import SegmentFormatError, parse_segment
+from asc_nb.errors import ConfigError, MissingDatesWarning, NotFoundError, ReportNotFoundError
 from asc_nb.widgets.explorer import ReportsExplorer
 from asc_nb.widgets.requests import RequestPanel, RequestsTable
 
@@ -367,7 +366,7 @@ def test_huge_range_is_not_sent_as_a_huge_url(ctx: Ctx) -> None:
 def test_export_partition_names_cannot_escape_root(tmp_path: Path) -> None:
     import pandas as pd
 
-    from asc_nb.export import to_parquet
+    from asc_nb.data.export import to_parquet
 
     frame = pd.DataFrame({"date": pd.to_datetime(["2026-03-01"]), "sessions": [1]})
     root = tmp_path / "out"

@@ -16,9 +16,9 @@ import pandas as pd
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from asc_nb.data.parse import SegmentFormatError, parse_segment
 from asc_nb.errors import APIError, ParseIssuesWarning, RateLimitError, SchemaDriftWarning, error_class
 from asc_nb.http import RateLimit, from_response, parse_rate_limit, parse_retry_after
-from asc_nb.parse import SegmentFormatError, parse_segment
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])

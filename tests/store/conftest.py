@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -9,6 +17,8 @@ import asc_nb
 from asc_nb.sandbox import Sandbox
 
 REPORTS = ("App Sessions Standard", "App Downloads Standard")
+ROOT = Path(__file__).resolve().parents[2]
+SEED, APPS, HISTORY = 14, 2, 10
 KEY = ["app_id", "date", "processing_date", "instance_id", "segment_id"]
 
 
@@ -47,3 +57,48 @@ def assert_same_lake(a: asc_nb.Store, b: asc_nb.Store, reports=REPORTS) -> None:
     for r in reports:
         assert len(left[r]) > 0, r
         pd.testing.assert_frame_equal(left[r], right[r], check_like=False)
+
+
+@pytest.fixture(scope="module")
+def sandbox_cli(tmp_path_factory):
+    """The sandbox CLI on 127.0.0.1, its credentials as the env a cron job would have."""
+    keys = tmp_path_factory.mktemp("keys")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "asc_nb.sandbox", "--write-credentials", str(keys), "--seed", str(SEED),
+         "--apps", str(APPS), "--history-days", str(HISTORY)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+    )
+    try:
+        line = json.loads(proc.stdout.readline())
+        yield {
+            "ASC_BASE_URL": line["base_url"], "ASC_KEY_ID": line["key_id"], "ASC_ISSUER_ID": line["issuer_id"],
+            "ASC_PRIVATE_KEY_PATH": line["key_path"],
+        }
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            proc.kill()
+            proc.wait()
+
+
+def run_sync(creds, store_dir, cache_dir, *extra, wait_for=None, timeout=120):
+    env = {**os.environ, **creds, "PYTHONPATH": str(ROOT), "ASC_NB_CACHE_DIR": str(cache_dir)}
+    cmd = [sys.executable, "-m", "asc_nb", "sync", "--store", str(store_dir), "--reports", ",".join(REPORTS),
+           *extra]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    if wait_for is None:
+        out, err = proc.communicate(timeout=timeout)
+        return proc.returncode, out, err
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        if wait_for(Path(store_dir)):
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+

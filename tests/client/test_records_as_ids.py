@@ -49,7 +49,7 @@ def test_fetch_accepts_a_request_record(setup) -> None:
 
 
 def test_fetch_takes_granularity_positionally_like_download_fetch(setup) -> None:
-    """``asc_nb.download.fetch(client, req, name, granularity, start, end)`` is positional; the method mirrors it."""
+    """``client.fetch(req, name, granularity, start, end)`` is positional, as the old ``asc_nb.download.fetch`` was."""
     client, req, _ = setup
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -1,6 +1,6 @@
 """``fetch``'s ``start``/``end`` are ISO dates, as its own error message and ``client.instances`` say.
 
-``download._day`` hands text to ``pd.Timestamp``, which guesses: ``"03/01/2026"`` becomes 1 March
+The old ``download._day`` handed text to ``pd.Timestamp``, which guesses: ``"03/01/2026"`` becomes 1 March
 (a European analyst meant 3 January), ``end="2026-02"`` becomes 1 February (meant: through
 February), ``"today"`` is the wall clock (not the sandbox's). Each silently fetches other days than
 meant; ``client.instances(processing_date=...)`` refuses the same strings. Fixed: both now use ``asc_nb.models.iso_date``.

@@ -1,6 +1,6 @@
 """``MissingDatesWarning`` points at the analyst's line, not at asc-nb's internals.
 
-``download._report_missing`` warns with ``stacklevel=3``, right for ``asc_nb.download.fetch(...)``
+The old ``download._report_missing`` warned with ``stacklevel=3``, right for ``asc_nb.download.fetch(...)``
 but one frame short through ``client.fetch(...)`` — the way everyone calls it — so the notebook shows
 ``asc_nb/client.py:NNN: MissingDatesWarning`` and the line ``return download.fetch(self, …)``.
 Fixed: the warning's stacklevel is the first frame outside asc_nb.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 
 from asc_nb.client import Client
-from asc_nb.download import MissingDatesWarning
+from asc_nb.errors import MissingDatesWarning
 from asc_nb.sandbox import Sandbox
 
 

@@ -1,7 +1,0 @@
-"""Old import path, kept working: this module *is* :mod:`asc_nb.data.parse` (one object, so patches apply)."""
-
-import sys
-
-from asc_nb.data import parse as _impl
-
-sys.modules[__name__] = _impl

@@ -405,16 +405,19 @@ class SyncRun:
             ids.update({n: i for n, i in got.items() if i})
             unknown = [n for n, i in got.items() if not i]
             if unknown and not quiet:
-                try:
-                    every = [r.name for r in self.client.iter_reports(request_id) if r.name]
-                except ASCError:
-                    every = []
-                for row in rows:
-                    if row.report in unknown:
-                        close = difflib.get_close_matches(row.report, every, n=3, cutoff=0.5)
-                        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-                        row.errors.append(_err(ReportNotFoundError(f"no report named {row.report!r}{hint}")))
+                self._unknown_reports(request_id, [r for r in rows if r.report in unknown])
         return ids
+
+    def _unknown_reports(self, request_id: str, rows: list[_Row]) -> None:
+        """Rows whose report the request does not have: failed, with the closest names it does have."""
+        try:
+            every = [r.name for r in self.client.iter_reports(request_id) if r.name]
+        except ASCError:
+            every = []
+        for row in rows:
+            close = difflib.get_close_matches(row.report, every, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            row.errors.append(_err(ReportNotFoundError(f"no report named {row.report!r}{hint}")))
 
     def _snapshot(self, app_id: str, rows: list[_Row], *, replacing: bool = False) -> str | None:
         """The app's ONE_TIME_SNAPSHOT being merged: an unfinished one, or a new one if ``backfill``.
@@ -486,6 +489,11 @@ class SyncRun:
             self.tasks.append(_Task(row, inst.id, inst.processing_date.isoformat(), access, request_id))
         if access == AccessType.ONE_TIME_SNAPSHOT.value:
             self.snapshot_rows[(row.app_id, row.report, row.granularity)] = (request_id, [i.id for i in keep])
+        self._say_pending(row, listed, request_id, access)
+
+    def _say_pending(self, row: _Row, listed: list[Any], request_id: str, access: str) -> None:
+        """An empty listing of a young request is ``pending``, with when to expect it."""
+        if access == AccessType.ONE_TIME_SNAPSHOT.value:
             if not listed:
                 known = self.state.request(row.app_id, access)
                 asked = known[1] if known else None

@@ -203,3 +203,11 @@ def test_a_new_destination_is_one_class_registered_by_name(make_client, tmp_path
     assert len(left) > 0
     pd.testing.assert_frame_equal(left, right)
     assert memory.coverage()["status"].eq("stored").sum() == parquet.coverage()["status"].eq("stored").sum()
+
+
+def test_a_store_keeps_one_format(make_client, tmp_path):
+    register_destination("memory", MemoryDestination.open)
+    client = make_client(small_world(apps=1, history_days=2))
+    asc_nb.Store(tmp_path / "s").sync(client, reports=[REPORT], progress=False)
+    with pytest.raises(ConfigError, match="keeps its rows as 'parquet'"):
+        asc_nb.Store(tmp_path / "s", format="memory").sync(client, reports=[REPORT], progress=False)

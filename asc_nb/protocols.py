@@ -92,10 +92,14 @@ class SyncClient(ClientInfo, Protocol):
 
 
 @runtime_checkable
-class MetricsClient(Protocol):
-    """What ``client.metrics`` loads reports with: the app's requests, and ``fetch``."""
+class MetricsClient(ClientInfo, Protocol):
+    """What ``client.metrics`` loads reports with: the app's requests, ``plan_fetch`` and ``fetch`` (and the
+    sandbox's clock for its today)."""
 
     def report_requests(self, app_id: str, access_type: AccessType | str | None = None) -> pd.DataFrame: ...
+
+    def plan_fetch(self, request: Any, report: Any, granularity: Any = "DAILY", start: Any = None,
+                   end: Any = None) -> Any: ...
 
     def fetch(self, plan: Any, report: Any = None, granularity: Any = "DAILY", start: Any = None,
               end: Any = None, vintages: bool = False, to: Any = None,

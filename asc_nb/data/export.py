@@ -64,40 +64,45 @@ def to_parquet(
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
     attrs: Mapping[str, object] = getattr(frame, "attrs", {}) or {}
-    groups: list[tuple[str, str, pd.DataFrame]] = []
-    by = [c for c in ("report", "granularity") if c in frame.columns]
-    if by:
-        for key, part in frame.groupby(by, sort=False, dropna=False, observed=True):
-            key = key if isinstance(key, tuple) else (key,)
-            values = dict(zip(by, key, strict=True))
-            groups.append((
-                str(values.get("report", report or attrs.get("report"))),
-                str(values.get("granularity", granularity or attrs.get("granularity"))),
-                part,
-            ))
-    else:
-        groups.append((report or attrs.get("report"), granularity or attrs.get("granularity"), frame))  # type: ignore[arg-type]
-    if any(r in (None, "None") or g in (None, "None") for r, g, _ in groups):
-        raise ValueError("to_parquet needs report= and granularity= (or a frame from fetch, which carries them)")
+    groups = _groups(frame, report or attrs.get("report"), granularity or attrs.get("granularity"))
     series = str(attrs.get("report_id") or attrs.get("request_id") or "frame")
     provenance = all(c in frame.columns for c in ("processing_date", "instance_id", "segment_id"))
     tree = Tree(root)
     for rep, gran, part in groups:
         if provenance and not part.empty:
-            keys = [c for c in ("app_id",) if c in part.columns] + ["processing_date", "instance_id", "segment_id"]
-            for values, piece in part.groupby(keys, sort=False, dropna=False, observed=True):
-                *app, pdate, inst, seg = values
-                app_id = None if not app or pd.isna(app[0]) else str(app[0])
-                vintage = ("" if pd.isna(pdate) else pd.Timestamp(pdate).date().isoformat(),
-                           "" if pd.isna(inst) else str(inst))
-                table = conform_provenance(_arrow(piece), app_id)
-                for day, rows in split_days(table):
-                    tree.commit(rep, gran, day, app_id or series, rows, vintage,
-                                piece=None if pd.isna(seg) else str(seg), keep_all=not latest_only)
+            _write_vintages(tree, rep, gran, part, series, keep_all=not latest_only)
         else:
             for day, rows in split_days(_arrow(part)):
                 tree.append(rep, gran, day, rows)
     return root
+
+
+def _groups(frame: pd.DataFrame, report: object, granularity: object) -> list[tuple[str, str, pd.DataFrame]]:
+    """(report, granularity, rows): by the frame's own columns of those names, else the given names."""
+    by = [c for c in ("report", "granularity") if c in frame.columns]
+    groups: list[tuple[str, str, pd.DataFrame]] = []
+    if not by:
+        groups.append((str(report), str(granularity), frame))
+    for key, part in frame.groupby(by, sort=False, dropna=False, observed=True) if by else ():
+        values = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
+        groups.append((str(values.get("report", report)), str(values.get("granularity", granularity)), part))
+    if any(r == "None" or g == "None" for r, g, _ in groups):
+        raise ValueError("to_parquet needs report= and granularity= (or a frame from fetch, which carries them)")
+    return groups
+
+
+def _write_vintages(tree: Tree, report: str, granularity: str, part: pd.DataFrame, series: str, *,
+                    keep_all: bool) -> None:
+    """One piece per (app, vintage, segment) and date, by the lake's rule (keyed by app id, else ``series``)."""
+    keys = [c for c in ("app_id",) if c in part.columns] + ["processing_date", "instance_id", "segment_id"]
+    for values, piece in part.groupby(keys, sort=False, dropna=False, observed=True):
+        *app, pdate, inst, seg = values
+        app_id = None if not app or pd.isna(app[0]) else str(app[0])
+        vintage = ("" if pd.isna(pdate) else pd.Timestamp(pdate).date().isoformat(), "" if pd.isna(inst) else str(inst))
+        table = conform_provenance(_arrow(piece), app_id)
+        for day, rows in split_days(table):
+            tree.commit(report, granularity, day, app_id or series, rows, vintage,
+                        piece=None if pd.isna(seg) else str(seg), keep_all=keep_all)
 
 
 def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:

@@ -233,8 +233,10 @@ class Tree:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def _keep(self, path: Path, report: str, granularity: str, day: str | None, key: str, vintage: Vintage) -> None:
-        """Move a superseded file into history (hard link: no copy, no moment without it), or delete it."""
+    def _keep(self, path: Path, report: str, granularity: str, day: str | None, key: str, vintage: Vintage, *,
+              remove: bool = True) -> None:
+        """Move a superseded file into history (hard link: no copy), or delete it. ``remove=False``: only keep
+        the copy in history — the caller renames the new file over it, so there is no moment without one."""
         if self.history is not None:
             name = piece_name(key, vintage, path.name.split("__")[-1][: -len(".parquet")]
                               if "__" in path.name else None)
@@ -245,7 +247,8 @@ class Tree:
                 os.link(path, target)
             except OSError:  # a filesystem without hard links
                 shutil.copy2(path, target)
-        path.unlink(missing_ok=True)
+        if remove:
+            path.unlink(missing_ok=True)
 
     def commit(self, report: str, granularity: str, day: str | None, key: str, table: pa.Table, vintage: Vintage,
                *, piece: str | None = None, keep_all: bool = False) -> WriteResult:
@@ -276,8 +279,8 @@ class Tree:
                 for f, v in held:
                     if f.name != name:
                         self._keep(f, report, granularity, day, key, v)
-                if (directory / name).exists():  # a whole commit replacing a whole commit: keep the old first
-                    self._keep(directory / name, report, granularity, day, key, current)
+                if (directory / name).exists():  # a whole commit replacing a whole commit: the rename replaces it
+                    self._keep(directory / name, report, granularity, day, key, current, remove=False)
             self._write(table, directory / name, meta)
             return WriteResult(True, rows, replaced)
 

@@ -18,6 +18,7 @@ import pandas as pd
 from asc_nb.errors import ConfigError, MetricError, MissingDatesWarning
 from asc_nb.models import Granularity, period_start
 from asc_nb.models import expected_dates as _expected_dates
+from asc_nb.protocols import MetricsClient, SyncClient
 
 from .planning import Loader
 
@@ -56,7 +57,7 @@ class ClientLoader:
     each report with ``client.fetch`` (latest vintage per date, verified, cached segments reused).
     """
 
-    def __init__(self, client: Any, *, progress: Any = False, as_of: Any = None) -> None:
+    def __init__(self, client: MetricsClient, *, progress: Any = False, as_of: Any = None) -> None:
         self.client = client
         self.progress = progress
         self._requests: dict[str, str] = {}
@@ -65,7 +66,7 @@ class ClientLoader:
 
     def reference_day(self) -> dt.date:
         """The client's today: the sandbox's clock, else today in UTC (Apple's processing dates are UTC days)."""
-        sandbox = getattr(self.client, "sandbox", None)
+        sandbox = self.client.sandbox
         return sandbox.now.date() if sandbox is not None else _utc_today()
 
     def request_id(self, app_id: str) -> str:
@@ -164,7 +165,7 @@ class StoreLoader:
     answered from the lake alone, with no API call. Without ``client`` the store is only read.
     """
 
-    def __init__(self, store: Any, *, client: Any = None, attempted: set[tuple[Any, ...]] | None = None,
+    def __init__(self, store: Any, *, client: SyncClient | None = None, attempted: set[tuple[Any, ...]] | None = None,
                  progress: Any = False, as_of: Any = None) -> None:
         self.store = store
         self.client = client

@@ -1,7 +1,8 @@
 """``asc_nb.Store``: history that outlives Apple's 35-day retention, in a local Parquet lake.
 
 The package, by job: :mod:`~asc_nb.store.face` (``Store``: sync, read, SQL, coverage),
-:mod:`~asc_nb.store.sync` (the sync engine), :mod:`~asc_nb.store.coverage`,
+:mod:`~asc_nb.store.sync` (the sync engine), :mod:`~asc_nb.store.pool` (executors, progress, call
+counting), :mod:`~asc_nb.store.coverage`,
 :mod:`~asc_nb.store.worker` (the job a worker runs), :mod:`~asc_nb.store.destination` (where rows
 live; the Parquet lake is :mod:`asc_nb.data.lake`), :mod:`~asc_nb.store.state` (what was
 fetched), :mod:`~asc_nb.store.lock` (one sync at a time). This module only re-exports.

@@ -128,6 +128,7 @@ class Store:
         with StoreLock(self.path / "sync.lock", wait=wait):
             self._sweep()
             self._check_origin(client)
+            self._check_format()
             return SyncRun(self.state, self.destination, client, app_ids, names, grans, first, backfill, executor,
                            progress).run()
 
@@ -147,6 +148,17 @@ class Store:
             raise ConfigError(
                 f"the store at {str(self.path)!r} holds {what[held]} data and this client reads {what[kind]}: "
                 "mixing them would give wrong numbers. Use another directory (asc_nb.Store(path) or ASC_NB_STORE)")
+
+    def _check_format(self) -> None:
+        """One store, one format: syncing a Parquet store as ``format="delta"`` (or back) would split its rows
+        in two places that each look whole."""
+        fmt = self.destination.format
+        held = self.state.get_meta("format")
+        if held is None:
+            self.state.set_meta("format", fmt)
+        elif held != fmt:
+            raise ConfigError(f"the store at {str(self.path)!r} keeps its rows as {held!r}, not {fmt!r}: open it "
+                              f"with Store(path, format={held!r}), or use another directory for {fmt!r}")
 
     def _sweep(self) -> None:
         """Temporary files a killed sync left behind (only ever in staging/, never in the lake)."""

@@ -13,7 +13,6 @@ import concurrent.futures as cf
 import datetime as dt
 import difflib
 import queue
-import sys
 import threading
 import warnings
 from collections import deque
@@ -33,8 +32,9 @@ from asc_nb.errors import (
 from asc_nb.models import AccessType
 from asc_nb.protocols import SyncClient
 from asc_nb.store.destination import Destination
+from asc_nb.store.pool import Bar, CallCounter, Pool
 from asc_nb.store.state import State
-from asc_nb.store.worker import JobResult, SyncJob, register_http, run_job, unregister_http
+from asc_nb.store.worker import JobResult, SyncJob, register_http, unregister_http
 
 __all__ = ["DEFAULT_REPORTS", "SYNC_COLUMNS", "SyncRun"]
 
@@ -49,7 +49,6 @@ SYNC_COLUMNS = ("app_id", "report", "granularity", "status", "new_instances", "r
                 "first_date", "last_date", "error")
 #: how long a remembered app list (``apps=None``) is trusted before it is listed again
 APPS_TTL = dt.timedelta(hours=24)
-LOCAL_WORKERS = 8
 #: concurrent segment listings (API calls) during a sync; polite to Apple's hourly budget
 LISTING_THREADS = 4
 
@@ -86,48 +85,6 @@ class _Row:
                 "error": text}
 
 
-class _CallCounter:
-    """Counts the client's API responses (retries included) and charges them to the current row.
-
-    The row is per thread (segment listings run on a few threads); a response on a thread that
-    is not ours (a widget using the same client meanwhile) is not counted.
-    """
-
-    def __init__(self, client: SyncClient) -> None:
-        self.http = client.http.client
-        self.local = threading.local()
-        self.total = 0
-        self._lock = threading.Lock()
-        self._main = threading.get_ident()
-
-    @property
-    def current(self) -> _Row | None:
-        return getattr(self.local, "row", None)
-
-    @current.setter
-    def current(self, row: _Row | None) -> None:
-        self.local.row = row
-
-    def __call__(self, response: Any) -> None:
-        row = self.current
-        if row is None and threading.get_ident() != self._main:
-            return
-        with self._lock:
-            self.total += 1
-            if row is not None:
-                row.api_calls += 1
-
-    def __enter__(self) -> _CallCounter:
-        hooks = {k: list(v) for k, v in self.http.event_hooks.items()}
-        hooks.setdefault("response", []).append(self)
-        self.http.event_hooks = hooks
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        hooks = {k: [h for h in v if h is not self] for k, v in self.http.event_hooks.items()}
-        self.http.event_hooks = hooks
-
-
 @dataclass
 class _Task:
     row: _Row
@@ -157,40 +114,6 @@ class _Gone:
     """An instance Apple no longer knows (404 on its segments): plain words for the row, not a failure."""
 
     text: str
-
-
-def _is_dask(executor: Any) -> bool:
-    return type(executor).__module__.split(".")[0] == "distributed"
-
-
-class _Pool:
-    """One face over ``None`` (local threads), a ``concurrent.futures.Executor`` or a ``dask.distributed.Client``."""
-
-    def __init__(self, executor: Any) -> None:
-        self.owned = executor is None
-        self.dask = _is_dask(executor)
-        if executor is None:
-            executor = cf.ThreadPoolExecutor(LOCAL_WORKERS, thread_name_prefix="asc-nb-store")
-        elif not self.dask and not isinstance(executor, cf.Executor):
-            raise TypeError("executor= takes a concurrent.futures.Executor or a dask.distributed.Client, "
-                            f"got {type(executor).__name__}")
-        self.executor = executor
-        if self.dask:
-            threads = sum((executor.nthreads() or {}).values()) or 2
-        else:
-            threads = getattr(executor, "_max_workers", LOCAL_WORKERS)
-        self.window = max(8, 2 * int(threads))
-        #: worker threads in this process can use the client's own download transport
-        self.same_process = self.owned or isinstance(executor, cf.ThreadPoolExecutor)
-
-    def submit(self, job: SyncJob) -> Any:
-        if self.dask:
-            return self.executor.submit(run_job, job, pure=False)
-        return self.executor.submit(run_job, job)
-
-    def close(self) -> None:
-        if self.owned:
-            self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _err(err: BaseException) -> str:
@@ -233,7 +156,7 @@ class SyncRun:
     # -------------------------------------------------------------- listings (caller side)
 
     def run(self) -> pd.DataFrame:
-        counter = _CallCounter(self.client)
+        counter = CallCounter(self.client)
         if self.client.sandbox is not None:
             self._note_day(self.today)
         with counter:
@@ -405,16 +328,19 @@ class SyncRun:
             ids.update({n: i for n, i in got.items() if i})
             unknown = [n for n, i in got.items() if not i]
             if unknown and not quiet:
-                try:
-                    every = [r.name for r in self.client.iter_reports(request_id) if r.name]
-                except ASCError:
-                    every = []
-                for row in rows:
-                    if row.report in unknown:
-                        close = difflib.get_close_matches(row.report, every, n=3, cutoff=0.5)
-                        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-                        row.errors.append(_err(ReportNotFoundError(f"no report named {row.report!r}{hint}")))
+                self._unknown_reports(request_id, [r for r in rows if r.report in unknown])
         return ids
+
+    def _unknown_reports(self, request_id: str, rows: list[_Row]) -> None:
+        """Rows whose report the request does not have: failed, with the closest names it does have."""
+        try:
+            every = [r.name for r in self.client.iter_reports(request_id) if r.name]
+        except ASCError:
+            every = []
+        for row in rows:
+            close = difflib.get_close_matches(row.report, every, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            row.errors.append(_err(ReportNotFoundError(f"no report named {row.report!r}{hint}")))
 
     def _snapshot(self, app_id: str, rows: list[_Row], *, replacing: bool = False) -> str | None:
         """The app's ONE_TIME_SNAPSHOT being merged: an unfinished one, or a new one if ``backfill``.
@@ -486,6 +412,11 @@ class SyncRun:
             self.tasks.append(_Task(row, inst.id, inst.processing_date.isoformat(), access, request_id))
         if access == AccessType.ONE_TIME_SNAPSHOT.value:
             self.snapshot_rows[(row.app_id, row.report, row.granularity)] = (request_id, [i.id for i in keep])
+        self._say_pending(row, listed, request_id, access)
+
+    def _say_pending(self, row: _Row, listed: list[Any], request_id: str, access: str) -> None:
+        """An empty listing of a young request is ``pending``, with when to expect it."""
+        if access == AccessType.ONE_TIME_SNAPSHOT.value:
             if not listed:
                 known = self.state.request(row.app_id, access)
                 asked = known[1] if known else None
@@ -537,9 +468,9 @@ class SyncRun:
                 documented = _registry_types(t.row.report)
                 self.types[key] = {**known, **(documented or {})}  # the registry decides where it knows
                 self.documented[key] = sorted(documented) if documented else None
-        pool = _Pool(self.executor)
+        pool = Pool(self.executor)
         key = register_http(self.client.downloads) if pool.same_process else None
-        bar = _Bar(self.progress, len(self.tasks))
+        bar = Bar(self.progress, len(self.tasks))
         # Pipelined: a listing thread lists an instance's segments (an API call) and hands the job to
         # the executor itself; every finished listing or job lands in `events`, which only this thread
         # reads (the state is written here, never from another thread).
@@ -631,7 +562,7 @@ class SyncRun:
             "select 1 from issues where kind = 'schema_drift' and report = ? and granularity = ? and column_name = ?",
             (row.report, row.granularity, issue.get("column"))).fetchone() is not None
 
-    def _settle(self, task: _Task, result: JobResult, bar: _Bar) -> None:
+    def _settle(self, task: _Task, result: JobResult, bar: Bar) -> None:
         row = task.row
         row.downloads += int(result.downloads)
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -689,27 +620,3 @@ def _last_covered(processing_date: dt.date, granularity: str) -> str:
 
 def _plus(day: str | None, days: int) -> str:
     return "?" if day is None else (dt.date.fromisoformat(day) + dt.timedelta(days=days)).isoformat()
-
-
-class _Bar:
-    def __init__(self, progress: Any, total: int) -> None:
-        self.callback = progress if callable(progress) else None
-        self.total, self.count = total, 0
-        self.bar = None
-        if progress is True and total:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, desc="sync", unit="instance", file=sys.stderr)
-
-    def done(self) -> None:
-        self.count += 1
-        if self.bar is not None:
-            self.bar.update(1)
-        if self.callback is not None:
-            self.callback(self.count, self.total)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-

@@ -389,8 +389,8 @@ def test_token_cached_across_calls(client, sandbox):
     assert client.signer.signed == 1
 
 
-def test_401_resigns_once_and_succeeds(make_client):
-    """The server's clock runs ahead: the cached token looks valid to us, expired to it."""
+def _token_expired_on_the_server(make_client):
+    """A client whose cached token looks valid to it and expired to the server (its clock runs ahead)."""
     clock = {"server": 1_900_000_000.0}
     sb = Sandbox(seed=0, wall_clock=lambda: clock["server"])
     client = make_client(sb)
@@ -400,6 +400,12 @@ def test_401_resigns_once_and_succeeds(make_client):
     assert client.signer.signed == 1
     ours["now"] += 500  # still inside our cache window
     clock["server"] += 700  # past exp + skew on the server
+    return sb, client
+
+
+def test_401_resigns_once_and_succeeds(make_client):
+    """The server's clock runs ahead: the cached token looks valid to us, expired to it."""
+    sb, client = _token_expired_on_the_server(make_client)
     assert len(client.apps()) == 3
     assert client.signer.signed == 2
     statuses = api_calls(sb, "GET", "/v1/apps")
@@ -409,15 +415,8 @@ def test_401_resigns_once_and_succeeds(make_client):
 def test_401_resign_is_the_auth_flow_so_every_request_of_the_session_gets_it(make_client):
     """Not only ``Session.request``: a request sent straight through the session's httpx client (as a
     store or widget hook might) is re-signed once on 401 too, and counted as sent."""
-    clock = {"server": 1_900_000_000.0}
-    sb = Sandbox(seed=0, wall_clock=lambda: clock["server"])
-    client = make_client(sb)
-    ours = {"now": clock["server"]}
-    client.signer.clock = lambda: ours["now"]
-    client.apps()
+    _, client = _token_expired_on_the_server(make_client)
     sent = client.http.requests_sent
-    ours["now"] += 500
-    clock["server"] += 700
     response = client.http.client.get("/v1/apps")
     assert response.status_code == 200 and client.signer.signed == 2
     assert client.http.requests_sent == sent + 1  # the re-sent request; the first is counted by its sender

@@ -203,3 +203,33 @@ def test_a_new_destination_is_one_class_registered_by_name(make_client, tmp_path
     assert len(left) > 0
     pd.testing.assert_frame_equal(left, right)
     assert memory.coverage()["status"].eq("stored").sum() == parquet.coverage()["status"].eq("stored").sum()
+
+
+def test_a_store_keeps_one_format(make_client, tmp_path):
+    register_destination("memory", MemoryDestination.open)
+    client = make_client(small_world(apps=1, history_days=2))
+    asc_nb.Store(tmp_path / "s").sync(client, reports=[REPORT], progress=False)
+    with pytest.raises(ConfigError, match="keeps its rows as 'parquet'"):
+        asc_nb.Store(tmp_path / "s", format="memory").sync(client, reports=[REPORT], progress=False)
+
+
+def test_a_reader_always_sees_exactly_one_vintage_while_vintages_replace_each_other(tmp_path):
+    lake = open_destination({"format": "parquet", "root": str(tmp_path / "s")})
+    lake.write_partition("R", "DAILY", "2026-03-01", "1", pa.table({"n": [0]}), ("2026-03-02", "i000"))
+    directory = next((tmp_path / "s" / "lake").rglob("date=2026-03-01"))
+    done = threading.Event()
+
+    def write() -> None:
+        for k in range(1, 150):
+            lake.write_partition("R", "DAILY", "2026-03-01", "1", pa.table({"n": [k]}), ("2026-03-02", f"i{k:03d}"))
+        done.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    seen = []
+    while not done.is_set():
+        seen.append(sorted(p.name for p in directory.glob("*.parquet")))
+    writer.join()
+    assert seen and all(names == ["1.parquet"] for names in seen)
+    assert lake.read("R", "DAILY").column("n").to_pylist() == [149]
+    assert len(lake.vintages("R", "DAILY")) == 150

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from asc_nb.mcp.server import serve_stdio
 
     try:
-        serve_stdio(args.store, sql_max_rows=args.max_rows, sql_timeout=args.timeout)
+        serve_stdio(args.store, max_rows=args.max_rows, sql_timeout=args.timeout)
     except ASCError as err:
         print(f"asc_nb mcp: {err}", file=sys.stderr)
         return 2
@@ -42,6 +42,6 @@ def add_parser(sub: Any) -> None:
                     "metric catalog, on stdin/stdout. See docs/mcp.md to connect Jupyter AI or a desktop client.",
     )
     p.add_argument("--store", required=True, metavar="DIR", help="the store's directory (made by a sync)")
-    p.add_argument("--max-rows", type=int, default=1000, metavar="N", help="most rows one sql answer may carry")
+    p.add_argument("--max-rows", type=int, default=1000, metavar="N", help="most rows one answer (sql, metrics, health) may carry")
     p.add_argument("--timeout", type=float, default=10.0, metavar="S", help="longest a sql query may run (seconds)")
     p.set_defaults(run=run)

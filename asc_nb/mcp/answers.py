@@ -92,8 +92,10 @@ def _call(func: str, args: list[str], kwargs: dict[str, Any]) -> str:
 class Answers:
     """The tools of the MCP server, answered from one store (read-only)."""
 
-    def __init__(self, store: Any, *, sql_max_rows: int = 1000, sql_timeout: float = 10.0) -> None:
+    def __init__(self, store: Any, *, max_rows: int = MAX_ROWS, sql_max_rows: int = 1000,
+                 sql_timeout: float = 10.0) -> None:
         self.store = store
+        self.max_rows = int(max_rows)
         self.sql_engine = ReadOnlySQL(store, max_rows=sql_max_rows, timeout=sql_timeout)
 
     def close(self) -> None:
@@ -230,7 +232,13 @@ class Answers:
             kwargs["as_of"] = day
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            frame = self.store.metrics(apps, names, **kwargs)
+            try:
+                frame = self.store.metrics(apps, names, **kwargs)
+            except TypeError as err:
+                if day is None or "as_of" not in str(err):
+                    raise
+                raise ConfigError("this asc_nb's Store.metrics has no as_of (the vintage history of issue 19): "
+                                  "ask without as_of for the latest numbers") from None
         notes = [str(w.message) for w in caught]
         plan: M.MetricPlan = frame.attrs["plan"]
         reports = [self._vintages(f, plan, day) for f in plan.fetches]
@@ -239,7 +247,7 @@ class Answers:
             entry.pop("_dates", None)
         code = "df = " + _call("store.metrics", [], {"app_ids": apps, "metrics": names, **kwargs})
         return {
-            "result": _table(frame, "answer"),
+            "result": _table(frame, "answer", self.max_rows),
             "granularity": frame.attrs.get("granularity"),
             "approximate": jsonable(dict(frame.attrs.get("approximate", {}))),
             "sources": jsonable(dict(frame.attrs.get("sources", {}))),
@@ -318,7 +326,7 @@ class Answers:
         held = sorted({(str(r), str(g)) for r, g in zip(frame.get("report", []), frame.get("granularity", []),
                                                          strict=True)})
         return {
-            "result": _table(frame, "health table"),
+            "result": _table(frame, "health table", self.max_rows),
             "states": {str(k): int(v) for k, v in counts.items()},
             "provenance": self._provenance(
                 reports=[{"report": r, "granularity": g} for r, g in held], as_of=None,

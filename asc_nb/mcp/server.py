@@ -67,19 +67,19 @@ def _guarded(lock: threading.Lock) -> Callable[[Callable[..., Any]], Callable[..
     return wrap
 
 
-def build_server(store: Any, *, sql_max_rows: int = 1000, sql_timeout: float = 10.0) -> Any:
+def build_server(store: Any, *, max_rows: int = 1000, sql_timeout: float = 10.0) -> Any:
     """An ``MCPServer`` whose read-only tools answer from ``store``."""
-    return _build(store, sql_max_rows=sql_max_rows, sql_timeout=sql_timeout)[0]
+    return _build(store, max_rows=max_rows, sql_timeout=sql_timeout)[0]
 
 
-def _build(store: Any, *, sql_max_rows: int, sql_timeout: float) -> tuple[Any, Any]:
+def _build(store: Any, *, max_rows: int, sql_timeout: float) -> tuple[Any, Any]:
     from mcp.server.mcpserver import MCPServer
     from mcp.types import ToolAnnotations
     from pydantic import Field
 
     from asc_nb.mcp.answers import Answers
 
-    answers = Answers(store, sql_max_rows=sql_max_rows, sql_timeout=sql_timeout)
+    answers = Answers(store, max_rows=max_rows, sql_max_rows=max_rows, sql_timeout=sql_timeout)
     server = MCPServer("asc-nb", instructions=INSTRUCTIONS, log_level="WARNING")
     guard = _guarded(threading.Lock())
     read_only = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
@@ -163,11 +163,11 @@ def _drop_credentials() -> None:
         os.environ.pop(name, None)
 
 
-def serve_stdio(path: str | os.PathLike[str], *, sql_max_rows: int = 1000, sql_timeout: float = 10.0) -> None:
+def serve_stdio(path: str | os.PathLike[str], *, max_rows: int = 1000, sql_timeout: float = 10.0) -> None:
     """Serve the store at ``path`` over stdin/stdout until the client closes the connection."""
     _drop_credentials()
     store = open_store(path)
-    server, answers = _build(store, sql_max_rows=sql_max_rows, sql_timeout=sql_timeout)
+    server, answers = _build(store, max_rows=max_rows, sql_timeout=sql_timeout)
     try:
         server.run("stdio")
     finally:

@@ -699,16 +699,19 @@ class Client:
     def metrics(self, app_ids: str | Iterable[str], metrics: str | Iterable[str], *,
                 by: str | Iterable[str] = ("date",), start: Any = None, end: Any = None,
                 granularity: Granularity | str = "DAILY", filters: Mapping[str, Any] | None = None,
-                approx: bool = False, progress: Any = False) -> pd.DataFrame:
+                approx: bool = False, progress: Any = False, as_of: Any = None) -> pd.DataFrame:
         """App Analytics metrics (``asc_nb.metric_catalog()``) as a tidy frame: one row per group.
 
         Loads only the reports the metrics need, once each (see :mod:`asc_nb.metrics` for the rules:
         unique counts are never summed unless ``approx=True``, ratios come from their parts).
+        ``as_of=D``: only instances with processing date <= D are read (what was known then); the
+        ``provisional`` column marks rows inside a report's completeness window.
         """
         from . import metrics as _metrics
 
-        return _metrics.metrics(_metrics.ClientLoader(self, progress=progress), app_ids, metrics, by=by,
-                                start=start, end=end, granularity=granularity, filters=filters, approx=approx)
+        loader = _metrics.ClientLoader(self, progress=progress, as_of=as_of)
+        return _metrics.metrics(loader, app_ids, metrics, by=by, start=start, end=end, granularity=granularity,
+                                filters=filters, approx=approx, as_of=loader.as_of)
 
 
 @dataclass(frozen=True)

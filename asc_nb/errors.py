@@ -45,6 +45,7 @@ __all__ = [
     "MissingDatesWarning",
     "SchemaDriftWarning",
     "ParseIssuesWarning",
+    "DailyRollupWarning",
 ]
 
 
@@ -117,6 +118,14 @@ class SegmentFormatError(ASCError, ValueError):
         return (_restore_plain, (type(self), self.args, dict(self.__dict__)))
 
 
+class SegmentURLExpired(ASCError):
+    """Internal: a store worker's presigned segment URL was refused (they live 5 minutes).
+
+    A worker holds no key, so it cannot ask the API for a new URL: the job answers ``expired`` and
+    the sync lists the segments again and re-sends it. Never reaches a user.
+    """
+
+
 class DownloadCancelled(ASCError):
     """A download was cancelled through its ``cancel`` event; nothing unverified reached the cache."""
 
@@ -164,6 +173,11 @@ class SchemaDriftWarning(UserWarning):
 
 class ParseIssuesWarning(UserWarning):
     """``errors="coerce"`` turned values that did not fit their column into missing cells."""
+
+
+class DailyRollupWarning(UserWarning):
+    """A weekly/monthly metric was summed from daily rows: no report of its family is published at that
+    granularity, and daily rows lose more to privacy thresholds than Apple's own weekly/monthly rows."""
 
 
 class APIError(ASCError):

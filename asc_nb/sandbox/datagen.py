@@ -2,7 +2,7 @@
 
 Why it looks like this: clients must learn to handle what Apple really sends — several Date
 batches per daily instance, later instances correcting earlier ones, blank fields, several
-segments, a comma-delimited report with a BOM, header-only files — and tests must be able to
+segments, blank fields, header-only files — and tests must be able to
 compute the exact answer. The rows themselves come from :mod:`asc_nb.sandbox.world`: one
 consistent world per (seed, app, report family) in which weekly and monthly totals are the sums
 of the days, unique counts are bounded by their days, Standard and Detailed agree, and only
@@ -37,8 +37,8 @@ outside referrers, Page Title outside product pages and in-app events, Engagemen
 taps, App Download Date for downloads older than 30 days). About 30 % of (app,
 FRAMEWORK_USAGE report) pairs have no rows at all: their files are header-only.
 
-Files: header row, the report's delimiter (tab; comma + UTF-8 BOM + RFC 4180 quoting for App
-Crashes Expanded), ``\\n`` line ends, UTF-8, gzip with mtime 0 (ISA-L if installed, as the
+Files: header row, tab-delimited for every report (Apple: "tab-delimited text files"; no BOM),
+``\\n`` line ends, UTF-8, gzip with mtime 0 (ISA-L if installed, as the
 project depends on it; zlib otherwise), one gzip file per ``segment_rows`` rows, each with
 its own header. In tab-separated files tabs and newlines inside values become spaces. Amounts
 are written with two decimals.

@@ -426,8 +426,8 @@ def measure_role(spec: ReportSpec, name: str) -> str:
     """unique (a non-additive count: Unique Devices, Paying Users), level (a rate, average or
     other non-additive value), duration, amount or count."""
     col = spec.column(name)
-    if col.additive is False and col.kind == "count":
-        return "unique"
+    if col.additive is False and col.kind == "count" and not name.casefold().startswith(("avg ", "average ")):
+        return "unique"  # an average Apple types integer (Avg Install Duration) is a level, not a user count
     if not col.additive:
         return "level"
     if col.kind == "amount":

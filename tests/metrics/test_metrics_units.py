@@ -118,7 +118,7 @@ def test_catalog_lists_the_required_metrics_with_definitions_and_sources():
                 continue  # not transcribed into the registry yet: plan() refuses these (tested below)
             cols = {f.column for f in registry.get(report).fields}
             assert m.measure in cols, (m.name, report)
-            assert {c for c, _ in m.where} <= cols, (m.name, report)
+            assert m.filter_columns <= cols, (m.name, report)
             kind = registry.get(report).field(m.measure)
             assert kind.additive is (m.kind != "unique"), (m.name, report, kind.additive)
 
@@ -129,11 +129,11 @@ def test_additive_counts_by_date_match_a_hand_sum():
     df = M.metrics(src, [APP], ["impressions", "product_page_views", "first_time_downloads", "redownloads",
                                 "total_downloads", "updates", "restores"])
     assert list(df.columns) == ["date", "impressions", "product_page_views", "first_time_downloads",
-                                "redownloads", "total_downloads", "updates", "restores"]
+                                "redownloads", "total_downloads", "updates", "restores", "provisional"]
     assert str(df["impressions"].dtype) == "Int64"
     d1 = df.iloc[0]
     assert d1["date"] == pd.Timestamp("2026-02-02")
-    assert d1["impressions"] == 150
+    assert d1["impressions"] == 150 + 35  # App Store Connect's impressions: list impressions + product page views
     assert d1["product_page_views"] == 35  # case-insensitive values; in-app event pages are not product pages
     assert d1["first_time_downloads"] == 16 and d1["redownloads"] == 3 and d1["total_downloads"] == 19
     assert d1["updates"] == 42 and d1["restores"] == 1
@@ -158,10 +158,13 @@ def test_unique_count_at_the_report_grain_is_exact_and_not_summed():
     grain = ["date"] + [f.column for f in registry.get(DE).fields
                         if f.kind in ("dimension", "date") and f.column not in ("date", "app_name")]
     src = FakeSource({(DE, "DAILY"): de})
-    df = M.metrics(src, [APP], ["impressions_unique"], by=[c for c in grain if c != "event"])
+    df = M.metrics(src, [APP], ["impression_events_unique"], by=[c for c in grain if c != "event"])
     assert df.attrs["approximate"] == {}
     imp = de[de.event == "Impression"]
-    assert sorted(df["impressions_unique"].dropna().tolist()) == sorted(imp.unique_counts.dropna().tolist())
+    assert sorted(df["impression_events_unique"].dropna().tolist()) == sorted(imp.unique_counts.dropna().tolist())
+    # App Store Connect's unique impressions add two Event values' rows: a device can be in both, never exact
+    with pytest.raises(NonAdditiveMetricError, match="never exact"):
+        M.metrics(src, [APP], ["impressions_unique"], by=[c for c in grain if c != "event"])
 
 
 def test_approx_sums_unique_counts_as_an_upper_bound_and_the_ratio_as_a_lower_bound():
@@ -170,8 +173,8 @@ def test_approx_sums_unique_counts_as_an_upper_bound_and_the_ratio_as_a_lower_bo
     df = M.metrics(src, [APP], ["impressions_unique", "conversion_rate"], approx=True)
     assert df.attrs["approximate"] == {"impressions_unique": "upper bound", "conversion_rate": "lower bound"}
     d1 = df.iloc[0]
-    assert d1["impressions_unique"] == 100  # 60 + 40, the rows' sum: at least as many as the true devices
-    assert d1["conversion_rate"] == pytest.approx(19 / 100)
+    assert d1["impressions_unique"] == 60 + 40 + 20 + 4  # list + product page rows: at least the true devices
+    assert d1["conversion_rate"] == pytest.approx(19 / 124)
     assert str(df["conversion_rate"].dtype) == "Float64"
 
 
@@ -195,12 +198,12 @@ def test_filters_select_rows_case_insensitively_and_a_single_value_counts_as_gro
     de = de_rows()
     src = FakeSource({(DE, "DAILY"): de})
     df = M.metrics(src, [APP], ["impressions"], filters={"territory": ["us"]})
-    assert df["impressions"].tolist() == [100, 80]
+    assert df["impressions"].tolist() == [100 + 30, 80]
     grain = [f.column for f in registry.get(DE).fields
              if f.kind in ("dimension", "date") and f.column not in ("date", "app_name", "territory", "event")]
-    df = M.metrics(src, [APP], ["impressions_unique"], by=("date", *grain), filters={"territory": "GB"})
+    df = M.metrics(src, [APP], ["impression_events_unique"], by=("date", *grain), filters={"territory": "GB"})
     assert df.attrs["approximate"] == {}
-    assert df["impressions_unique"].iloc[0] == 40
+    assert df["impression_events_unique"].iloc[0] == 40
 
 
 def test_breakdown_or_filter_the_report_lacks_is_a_clear_error():
@@ -221,12 +224,12 @@ def test_several_apps_make_app_id_a_group_key():
     de2 = de_rows().assign(app_apple_identifier=int(APP2), counts=lambda d: d.counts * 2)
     src = FakeSource({(DE, "DAILY"): pd.concat([de1, de2], ignore_index=True)})
     df = M.metrics(src, [APP, APP2], ["impressions"])
-    assert list(df.columns) == ["app_id", "date", "impressions"]
+    assert list(df.columns) == ["app_id", "date", "impressions", "provisional"]
     assert str(df["app_id"].dtype) == "string"
     got = df.set_index(["app_id", "date"])["impressions"]
-    assert got[(APP, pd.Timestamp("2026-02-02"))] == 150 and got[(APP2, pd.Timestamp("2026-02-02"))] == 300
+    assert got[(APP, pd.Timestamp("2026-02-02"))] == 185 and got[(APP2, pd.Timestamp("2026-02-02"))] == 370
     only1 = M.metrics(src, [APP], ["impressions"])  # rows of other apps are never counted
-    assert only1["impressions"].tolist() == [150, 80]
+    assert only1["impressions"].tolist() == [185, 80]
 
 
 def test_weekly_reads_weekly_instances_where_the_report_has_them():
@@ -247,18 +250,30 @@ def test_weekly_reads_weekly_instances_where_the_report_has_them():
         M.metrics(src, [APP], ["active_devices"], granularity="WEEKLY")
 
 
-def test_weekly_from_daily_sums_when_the_report_has_no_weekly_instances():
-    schema = registry.get(DL)
-    have = tuple(asc_nb.Granularity.parse(g) for g in schema.granularities)
-    if asc_nb.Granularity.WEEKLY in have:
-        pytest.skip(f"{DL} is published weekly in this registry")
-    dl = make(DL, [dict(date=f"2026-02-0{d}", download_type="Redownload", counts=d) for d in range(1, 10)])
-    src = FakeSource({(DL, "DAILY"): dl})
+def test_weekly_downloads_come_from_the_weekly_rows_apple_publishes_not_daily_sums():
+    """App Downloads Standard is DAILY only; Apple publishes WEEKLY rows in the Detailed report: use those."""
+    dd = "App Downloads Detailed"
+    assert "WEEKLY" not in [g.value for g in registry.get(DL).granularities]
+    weekly = make(dd, [dict(date="2026-02-02", download_type="Redownload", counts=40),
+                       dict(date="2026-02-02", download_type="Redownload", territory="GB", counts=5)])
+    daily = make(DL, [dict(date=f"2026-02-0{d}", download_type="Redownload", counts=d) for d in range(1, 10)])
+    src = FakeSource({(dd, "WEEKLY"): weekly, (DL, "DAILY"): daily})
     df = M.metrics(src, [APP], ["redownloads"], granularity="WEEKLY", start="2026-02-02", end="2026-02-08")
+    assert [c[:2] for c in src.calls] == [(dd, "WEEKLY")]  # the daily rows are never read
     assert df["date"].tolist() == [pd.Timestamp("2026-02-02")]
-    assert df["redownloads"].tolist() == [sum(range(2, 9))]
-    assert src.calls[0][3:5] == (dt.date(2026, 2, 2), dt.date(2026, 2, 8))
-    assert df.attrs["sources"]["redownloads"] == f"{DL} DAILY summed to WEEKLY"
+    assert df["redownloads"].tolist() == [45]  # Apple's weekly rows, not sum(range(2, 9)) = 35 daily
+    assert df.attrs["sources"]["redownloads"] == f"{dd} WEEKLY ({DL} is not published WEEKLY)"
+    assert not df["provisional"].any()  # weekly instances are complete when published
+
+
+def test_a_family_published_only_daily_is_summed_per_week_with_a_loud_warning():
+    from asc_nb.errors import DailyRollupWarning
+    from asc_nb.metrics import planning
+
+    q = planning._question([APP], ["sessions"], ("date",), "2026-02-02", "2026-02-08", "WEEKLY", None, False)
+    with pytest.warns(DailyRollupWarning, match="privacy"):
+        choice = planning._choose_report("App Store Opt-in", [], q)  # App Opt In: DAILY only
+    assert choice.rollup and choice.load_g is asc_nb.Granularity.DAILY
 
 
 def test_plan_loads_each_report_once_and_counts_its_minimum_calls():
@@ -285,7 +300,7 @@ def test_caching_loader_serves_covered_questions_and_reloads_wider_ones():
     b = M.metrics(cache, [APP], ["impressions"], by=("territory",), start="2026-02-02", end="2026-02-02")
     assert cache.loads == 2 and len(src.calls) == 2  # b came from a's load of the same report
     assert src.calls[0][3:5] == (dt.date(2026, 2, 1), dt.date(2026, 2, 3))  # widened to the window
-    assert b.set_index("territory")["impressions"].to_dict() == {"GB": 50, "US": 100}  # trimmed to b's dates
-    assert a["impressions"].tolist() == [150, 80]
+    assert b.set_index("territory")["impressions"].to_dict() == {"GB": 55, "US": 130}  # trimmed to b's dates
+    assert a["impressions"].tolist() == [185, 80]
     M.metrics(cache, [APP], ["impressions"], start="2026-01-20", end="2026-02-03")  # wider: fetched again
     assert cache.loads == 3

@@ -23,6 +23,7 @@ TAGS = {
     "unique": ({"count"}, False),
     "amount": ({"amount", "count"}, True),
     "rate": ({"amount"}, False),
+    "irate": ({"count"}, False),  # an average Apple's page types integer (App Installs Performance)
 }
 
 

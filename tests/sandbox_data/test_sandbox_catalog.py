@@ -165,11 +165,11 @@ def test_standard_is_detailed_minus_detail_columns():
         assert set(det) - set(std) == {"Source Info", "Campaign", "Page Title"}
 
 
-def test_app_crashes_expanded_is_comma_delimited_with_bom():
-    spec = find_report("App Crashes Expanded")
+def test_every_report_is_tab_delimited_without_a_bom_as_apple_documents():
+    spec = find_report("App Crashes Expanded")  # Apple's page documents no other delimiter or a BOM
     assert spec.category is Category.PERFORMANCE
-    assert spec.delimiter == "," and spec.bom
-    assert [s.name for s in catalog() if s.delimiter != "\t" or s.bom] == ["App Crashes Expanded"]
+    assert spec.delimiter == "\t" and not spec.bom
+    assert [s.name for s in catalog() if s.delimiter != "\t" or s.bom] == []
 
 
 def test_granularities_are_the_registrys_downloads_weekly_monthly_only_in_detailed():

@@ -260,20 +260,18 @@ def test_default_segment_rows_splits_big_monthly_instances():
     assert len(segs) >= 2
 
 
-def test_comma_report_has_bom_and_quotes_where_needed():
+def test_app_crashes_expanded_files_are_tab_separated_and_start_with_the_header_not_a_bom():
     name = "App Crashes Expanded"
     app = {"id": "1476097583", "name": 'Café, "Racer"'}
     segs = instance_segments(0, app, name, DAILY, P, ONGOING, segment_rows=40)
     assert len(segs) >= 2
     for seg in segs:
         raw = gzip.decompress(seg)
-        assert raw.startswith(b"\xef\xbb\xbf" + ",".join(find_report(name).column_names).encode() + b"\n")
-    text = _text(segs[0])
-    assert '"Café, ""Racer"""' in text
-    assert ",iPhone," in "".join(_text(s) for s in segs)  # unquoted when not needed
-    headers, rows = _parse(segs, ",")
+        assert raw.startswith("\t".join(find_report(name).column_names).encode() + b"\n")  # no BOM
+    headers, rows = _parse(segs, "\t")
     assert headers[0] == list(find_report(name).column_names)
     assert rows == _as_text(instance_rows(0, app, name, DAILY, P, ONGOING))
+    assert 'Café, "Racer"' in _text(segs[0])  # a comma or a quote needs no quoting in a tab file
 
 
 def test_tab_report_values_never_break_the_format():
@@ -305,7 +303,7 @@ def test_instance_without_rows_is_a_header_only_file():
     segs = instance_segments(0, APP, "App Crashes Expanded", DAILY, P, ONGOING, data_scale=0)
     assert (
         gzip.decompress(segs[0])
-        == ("\ufeff" + ",".join(find_report("App Crashes Expanded").column_names) + "\n").encode()
+        == ("\t".join(find_report("App Crashes Expanded").column_names) + "\n").encode()
     )
 
 

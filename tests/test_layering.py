@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("asc_nb.views", "views"),
     ("asc_nb.report", "report"),
     ("asc_nb.mcp", "mcp"),
+    ("asc_nb.alerts", "alerts"),
     ("asc_nb.models", "models"),
     ("asc_nb.errors", "errors"),
     ("asc_nb.config", "config"),
@@ -77,6 +78,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         "views": ("metrics", "store", "registry", "models", "errors", "protocols"),  # analyses over metrics frames
         "report": ("views", "metrics", "store", "registry", "models", "errors", "config"),  # offline HTML
         "mcp": ("store", "metrics", "registry", "models", "errors", "config"),  # read-only answers over a store
+        "alerts": ("store", "metrics", "registry", "models", "errors"),  # anomalies on the ledger's final days
         "cli": ("*",),
         "facade": ("*",),
     }.items()

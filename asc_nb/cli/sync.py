@@ -54,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         client = asc_nb.connect()
         store = asc_nb.Store(args.store)
+        if args.repair:
+            return _repair(store, client, args)
         result = store.sync(
             client,
             apps=_split(args.apps),
@@ -81,6 +83,33 @@ def run(args: argparse.Namespace) -> int:
     return 1 if len(failed) else 0
 
 
+def _repair(store: Any, client: Any, args: argparse.Namespace) -> int:
+    """``--repair``: an ordinary sync first, then the ledger's repair plan (``Store.repair_plan``) carried out."""
+    from asc_nb.store import DEFAULT_REPORTS
+    from asc_nb.store.repair import repair
+
+    first = store.sync(client, apps=_split(args.apps), reports=_split(args.reports) or DEFAULT_REPORTS,
+                       granularities=_split(args.granularity) or ("DAILY",), start=args.start, progress=False,
+                       wait=args.wait)
+    plan, synced = repair(store, client, progress=False, wait=args.wait)
+    results = [first, synced] if len(synced) else [first]
+    if args.json:
+        for record in plan.to_dict("records"):
+            print(json.dumps({"plan": {k: _json_value(v) for k, v in record.items()}}), flush=True)
+        for part in results:
+            for record in part.to_dict("records"):
+                print(json.dumps({k: _json_value(v) for k, v in record.items()}), flush=True)
+    else:
+        print(plan.to_string(index=False) if len(plan) else "repair: the ledger has nothing to repair")
+        for part in results:
+            print(part.to_string(index=False))
+    failed = sum(int((part["status"] == "failed").sum()) for part in results)
+    for part in results:
+        for row in part[part["status"] == "failed"].itertuples(index=False):
+            print(f"asc_nb sync: {row.app_id} {row.report} {row.granularity}: {row.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def add_parser(sub: Any) -> None:
     """The ``sync`` subcommand's arguments."""
     p = sub.add_parser(
@@ -98,5 +127,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--start", metavar="YYYY-MM-DD", help="skip data dated before this day")
     p.add_argument("--backfill", action="store_true", help="ask for a ONE_TIME_SNAPSHOT and merge it when ready")
     p.add_argument("--wait", action="store_true", help="queue behind a running sync instead of exiting 75")
+    p.add_argument("--repair", action="store_true",
+                   help="after the sync, carry out the ledger's repair plan (store.repair_plan(): re-sync, ensure "
+                        "ONGOING, ONE_TIME_SNAPSHOT for missing ranges; see docs/ledger.md)")
     p.add_argument("--json", action="store_true", help="one JSON object per result row on stdout")
     p.set_defaults(run=run)

@@ -31,10 +31,10 @@ from typing import Any
 from asc_nb.models import HISTORY_START, AccessType, Role
 from asc_nb.sandbox.auth import ApiKey, KeyRing, make_key, new_key_id
 from asc_nb.sandbox.clock import DEFAULT_START, SimClock
-from asc_nb.sandbox.faults import Faults
+from asc_nb.sandbox.faults import DEFAULT_FAULT_REPORTS, DataFault, Faults, parse_counts, place
 from asc_nb.sandbox.state import RateLimiter, World
 
-__all__ = ["Sandbox", "API_BASE_URL", "DOWNLOAD_BASE_URL"]
+__all__ = ["Sandbox", "DataFault", "API_BASE_URL", "DOWNLOAD_BASE_URL"]
 
 API_BASE_URL = "https://api.asc-sandbox.invalid"
 DOWNLOAD_BASE_URL = "https://downloads.asc-sandbox.invalid"
@@ -45,6 +45,12 @@ class Sandbox:
 
     ``history_days=N`` starts the world with every app already holding an ONGOING request
     created N days ago (and read up to now, so it is not stopped for inactivity).
+
+    ``data_faults`` injects faults into the data of the ONGOING series (``faults.DATA_KINDS``:
+    ``gap``, ``empty``, ``duplicate``, ``restatement``, ``expired``): counts placed
+    deterministically for the seed among the apps x ``fault_reports`` (``"gap=2,empty=1"`` or
+    ``{"gap": 2}``), or explicit :class:`~asc_nb.sandbox.faults.DataFault` s / dicts of their
+    fields. ``sandbox.data_faults`` lists what was placed (docs/sandbox.md).
     """
 
     def __init__(
@@ -60,6 +66,8 @@ class Sandbox:
         segment_rows: int = 2000,
         wall_clock: Callable[[], float] = time.time,
         history_start: str = HISTORY_START,
+        data_faults: str | Mapping[str, int] | Sequence[Any] | None = None,
+        fault_reports: Sequence[str] | None = None,
     ) -> None:
         self.seed = seed
         self.clock = SimClock(start)
@@ -88,9 +96,37 @@ class Sandbox:
             for app_id in self.world.apps:
                 req = self.world.create_request(app_id, AccessType.ONGOING, created_at=created)
                 req.last_read_at = self.clock.now
+        if data_faults:
+            self._place_data_faults(data_faults, fault_reports, history_days)
         from asc_nb.sandbox.routes import Router
 
         self.router = Router(self)
+
+    # ------------------------------------------------------------------ data faults
+
+    @property
+    def data_faults(self) -> list[DataFault]:
+        """The injected data faults (the truth a ledger is tested against)."""
+        return list(self.world.data_faults)
+
+    def _place_data_faults(self, spec: Any, reports: Sequence[str] | None, history_days: int) -> None:
+        explicit = not isinstance(spec, (str, Mapping)) and all(isinstance(f, (DataFault, Mapping)) for f in spec)
+        if explicit:
+            for f in spec:
+                fault = f if isinstance(f, DataFault) else DataFault(**dict(f))
+                self.world.data_faults.faults.append(fault)
+            return
+        counts = parse_counts(spec)
+        if not history_days:
+            raise ValueError("counted data faults need a history: pass history_days (e.g. 40) with data_faults")
+        today = self.clock.now.date()
+        # inside Apple's 35-day retention, clear of the first days and of the completeness window
+        first = max(today - timedelta(days=min(history_days, 33) - 5), today - timedelta(days=30))
+        last = today - timedelta(days=7)
+        chosen = tuple(reports) if reports else DEFAULT_FAULT_REPORTS
+        for fault in place(counts, seed=self.seed, apps=list(self.world.apps), first=first.isoformat(),
+                           last=last.isoformat(), reports=chosen):
+            self.world.data_faults.faults.append(fault)
 
     # ------------------------------------------------------------------ keys
 

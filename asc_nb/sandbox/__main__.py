@@ -27,10 +27,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apps", type=int, default=3)
     parser.add_argument("--history-days", type=int, default=0)
     parser.add_argument("--start", default=None, help="simulated start time, e.g. 2026-03-02T09:00:00Z")
+    parser.add_argument("--data-faults", metavar="KIND=N,...", default=None,
+                        help="inject data faults into the ONGOING series (gap, empty, duplicate, restatement, "
+                             "expired), placed for the seed; needs --history-days (docs/sandbox.md)")
+    parser.add_argument("--fault-reports", metavar="NAME,...", default=None,
+                        help="reports the data faults go into (default: App Sessions Standard, App Downloads Standard)")
     args = parser.parse_args(argv)
 
-    kwargs = {"start": args.start} if args.start else {}
-    sandbox = Sandbox(seed=args.seed, apps=args.apps, history_days=args.history_days, **kwargs)
+    kwargs: dict[str, object] = {"start": args.start} if args.start else {}
+    if args.data_faults:
+        kwargs["data_faults"] = args.data_faults
+        if args.fault_reports:
+            kwargs["fault_reports"] = [r.strip() for r in args.fault_reports.split(",") if r.strip()]
+    try:
+        sandbox = Sandbox(seed=args.seed, apps=args.apps, history_days=args.history_days, **kwargs)  # type: ignore[arg-type]
+    except ValueError as err:
+        parser.error(str(err))
     key_path = None
     if args.write_credentials:
         folder = Path(args.write_credentials)
@@ -51,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             "issuer_id": sandbox.issuer_id,
             "key_path": key_path,
         }
+        if args.data_faults:
+            line["data_faults"] = [f.as_dict() for f in sandbox.data_faults]
         print(json.dumps(line), flush=True)
         try:
             while not stop.wait(0.5):

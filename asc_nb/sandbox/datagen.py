@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -446,12 +446,20 @@ def _cents_text(cents: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise(whole, frac, pa.scalar(".", s))
 
 
-def _block_table(spec: ReportSpec, app_id: str, app_name: str, block: _Block, vintage: int) -> pa.Table:
-    """The block's cells as written: dictionary-encoded escaped strings (no copy per row), int64 counts."""
+def _block_table(spec: ReportSpec, app_id: str, app_name: str, block: _Block, vintage: int,
+                 percent: int = 100) -> pa.Table:
+    """The block's cells as written: dictionary-encoded escaped strings (no copy per row), int64 counts.
+
+    ``percent`` scales the values once more (the sandbox's injected data faults, ``faults.DataFaults``)."""
     s, esc = pa.large_string(), _escaper(spec.delimiter)
     zeros = pa.array(np.zeros(block.n, np.int32))
     dims, measures = _dims(spec), list(spec.measures)
     vals = _vintage_values(block.finals, vintage, _scales(spec))
+    if percent != 100:
+        keep = ~np.asarray(_scales(spec), bool)
+        scaled = vals * percent // 100
+        scaled[:, keep] = vals[:, keep]
+        vals = scaled
     arrays: list[pa.Array] = []
     for col in spec.columns:
         name = col.name
@@ -504,14 +512,14 @@ def _can_write_fast(spec: ReportSpec, app_name: str) -> bool:
 
 
 def _segments(
-    spec: ReportSpec, app_id: str, app_name: str, parts: list[tuple[_Block, int]], segment_rows: int
+    spec: ReportSpec, app_id: str, app_name: str, parts: list[tuple[_Block, int, int]], segment_rows: int
 ) -> list[bytes]:
     if segment_rows < 1:
         raise ValueError(f"segment_rows must be >= 1; got {segment_rows}")
     esc = _escaper(spec.delimiter)
     header = ("\ufeff" if spec.bom else "") + spec.delimiter.join(esc(c) for c in spec.column_names) + "\n"
     head = header.encode()
-    tables = [_block_table(spec, app_id, app_name, b, v) for b, v in parts if b.n]
+    tables = [_block_table(spec, app_id, app_name, b, v, pct) for b, v, pct in parts if b.n]
     if not tables:
         return [_gzip(head)]
     table = pa.concat_tables(tables)
@@ -532,15 +540,22 @@ def instance_segments(
     *,
     data_scale: float = 1.0,
     segment_rows: int = 2000,
+    batches: Sequence[tuple[date, int, int]] | None = None,
 ) -> list[bytes]:
-    """The instance's segment files: gzip bytes, each with the header row; deterministic."""
+    """The instance's segment files: gzip bytes, each with the header row; deterministic.
+
+    ``batches`` ((Date, vintage, percent), ...) replaces the schedule's (the sandbox's data faults)."""
     app_id, app_name, spec, g = _resolve(app, report, granularity)
     p = _as_date(processing_date)
     a = AccessType.parse(access_type, argument="access_type")
-    k = (seed, app_id, app_name, spec.name, g, p, a, float(data_scale), segment_rows)
+    k = (seed, app_id, app_name, spec.name, g, p, a, float(data_scale), segment_rows,
+         None if batches is None else tuple(batches))
 
     def make() -> list[bytes]:
-        parts = _instance_blocks(seed, app_id, spec, g, p, a, data_scale)
+        if batches is None:
+            parts = [(b, v, 100) for b, v in _instance_blocks(seed, app_id, spec, g, p, a, data_scale)]
+        else:
+            parts = [(_block(seed, app_id, spec, g, d, float(data_scale)), v, pct) for d, v, pct in batches]
         return _segments(spec, app_id, app_name, parts, segment_rows)
 
     return list(_SEGMENTS.get(k, make))

@@ -115,6 +115,8 @@ class Instance:
     granularity: Granularity
     processing_date: date
     generated_at: datetime
+    #: a second instance for one processing date (an injected ``duplicate`` data fault)
+    duplicate: bool = False
 
     @property
     def report_id(self) -> str:
@@ -172,6 +174,10 @@ class World:
         self._instances_memo: dict[str, tuple[tuple[Any, ...], list[Instance]]] = {}
         self._catalog_by_number: dict[int, Any] | None = None
         self._enumerated: tuple[datetime, frozenset[str]] | None = None
+        from asc_nb.sandbox.faults import DataFaults
+
+        #: injected data faults (gaps, empty/duplicate instances, restatements, early deletions)
+        self.data_faults = DataFaults()
 
     # ------------------------------------------------------------------ ids and apps
 
@@ -338,7 +344,7 @@ class World:
         """
         report_id = f"r{spec.number}-{req.id}"
         with self.lock:
-            key = (report_id, self.now, req.stopped(self.now, self.inactivity) and req.stopped_at)
+            key = (report_id, self.now, req.stopped(self.now, self.inactivity) and req.stopped_at, len(self.data_faults))
             memo = self._instances_memo.get(report_id)
             if memo is not None and memo[0] == key:
                 return memo[1]
@@ -346,12 +352,18 @@ class World:
         with self.lock:
             for gran in sorted((Granularity.parse(g) for g in spec.granularities), key=GRANULARITY_ORDER.get):
                 for d, generated in self._schedule(req, gran):
+                    if self._faulted_out(req, spec.number, gran, d):
+                        continue
                     iid = self.uuid(f"instance/{report_id}/{gran.value}/{d.isoformat()}")
-                    inst = self.instances.get(iid)
-                    if inst is None:
-                        inst = Instance(iid, req.id, spec.number, gran, d, generated)
-                        self.instances[iid] = inst
-                    out.append(inst)
+                    twins = [(iid, False)]
+                    if self._duplicated(req, spec.number, gran, d):
+                        twins.append((self.uuid(f"instance/{report_id}/{gran.value}/{d.isoformat()}/duplicate"), True))
+                    for iid, dup in twins:
+                        inst = self.instances.get(iid)
+                        if inst is None:
+                            inst = Instance(iid, req.id, spec.number, gran, d, generated, dup)
+                            self.instances[iid] = inst
+                        out.append(inst)
             self._instances_memo[report_id] = (key, out)
             if len(self._instances_memo) > 512:
                 del self._instances_memo[next(iter(self._instances_memo))]
@@ -375,7 +387,24 @@ class World:
 
     def instance_alive(self, inst: Instance) -> bool:
         req = self.requests.get(inst.request_id)
-        return req is not None and self._generated_at(req, inst.granularity, inst.processing_date) is not None
+        return (req is not None and self._generated_at(req, inst.granularity, inst.processing_date) is not None
+                and not self._faulted_out(req, inst.report_number, inst.granularity, inst.processing_date))
+
+    # ------------------------------------------------------------------ data faults (faults.DataFaults)
+
+    def _fault_key(self, req: ReportRequest, number: int, gran: Granularity) -> tuple[str, str, str] | None:
+        if not self.data_faults or req.access_type is not AccessType.ONGOING:
+            return None  # faults hit the ONGOING series; a ONE_TIME_SNAPSHOT stays whole
+        key = (req.app_id, self.report_spec(number).name, gran.value)
+        return key if self.data_faults.touches(*key) else None
+
+    def _faulted_out(self, req: ReportRequest, number: int, gran: Granularity, d: date) -> bool:
+        key = self._fault_key(req, number, gran)
+        return key is not None and self.data_faults.deleted(*key, d.isoformat())
+
+    def _duplicated(self, req: ReportRequest, number: int, gran: Granularity, d: date) -> bool:
+        key = self._fault_key(req, number, gran)
+        return key is not None and self.data_faults.duplicated(*key, d.isoformat())
 
     # ------------------------------------------------------------------ segments
 
@@ -387,6 +416,14 @@ class World:
                 self._segment_cache.move_to_end(inst.id)
                 return cached
         req = self.requests.get(inst.request_id) or self.deleted[inst.request_id]
+        batches = None
+        key = self._fault_key(req, inst.report_number, inst.granularity)
+        if key is not None:
+            from asc_nb.sandbox.faults import batches_of
+
+            batches = self.data_faults.batches(*key, inst.processing_date.isoformat(),
+                                               batches_of(inst.granularity.value, inst.processing_date.isoformat()),
+                                               duplicate=inst.duplicate)
         blobs = instance_segments(
             self.seed,
             self.apps[req.app_id],
@@ -396,6 +433,7 @@ class World:
             req.access_type.value,
             data_scale=self.data_scale,
             segment_rows=self.segment_rows,
+            batches=batches,
         )
         with self.lock:
             raced = self._segment_cache.pop(inst.id, None)

@@ -318,6 +318,20 @@ class Store:
         ref = iso_date(now, "now") if now is not None else self._reference_day()
         return coverage(self.destination.stored(), self.state.instances(), ref)
 
+    def health(self, *, apps: Any = None, reports: Any = None, granularity: Any = None, start: Any = None,
+               end: Any = None, states: Any = None, now: Any = None) -> pd.DataFrame:
+        """The integrity ledger: one row per app × report × granularity × date (see :mod:`asc_nb.store.health`)."""
+        from asc_nb.store.health import health
+
+        return health(self, apps=apps, reports=reports, granularity=granularity, start=start, end=end,
+                      states=states, now=now)
+
+    def repair_plan(self, *, now: Any = None) -> pd.DataFrame:
+        """What to do about the ledger's bad dates (see :mod:`asc_nb.store.repair`)."""
+        from asc_nb.store.repair import repair_plan
+
+        return repair_plan(self, now=now)
+
     @property
     def reference_day(self) -> dt.date | None:
         """Apple's "today" as the store last saw it (its newest processing date), ``None`` before a sync.

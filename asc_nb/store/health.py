@@ -1,0 +1,441 @@
+"""The store's integrity ledger: for every app x report x granularity x date, can the number be trusted?
+
+Why: Apple's Analytics Reports fail quietly -- a day that never arrives, an instance with no rows,
+two instances for one processing date, a number restated weeks later, history deleted before
+anyone synced it -- and pipelines stay broken for months because nothing says so. The store
+already knows what it listed and stored (``state.sqlite``) and what won each partition (the
+vintage in each lake file's footer); this module turns that into one state per date, with the
+evidence and a reason in plain words. ``Store.health`` delegates here; docs/ledger.md explains the
+states.
+
+How a date's state is decided (``ref`` = the store's reference day, Apple's "today"):
+
+* rows stored, the winning instance has a twin (same request, same processing date): ``duplicate``;
+* rows stored from an ONGOING instance processed later than the report's usual final restatement
+  (``lag`` = processing date - date; the usual lag is the most common one of the report's older
+  dates, 3 days in the sandbox): ``restated``;
+* rows stored from an earlier vintage than the usual final one, and the final one is due: the
+  instance that should have finalised it was never listed (``missing``), was empty (``empty``) or
+  is listed but not stored (``expiring``);
+* no rows: the instance placed on the date is listed but not stored -- ``expiring`` while inside
+  Apple's 35-day retention, ``missing`` after; it was stored with no rows while the series has rows
+  elsewhere -- ``empty``; no instance placed on it -- ``missing``;
+* otherwise ``provisional`` inside the report's completeness window (the registry's
+  ``complete_after_days``, or until the usual final restatement is due), else ``final``.
+
+A ONE_TIME_SNAPSHOT's rows are final by definition (Apple makes them once, they are never restated).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from asc_nb.errors import ASCError, ConfigError
+from asc_nb.models import INSTANCE_RETENTION_DAYS, AccessType, Granularity, iso_date
+
+__all__ = ["BAD_STATES", "HEALTH_COLUMNS", "STATES", "health", "placed_date", "summary"]
+
+#: every state a ledger row can have, best first
+STATES = ("final", "provisional", "restated", "missing", "empty", "duplicate", "expiring")
+#: states that make ``python -m asc_nb check`` exit 1
+BAD_STATES = frozenset({"missing", "empty", "duplicate", "expiring"})
+HEALTH_COLUMNS = ["app_id", "report", "granularity", "date", "state", "reason", "instance_ids",
+                  "processing_dates", "rows"]
+_VINTAGE_KEY = b"asc_nb.vintage"
+_DEFAULT_WINDOW = 2
+
+
+@dataclass(frozen=True)
+class Inst:
+    """One instance the store listed (a row of ``state.sqlite``'s ``instances``)."""
+
+    id: str
+    app_id: str
+    report: str
+    granularity: str
+    request_id: str
+    access: str
+    pdate: dt.date
+    first_seen: dt.date
+    stored: bool
+    rows: int | None
+    error: str | None
+
+    @property
+    def born(self) -> dt.date:
+        """When Apple made it, as well as the store can tell (ONGOING: no later than its processing date)."""
+        return min(self.first_seen, self.pdate) if self.access == AccessType.ONGOING.value else self.first_seen
+
+
+@dataclass(frozen=True)
+class Won:
+    """The vintage a lake partition holds: processing date, instance id, rows."""
+
+    pdate: dt.date | None
+    instance_id: str
+    rows: int
+
+
+def placed_date(granularity: str, processing_date: dt.date) -> dt.date:
+    """The Date an instance brings first: DAILY the day before; WEEKLY the previous Mon-Sun week's Monday
+    (published Fridays); MONTHLY the previous month's 1st (published on the 5th) -- Apple's schedule."""
+    if granularity == "DAILY":
+        return processing_date - dt.timedelta(days=1)
+    if granularity == "WEEKLY":
+        return processing_date - dt.timedelta(days=processing_date.weekday() + 7)
+    return (processing_date.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
+def _window(report: str) -> int:
+    from asc_nb import registry
+
+    try:
+        return int(registry.get(report).complete_after_days)
+    except ASCError:
+        return _DEFAULT_WINDOW
+
+
+def _names(value: str | Sequence[str] | None, what: str) -> list[str] | None:
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else list(value)
+    if not items or not all(isinstance(v, str) and v.strip() for v in items):
+        raise ConfigError(f"{what} must be a non-empty string or list of strings, got {value!r}")
+    return [v.strip() for v in items]
+
+
+def _read_instances(store: Any) -> list[Inst]:
+    try:
+        rows = store.state.instances()
+    except sqlite3.DatabaseError as err:
+        raise ConfigError(f"the store at {str(store.path)!r} cannot be read ({err}): its state.sqlite is damaged "
+                          "or not a store's; point at a store directory made by asc_nb.Store.sync") from None
+    out = []
+    for iid, app, report, gran, req, access, pdate, first_seen, stored, n, error in rows:
+        out.append(Inst(iid, app, report, gran, req, access, dt.date.fromisoformat(pdate),
+                        dt.date.fromisoformat(first_seen[:10]), bool(stored), n, error))
+    return out
+
+
+def _vintage_of(path: Path) -> Won:
+    """The winning vintage of one lake file: from its footer (written by the store), else from its rows."""
+    try:
+        f = pq.ParquetFile(path)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is a damaged store
+        raise ConfigError(f"the store's lake file {str(path)!r} cannot be read ({err}); re-sync that date or "
+                          "remove the file") from None
+    meta = f.schema_arrow.metadata or {}
+    rows = f.metadata.num_rows
+    raw = meta.get(_VINTAGE_KEY)
+    if raw is not None:
+        info = json.loads(raw)
+        p = info.get("processing_date") or None
+        return Won(dt.date.fromisoformat(p[:10]) if p else None, info.get("instance_id") or "", rows)
+    if rows and {"processing_date", "instance_id"} <= set(f.schema_arrow.names):
+        t = f.read_row_group(0, columns=["processing_date", "instance_id"]).slice(0, 1).to_pylist()[0]
+        p = t["processing_date"]
+        return Won(p.date() if hasattr(p, "date") else None, str(t["instance_id"]), rows)
+    return Won(None, "", rows)
+
+
+Current = dict[tuple[str, str], dict[str, dict[dt.date, Won]]]
+
+
+def _current(store: Any) -> tuple[Current, Current]:
+    """(report, granularity) -> app -> date -> the vintage the store holds; and the superseded ones kept.
+
+    Through the store's Destination (``vintages()``: Parquet lake or Delta) when it has one, else from
+    the lake files' footers (a store written before destinations existed)."""
+    dest = getattr(store, "destination", None)
+    if dest is None or not hasattr(dest, "vintages"):
+        return _current_from_lake(store), {}
+    current: Current = {}
+    older: Current = {}
+    try:
+        pairs = list(dest.reports())
+        for report, gran in pairs:
+            frame = dest.vintages(report, gran)
+            cur = current.setdefault((report, gran), {})
+            old = older.setdefault((report, gran), {})
+            for r in frame.itertuples(index=False):
+                p = None if pd.isna(r.processing_date) else pd.Timestamp(r.processing_date).date()
+                won = Won(p, "" if pd.isna(r.instance_id) else str(r.instance_id), int(r.rows))
+                day = pd.Timestamp(r.date).date()
+                target = cur if bool(r.current) else old
+                if bool(r.current):
+                    target.setdefault(str(r.app_id), {})[day] = won
+                else:
+                    older_list = target.setdefault(str(r.app_id), {})
+                    prev = older_list.get(day)
+                    if prev is None or (prev.pdate or dt.date.min) < (p or dt.date.min):
+                        older_list[day] = won  # the newest superseded vintage is the evidence kept
+    except ASCError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a damaged lake file, an unreadable table
+        raise ConfigError(f"the store at {str(store.path)!r} cannot be read ({err}); re-sync it or restore the "
+                          "damaged files") from None
+    return current, older
+
+
+def _current_from_lake(store: Any) -> Current:
+    import urllib.parse
+
+    out: Current = {}
+    lake = Path(store.path) / "lake"
+    for rdir in sorted(lake.glob("report=*")):
+        report = urllib.parse.unquote(rdir.name[len("report="):])
+        for gdir in sorted(rdir.glob("granularity=*")):
+            key = (report, gdir.name[len("granularity="):])
+            per_app = out.setdefault(key, {})
+            for ddir in gdir.glob("date=*"):
+                try:
+                    day = dt.date.fromisoformat(ddir.name[5:15])
+                except ValueError:
+                    continue
+                for f in ddir.glob("*.parquet"):
+                    per_app.setdefault(f.stem, {})[day] = _vintage_of(f)
+    return out
+
+
+def _usual_lag(wins: Iterable[tuple[dt.date, Won, Inst | None]], ref: dt.date, window: int) -> int | None:
+    """The most common (processing date - date) of ONGOING winners older than the completeness window."""
+    lags = Counter()
+    for day, won, inst in wins:
+        if won.pdate is None or inst is None or inst.access != AccessType.ONGOING.value:
+            continue
+        if (ref - day).days > window + 3:
+            lags[(won.pdate - day).days] += 1
+    return lags.most_common(1)[0][0] if lags else None
+
+
+def health(store: Any, *, apps: str | Sequence[str] | None = None, reports: str | Sequence[str] | None = None,
+           granularity: str | Sequence[str] | None = None, start: Any = None, end: Any = None,
+           states: str | Sequence[str] | None = None, now: Any = None) -> pd.DataFrame:
+    """The ledger: one row per app x report x granularity x date (see the module docstring)."""
+    wanted_states = _names(states, "states")
+    if wanted_states is not None:
+        unknown = [s for s in wanted_states if s not in STATES]
+        if unknown:
+            raise ConfigError(f"unknown ledger state(s) {', '.join(map(repr, unknown))}; the states are "
+                              f"{', '.join(STATES)}")
+    app_ids = _names(apps, "apps")
+    report_names = _names(reports, "reports")
+    if report_names is not None:
+        from asc_nb import registry
+
+        try:
+            report_names = [registry.canonical(r) for r in report_names]
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+    grans = None
+    if granularity is not None:
+        try:
+            grans = [Granularity.parse(g, argument="granularity").value for g in _names(granularity, "granularity")
+                     or []]
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+    try:
+        lo = None if start is None else iso_date(start, "start")
+        hi = None if end is None else iso_date(end, "end")
+        given_now = None if now is None else iso_date(now, "now")
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+    insts = _read_instances(store)
+    current, older = _current(store)
+    ref = store.reference_day
+    if given_now is not None:
+        if ref is not None and given_now > ref + dt.timedelta(days=1):
+            raise ConfigError(f"now={given_now} is after the store's reference day {ref} (the newest processing "
+                              "date it has seen): the ledger cannot judge days the store has not reached; sync first")
+        ref = given_now
+    rows: list[dict[str, Any]] = []
+    if ref is None:
+        return _frame(rows)
+
+    by_id = {i.id: i for i in insts}
+    series: dict[tuple[str, str, str], list[Inst]] = defaultdict(list)
+    for i in insts:
+        series[(i.app_id, i.report, i.granularity)].append(i)
+    keys = set(series)
+    for (report, gran), per_app in current.items():
+        keys.update((app, report, gran) for app in per_app)
+    lags: dict[tuple[str, str], int | None] = {}
+    for report, gran in {(k[1], k[2]) for k in keys}:
+        if gran != "DAILY":
+            lags[(report, gran)] = None
+            continue
+        wins = [(d, w, by_id.get(w.instance_id)) for per in current.get((report, gran), {}).values()
+                for d, w in per.items()]
+        lags[(report, gran)] = _usual_lag(wins, ref, _window(report))
+
+    for app, report, gran in sorted(keys):
+        if (app_ids and app not in app_ids) or (report_names and report not in report_names) or (
+                grans and gran not in grans):
+            continue
+        rows.extend(_series(app, report, gran, series.get((app, report, gran), []),
+                            current.get((report, gran), {}).get(app, {}), by_id, ref, lags[(report, gran)],
+                            older.get((report, gran), {}).get(app, {})))
+    frame = _frame(rows)
+    if lo is not None:
+        frame = frame[frame["date"] >= pd.Timestamp(lo)]
+    if hi is not None:
+        frame = frame[frame["date"] <= pd.Timestamp(hi)]
+    if wanted_states is not None:
+        frame = frame[frame["state"].isin(wanted_states)]
+    frame = frame.reset_index(drop=True)
+    frame.attrs["reference_day"] = ref.isoformat()
+    return frame
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=HEALTH_COLUMNS)
+    for c in ("app_id", "report", "granularity", "reason"):
+        frame[c] = frame[c].astype("string")
+    frame["date"] = pd.to_datetime(frame["date"])
+    frame["state"] = pd.Categorical(frame["state"], categories=list(STATES))
+    frame["rows"] = frame["rows"].astype("Int64")
+    return frame
+
+
+def _series(app: str, report: str, gran: str, insts: list[Inst], wins: dict[dt.date, Won],
+            by_id: dict[str, Inst], ref: dt.date, lag: int | None,
+            older: dict[dt.date, Won] | None = None) -> list[dict[str, Any]]:
+    """The ledger rows of one app x report x granularity."""
+    from asc_nb.models import expected_dates
+
+    window = _window(report)
+    placed: dict[dt.date, list[Inst]] = defaultdict(list)
+    ongoing_at: dict[dt.date, list[Inst]] = defaultdict(list)
+    for i in insts:
+        placed[placed_date(gran, i.pdate)].append(i)
+        if i.access == AccessType.ONGOING.value:
+            ongoing_at[i.pdate].append(i)
+    days = set(wins) | set(placed)
+    if not days:
+        return []
+    has_rows = any(w.rows for w in wins.values()) or any(i.rows for i in insts)
+    g = Granularity.parse(gran)
+    out = []
+    for day in expected_dates(min(days), max(days), g):
+        state, reason, evidence = _judge(day, wins.get(day), placed.get(day, []), ongoing_at, by_id, ref, lag,
+                                         window, has_rows, gran, insts)
+        before = (older or {}).get(day)
+        if state == "restated" and before is not None and before.pdate is not None:
+            evidence.append((before.instance_id, before.pdate.isoformat()))
+            reason += f"; the replaced vintage (processed {before.pdate}, {before.rows} rows) is kept for as_of"
+        won = wins.get(day)
+        out.append({
+            "app_id": app, "report": report, "granularity": gran, "date": day.isoformat(), "state": state,
+            "reason": reason, "instance_ids": [i for i, _ in evidence],
+            "processing_dates": [p for _, p in evidence], "rows": None if won is None else won.rows,
+        })
+    return out
+
+
+def _ev(insts: Iterable[Inst]) -> list[tuple[str, str]]:
+    return [(i.id, i.pdate.isoformat()) for i in insts]
+
+
+def _judge(day: dt.date, won: Won | None, placed: list[Inst], ongoing_at: dict[dt.date, list[Inst]],
+           by_id: dict[str, Inst], ref: dt.date, lag: int | None, window: int, has_rows: bool, gran: str,
+           insts: list[Inst]) -> tuple[str, str, list[tuple[str, str]]]:
+    """(state, reason, [(instance id, processing date)]) of one date."""
+    age = (ref - day).days
+    in_window = age <= window
+    retention = INSTANCE_RETENTION_DAYS
+    if won is not None:
+        inst = by_id.get(won.instance_id)
+        pdate = won.pdate.isoformat() if won.pdate else "?"
+        evidence = [(won.instance_id, pdate)]
+        if inst is not None:
+            twins = [i for i in insts if i.request_id == inst.request_id and i.pdate == inst.pdate
+                     and i.id != inst.id]
+            if twins:
+                ids = ", ".join(t.id for t in twins)
+                return ("duplicate",
+                        f"Apple published {len(twins) + 1} instances for processing date {pdate} ({inst.id}, {ids}); "
+                        f"the store kept {inst.id} (the tie goes to the greater id) but Apple does not say which is "
+                        "right: compare them before trusting this day", evidence + _ev(twins))
+        snapshot = inst is not None and inst.access == AccessType.ONE_TIME_SNAPSHOT.value
+        if lag is not None and won.pdate is not None and not snapshot:
+            got = (won.pdate - day).days
+            if got > lag and not in_window:
+                return ("restated",
+                        f"restated late: the rows come from the instance processed on {pdate}, {got} days after the "
+                        f"date (this report's rows are normally final after {lag}); numbers published before "
+                        f"{pdate} differ (use as_of= to reproduce them)", evidence)
+            if got < lag:
+                due = won.pdate + dt.timedelta(days=lag - got)
+                due_date = day + dt.timedelta(days=lag)
+                if due_date > ref or in_window:
+                    return ("provisional", f"inside the completeness window: the stored rows are an early vintage "
+                                           f"(processed {pdate}); Apple restates them until about {due_date}",
+                            evidence)
+                final = ongoing_at.get(due_date, [])
+                fe = _ev(final)
+                if not final:
+                    return ("missing",
+                            f"not final: the stored rows are an early vintage (processed {pdate}) and the instance "
+                            f"processed on {due_date}, which should carry the final values, was never listed (Apple "
+                            "skipped or deleted it)", evidence)
+                if any(i.stored and not i.rows for i in final) and all(i.stored and not i.rows for i in final):
+                    return ("empty",
+                            f"not final: the instance processed on {due_date} that should carry the final values "
+                            f"has no rows; the stored rows are an early vintage (processed {pdate})", evidence + fe)
+                unstored = [i for i in final if not i.stored]
+                if unstored:
+                    return _unstored(unstored, ref, retention, evidence + fe, "the final values of this date")
+                del due
+        if in_window:
+            return "provisional", f"inside the report's completeness window ({window} days); Apple may still " \
+                                  "restate it", evidence
+        source = "a ONE_TIME_SNAPSHOT" if snapshot else "the ONGOING request"
+        return "final", f"{won.rows} rows from {source} (instance processed {pdate})", evidence
+    evidence = _ev(placed)
+    unstored = [i for i in placed if not i.stored]
+    if unstored:
+        return _unstored(unstored, ref, retention, evidence, "this date")
+    if placed and all(i.stored and not i.rows for i in placed):
+        if has_rows:
+            return ("empty", f"the instance processed on {placed[0].pdate} that brings this date has no rows, "
+                             "though this report has rows on other days", evidence)
+        return ("final", "Apple published no rows for this report (privacy: fewer than 5 users or devices)",
+                evidence)
+    if in_window:
+        return "provisional", "not published yet (inside the completeness window)", evidence
+    return ("missing", "no instance the store listed holds this date: Apple skipped it, or deleted it before a "
+                       "sync stored it", evidence)
+
+
+def _unstored(unstored: list[Inst], ref: dt.date, retention: int, evidence: list[tuple[str, str]],
+              what: str) -> tuple[str, str, list[tuple[str, str]]]:
+    first = min(unstored, key=lambda i: i.born)
+    gone = first.born + dt.timedelta(days=retention)
+    why = f" (last error: {first.error})" if first.error else ""
+    if gone > ref:
+        return ("expiring", f"instance {first.id} (processed {first.pdate}) holding {what} is listed but not stored"
+                            f"{why}; Apple deletes it around {gone}: sync now", evidence)
+    return ("missing", f"instance {first.id} (processed {first.pdate}) holding {what} was never stored{why} and "
+                       f"Apple deleted it around {gone}", evidence)
+
+
+def summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Counts per app x report x granularity and state (the ``check`` command's table)."""
+    if frame.empty:
+        return pd.DataFrame(columns=["app_id", "report", "granularity", "first_date", "last_date", *STATES])
+    plain = pd.DataFrame(frame)
+    counts = pd.crosstab([plain["app_id"], plain["report"], plain["granularity"]],
+                         plain["state"].astype(str)).reindex(columns=list(STATES), fill_value=0)
+    span = plain.groupby(["app_id", "report", "granularity"])["date"].agg(first_date="min", last_date="max")
+    return span.join(counts).reset_index()

@@ -232,13 +232,7 @@ class Answers:
             kwargs["as_of"] = day
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            try:
-                frame = self.store.metrics(apps, names, **kwargs)
-            except TypeError as err:
-                if day is None or "as_of" not in str(err):
-                    raise
-                raise ConfigError("this asc_nb's Store.metrics has no as_of (the vintage history of issue 19): "
-                                  "ask without as_of for the latest numbers") from None
+            frame = self.store.metrics(apps, names, **kwargs)
         notes = [str(w.message) for w in caught]
         plan: M.MetricPlan = frame.attrs["plan"]
         reports = [self._vintages(f, plan, day) for f in plan.fetches]
@@ -316,12 +310,7 @@ class Answers:
         kwargs = {"apps": _list(apps), "reports": _list(reports), "granularity": granularity, "start": start,
                   "end": end, "states": _list(states)}
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
-        try:
-            ledger = self.store.health
-        except AttributeError:  # a Store from before the ledger (issue 20): say so instead of failing obscurely
-            raise ConfigError("this asc_nb's Store has no ledger (Store.health, issue 20): the health tool needs an "
-                              "asc_nb with the store ledger; the other tools work") from None
-        frame = ledger(**kwargs)
+        frame = self.store.health(**kwargs)
         counts = frame["state"].astype("string").value_counts().sort_index() if len(frame) else pd.Series(dtype=int)
         held = sorted({(str(r), str(g)) for r, g in zip(frame.get("report", []), frame.get("granularity", []),
                                                          strict=True)})

@@ -89,6 +89,14 @@ def _call(func: str, args: list[str], kwargs: dict[str, Any]) -> str:
     return f"{func}({', '.join(parts)})"
 
 
+#: list_apps as a notebook would compute it (one query per view of the store)
+_LIST_APPS_CODE = """import pandas as pd
+parts = [store.sql(f'select app_id, min(date) as first_date, max(date) as last_date from "{view}" group by app_id')
+         .assign(view=view) for view in store.reports()["view"]]
+apps = (pd.concat(parts).groupby("app_id")
+        .agg(first_date=("first_date", "min"), last_date=("last_date", "max"), views=("view", list)).reset_index())"""
+
+
 class Answers:
     """The tools of the MCP server, answered from one store (read-only)."""
 
@@ -163,10 +171,7 @@ class Answers:
                 entry["last_date"] = max(filter(None, (entry["last_date"], hi)), default=None)
         apps = [per[k] for k in sorted(per)]
         reports = [{"view": v} for v in used]
-        return {"apps": apps, "provenance": self._provenance(
-            reports=reports, as_of=None,
-            code="apps = store.sql(\"select app_id, min(date), max(date) from <view> group by app_id\")  "
-                 "# per view of store.reports()")}
+        return {"apps": apps, "provenance": self._provenance(reports=reports, as_of=None, code=_LIST_APPS_CODE)}
 
     def list_reports(self, catalog: bool = False) -> dict[str, Any]:
         """What the store holds (report, granularity, DuckDB view, dates); ``catalog`` adds every report Apple has."""
@@ -191,7 +196,7 @@ class Answers:
         used = cat[cat["reports"].str.split(", ").map(lambda rs: schema.name in rs)]
         return {
             "report": schema.name,
-            "category": jsonable(getattr(schema, "category", None)),
+            "category": str(schema.category),
             "granularities": [str(g) for g in schema.granularities],
             "complete_after_days": schema.complete_after_days,
             "fields": _table(pd.DataFrame(fields), "field list"),

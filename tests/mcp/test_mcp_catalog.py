@@ -35,6 +35,13 @@ def test_list_apps_names_every_app_of_the_store(mcp_server, world) -> None:
         assert app["first_date"] <= stored.min().date().isoformat()
         assert app["last_date"] >= stored.max().date().isoformat()
     assert got["provenance"]["code"].startswith("import asc_nb\nstore = asc_nb.Store(")
+    scope: dict = {}
+    exec(got["provenance"]["code"], scope)  # noqa: S102 - the printed code is under test
+    again = scope["apps"]
+    assert list(again["app_id"]) == [a["app_id"] for a in got["apps"]]
+    assert [d.date().isoformat() for d in again["first_date"]] == [a["first_date"] for a in got["apps"]]
+    assert [d.date().isoformat() for d in again["last_date"]] == [a["last_date"] for a in got["apps"]]
+    assert [sorted(v) for v in again["views"]] == [sorted(a["views"]) for a in got["apps"]]
 
 
 def test_list_reports_is_store_reports(mcp_server, world) -> None:
@@ -51,7 +58,7 @@ def test_list_reports_is_store_reports(mcp_server, world) -> None:
 
 def test_describe_report_is_the_registry(mcp_server) -> None:
     got = mcp_server.ok("describe_report", {"name": "app downloads standard"})  # names ignore case
-    assert got["report"] == "App Downloads Standard"
+    assert got["report"] == "App Downloads Standard" and got["category"] == str(asc_nb.registry.get(got["report"]).category)
     fields = table(got["fields"])
     want = asc_nb.describe_report("App Downloads Standard")
     assert [r["column"] for r in fields.records] == list(want["column"])

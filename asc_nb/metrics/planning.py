@@ -25,7 +25,7 @@ from asc_nb import registry
 from asc_nb.errors import DailyRollupWarning, MetricError, NonAdditiveMetricError
 from asc_nb.models import Granularity, iso_date
 
-from .catalog import METRICS, family_reports
+from .catalog import DERIVED, METRICS, family_reports
 
 #: ``load(report_name, granularity, app_ids, start, end, columns) -> DataFrame`` — the rows of one
 #: report (latest vintage per date) for those apps, with at least ``date``, ``app_apple_identifier``
@@ -159,6 +159,11 @@ def _question(app_ids: Any, metrics: Any, by: Any, start: Any, end: Any, granula
     """Parse and check the arguments; every mistake is a :class:`MetricError` that says what to fix."""
     apps = tuple(dict.fromkeys(str(a) for a in _names(app_ids, "app_ids")))
     asked = _names(metrics, "metrics")
+    derived = [m for m in asked if m in DERIVED]
+    if derived:
+        raise MetricError(f"{', '.join(map(repr, derived))} {'is' if len(derived) == 1 else 'are'} computed by "
+                          f"{'; '.join(DERIVED[m][2] for m in derived)} (cohorts and rolling windows of devices "
+                          f"come with bounds), not by metrics()")
     unknown = [m for m in asked if m not in METRICS]
     if unknown:
         raise MetricError(f"Unknown metric(s) {', '.join(map(repr, unknown))}; asc_nb.metric_catalog() lists "
@@ -206,39 +211,33 @@ class _Choice:
     note: str = ""
 
 
-def _choose_report(family: str, names: Sequence[str], q: _Question) -> _Choice:
-    """One report of ``family`` with every needed column, published at the asked granularity if any is."""
-    reports = family_reports(family)
+def _published(schema: Any, g: Granularity) -> bool:
+    return g in tuple(Granularity.parse(x) for x in schema.granularities)
+
+
+def _needed_columns(names: Sequence[str], q: _Question) -> set[str]:
     need = set(q.group_cols) | set(q.filters)
     for n in names:
         need |= METRICS[n].filter_columns
-    undocumented = [r for r in reports if not registry.get(r).fields]
-    if undocumented:
-        raise MetricError(
-            f"{', '.join(names)} need(s) the columns of {' / '.join(undocumented)}, which the report registry "
-            f"does not describe yet (asc_nb.describe_report shows no fields): the metric cannot be computed "
-            f"without guessing Apple's columns")
-    fits = [registry.get(r) for r in reports if need <= _columns(registry.get(r))]
-    if not fits:
-        s0 = registry.get(reports[-1])
-        missing = sorted(need - _columns(s0))
-        what = "broken down by" if [c for c in missing if c in q.group_cols] else "filtered on"
-        raise MetricError(
-            f"{', '.join(names)} cannot be {what} {', '.join(missing)}: "
-            f"{' / '.join(reports)} {'has' if len(reports) == 1 else 'have'} no such column. "
-            f"Its columns: {', '.join(sorted(_columns(s0) - _NOT_GRAIN))}; ask these metrics separately "
-            f"or drop that breakdown/filter.")
-    g = q.granularity
-    published = [s for s in fits if g in tuple(Granularity.parse(x) for x in s.granularities)]
-    if published:
-        chosen = published[0]
-        note = ""
-        if chosen is not fits[0]:  # e.g. App Downloads: WEEKLY/MONTHLY only in the Detailed report
-            note = f" ({fits[0].name} is not published {g.value})"
-        return _Choice(chosen, g, False, note)
-    daily = [s for s in fits if Granularity.DAILY in tuple(Granularity.parse(x) for x in s.granularities)]
+    return need
+
+
+def _no_report_has(names: Sequence[str], reports: Sequence[str], need: set[str], q: _Question) -> MetricError:
+    s0 = registry.get(reports[-1])
+    missing = sorted(need - _columns(s0))
+    what = "broken down by" if [c for c in missing if c in q.group_cols] else "filtered on"
+    return MetricError(
+        f"{', '.join(names)} cannot be {what} {', '.join(missing)}: "
+        f"{' / '.join(reports)} {'has' if len(reports) == 1 else 'have'} no such column. "
+        f"Its columns: {', '.join(sorted(_columns(s0) - _NOT_GRAIN))}; ask these metrics separately "
+        f"or drop that breakdown/filter.")
+
+
+def _daily_rollup(family: str, names: Sequence[str], fits: Sequence[Any], g: Granularity) -> _Choice:
+    """No report of the family is published at ``g``: sum daily rows, and say so loudly."""
+    daily = [s for s in fits if _published(s, Granularity.DAILY)]
     if not daily:
-        have = sorted({x.value if isinstance(x, Granularity) else str(x) for s in fits for x in s.granularities})
+        have = sorted({Granularity.parse(x).value for s in fits for x in s.granularities})
         raise MetricError(f"{' / '.join(s.name for s in fits)} {'is' if len(fits) == 1 else 'are'} published only "
                           f"{', '.join(have)}; ask granularity={have[0]!r}")
     chosen = daily[0]
@@ -246,8 +245,30 @@ def _choose_report(family: str, names: Sequence[str], q: _Question) -> _Choice:
         f"{', '.join(names)} at {g.value}: no report of {family} with the needed columns is published "
         f"{g.value}, so {chosen.name} DAILY rows are summed per {g.value.lower()[:-2]}. Daily rows lose more "
         f"to Apple's privacy thresholds than {g.value} rows would, so the sums can be lower than Apple's own "
-        f"{g.value.lower()} numbers."), stacklevel=4)
+        f"{g.value.lower()} numbers."), stacklevel=5)
     return _Choice(chosen, Granularity.DAILY, True)
+
+
+def _choose_report(family: str, names: Sequence[str], q: _Question) -> _Choice:
+    """One report of ``family`` with every needed column, published at the asked granularity if any is."""
+    reports = family_reports(family)
+    undocumented = [r for r in reports if not registry.get(r).fields]
+    if undocumented:
+        raise MetricError(
+            f"{', '.join(names)} need(s) the columns of {' / '.join(undocumented)}, which the report registry "
+            f"does not describe yet (asc_nb.describe_report shows no fields): the metric cannot be computed "
+            f"without guessing Apple's columns")
+    need = _needed_columns(names, q)
+    fits = [registry.get(r) for r in reports if need <= _columns(registry.get(r))]
+    if not fits:
+        raise _no_report_has(names, reports, need, q)
+    published = [s for s in fits if _published(s, q.granularity)]
+    if not published:
+        return _daily_rollup(family, names, fits, q.granularity)
+    chosen = published[0]
+    # e.g. App Downloads: Apple publishes WEEKLY/MONTHLY only in the Detailed report
+    note = "" if chosen is fits[0] else f" ({fits[0].name} is not published {q.granularity.value})"
+    return _Choice(chosen, q.granularity, False, note)
 
 
 # ----------------------------------------------------------------------------- stage 4: unique counts

@@ -214,6 +214,8 @@ def test_breakdown_or_filter_the_report_lacks_is_a_clear_error():
         M.metrics(src, [APP], ["crashes"], filters={"territory": ["US"]})
     with pytest.raises(MetricError, match="metric_catalog"):
         M.metrics(src, [APP], ["impresions"])
+    with pytest.raises(MetricError, match=r"asc_nb\.metrics\.retention\("):  # in the catalog, but its own function
+        M.metrics(src, [APP], ["retention"])
     with pytest.raises(ValueError):  # MetricError is a ValueError too
         M.metrics(src, [APP], [])
     assert src.calls == []
@@ -304,3 +306,39 @@ def test_caching_loader_serves_covered_questions_and_reloads_wider_ones():
     assert a["impressions"].tolist() == [185, 80]
     M.metrics(cache, [APP], ["impressions"], start="2026-01-20", end="2026-02-03")  # wider: fetched again
     assert cache.loads == 3
+
+
+class DatedSource(FakeSource):
+    """A FakeSource that knows its today, as ClientLoader/StoreLoader do."""
+
+    def __init__(self, frames, today):
+        super().__init__(frames)
+        self.today = today
+        self.as_of = None
+
+    def reference_day(self):
+        return self.today
+
+
+def test_provisional_is_counted_back_from_the_sources_today_by_each_reports_window():
+    de = de_rows()  # 2026-02-02 and 2026-02-03; Discovery and Engagement is complete within three days
+    assert registry.get(DE).complete_after_days == 3
+    for today, expected in ((dt.date(2026, 2, 5), [False, True]), (dt.date(2026, 2, 6), [False, False]),
+                            (dt.date(2026, 2, 4), [True, True])):
+        df = M.metrics(DatedSource({(DE, "DAILY"): de}, today), [APP], ["impressions"])
+        assert df["provisional"].tolist() == expected, today
+        assert df.attrs["reference_day"] == today.isoformat() and df.attrs["as_of"] is None
+    totals = M.metrics(DatedSource({(DE, "DAILY"): de}, dt.date(2026, 2, 5)), [APP], ["impressions"], by=(),
+                       end="2026-02-03")
+    assert totals["provisional"].tolist() == [True]  # the window's last day is not final yet
+
+
+def test_as_of_needs_a_loader_that_reads_as_of_that_day():
+    src = DatedSource({(DE, "DAILY"): de_rows()}, dt.date(2026, 2, 10))
+    with pytest.raises(MetricError, match="same as_of"):
+        M.metrics(src, [APP], ["impressions"], as_of="2026-02-04")
+    src.as_of = dt.date(2026, 2, 4)
+    df = M.metrics(src, [APP], ["impressions"], as_of="2026-02-04")
+    assert df.attrs["as_of"] == "2026-02-04" and df["provisional"].tolist() == [True, True]
+    with pytest.raises(asc_nb.ConfigError, match="after the source's today"):
+        M.metrics(src, [APP], ["impressions"], as_of="2026-02-11")

@@ -119,18 +119,15 @@ class Answers:
         ref = self.store.reference_day
         return None if ref is None else ref.isoformat()
 
-    def _as_of(self, as_of: str | None) -> str | None:
+    @staticmethod
+    def _as_of(as_of: str | None) -> str | None:
+        """``None`` for the latest (null, "" or "latest"), else the ISO day (the Store refuses a future one)."""
         if as_of is None or str(as_of).strip().lower() in ("", "latest"):
             return None
         try:
-            day = iso_date(as_of, "as_of")
+            return iso_date(as_of, "as_of").isoformat()
         except ValueError as err:
             raise ConfigError(str(err)) from None
-        ref = self.store.reference_day
-        if ref is not None and day > ref:
-            raise ConfigError(f"as_of={day} is after the store's reference day {ref} (its newest processing date): "
-                              "the store cannot know the future; give a day on or before it, or omit as_of")
-        return day.isoformat()
 
     def _provenance(self, *, reports: list[dict[str, Any]], code: str, as_of: str | None,
                     provisional: list[str] | None = None, **extra: Any) -> dict[str, Any]:

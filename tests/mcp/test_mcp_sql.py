@@ -149,3 +149,31 @@ def test_no_tool_writes_the_store(mcp_server, world) -> None:
         mcp_server.call(name, args)
     assert _fingerprint(world.store_dir) == before
     assert not list(world.store.lake.glob("*.parquet"))
+
+
+def test_every_duckdb_type_comes_back_as_json(mcp_server) -> None:
+    query = ("select [1, 2] as l, {'a': 1} as s, interval 1 day as i, 1.5::decimal(10, 2) as d, 'x'::blob as b, "
+             "timestamp '2026-02-01 10:30:00' as ts, null as n, 'nan'::double as nan, 12345678901234567890::hugeint h")
+    got = table(mcp_server.ok("sql", {"query": query})["result"])
+    row = got.records[0]
+    assert row["l"] == [1, 2] and row["s"] == {"a": 1} and row["d"] == 1.5 and row["n"] is None
+    assert row["ts"] == "2026-02-01T10:30:00" and row["nan"] is None and row["h"] == 12345678901234567890
+    assert isinstance(row["i"], str) and isinstance(row["b"], str)
+
+
+@pytest.mark.parametrize("name, args", [
+    ("sql", {"query": None}),
+    ("sql", {}),
+    ("sql", {"query": "select 1", "max_rows": "many"}),
+    ("sql", {"query": "select 1", "max_rows": 0}),
+    ("sql", {"query": "select " + "1 + " * 6000 + "1"}),
+    ("metrics", {"app_ids": 5, "metrics": ["sessions"]}),
+    ("metrics", {"app_ids": ["1"], "metrics": ["sessions"], "filters": {"territory": 3}}),
+    ("describe_report", {}),
+    ("no_such_tool", {}),
+])
+def test_malformed_calls_are_errors_not_crashes(mcp_server, name, args) -> None:
+    result = mcp_server.call(name, args)
+    assert result.is_error, result.structured_content
+    assert "Traceback" not in result.content[0].text
+    assert mcp_server.ok("sql", {"query": "select 3 as three"})["result"]["rows"] == [[3]]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import math
 import warnings
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ import pandas as pd
 
 from asc_nb import metrics as M
 from asc_nb import registry
-from asc_nb.errors import ConfigError, MetricError
+from asc_nb.errors import ConfigError, MetricError, QueryError
 from asc_nb.mcp.sql import ReadOnlySQL
 from asc_nb.models import Granularity, iso_date, period_end, period_start
 
@@ -34,6 +35,8 @@ __all__ = ["Answers", "MAX_ROWS", "jsonable"]
 MAX_ROWS = 2000
 #: the most vintages listed one by one in a provenance block (the count is always given)
 MAX_VINTAGES = 200
+#: the most characters of JSON one table may take (a few wide rows can be as heavy as many narrow ones)
+MAX_CHARS = 2_000_000
 
 
 def jsonable(value: Any) -> Any:
@@ -73,7 +76,15 @@ def _table(frame: pd.DataFrame, what: str, max_rows: int = MAX_ROWS) -> dict[str
                           "dates or the apps, use a coarser granularity, or break down by fewer columns")
     cols = [str(c) for c in frame.columns]
     rows = [[jsonable(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+    _check_size(rows, what)
     return {"columns": cols, "rows": rows, "row_count": len(rows)}
+
+
+def _check_size(rows: list[list[Any]], what: str) -> None:
+    size = len(json.dumps(rows, default=str))
+    if size > MAX_CHARS:
+        raise QueryError(f"the {what} would be {size:,} characters of JSON, more than one answer may carry "
+                         f"({MAX_CHARS:,}): select fewer or shorter columns (e.g. left(text, 100)), or aggregate")
 
 
 def _list(value: str | Sequence[str] | None) -> list[str] | None:
@@ -326,11 +337,13 @@ class Answers:
 
     def sql(self, query: str, max_rows: int | None = None) -> dict[str, Any]:
         """One read-only SELECT over the store's views (see :mod:`asc_nb.mcp.sql`)."""
-        columns, types, rows = self.sql_engine.run(query, max_rows=max_rows)
+        columns, types, raw = self.sql_engine.run(query, max_rows=max_rows)
+        rows = [[jsonable(v) for v in r] for r in raw]
+        _check_size(rows, "result")
         text = query.strip()
         used = [v for v in self.sql_engine.views() if v in text]
         return {
-            "result": {"columns": columns, "types": types, "rows": [[jsonable(v) for v in r] for r in rows],
+            "result": {"columns": columns, "types": types, "rows": rows,
                        "row_count": len(rows)},
             "provenance": self._provenance(
                 reports=[{"view": v} for v in used], as_of=None,

@@ -120,6 +120,9 @@ def test_row_and_time_limits(mcp_server) -> None:
     text = mcp_server.error("sql", {"query": slow})
     assert f"longer than {TIMEOUT:g} s" in text
     assert mcp_server.ok("sql", {"query": "select 2 as two"})["result"]["rows"] == [[2]]  # the connection recovered
+    # few rows, but heavy ones
+    text = mcp_server.error("sql", {"query": "select repeat('x', 1000000) as wide from range(3)"})
+    assert "characters of JSON" in text and "aggregate" in text
 
 
 def _fingerprint(store_dir) -> dict[str, str]:

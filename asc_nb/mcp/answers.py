@@ -159,14 +159,15 @@ class Answers:
     def list_apps(self) -> dict[str, Any]:
         """Every app the lake holds rows for: id, name (from the rows, when the report has it), reports, dates."""
         views = self.sql_engine.views()
+        con = self.sql_engine.connection()
         per: dict[str, dict[str, Any]] = {}
         used = []
         for view in views:
-            cols = {r[0] for r in self.sql_engine.con.execute(f'describe "{view}"').fetchall()}
+            cols = {r[0] for r in con.execute(f'describe "{view}"').fetchall()}
             if "app_id" not in cols:
                 continue
             name = "any_value(app_name)" if "app_name" in cols else "null"
-            rows = self.sql_engine.con.execute(
+            rows = con.execute(
                 f'select app_id, {name}, min(date), max(date) from "{view}" group by app_id').fetchall()
             used.append(view)
             for app_id, app_name, lo, hi in rows:

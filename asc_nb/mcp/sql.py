@@ -93,28 +93,47 @@ class ReadOnlySQL:
         self.store = store
         self.max_rows = int(max_rows)
         self.timeout = float(timeout)
+        self.memory_limit = memory_limit
+        self.threads = int(threads)
         self._lock = threading.Lock()
-        con = store.duckdb()
-        lake = str(store.lake.resolve()).rstrip("/") + "/"
+        self._held: frozenset[str] = frozenset()
+        self.con: Any = None
+        self.connection()
+
+    def _connect(self) -> Any:
+        con = self.store.duckdb()
+        lake = str(self.store.lake.resolve()).rstrip("/") + "/"
         for setting in (
             "set autoinstall_known_extensions = false",
             "set autoload_known_extensions = false",
-            f"set memory_limit = '{memory_limit}'",
-            f"set threads = {int(threads)}",
+            f"set memory_limit = '{self.memory_limit}'",
+            f"set threads = {self.threads}",
             "set temp_directory = ''",
             f"set allowed_directories = ['{lake.replace(chr(39), chr(39) * 2)}']",
             "set enable_external_access = false",
             "set lock_configuration = true",
         ):
             con.execute(setting)
-        self.con = con
+        return con
+
+    def connection(self) -> Any:
+        """The locked connection, rebuilt when the store holds other views than it has (a sync running beside
+        a long-lived server adds reports; dates added to a known view are read anyway: views glob at query time)."""
+        held = frozenset(self.store.views())
+        if self.con is None or held != self._held:
+            if self.con is not None:
+                self.con.close()
+            self.con, self._held = self._connect(), held
+        return self.con
 
     def close(self) -> None:
-        self.con.close()
+        if self.con is not None:
+            self.con.close()
+            self.con = None
 
     def views(self) -> list[str]:
         """The view names the connection holds (the only things a query may read)."""
-        return sorted(r[0] for r in self.con.execute(
+        return sorted(r[0] for r in self.connection().execute(
             "select view_name from duckdb_views() where not internal").fetchall())
 
     def run(self, query: str, *, max_rows: int | None = None) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
@@ -125,11 +144,12 @@ class ReadOnlySQL:
         if limit < 1:
             raise QueryError(f"max_rows must be at least 1 (the server allows up to {self.max_rows})")
         text = check_query(query)
+        con = self.connection()
         box: dict[str, Any] = {}
 
         def work() -> None:
             try:
-                cur = self.con.cursor()
+                cur = con.cursor()
                 try:
                     res = cur.execute(text)
                     box["columns"] = [d[0] for d in res.description or []]
@@ -145,7 +165,7 @@ class ReadOnlySQL:
             worker.start()
             worker.join(self.timeout)
             if worker.is_alive():
-                self.con.interrupt()
+                con.interrupt()
                 worker.join(5)
                 raise QueryError(f"the query ran longer than {self.timeout:g} s and was stopped: aggregate more, "
                                  "narrow the dates, or add LIMIT")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from mcp_harness import REPORTS, table
+from mcp_harness import REPORTS, ROOT, Server, table
 
 import asc_nb
 
@@ -80,3 +80,28 @@ def test_list_metrics_is_the_metric_catalog(mcp_server) -> None:
     additive = {r["name"]: r["additive"] for r in got.records}
     assert additive["active_devices"] is False and additive["first_time_downloads"] is True
     assert pd.Series([r["reports"] for r in got.records]).str.len().min() > 0
+
+
+def test_a_long_lived_server_sees_what_a_sync_adds_beside_it(tmp_path) -> None:
+    # the client keeps the server for days while cron syncs the store: a new report must show up without a restart
+    sb = asc_nb.Sandbox(seed=3, apps=1, history_days=6)
+    client = asc_nb.connect(sandbox=sb, cache_dir=tmp_path / "cache")
+    store = asc_nb.Store(tmp_path / "store")
+    store.sync(client, reports=["App Sessions Standard"], progress=False)
+    server = Server(["-m", "asc_nb", "mcp", "--store", str(store.path)],
+                    {"PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}, tmp_path / "stderr.txt")
+    try:
+        assert [r["view"] for r in table(server.ok("list_reports")["stored"]).records] == [
+            "app_sessions_standard_daily"]
+        assert "app_downloads_standard_daily" not in server.error(
+            "sql", {"query": "select count(*) from app_downloads_standard_daily"}).split("views:")[-1]
+        store.sync(client, reports=["App Downloads Standard"], progress=False)
+        views = [r["view"] for r in table(server.ok("list_reports")["stored"]).records]
+        assert views == ["app_downloads_standard_daily", "app_sessions_standard_daily"]
+        n = server.ok("sql", {"query": "select count(*) as n from app_downloads_standard_daily"})["result"]["rows"]
+        assert n == [[len(store.read("App Downloads Standard"))]]
+        assert {len(a["views"]) for a in server.ok("list_apps")["apps"]} == {2}
+    finally:
+        server.close()
+        client.close()
+        store.close()

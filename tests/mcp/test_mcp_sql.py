@@ -126,9 +126,9 @@ def test_row_and_time_limits(mcp_server) -> None:
 
 
 def _fingerprint(store_dir) -> dict[str, str]:
-    """Every file of the lake by content, and the state database's rows (not its -wal/-shm bookkeeping)."""
-    files = {str(p.relative_to(store_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
-             for p in sorted(store_dir.rglob("*")) if p.is_file() and "state.sqlite" not in p.name}
+    """Every file (by content) and folder of the store, and the state database's rows (not its -wal/-shm)."""
+    files = {str(p.relative_to(store_dir)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+             for p in sorted(store_dir.rglob("*")) if "state.sqlite" not in p.name}
     con = sqlite3.connect(f"file:{store_dir / 'state.sqlite'}?mode=ro", uri=True)
     try:
         tables = [r[0] for r in con.execute("select name from sqlite_master where type = 'table' order by name")]

@@ -42,6 +42,7 @@ __all__ = [
     "NonAdditiveMetricError",
     "MetricError",
     "StoreLockedError",
+    "QueryError",
     "MissingDatesWarning",
     "SchemaDriftWarning",
     "ParseIssuesWarning",
@@ -164,6 +165,11 @@ class StoreLockedError(ASCError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_restore_plain, (type(self), self.args, dict(self.__dict__)))
+
+
+class QueryError(ASCError, ValueError):
+    """A SQL query the read-only MCP server refuses or cannot run (a write, a file outside the lake, too many
+    rows, too long); the message says what would work."""
 
 
 def _restore_plain(cls: type[Exception], args: tuple[Any, ...], state: dict[str, Any]) -> Exception:

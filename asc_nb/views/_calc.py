@@ -73,6 +73,7 @@ def totals(daily: pd.DataFrame, metrics: Sequence[str], keys: Sequence[str] = ()
         kind = M.METRICS[name].kind
         out[name] = pd.array(out[name].tolist(), dtype="Int64" if kind in ("count", "unique") else "Float64")
     for k in keys:
-        if k != "date":
+        if k in daily.columns and not (pd.api.types.is_numeric_dtype(daily[k])
+                                       or pd.api.types.is_datetime64_any_dtype(daily[k])):
             out[k] = out[k].astype("string")
     return out

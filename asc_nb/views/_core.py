@@ -75,7 +75,10 @@ def provisional_mask(frame: pd.DataFrame, metrics: Iterable[str], ref: dt.date) 
 
 
 def source_name(source: Any) -> str:
-    """The variable the shown code uses: ``store`` for a Store, else ``client``."""
+    """The variable the shown code uses: ``store`` for a Store, else ``client`` (a wrapper says via ``code_name``)."""
+    named = getattr(source, "code_name", None)
+    if isinstance(named, str):
+        return named
     return "store" if type(source).__name__.lower().endswith("store") else "client"
 
 

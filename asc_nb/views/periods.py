@@ -85,7 +85,7 @@ def compare_periods(source: Any, app_ids: str | Iterable[str], metrics: Sequence
         frame[col] = frame[col].astype("string")
     frame["provisional_days"] = frame["provisional_days"].astype("int64")
 
-    keep = ["app_id", "date", *metrics]
+    keep = ["app_id", "date", *ask]  # ratios' parts too: a day's ratio over several apps is from summed parts
     daily = pd.concat([
         cur[keep].assign(period="current", day=(cur["date"] - pd.Timestamp(first)).dt.days, provisional=prov.values),
         pre[keep].assign(period="previous" if against == "previous" else "last_year",
@@ -115,7 +115,7 @@ def compare_periods(source: Any, app_ids: str | Iterable[str], metrics: Sequence
                 rows_ = d[d["period"] == period]
                 if rows_.empty:
                     continue
-                s = rows_.groupby("day")[name].sum(min_count=1).astype("Float64")
+                s = totals(rows_, [name], ["day"]).set_index("day")[name].astype("Float64")
                 pv = rows_.groupby("day")["provisional"].any()
                 xs = list(s.index)
                 ys = [float("nan") if v is pd.NA else float(v) for v in s]

@@ -6,7 +6,7 @@ a new subcommand is a new module here plus one line in that tuple.
 
 from __future__ import annotations
 
-from asc_nb.cli import sync
+from asc_nb.cli import report, sync
 
 #: every subcommand module, in the order ``--help`` lists them
-COMMANDS = (sync,)
+COMMANDS = (sync, report)

@@ -71,7 +71,7 @@ ALLOWED: dict[str, frozenset[str]] = {
                    "redact"),
         "connect": ("client", "auth", "config", "errors", "models", "sandbox"),  # connect(): the composition root
         "store": ("client", "data", "registry", "metrics", "models", "errors", "config"),
-        "widgets": ("client", "connect", "store", "metrics", "registry", "models", "errors"),  # never httpx/http/data
+        "widgets": ("client", "connect", "store", "metrics", "registry", "models", "errors", "views"),  # never httpx/http/data
         "sandbox": ("models", "registry"),
         "protocols": ("models", "records", "errors"),  # what store/metrics/widgets need of a client, as types
         "views": ("metrics", "store", "registry", "models", "errors", "protocols"),  # analyses over metrics frames

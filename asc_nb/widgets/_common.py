@@ -40,6 +40,8 @@ import traitlets
 from asc_nb import errors
 from asc_nb.models import SNAPSHOT_COOLDOWN_DAYS
 
+from .static import StaticRendering
+
 #: status level -> (accent colour, FontAwesome 4.7 icon); colours are JupyterLab theme variables
 _LEVELS = {
     "info": ("var(--jp-brand-color1)", "info-circle"),
@@ -342,8 +344,12 @@ def code_html(code: str) -> str:
     )
 
 
-class Panel(w.VBox):
+class Panel(StaticRendering, w.VBox):
     """The base of every panel: one worker thread, ``busy``, ``wait()``, ``frame``/``code``/``export``.
+
+    Displayed, a panel's mime bundle also carries a static rendering (``text/html``: its tables and
+    chart images as they are now, :mod:`asc_nb.widgets.static`), so a notebook read without a kernel
+    still shows the data.
 
     Subclasses build their widgets, pass them to ``super().__init__(children, client=...)`` (the
     "Show code"/"Export" row is ``self.tools``, placed where the subclass wants it), list the

@@ -12,6 +12,8 @@ from ._common import Listeners
 from .explorer import EMPTY_HELP, ReportsExplorer
 from .overview import Overview
 from .requests import RequestPanel, RequestsOverview, RequestsTable
+from .static import StaticRendering
+from .views import attach as attach_views
 
 TAB_REQUEST, TAB_REQUESTS, TAB_REPORTS, TAB_OVERVIEW, TAB_STORE = 0, 1, 2, 3, 4
 TITLES = ("Request", "Requests", "Reports", "Overview")
@@ -100,7 +102,7 @@ class SandboxClock(w.HBox):
         self.on_advance(days)
 
 
-class Dashboard(w.VBox):
+class Dashboard(StaticRendering, w.VBox):
     """The panels in tabs, wired together: a created request shows up in the table, "Open it" jumps
     to it, "Explore reports" opens the explorer on it, and the meter follows every call.
 
@@ -137,6 +139,7 @@ class Dashboard(w.VBox):
                                    + ([self.store_panel] if self.store_panel is not None else []))
         for i, title in enumerate(self.titles):
             self.tabs.set_title(i, title)
+        attach_views(self)  # the Views tab (asc_nb.widgets.views), built when first opened
         self.tabs.selected_index = TAB_REQUEST
         top = [self.mode, self.meter] + ([self.clock] if self.clock is not None else [])
         bar = w.HBox(top, layout=w.Layout(flex_flow="row wrap", align_items="center", grid_gap="4px 16px"))

@@ -6,8 +6,9 @@ Sessions are a plain count, so every point of a curve is exact. The devices behi
 unique count: summed over the report's other dimensions (territory, device, source…) they can only
 be an **upper bound**, so ``approx=True`` adds ``active_devices`` (≤) and
 ``sessions_per_active_device`` (≥) and marks them; without it they are left out. Rows with a blank
-App Download Date (the sandbox leaves it blank for downloads more than 30 days old; Apple does not
-document a limit) belong to no cohort: their sessions are counted in the notes, not in a curve.
+App Download Date (Apple's App Sessions page: empty when the download was more than 30 days before
+the row's date) belong to no cohort: their sessions are counted in the notes, not in a curve — so
+``max_day`` beyond 30 adds nothing.
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import threading
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,6 +35,7 @@ CHOICES = (
     ("Session curves by download day", "session_cohorts"),
     ("Apps side by side", "compare_apps"),
 )
+_WARNINGS_LOCK = threading.Lock()  # catch_warnings swaps process-wide state: one panel at a time
 COMPARE = ("impressions", "total_downloads", "sessions", "conversion_rate")
 TERRITORY_METRICS = ("total_downloads", "impressions", "product_page_views", "first_time_downloads", "sessions")
 
@@ -114,13 +117,16 @@ class ViewsPanel(Panel):
 
     def _load(self) -> None:
         self.status.show("busy", "Computing…")
-        view = self._make()
+        with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            view = self._make()
         self.chart.value = view.png()
         self.notes.value = f'<div style="color: var(--jp-ui-font-color2);">{html.escape(view.notes_text())}</div>'
         self.table.value = frame_html(view.frame, max_rows=30)
         self.view = view
         self.frame = view.frame
-        self.status.show("ok", f"{view.title}: {len(view.frame)} rows")
+        gaps = sorted({str(c.message) for c in caught})
+        self.status.show("warn" if gaps else "ok", "\n".join([f"{view.title}: {len(view.frame)} rows", *gaps]))
 
     def _code(self) -> str:
         return self.view.code if self.view is not None else ""

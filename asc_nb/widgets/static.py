@@ -21,8 +21,8 @@ import ipywidgets as w
 MARK = "asc-nb-static"
 
 
-#: widget classes (``add_class``) that are controls of the live panel only: "Show code" / "Export" rows
-SKIP_CLASSES = frozenset({"asc-nb-tools"})
+#: widget classes (``add_class``) of the live panel only: the "Show code" / "Export" row, the API-budget meter
+SKIP_CLASSES = frozenset({"asc-nb-tools", "asc-nb-rate-meter"})  # the meter: live budget, not data
 
 
 def _hidden(widget: Any) -> bool:

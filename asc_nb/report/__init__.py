@@ -80,7 +80,7 @@ def _app_names(source: Any, apps: Sequence[str]) -> dict[str, str]:
 
 
 def _kpi_section(src: Any, apps: list[str], start: dt.date, end: dt.date, kpis: Sequence[str],
-                 names: dict[str, str]) -> tuple[str, pd.DataFrame]:
+                 names: dict[str, str]) -> tuple[str, pd.DataFrame, pd.DataFrame]:
     length = (end - start).days + 1
     prev = start - dt.timedelta(days=length)
     ask = V._calc.expand(list(kpis))
@@ -112,7 +112,16 @@ def _kpi_section(src: Any, apps: list[str], start: dt.date, end: dt.date, kpis: 
             f'devices.</p><div class="kpis">{"".join(cards)}</div>'
             f"{table_html(summary, fractions=('change',))}"
             f'<details><summary>Code</summary><pre class="code">{html.escape(code)}</pre></details></section>')
-    return body, summary
+    return body, summary, daily
+
+
+def _apps_without_rows(daily: pd.DataFrame, apps: list[str], kpis: Sequence[str]) -> list[str]:
+    """The apps of ``daily`` (a KPI frame) with no value at all: a typo'd id, or an app never synced."""
+    values = daily[[k for k in V._calc.expand(list(kpis)) if k in daily.columns]]
+    if "app_id" in daily.columns:
+        seen = set(daily.loc[values.notna().any(axis=1), "app_id"].astype(str))
+        return [a for a in apps if a not in seen]
+    return [] if values.notna().any().any() else list(apps)
 
 
 def _view_section(v: V.View) -> str:
@@ -177,10 +186,16 @@ def build(source: Any, app_ids: str | Iterable[str], *, start: Any = None, end: 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            kpi_html, summary = _kpi_section(src, apps, first, last, kpis, names)
+            kpi_html, summary, daily = _kpi_section(src, apps, first, last, kpis, names)
             sections.append(kpi_html)
         except ASCError as exc:
             sections.append(_missing_section("kpis", str(exc)))
+        else:
+            empty = _apps_without_rows(daily, apps, kpis)
+            if empty:
+                raise ConfigError(f"the source has no rows for app(s) {', '.join(empty)} in "
+                                  f"{first - dt.timedelta(days=length)}..{last}: check the id, or sync it first "
+                                  f"(store.sync(client, apps=[...]))")
         for name, job in jobs:
             try:
                 v = job()

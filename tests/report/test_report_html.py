@@ -170,3 +170,10 @@ def test_report_is_callable_from_the_package_and_refuses_bad_format(synced):
     with pytest.raises(asc_nb.ConfigError):
         asc_nb.report(Store(store_dir), apps[0], "x.docx", format="docx")
     assert pd.api.types.is_list_like(asc_nb.report.KPIS)
+
+
+def test_an_app_the_store_does_not_hold_is_an_error_not_an_empty_report(synced, tmp_path):
+    store_dir, apps, _client = synced
+    done = cli("--store", str(store_dir), "--app", apps[0], "--app", "999", "--out", str(tmp_path / "r.html"))
+    assert done.returncode == 2 and "no rows for app(s) 999" in done.stderr
+    assert not (tmp_path / "r.html").exists()

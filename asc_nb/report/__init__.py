@@ -50,7 +50,9 @@ class CachedSource:
         self.loader = M.CachingLoader(inner, window=window)
         self.reference_day = V.reference_day(source)
 
-    def metrics(self, app_ids: Any, metrics: Any, **kw: Any) -> pd.DataFrame:
+    def metrics(self, app_ids: Any, metrics: Any, *, as_of: Any = None, **kw: Any) -> pd.DataFrame:
+        if as_of is not None:  # what the source knew then: its own metrics (when they take as_of), uncached
+            return V._core.ask(self.source, app_ids, metrics, as_of=as_of, **kw)
         return M.metrics(self.loader, app_ids, metrics, **kw)
 
 
@@ -80,11 +82,12 @@ def _app_names(source: Any, apps: Sequence[str]) -> dict[str, str]:
 
 
 def _kpi_section(src: Any, apps: list[str], start: dt.date, end: dt.date, kpis: Sequence[str],
-                 names: dict[str, str]) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+                 names: dict[str, str], as_of: Any = None) -> tuple[str, pd.DataFrame, pd.DataFrame]:
     length = (end - start).days + 1
     prev = start - dt.timedelta(days=length)
     ask = V._calc.expand(list(kpis))
-    daily = src.metrics(apps, ask, by=("date",), start=prev.isoformat(), end=end.isoformat(), approx=True)
+    daily = src.metrics(apps, ask, by=("date",), start=prev.isoformat(), end=end.isoformat(), approx=True,
+                        as_of=as_of)
     summary = M.kpi_summary(daily, list(kpis), start=start.isoformat(), end=end.isoformat())
     cards = []
     for r in summary.itertuples(index=False):
@@ -104,7 +107,7 @@ def _kpi_section(src: Any, apps: list[str], start: dt.date, end: dt.date, kpis: 
     var = src.code_name
     code = (f"import asc_nb\n"
             f"daily = {var}.metrics({V._core.lit(apps)}, {V._core.lit(ask)}, by=('date',),\n"
-            f"    start={prev.isoformat()!r}, end={end.isoformat()!r}, approx=True)\n"
+            f"    start={prev.isoformat()!r}, end={end.isoformat()!r}, approx=True{V._core.as_of_arg(as_of)})\n"
             f"df = asc_nb.metrics.kpi_summary(daily, {V._core.lit(kpis)}, start={start.isoformat()!r}, "
             f"end={end.isoformat()!r})\n")
     body = (f'<section id="kpis"><h2>Key metrics</h2><p class="meta">{start} – {end} against {prev} – '
@@ -168,25 +171,28 @@ def build(source: Any, app_ids: str | Iterable[str], *, start: Any = None, end: 
             f"{generated:%Y-%m-%d %H:%M} UTC. Each report is final only some days after a date (the registry's "
             f'completeness window): <span class="legend"><span class="provisional">tinted rows</span> and hollow '
             f"points are provisional — Apple may still revise them.</span></div></header>")
+    if as_of is not None and not V._core._takes_as_of(source):
+        head += (f'<p class="meta">as of {ref}: provisional marks are relative to that day; the numbers are the '
+                 "latest the source holds (its metrics take no as_of)</p>")
     sections = [head]
     made: dict[str, Any] = {}
     summary = None
     jobs: list[tuple[str, Any]] = [
-        ("funnel", lambda: V.funnel(src, apps, start=first, end=last, approx=True, as_of=ref)),
+        ("funnel", lambda: V.funnel(src, apps, start=first, end=last, approx=True, as_of=as_of)),
         ("compare_periods", lambda: V.compare_periods(src, apps, ["impressions", "total_downloads", "sessions",
                                                                    "conversion_rate"],
                                                       start=max(first, last - dt.timedelta(days=6)), end=last,
-                                                      approx=True, as_of=ref)),
-        ("territories", lambda: V.territories(src, apps, "total_downloads", start=first, end=last, as_of=ref)),
-        ("session_cohorts", lambda: V.session_cohorts(src, apps, start=first, end=last, as_of=ref)),
+                                                      approx=True, as_of=as_of)),
+        ("territories", lambda: V.territories(src, apps, "total_downloads", start=first, end=last, as_of=as_of)),
+        ("session_cohorts", lambda: V.session_cohorts(src, apps, start=first, end=last, as_of=as_of)),
     ]
     if len(apps) > 1:
         jobs.append(("compare_apps", lambda: V.compare_apps(src, apps, ["impressions", "total_downloads", "sessions"],
-                                                            start=first, end=last, as_of=ref, names=names)))
+                                                            start=first, end=last, as_of=as_of, names=names)))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            kpi_html, summary, daily = _kpi_section(src, apps, first, last, kpis, names)
+            kpi_html, summary, daily = _kpi_section(src, apps, first, last, kpis, names, as_of)
             sections.append(kpi_html)
         except ASCError as exc:
             sections.append(_missing_section("kpis", str(exc)))

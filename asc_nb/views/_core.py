@@ -22,7 +22,7 @@ from asc_nb import registry
 from asc_nb.errors import MetricError
 from asc_nb.models import iso_date
 
-__all__ = ["View", "reference_day", "complete_after", "provisional_mask", "source_name", "day"]
+__all__ = ["View", "reference_day", "complete_after", "provisional_mask", "source_name", "day", "ask", "as_of_arg"]
 
 
 def day(value: Any, what: str) -> dt.date:
@@ -72,6 +72,28 @@ def provisional_mask(frame: pd.DataFrame, metrics: Iterable[str], ref: dt.date) 
     if "provisional" in frame.columns:
         mine = mine | frame["provisional"].astype("boolean").fillna(False).astype(bool)
     return mine.astype(bool)
+
+
+def _takes_as_of(source: Any) -> bool:
+    import inspect
+
+    try:
+        return "as_of" in inspect.signature(source.metrics).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def ask(source: Any, app_ids: Any, metrics: Any, *, as_of: Any = None, **kw: Any) -> pd.DataFrame:
+    """``source.metrics(...)``, passing ``as_of`` on when given and the source's metrics take it (what the
+    store knew when Apple's processing date was ``as_of``); otherwise ``as_of`` only moves the reference day."""
+    if as_of is not None and _takes_as_of(source):
+        kw["as_of"] = day(as_of, "as_of").isoformat()
+    return source.metrics(app_ids, metrics, **kw)
+
+
+def as_of_arg(as_of: Any) -> str:
+    """The ``, as_of='…'`` of a view's shown code (empty without one)."""
+    return "" if as_of is None else f", as_of={day(as_of, 'as_of').isoformat()!r}"
 
 
 def source_name(source: Any) -> str:

@@ -16,7 +16,7 @@ from asc_nb import metrics as M
 
 from . import _charts as C
 from ._calc import bound_of, expand, totals
-from ._core import View, day, lit, provisional_mask, reference_day, source_name
+from ._core import View, as_of_arg, ask, day, lit, provisional_mask, reference_day, source_name
 
 
 def compare_apps(source: Any, app_ids: Iterable[str], metrics: Sequence[str], *, start: Any, end: Any,
@@ -29,22 +29,22 @@ def compare_apps(source: Any, app_ids: Iterable[str], metrics: Sequence[str], *,
     metrics = list(metrics)
     first, last = day(start, "start"), day(end, "end")
     ref = reference_day(source, as_of)
-    ask = expand(metrics)
-    daily = source.metrics(apps, ask, by=("app_id", "date"), start=first.isoformat(), end=last.isoformat(),
-                           approx=approx)
+    wanted = expand(metrics)
+    daily = ask(source, apps, wanted, by=("app_id", "date"), start=first.isoformat(), end=last.isoformat(),
+                approx=approx, as_of=as_of)
     frame = totals(daily, metrics, ["app_id"])
     days = (last - first).days + 1
     approximate = daily.attrs.get("approximate", {})
     bounds = {m: b for m in metrics if (b := bound_of(m, days, approximate))}
-    prov_mask = provisional_mask(daily, ask, ref)
+    prov_mask = provisional_mask(daily, wanted, ref)
     keep = daily[["app_id", "date", *metrics]].assign(provisional=prov_mask.to_numpy())
     frame.attrs.update(daily=keep, bounds=bounds, period=(first.isoformat(), last.isoformat()))
     labels = {a: (names or {}).get(a, a) for a in apps}
     var = source_name(source)
     code = (f"import asc_nb.views\n"
             f"v = asc_nb.views.compare_apps({var}, {lit(apps)}, {lit(metrics)}, start={first.isoformat()!r}, "
-            f"end={last.isoformat()!r}{', approx=True' if approx else ''})\ndf = v.frame\n"
-            f"# which sums {var}.metrics({lit(apps)}, {lit(ask)}, by=('app_id', 'date'), ...) per app\n")
+            f"end={last.isoformat()!r}{', approx=True' if approx else ''}{as_of_arg(as_of)})\ndf = v.frame\n"
+            f"# which sums {var}.metrics({lit(apps)}, {lit(wanted)}, by=('app_id', 'date'), ...) per app\n")
     notes = ["each app is its own row: apps are never added together"]
     if bounds:
         notes.append("bounds: " + ", ".join(f"{m} is an {b}" for m, b in bounds.items()))

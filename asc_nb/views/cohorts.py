@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from . import _charts as C
-from ._core import View, day, lit, provisional_mask, reference_day, source_name
+from ._core import View, as_of_arg, ask, day, lit, provisional_mask, reference_day, source_name
 
 
 def session_cohorts(source: Any, app_ids: str | Iterable[str], *, start: Any, end: Any, max_day: int = 28,
@@ -32,8 +32,8 @@ def session_cohorts(source: Any, app_ids: str | Iterable[str], *, start: Any, en
     first, last = day(start, "start"), day(end, "end")
     ref = reference_day(source, as_of)
     names = ["sessions"] + (["active_devices", "sessions_per_active_device"] if approx else [])
-    rows = source.metrics(apps, names, by=("app_id", "date", "app_download_date"), start=first.isoformat(),
-                          end=last.isoformat(), approx=approx)
+    rows = ask(source, apps, names, by=("app_id", "date", "app_download_date"), start=first.isoformat(),
+               end=last.isoformat(), approx=approx, as_of=as_of)
     blank = rows["app_download_date"].isna()
     uncohorted = int(rows.loc[blank, "sessions"].sum()) if blank.any() else 0
     rows = rows[~blank].copy()
@@ -58,7 +58,7 @@ def session_cohorts(source: Any, app_ids: str | Iterable[str], *, start: Any, en
     var = source_name(source)
     code = (f"import asc_nb.views\n"
             f"v = asc_nb.views.session_cohorts({var}, {lit(apps)}, start={first.isoformat()!r}, "
-            f"end={last.isoformat()!r}, max_day={max_day}{', approx=True' if approx else ''})\ndf = v.frame\n"
+            f"end={last.isoformat()!r}, max_day={max_day}{', approx=True' if approx else ''}{as_of_arg(as_of)})\ndf = v.frame\n"
             f"# which is {var}.metrics({lit(apps)}, {lit(names)}, by=('app_id', 'date', 'app_download_date'), ...)"
             f" with day = date - app_download_date\n")
     prov = int(frame.loc[frame["provisional"], ["app_download_date", "day"]].drop_duplicates().shape[0])

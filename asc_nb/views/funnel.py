@@ -16,7 +16,7 @@ import pandas as pd
 from asc_nb import metrics as M
 
 from . import _charts as C
-from ._core import View, day, lit, provisional_mask, reference_day, source_name
+from ._core import View, as_of_arg, ask, day, lit, provisional_mask, reference_day, source_name
 
 STEPS = ("impressions", "product_page_views", "total_downloads", "sessions")
 
@@ -32,7 +32,7 @@ def funnel(source: Any, app_ids: str | Iterable[str], *, start: Any, end: Any, s
     first, last = day(start, "start"), day(end, "end")
     ref = reference_day(source, as_of)
     var = source_name(source)
-    totals = source.metrics(apps, list(steps), by=(), start=first.isoformat(), end=last.isoformat())
+    totals = ask(source, apps, list(steps), by=(), start=first.isoformat(), end=last.isoformat(), as_of=as_of)
     frame = M.funnel(totals, steps)[["step", "value", "of_previous", "of_first"]]
     frame.insert(2, "unit", pd.array([M.METRICS[s].unit for s in steps], dtype="string"))
     dates = pd.DataFrame({"date": pd.date_range(first, last, freq="D")})
@@ -40,14 +40,14 @@ def funnel(source: Any, app_ids: str | Iterable[str], *, start: Any, end: Any, s
     notes = ["every step is a plain count: totals and step rates are exact"]
     code = (f"import asc_nb.views\n"
             f"v = asc_nb.views.funnel({var}, {lit(apps)}, start={first.isoformat()!r}, end={last.isoformat()!r}"
-            f"{', approx=True' if approx else ''})\ndf = v.frame\n"
+            f"{', approx=True' if approx else ''}{as_of_arg(as_of)})\ndf = v.frame\n"
             f"# which is: asc_nb.metrics.funnel({var}.metrics({lit(apps)}, {lit(steps)}, by=(), "
             f"start={first.isoformat()!r}, end={last.isoformat()!r}), {lit(steps)})\n")
     bounds: dict[str, str] = {}
     if approx:
         # the rate from its summed parts (several apps: their sums), never an average of rates
-        parts = source.metrics(apps, ["total_downloads", "impressions_unique"], by=(), start=first.isoformat(),
-                               end=last.isoformat(), approx=True)
+        parts = ask(source, apps, ["total_downloads", "impressions_unique"], by=(), start=first.isoformat(),
+                    end=last.isoformat(), approx=True, as_of=as_of)
         den = parts["impressions_unique"].sum(min_count=1)
         num = parts["total_downloads"].sum(min_count=1)
         value = pd.array([num / den if den is not pd.NA and num is not pd.NA and den else pd.NA], dtype="Float64")

@@ -20,7 +20,7 @@ from asc_nb.errors import MetricError
 
 from . import _charts as C
 from ._calc import bound_of, expand, totals
-from ._core import View, day, lit, provisional_mask, reference_day, source_name
+from ._core import View, as_of_arg, ask, day, lit, provisional_mask, reference_day, source_name
 
 AGAINST = ("previous", "last_year")
 
@@ -36,9 +36,9 @@ def prior_window(start: dt.date, end: dt.date, against: str) -> tuple[dt.date, d
 
 
 def _daily(source: Any, apps: list[str], metrics: list[str], first: dt.date, last: dt.date,
-           approx: bool) -> pd.DataFrame:
-    return source.metrics(apps, metrics, by=("app_id", "date"), start=first.isoformat(), end=last.isoformat(),
-                          approx=approx)
+           approx: bool, as_of: Any) -> pd.DataFrame:
+    return ask(source, apps, metrics, by=("app_id", "date"), start=first.isoformat(), end=last.isoformat(),
+               approx=approx, as_of=as_of)
 
 
 def compare_periods(source: Any, app_ids: str | Iterable[str], metrics: Sequence[str], *, start: Any, end: Any,
@@ -56,13 +56,13 @@ def compare_periods(source: Any, app_ids: str | Iterable[str], metrics: Sequence
         raise MetricError(f"end ({last}) is before start ({first})")
     p_first, p_last = prior_window(first, last, against)
     ref = reference_day(source, as_of)
-    ask = expand(metrics)
-    cur = _daily(source, apps, ask, first, last, approx)
-    pre = _daily(source, apps, ask, p_first, p_last, approx)
+    wanted = expand(metrics)
+    cur = _daily(source, apps, wanted, first, last, approx, as_of)
+    pre = _daily(source, apps, wanted, p_first, p_last, approx, as_of)
     approximate = {**pre.attrs.get("approximate", {}), **cur.attrs.get("approximate", {})}
     days = (last - first).days + 1
     cur_t, pre_t = totals(cur, metrics, ["app_id"]), totals(pre, metrics, ["app_id"])
-    prov = provisional_mask(cur, ask, ref)
+    prov = provisional_mask(cur, wanted, ref)
     rows = []
     for app in apps:
         c = cur_t[cur_t["app_id"] == app]
@@ -85,7 +85,7 @@ def compare_periods(source: Any, app_ids: str | Iterable[str], metrics: Sequence
         frame[col] = frame[col].astype("string")
     frame["provisional_days"] = frame["provisional_days"].astype("int64")
 
-    keep = ["app_id", "date", *ask]  # ratios' parts too: a day's ratio over several apps is from summed parts
+    keep = ["app_id", "date", *wanted]  # ratios' parts too: a day's ratio over several apps is from summed parts
     daily = pd.concat([
         cur[keep].assign(period="current", day=(cur["date"] - pd.Timestamp(first)).dt.days, provisional=prov.values),
         pre[keep].assign(period="previous" if against == "previous" else "last_year",
@@ -97,8 +97,8 @@ def compare_periods(source: Any, app_ids: str | Iterable[str], metrics: Sequence
     var = source_name(source)
     code = (f"import asc_nb.views\n"
             f"v = asc_nb.views.compare_periods({var}, {lit(apps)}, {lit(metrics)}, start={first.isoformat()!r}, "
-            f"end={last.isoformat()!r}, against={against!r}{', approx=True' if approx else ''})\ndf = v.frame\n"
-            f"# which sums, per app, {var}.metrics({lit(apps)}, {lit(ask)}, by=('app_id', 'date'), ...) over "
+            f"end={last.isoformat()!r}, against={against!r}{', approx=True' if approx else ''}{as_of_arg(as_of)})\ndf = v.frame\n"
+            f"# which sums, per app, {var}.metrics({lit(apps)}, {lit(wanted)}, by=('app_id', 'date'), ...) over "
             f"{first}..{last} and {p_first}..{p_last}\n")
     label = "previous period" if against == "previous" else "same weekdays a year earlier"
     notes = [f"compared with {p_first} – {p_last} ({label})"]

@@ -17,7 +17,7 @@ from asc_nb import metrics as M
 from asc_nb.errors import NonAdditiveMetricError
 
 from . import _charts as C
-from ._core import View, day, lit, provisional_mask, reference_day, source_name
+from ._core import View, as_of_arg, ask, day, lit, provisional_mask, reference_day, source_name
 
 
 def territories(source: Any, app_ids: str | Iterable[str], metric: str = "total_downloads", *, start: Any,
@@ -31,7 +31,7 @@ def territories(source: Any, app_ids: str | Iterable[str], metric: str = "total_
     apps = [app_ids] if isinstance(app_ids, str) else [str(a) for a in app_ids]
     first, last = day(start, "start"), day(end, "end")
     ref = reference_day(source, as_of)
-    rows = source.metrics(apps, [metric], by=("territory",), start=first.isoformat(), end=last.isoformat())
+    rows = ask(source, apps, [metric], by=("territory",), start=first.isoformat(), end=last.isoformat(), as_of=as_of)
     everything = M.top_n(rows, "territory", metric, n=max(1, rows["territory"].nunique(dropna=False)))
     frame = everything[["territory", metric, "share"]].copy()
     frame.insert(0, "rank", pd.array(range(1, len(frame) + 1), dtype="Int64"))
@@ -42,7 +42,7 @@ def territories(source: Any, app_ids: str | Iterable[str], metric: str = "total_
     var = source_name(source)
     code = (f"import asc_nb.views\n"
             f"v = asc_nb.views.territories({var}, {lit(apps)}, {metric!r}, start={first.isoformat()!r}, "
-            f"end={last.isoformat()!r}, n={n})\ndf = v.frame\n"
+            f"end={last.isoformat()!r}, n={n}{as_of_arg(as_of)})\ndf = v.frame\n"
             f"# which ranks asc_nb.metrics.top_n({var}.metrics({lit(apps)}, [{metric!r}], by=('territory',), "
             f"start={first.isoformat()!r}, end={last.isoformat()!r}), 'territory', {metric!r}, n=<all>)\n")
     notes = [f"{len(frame)} territories; the chart shows the top {n} and the rest as Other"]

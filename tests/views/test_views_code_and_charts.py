@@ -70,3 +70,25 @@ def test_provisional_days_follow_the_registry_window(world):
     assert early.provisional == 0
     assert np.array_equal(views.provisional_mask(pd.DataFrame({"date": pd.to_datetime(["2026-02-25", "2026-02-26"])}),
                                                  ["sessions"], views.reference_day(client)).to_numpy(), [False, True])
+
+
+class Recording:
+    """A source whose metrics take ``as_of`` (as Store/Client metrics do once they support it): records it."""
+
+    def __init__(self, client) -> None:
+        self.client, self.seen = client, []
+
+    def metrics(self, app_ids, metrics, *, as_of=None, **kw):
+        self.seen.append(as_of)
+        return self.client.metrics(app_ids, metrics, **kw)
+
+
+def test_as_of_reaches_metrics_when_the_source_takes_it_and_moves_the_provisional_marks(world):
+    _sb, client, apps = world
+    src = Recording(client)
+    v = views.funnel(src, apps[0], start="2026-02-20", end="2026-02-26", as_of="2026-02-28")
+    assert src.seen == ["2026-02-28"] and v.as_of.isoformat() == "2026-02-28"
+    assert v.provisional == 3  # sessions are final after 5 days: from 02-28, 02-24..02-26 are not yet
+    assert "as_of='2026-02-28'" in v.code
+    plain = views.funnel(client, apps[0], start="2026-02-20", end="2026-02-26", as_of="2026-02-28")
+    assert plain.as_of == v.as_of and plain.frame.equals(v.frame)  # client.metrics without as_of: marks only

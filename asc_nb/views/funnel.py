@@ -69,7 +69,9 @@ def funnel(source: Any, app_ids: str | Iterable[str], *, start: Any, end: Any, s
         vals = [0 if v is pd.NA else int(v) for v in f["value"]][::-1]
         ax.barh(labels, vals, color=C.BLUE)
         for y, (v, rate) in enumerate(zip(vals, list(f["of_previous"])[::-1], strict=True)):
-            text = f"{v:,}" + ("" if rate is pd.NA else f"  ({float(rate):.1%} of previous step)")
+            share = "" if rate is pd.NA else (f"  ({float(rate):.1%} of previous step)" if rate <= 1
+                                              else f"  ({float(rate):.1f}× the previous step)")
+            text = f"{v:,}" + share
             ax.text(v, y, " " + text, va="center", fontsize=7, color=C.INK)
         ax.set_xlim(0, max(vals + [1]) * 1.45)
         C.thousands(ax, "x")

@@ -64,16 +64,17 @@ def session_cohorts(source: Any, app_ids: str | Iterable[str], *, start: Any, en
     prov = int(frame.loc[frame["provisional"], ["app_download_date", "day"]].drop_duplicates().shape[0])
 
     def draw(fig: Any, f: pd.DataFrame) -> None:
-        ax = fig.add_subplot()
-        cohorts = sorted(f["app_download_date"].dropna().unique())
         import matplotlib
 
-        cmap = matplotlib.colormaps["viridis"]
-        for i, cohort in enumerate(cohorts):
-            c = f[f["app_download_date"] == cohort].groupby("day")["sessions"].sum()
-            ax.plot(c.index, c.to_numpy(dtype=float), color=cmap(i / max(1, len(cohorts) - 1)), lw=0.9, alpha=0.8)
-        if len(f):
-            mean = f.groupby(["day", "app_download_date"])["sessions"].sum().groupby("day").mean()
+        ax = fig.add_subplot()
+        # one column per cohort (sessions summed over apps), one call draws every line
+        grid = f.pivot_table(index="day", columns="app_download_date", values="sessions", aggfunc="sum")
+        cohorts = list(grid.columns)
+        if cohorts:
+            cmap = matplotlib.colormaps["viridis"]
+            ax.set_prop_cycle(color=[cmap(i / max(1, len(cohorts) - 1)) for i in range(len(cohorts))])
+            ax.plot(grid.index, grid.to_numpy(dtype=float, na_value=float("nan")), lw=0.9, alpha=0.8)
+            mean = grid.mean(axis=1, skipna=True)  # over the cohorts observed on day N
             ax.plot(mean.index, mean.to_numpy(dtype=float), color=C.ORANGE, lw=2.4, label="mean over cohorts")
             C.legend(ax)
         C.thousands(ax)

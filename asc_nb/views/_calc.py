@@ -13,14 +13,27 @@ from typing import Any
 import pandas as pd
 
 from asc_nb import metrics as M
+from asc_nb.errors import MetricError
 
-__all__ = ["expand", "bound_of", "totals"]
+__all__ = ["expand", "bound_of", "totals", "known"]
+
+
+def known(metrics: Sequence[str]) -> list[str]:
+    """``metrics`` as a list, or :class:`MetricError` naming the unknown ones and every known name."""
+    names = [metrics] if isinstance(metrics, str) else [str(m) for m in metrics]
+    unknown = [m for m in names if m not in M.METRICS]
+    if unknown:
+        raise MetricError(f"Unknown metric(s) {', '.join(map(repr, unknown))}; asc_nb.metric_catalog() lists "
+                          f"them: {', '.join(M.METRICS)}")
+    if not names:
+        raise MetricError("metrics is empty: name at least one")
+    return names
 
 
 def expand(metrics: Sequence[str]) -> list[str]:
     """The metrics to ask for: the given ones plus the parts of every ratio (ratios are summed from parts)."""
     out: dict[str, None] = {}
-    for name in metrics:
+    for name in known(metrics):
         m = M.METRICS[name]
         if m.kind == "ratio":
             out.setdefault(str(m.numerator), None)

@@ -16,6 +16,7 @@ import pandas as pd
 from asc_nb import metrics as M
 
 from . import _charts as C
+from ._calc import known
 from ._core import View, as_of_arg, ask, day, lit, provisional_mask, reference_day, source_name
 
 STEPS = ("impressions", "product_page_views", "total_downloads", "sessions")
@@ -29,6 +30,7 @@ def funnel(source: Any, app_ids: str | Iterable[str], *, start: Any, end: Any, s
     conversion rate as a lower bound in ``frame.attrs["conversion_rate"]`` and the notes.
     """
     apps = [app_ids] if isinstance(app_ids, str) else [str(a) for a in app_ids]
+    steps = tuple(known(steps))
     first, last = day(start, "start"), day(end, "end")
     ref = reference_day(source, as_of)
     var = source_name(source)

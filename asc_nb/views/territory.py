@@ -17,6 +17,7 @@ from asc_nb import metrics as M
 from asc_nb.errors import NonAdditiveMetricError
 
 from . import _charts as C
+from ._calc import known
 from ._core import View, as_of_arg, ask, day, lit, provisional_mask, reference_day, source_name
 
 
@@ -24,6 +25,7 @@ def territories(source: Any, app_ids: str | Iterable[str], metric: str = "total_
                 end: Any, n: int = 12, as_of: Any = None) -> View:
     """``rank, territory, <metric>, share`` for every territory (largest first); the chart shows the top ``n``
     and the rest as "Other"."""
+    known([metric])
     if not M.METRICS[metric].additive:
         raise NonAdditiveMetricError(
             f"{metric} is not additive: a territory's total over several days would sum unique counts; "

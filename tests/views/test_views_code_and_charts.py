@@ -92,3 +92,20 @@ def test_as_of_reaches_metrics_when_the_source_takes_it_and_moves_the_provisiona
     assert "as_of='2026-02-28'" in v.code
     plain = views.funnel(client, apps[0], start="2026-02-20", end="2026-02-26", as_of="2026-02-28")
     assert plain.as_of == v.as_of and plain.frame.equals(v.frame)  # client.metrics without as_of: marks only
+
+
+def test_bad_arguments_are_typed_errors_that_say_what_to_fix(world):
+    import asc_nb
+    from asc_nb.errors import ConfigError, MetricError
+
+    _sb, client, apps = world
+    with pytest.raises(MetricError, match="against must be one of previous, last_year"):
+        views.compare_periods(client, apps[0], ["sessions"], start=START, end=END, against="yesterday")
+    with pytest.raises(MetricError, match="start"):
+        views.funnel(client, apps[0], start="2026-13-01", end=END)
+    with pytest.raises(MetricError, match="before start"):
+        views.compare_periods(client, apps[0], ["sessions"], start=END, end=START)
+    with pytest.raises(MetricError, match="Unknown metric"):
+        views.compare_apps(client, apps, ["downloadz"], start=START, end=END)
+    with pytest.raises(ConfigError, match="at least one app"):
+        asc_nb.report(client, [])

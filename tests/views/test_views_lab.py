@@ -3,12 +3,25 @@ static copy beside it); the committed notebook 07 opened without running shows t
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 
-# the browser tier's JupyterLab fixtures (one server per session, its own HOME and settings)
-from tests.browser.conftest import browser, chromium_path, lab, lab_root, lab_server  # noqa: F401, F811
+
+def _browser_tier():
+    """tests/browser/conftest.py loaded by path: its JupyterLab fixtures (one server, its own HOME and settings)."""
+    path = Path(__file__).resolve().parents[1] / "browser" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("asc_nb_tests_browser_tier", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_tier = _browser_tier()
+chromium_path, lab_root, lab_server, browser, lab = (_tier.chromium_path, _tier.lab_root, _tier.lab_server,
+                                                     _tier.browser, _tier.lab)
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +34,7 @@ CELL = ("import asc_nb\n"
         "panel")
 
 
-def test_live_panel_is_the_widget_and_its_chart_draws(lab) -> None:  # noqa: F811
+def test_live_panel_is_the_widget_and_its_chart_draws(lab) -> None:
     nb = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": CELL}],
           "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
                                       "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}
@@ -39,7 +52,7 @@ def test_live_panel_is_the_widget_and_its_chart_draws(lab) -> None:  # noqa: F81
     lab.screenshot("views-panel-live.png")
 
 
-def test_committed_notebook_shows_the_static_panel_before_running(lab) -> None:  # noqa: F811
+def test_committed_notebook_shows_the_static_panel_before_running(lab) -> None:
     lab.open("07-views-and-report.ipynb")
     page = lab.page
     static = page.locator(".asc-nb-static").first

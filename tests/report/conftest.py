@@ -46,40 +46,85 @@ def chromium_or_skip() -> Path:
     pytest.skip(reason)
 
 
-@pytest.fixture
-def offline_page():
-    """``open(path) -> (page, requests)``: the file in headless Chromium with the network cut off.
+class Chromium:
+    """Headless Chromium on a thread of its own, so it never meets another Playwright of this process.
 
-    The context is offline and every request that is not the file itself or a ``data:`` URI is
-    aborted and recorded, so a test can assert the page asked the network for nothing.
+    Playwright's sync API allows one instance per thread; the browser tier (tests/browser) keeps one open
+    on the main thread for the whole session. ``chromium(url_or_path, fn, offline=True)`` opens the page
+    in a fresh context — offline, with every request that is not the file itself or a ``data:`` URI
+    aborted and recorded — and returns ``fn(page, asked)``, run on that thread (its assertion errors
+    are raised here).
     """
-    binary = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(binary), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                          "--disable-component-update", "--disable-sync", "--no-first-run"])
-        context = browser.new_context(offline=True, viewport={"width": 1200, "height": 900})
+    def __init__(self, binary: Path) -> None:
+        import queue
+        import threading
+
+        self.binary = binary
+        self.jobs: queue.Queue = queue.Queue()
+        self.thread = threading.Thread(target=self._serve, name="report-chromium", daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(self.binary), headless=True,
+                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                              "--disable-component-update", "--disable-sync", "--no-first-run"])
+            try:
+                while (job := self.jobs.get()) is not None:
+                    self._one(browser, *job)
+            finally:
+                browser.close()
+
+    @staticmethod
+    def _one(browser, target, fn, offline, box) -> None:
+        context = browser.new_context(offline=offline, viewport={"width": 1200, "height": 900})
         asked: list[str] = []
 
         def route(r):
             url = r.request.url
-            if url.startswith(("file:", "data:")):
+            if not offline or url.startswith(("file:", "data:")):
                 r.continue_()
             else:
                 asked.append(url)
                 r.abort()
 
-        context.route("**/*", route)
-
-        def open_(path: Path):
-            page = context.new_page()
-            page.goto(path.resolve().as_uri())
-            page.wait_for_load_state("load")
-            return page, asked
-
         try:
-            yield open_
+            context.route("**/*", route)
+            page = context.new_page()
+            page.set_default_timeout(60_000)
+            if isinstance(target, Path):
+                page.goto(target.resolve().as_uri())
+                page.wait_for_load_state("load")
+            box["result"] = fn(page, asked)
+        except BaseException as exc:  # handed to the test's thread
+            box["error"] = exc
         finally:
-            browser.close()
+            context.close()
+            box["done"].set()
+
+    def __call__(self, target, fn, *, offline: bool = True, timeout: float = 300):
+        import threading
+
+        box: dict = {"done": threading.Event()}
+        self.jobs.put((target, fn, offline, box))
+        assert box["done"].wait(timeout), "Chromium did not finish"
+        if "error" in box:
+            raise box["error"]
+        return box.get("result")
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.thread.join(30)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for the report tests (see :class:`Chromium`)."""
+    runner = Chromium(chromium_or_skip())
+    try:
+        yield runner
+    finally:
+        runner.close()

@@ -81,49 +81,52 @@ def test_kpi_card_equals_the_raw_rows(written, synced):
 
 
 @pytest.mark.browser
-def test_offline_chromium_shows_every_chart_and_table(written, offline_page):
+def test_offline_chromium_shows_every_chart_and_table(written, chromium):
     from PIL import Image
 
-    page, asked = offline_page(written)
-    assert asked == []  # nothing went to the network
-    images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
-    assert len(images) == 5 and all(ok and w > 100 and h > 100 for ok, w, h in images), images
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
-    for i, fig in enumerate(page.query_selector_all("figure img")):
-        fig.scroll_into_view_if_needed()
-        shot = np.asarray(Image.open(io.BytesIO(fig.screenshot())).convert("L"), dtype=float)
-        assert shot.std() > 10, f"chart {i} looks blank"  # a drawn chart, not an empty box
-        assert (shot < 128).mean() > 0.005, f"chart {i} has no ink"
-    tables = page.query_selector_all("table.sortable")
-    assert len(tables) == 6
-    for t in tables:
-        box = t.bounding_box()
-        assert box and box["height"] > 40 and box["width"] > 100
-        assert len(t.query_selector_all("tbody tr")) >= 2
-    assert page.locator(".kpi").count() >= 10 and page.locator("#as-of").is_visible()
+    def check(page, asked):
+        assert asked == []  # nothing went to the network
+        images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
+        assert len(images) == 5 and all(ok and w > 100 and h > 100 for ok, w, h in images), images
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        for i, fig in enumerate(page.query_selector_all("figure img")):
+            fig.scroll_into_view_if_needed()
+            shot = np.asarray(Image.open(io.BytesIO(fig.screenshot())).convert("L"), dtype=float)
+            assert shot.std() > 10, f"chart {i} looks blank"  # a drawn chart, not an empty box
+            assert (shot < 128).mean() > 0.005, f"chart {i} has no ink"
+        tables = page.query_selector_all("table.sortable")
+        assert len(tables) == 6
+        for t in tables:
+            box = t.bounding_box()
+            assert box and box["height"] > 40 and box["width"] > 100
+            assert len(t.query_selector_all("tbody tr")) >= 2
+        assert page.locator(".kpi").count() >= 10 and page.locator("#as-of").is_visible()
+
+    chromium(written, check)
 
 
 @pytest.mark.browser
-def test_tables_sort_by_value_without_a_library(written, offline_page):
-    page, _ = offline_page(written)
-    table = page.locator("#territories table.sortable")
-    column = table.locator("tbody tr td:nth-child(3)")  # total_downloads
-    header = table.locator("th", has_text="total_downloads")
+def test_tables_sort_by_value_without_a_library(written, chromium):
+    def check(page, _asked):
+        table = page.locator("#territories table.sortable")
+        column = table.locator("tbody tr td:nth-child(3)")  # total_downloads
+        header = table.locator("th", has_text="total_downloads")
 
-    def values():
-        return [float(v) for v in column.evaluate_all("cells => cells.map(c => c.getAttribute('data-v'))")]
+        def values():
+            return [float(v) for v in column.evaluate_all("cells => cells.map(c => c.getAttribute('data-v'))")]
 
-    before = values()
-    assert before == sorted(before, reverse=True)
-    header.click()
-    assert values() == sorted(before)
-    header.click()
-    assert values() == sorted(before, reverse=True)
-    territory = table.locator("th", has_text="territory")
-    territory.click()
-    names = table.locator("tbody tr td:nth-child(2)").all_inner_texts()
-    assert names == sorted(names, key=str.casefold) or names == sorted(names)
+        before = values()
+        assert before == sorted(before, reverse=True)
+        header.click()
+        assert values() == sorted(before)
+        header.click()
+        assert values() == sorted(before, reverse=True)
+        table.locator("th", has_text="territory").click()
+        names = table.locator("tbody tr td:nth-child(2)").all_inner_texts()
+        assert names == sorted(names, key=str.casefold) or names == sorted(names)
+
+    chromium(written, check)
 
 
 def test_pdf_by_chromium(synced, tmp_path):

@@ -20,8 +20,15 @@ def _browser_tier():
 
 
 _tier = _browser_tier()
-chromium_path, lab_root, lab_server, browser, lab = (_tier.chromium_path, _tier.lab_root, _tier.lab_server,
-                                                     _tier.browser, _tier.lab)
+# its server fixtures only: the pages run on this package's own Chromium thread (conftest.Chromium), so they never
+# meet the browser tier's Playwright, which holds the main thread for the session
+chromium_path, lab_root, lab_server = _tier.chromium_path, _tier.lab_root, _tier.lab_server
+
+
+def in_lab(chromium, url: str, root: Path, fn):
+    """``fn(lab)`` with a :class:`Lab` (the tier's page helper) on a page of the shared JupyterLab."""
+    return chromium(None, lambda page, _asked: fn(_tier.Lab(page, url, root)), offline=False)
+
 
 pytestmark = pytest.mark.browser
 
@@ -34,11 +41,15 @@ CELL = ("import asc_nb\n"
         "panel")
 
 
-def test_live_panel_is_the_widget_and_its_chart_draws(lab) -> None:
+def test_live_panel_is_the_widget_and_its_chart_draws(chromium, lab_server, lab_root) -> None:
     nb = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": CELL}],
           "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
                                       "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}
-    (lab.root / NOTEBOOK).write_text(json.dumps(nb))
+    (lab_root / NOTEBOOK).write_text(json.dumps(nb))
+    in_lab(chromium, lab_server, lab_root, _live)
+
+
+def _live(lab) -> None:
     lab.open(NOTEBOOK)
     lab.run_all()
     page = lab.page
@@ -52,7 +63,11 @@ def test_live_panel_is_the_widget_and_its_chart_draws(lab) -> None:
     lab.screenshot("views-panel-live.png")
 
 
-def test_committed_notebook_shows_the_static_panel_before_running(lab) -> None:
+def test_committed_notebook_shows_the_static_panel_before_running(chromium, lab_server, lab_root) -> None:
+    in_lab(chromium, lab_server, lab_root, _static)
+
+
+def _static(lab) -> None:
     lab.open("07-views-and-report.ipynb")
     page = lab.page
     static = page.locator(".asc-nb-static").first

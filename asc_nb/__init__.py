@@ -61,7 +61,7 @@ __all__ = [
     "UnprocessableError", "RateLimitError", "ServerError", "to_parquet", "read_parquet",
     "ReportNotFoundError", "SegmentFormatError", "DownloadCancelled", "NonAdditiveMetricError", "StoreLockedError",
     "MissingDatesWarning", "SchemaDriftWarning", "ParseIssuesWarning", "MetricError", "metric_catalog",
-    "report_catalog", "describe_report", "parse_segment",
+    "report_catalog", "describe_report", "parse_segment", "report", "views",
 ]
 
 
@@ -97,4 +97,8 @@ def __getattr__(name: str) -> Any:
         return import_module("asc_nb.metrics")
     if name == "store":
         return import_module("asc_nb.store")
+    if name == "views":
+        return import_module("asc_nb.views")
+    if name == "report":  # a callable module: asc_nb.report(source, app_ids, out) builds the offline report
+        return import_module("asc_nb.report")
     raise AttributeError(f"module 'asc_nb' has no attribute {name!r}")

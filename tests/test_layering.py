@@ -66,7 +66,7 @@ ALLOWED: dict[str, frozenset[str]] = {
                    "redact"),
         "connect": ("client", "auth", "config", "errors", "models", "sandbox"),  # connect(): the composition root
         "store": ("client", "data", "registry", "metrics", "models", "errors", "config", "protocols"),
-        "widgets": ("client", "connect", "store", "metrics", "registry", "models", "errors", "protocols"),  # never httpx/http/data
+        "widgets": ("client", "connect", "store", "metrics", "registry", "models", "errors", "protocols", "views"),  # never httpx/http/data
         "sandbox": ("models", "registry"),
         "protocols": ("models", "records", "errors"),  # what store/metrics/widgets need of a client, as types
         "views": ("metrics", "store", "registry", "models", "errors", "protocols"),  # analyses over metrics frames

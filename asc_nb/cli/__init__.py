@@ -6,7 +6,7 @@ a new subcommand is a new module here plus one line in that tuple.
 
 from __future__ import annotations
 
-from asc_nb.cli import check, mcp, sync
+from asc_nb.cli import check, mcp, report, sync
 
 #: every subcommand module, in the order ``--help`` lists them
-COMMANDS = (sync, check, mcp)
+COMMANDS = (sync, check, report, mcp)

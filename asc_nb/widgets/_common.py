@@ -47,6 +47,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _log = logging.getLogger("asc_nb.widgets")
 
+from .static import StaticRendering
+
 #: status level -> (accent colour, FontAwesome 4.7 icon); colours are JupyterLab theme variables
 _LEVELS = {
     "info": ("var(--jp-brand-color1)", "info-circle"),
@@ -393,8 +395,12 @@ def fit_text(widget: w.Textarea, *, chars_per_line: int = 70) -> w.Textarea:
     return widget
 
 
-class Panel(w.VBox):
+class Panel(StaticRendering, w.VBox):
     """The base of every panel: one worker thread, ``busy``, ``wait()``, ``frame``/``code``/``export``.
+
+    Displayed, a panel's mime bundle also carries a static rendering (``text/html``: its tables and
+    chart images as they are now, :mod:`asc_nb.widgets.static`), so a notebook read without a kernel
+    still shows the data.
 
     Subclasses build their widgets, pass them to ``super().__init__(children, client=...)`` (the
     "Show code"/"Export" row is ``self.tools``, placed where the subclass wants it), list the

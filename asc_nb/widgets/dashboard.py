@@ -14,6 +14,8 @@ from ._common import Listeners, enum_text, is_true
 from .explorer import EMPTY_HELP, ReportsExplorer
 from .overview import Overview, default_window
 from .requests import RequestPanel, RequestsOverview, RequestsTable
+from .static import StaticRendering
+from .views import attach as attach_views
 
 if TYPE_CHECKING:  # pragma: no cover
     from asc_nb.store import Store
@@ -105,7 +107,7 @@ class SandboxClock(w.HBox):
         self.on_advance(days)
 
 
-class Dashboard(w.VBox):
+class Dashboard(StaticRendering, w.VBox):
     """The panels in tabs, wired together: a created request shows up in the table, "Open it" jumps
     to it, "Explore reports" opens the explorer on it, and the meter follows every call.
 
@@ -144,6 +146,7 @@ class Dashboard(w.VBox):
                                    + ([self.store_panel] if self.store_panel is not None else []))
         for i, title in enumerate(self.titles):
             self.tabs.set_title(i, title)
+        attach_views(self)  # the Views tab (asc_nb.widgets.views), built when first opened
         self.tabs.selected_index = TAB_REQUEST
         top = [self.mode, self.meter] + ([self.clock] if self.clock is not None else [])
         bar = w.HBox(top, layout=w.Layout(flex_flow="row wrap", align_items="center", grid_gap="4px 16px"))

@@ -26,7 +26,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = ROOT / "notebooks"
 NOTEBOOKS = ["01-quickstart.ipynb", "02-lifecycle.ipynb", "03-widgets.ipynb", "04-bulk-export.ipynb",
-             "06-app-analytics.ipynb"]
+             "06-app-analytics.ipynb", "07-views-and-report.ipynb"]
 
 #: base64 image payloads are random text: scanning them for token-like runs only finds noise
 BINARY_MIME = re.compile(r"^image/(png|jpeg|gif|webp)$")

@@ -42,12 +42,12 @@ from asc_nb import errors
 from asc_nb.models import SNAPSHOT_COOLDOWN_DAYS
 from asc_nb.protocols import ClientInfo, PanelClient, WidgetClient
 
+from .static import StaticRendering
+
 if TYPE_CHECKING:  # pragma: no cover
     from asc_nb.store import Store
 
 _log = logging.getLogger("asc_nb.widgets")
-
-from .static import StaticRendering
 
 #: status level -> (accent colour, FontAwesome 4.7 icon); colours are JupyterLab theme variables
 _LEVELS = {

@@ -1,58 +1,32 @@
-"""Hive-partitioned Parquet: ``<root>/report=<name>/granularity=<G>/date=<YYYY-MM-DD>/*.parquet``.
+"""``to_parquet`` / ``read_parquet``: a DataFrame as Hive-partitioned Parquet, by the one lake writer.
 
-Why this layout: DuckDB (``hive_partitioning=true``), pandas/pyarrow, Spark and Dask all read
-it unchanged and prune by report, granularity and date without opening files.
-
-Why these file names: a file that came from a segment is called
-``<series>__<processingDate>__<instance>__<segment>.parquet`` (``series`` = the report id, one
-per app and request). Writing the same segment again overwrites the same file, so exports are
-idempotent; and inside one ``date=`` directory only the files of the greatest processingDate
-of each series are kept — Apple's latest-vintage rule applied on disk, which is what lets
-``fetch(..., to=path)`` stream segment by segment and still never double count, and lets a
-daily incremental export pick up Apple's corrections. Every file is written to a temporary
-name and renamed, so a reader never sees half a file.
+Layout ``<root>/report=<name>/granularity=<G>/date=<YYYY-MM-DD>/*.parquet``: DuckDB
+(``hive_partitioning=true``), pandas/pyarrow, Spark and Dask all read it unchanged and prune by
+report, granularity and date without opening files. The files, their provenance columns and
+the latest-vintage rule are those of :mod:`asc_nb.data.lake`, the writer the Store uses too:
+a frame with provenance columns (from ``fetch``) is written one piece per segment and date,
+keyed by its report id (one per app and request), and per date only the newest vintage stays —
+also across runs into the same directory, so a daily incremental export picks up Apple's
+corrections and never double counts. A plain frame is appended.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from urllib.parse import quote
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
+from .lake import NULL_PARTITION, Tree, conform_provenance, split_days
 from .parse import arrow_to_pandas
 
-__all__ = ["prune_to_latest", "read_parquet", "to_parquet", "write_partitions"]
+__all__ = ["prune_to_latest", "read_parquet", "to_parquet"]
 
 PARTITIONS = ("report", "granularity", "date")
-NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
-_SAFE = re.compile(r"[^A-Za-z0-9.-]+")
-_NAME = re.compile(r"^(?P<series>[A-Za-z0-9.-]+)__(?P<pd>\d{8})__[A-Za-z0-9.-]+__[A-Za-z0-9.-]+\.parquet$")
-
-
-def _token(value: object) -> str:
-    """A file-name-safe token (ids come from a server: never let one become a path)."""
-    text = _SAFE.sub("-", str(value)).strip("-.")
-    return text[:80] or "x"
-
-
-def _partition_value(value: object) -> str:
-    # Hive values are URI-encoded; DuckDB and pyarrow decode them. Keep readable characters.
-    return quote(str(value), safe=" ()-_.,+&'")
-
-
-def _day_text(values: pa.ChunkedArray | pa.Array) -> pa.Array:
-    if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
-        return pc.strftime(values.cast(pa.timestamp("s")), format="%Y-%m-%d")
-    return pc.utf8_slice_codeunits(values.cast(pa.string()), 0, 10)
 
 
 def _arrow(frame: pd.DataFrame) -> pa.Table:
@@ -62,68 +36,12 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(bare, preserve_index=False)
 
 
-def write_partitions(
-    table: pa.Table,
-    root: str | os.PathLike[str],
-    *,
-    report: str,
-    granularity: str,
-    series: str | None = None,
-    processing_date: object | None = None,
-    instance_id: str | None = None,
-    segment_id: str | None = None,
-) -> list[Path]:
-    """Write one table (typically one segment) split by ``date``; return the directories touched.
-
-    With ``series``/``processing_date``/``instance_id``/``segment_id`` the files get the
-    deterministic names described in the module docstring; otherwise a random name (append).
-    """
-    root = Path(root)
-    base = root / f"report={_partition_value(report)}" / f"granularity={_partition_value(granularity)}"
-    if processing_date is not None and instance_id is not None and segment_id is not None:
-        stamp = pd.Timestamp(processing_date).strftime("%Y%m%d")
-        name = f"{_token(series or 'series')}__{stamp}__{_token(instance_id)}__{_token(segment_id)}.parquet"
-    else:
-        name = f"part-{uuid.uuid4().hex}.parquet"
-    drop = [c for c in PARTITIONS if c in table.column_names]
-    if "date" in table.column_names and table.num_rows:
-        days = _day_text(table.column("date"))
-        keys = pc.unique(days).to_pylist()
-    else:
-        days, keys = None, [None]
-    touched: list[Path] = []
-    for key in keys:
-        part = table if days is None or len(keys) == 1 else table.filter(
-            pc.is_null(days) if key is None else pc.equal(days, key)
-        )
-        directory = base / f"date={NULL_PARTITION if key is None else key}"
-        directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / f".{name}.{uuid.uuid4().hex}.tmp"
-        try:
-            pq.write_table(part.drop_columns(drop), tmp)
-            os.replace(tmp, directory / name)
-        finally:
-            tmp.unlink(missing_ok=True)
-        touched.append(directory)
-    return touched
-
-
 def prune_to_latest(directories: Iterable[str | os.PathLike[str]]) -> int:
-    """In each ``date=`` directory keep only each series' newest processingDate files; return files removed."""
-    removed = 0
-    for d in {Path(p) for p in directories}:
-        newest: dict[str, str] = {}
-        files: list[tuple[Path, str, str]] = []
-        for f in d.iterdir():
-            m = _NAME.match(f.name)
-            if m:
-                files.append((f, m["series"], m["pd"]))
-                newest[m["series"]] = max(newest.get(m["series"], ""), m["pd"])
-        for f, series, stamp in files:
-            if stamp < newest[series]:
-                f.unlink(missing_ok=True)
-                removed += 1
-    return removed
+    """In each ``date=`` directory keep only each key's newest vintage; return the files removed.
+
+    Only needed after writing with ``latest_only=False``: every other write applies the rule itself.
+    """
+    return Tree(Path()).prune({Path(p) for p in directories})
 
 
 def to_parquet(
@@ -138,8 +56,10 @@ def to_parquet(
 
     ``report``/``granularity`` default to the frame's columns of those names, then to
     ``frame.attrs`` (``fetch`` sets them). Frames with provenance columns (``processing_date``,
-    ``instance_id``, ``segment_id``) get one deterministic file per segment and date, and — with
-    ``latest_only`` — older vintages already on disk for the same dates are removed.
+    ``instance_id``, ``segment_id``) get one deterministic file per segment and date, keyed by
+    ``app_id`` when the frame has one, else by ``attrs["report_id"]``; with ``latest_only``
+    (the default) older vintages on disk for the same dates and key are removed, and an older
+    vintage arriving later is not written.
     """
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
@@ -161,22 +81,22 @@ def to_parquet(
         raise ValueError("to_parquet needs report= and granularity= (or a frame from fetch, which carries them)")
     series = str(attrs.get("report_id") or attrs.get("request_id") or "frame")
     provenance = all(c in frame.columns for c in ("processing_date", "instance_id", "segment_id"))
-    touched: list[Path] = []
+    tree = Tree(root)
     for rep, gran, part in groups:
         if provenance and not part.empty:
-            keys = ["processing_date", "instance_id", "segment_id"]
-            for (pdate, inst, seg), piece in part.groupby(keys, sort=False, dropna=False, observed=True):
-                touched += write_partitions(
-                    _arrow(piece), root, report=rep,
-                    granularity=gran, series=series, processing_date=pdate, instance_id=inst,
-                    segment_id=seg,
-                )
+            keys = [c for c in ("app_id",) if c in part.columns] + ["processing_date", "instance_id", "segment_id"]
+            for values, piece in part.groupby(keys, sort=False, dropna=False, observed=True):
+                *app, pdate, inst, seg = values
+                app_id = None if not app or pd.isna(app[0]) else str(app[0])
+                vintage = ("" if pd.isna(pdate) else pd.Timestamp(pdate).date().isoformat(),
+                           "" if pd.isna(inst) else str(inst))
+                table = conform_provenance(_arrow(piece), app_id)
+                for day, rows in split_days(table):
+                    tree.commit(rep, gran, day, app_id or series, rows, vintage,
+                                piece=None if pd.isna(seg) else str(seg), keep_all=not latest_only)
         else:
-            touched += write_partitions(
-                _arrow(part), root, report=rep, granularity=gran
-            )
-    if latest_only and provenance:
-        prune_to_latest(touched)
+            for day, rows in split_days(_arrow(part)):
+                tree.append(rep, gran, day, rows)
     return root
 
 

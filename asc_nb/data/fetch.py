@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from ..errors import MissingDatesWarning
 from ..models import Granularity, period_start
 from .engine import InstanceJob, ListSegments, Runner
-from .export import prune_to_latest, write_partitions
+from .lake import Tree, provenance, split_days
 from .parse import (
     Errors,
     arrow_to_pandas,
@@ -52,23 +52,11 @@ def _constant(value: Any, n: int, type_: pa.DataType) -> pa.Array:
     return pc.fill_null(pa.nulls(n, type_), pa.scalar(value, type_))
 
 
-def _with_provenance(table: pa.Table, processing_date: Any, instance_id: str | None, segment_id: str) -> pa.Table:
-    """Add processing_date, instance_id, segment_id (ids dictionary-encoded: categoricals, ~free)."""
-    n = table.num_rows
-    pdate = None if processing_date is None else pd.Timestamp(processing_date).as_unit("ns")
-    zeros = pa.array(np.zeros(n, np.int32))
-    return (
-        table.append_column("processing_date", _constant(pdate, n, pa.timestamp("ns")))
-        .append_column("instance_id", pa.DictionaryArray.from_arrays(zeros, pa.array([instance_id], pa.string())))
-        .append_column("segment_id", pa.DictionaryArray.from_arrays(zeros, pa.array([segment_id], pa.string())))
-    )
-
-
 def _add_provenance(table: pa.Table, parts: list[tuple[Any, str | None, str, int]]) -> pa.Table:
     """Append processing_date, instance_id, segment_id to ``table``, the concatenation of ``parts``.
 
     ``parts`` are (processing_date, instance_id, segment_id, rows) in row order. The same
-    columns as :func:`_with_provenance` on each part then ``concat_tables``, built in a few
+    columns as adding them to each part then ``concat_tables``, built in a few
     vectorised calls: the ids are dictionary-encoded with every part's id in order of first
     appearance (what pyarrow's dictionary unification of the per-part columns gives).
     """
@@ -216,7 +204,10 @@ def fetch_parquet(transfer: Transfer, list_segments: ListSegments, jobs: Sequenc
                   workers: int | None = None, errors: Errors = "raise") -> dict[str, Any]:
     """Stream the rows of ``jobs`` segment by segment into Hive-partitioned Parquet under ``root``.
 
-    Returns what a frame's ``attrs`` would hold (``missing_dates`` and ``stats`` included).
+    Written by the one lake writer (:mod:`asc_nb.data.lake`), keyed by the report id: per date
+    the newest vintage stays, within this fetch and across earlier ones into the same ``root``;
+    superseded vintages are deleted (a ``to=`` tree has no history: ``vintages=True`` keeps
+    every vintage in the tree instead). Returns what a frame's ``attrs`` would hold (``missing_dates`` and ``stats`` included).
     """
     check_errors(errors)
     jobs = list(jobs)
@@ -224,30 +215,33 @@ def fetch_parquet(transfer: Transfer, list_segments: ListSegments, jobs: Sequenc
     _, schema = resolve_report(meta.get("report"), strict=False)
     notes: Notes = []
     root.mkdir(parents=True, exist_ok=True)
-    touched: set[Path] = set()
+    tree = Tree(root)
     present: set[dt.date] = set()
     lock = threading.Lock()
-    report, series = str(meta.get("report")), meta.get("report_id")
+    report, series = str(meta.get("report")), str(meta.get("report_id") or meta.get("request_id") or "fetch")
+    app_id = meta.get("app_id")
+    superseded = [0]
 
     def write(table: pa.Table, job: InstanceJob, seg: SegmentJob) -> int:
         note = (seg.segment_id, table_notes(table))
-        table = _with_provenance(strip_notes(table), job.processing_date, job.instance_id, seg.segment_id)
+        pdate = None if job.processing_date is None else pd.Timestamp(job.processing_date).date().isoformat()
+        table = provenance(strip_notes(table), app_id, pdate, job.instance_id, seg.segment_id)
         table = _trim(table, keep_from, end)
         days = _dates_in(table)
-        dirs = write_partitions(table, root, report=report, granularity=granularity.value, series=series,
-                                processing_date=job.processing_date, instance_id=job.instance_id,
-                                segment_id=seg.segment_id)
+        vintage = (pdate or "", str(job.instance_id or ""))
+        results = [tree.commit(report, granularity.value, day, app_id or series, rows, vintage,
+                               piece=seg.segment_id, keep_all=vintages) for day, rows in split_days(table)]
         with lock:
-            touched.update(dirs)
             present.update(days)
             notes.append(note)
+            superseded[0] += sum(1 for r in results if r.replaced is not None or not r.written)
         return table.num_rows
 
     runner = Runner(transfer, list_segments, workers=workers, progress=progress, desc=report, handle=write,
                     segments_hint=len(jobs), report=schema, errors=errors)
     rows = sum(n for _, _, n in runner.run(jobs))
     if not vintages:
-        runner.stats["pruned_files"] = prune_to_latest(touched)
+        runner.stats["superseded"] = superseded[0]
     runner.stats.update(instances=len(jobs), rows_written=rows)
     attrs = dict(meta)
     notes.sort(key=lambda n: str(n[0]))

@@ -7,10 +7,14 @@ requests (an ONGOING and a ONE_TIME_SNAPSHOT request have different report ids, 
 overlapping dates must not be kept twice). No server: a directory holding
 
 * ``lake/`` — Hive-partitioned Parquet (``report=…/granularity=…/date=…/<app_id>.parquet``),
-  the path to hand DuckDB, Dask or Spark (see :mod:`asc_nb.store.lake`);
+  the path to hand DuckDB, Dask or Spark (see :mod:`asc_nb.data.lake`, the one writer);
+* ``history/`` — every superseded vintage, beside the lake (``store.read(..., as_of=)``);
 * ``state.sqlite`` — what was already fetched (request, report and instance ids), parse
   issues, column types (see :mod:`asc_nb.store.state`);
 * ``sync.lock``, ``staging/``, ``locks/`` — one sync at a time; invisible temporary files.
+
+The rows live in a :class:`~asc_nb.store.destination.Destination` (``Store(path, format=...)``),
+the Hive-Parquet lake by default.
 """
 
 from __future__ import annotations
@@ -32,10 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from asc_nb.config import store_dir
+from asc_nb.data.lake import LAKE, STAGING
 from asc_nb.data.transfer import job_from
 from asc_nb.errors import (
     ASCError,
@@ -46,16 +49,10 @@ from asc_nb.errors import (
     ReportNotFoundError,
 )
 from asc_nb.models import AccessType, Granularity, iso_date, snake
-from asc_nb.store.lake import (
-    LAKE,
-    STAGING,
-    register_http,
-    report_dir,
-    run_job,
-    unregister_http,
-)
+from asc_nb.store.destination import Destination, open_destination
 from asc_nb.store.lock import StoreLock
 from asc_nb.store.state import State
+from asc_nb.store.worker import register_http, run_job, unregister_http
 
 __all__ = ["AT_RISK_DAYS", "DEFAULT_REPORTS", "SYNC_COLUMNS", "CoverageFrame", "Store", "view_name"]
 
@@ -211,11 +208,12 @@ def _err(err: BaseException) -> str:
 class Store:
     """A local, append-and-replace history of Analytics Reports (see the module docstring)."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, format: str = "parquet") -> None:
         self.path = store_dir(path)
         if self.path.exists() and not self.path.is_dir():
             raise ConfigError(f"the store path {str(self.path)!r} is a file: give Store a directory (it is made if "
                               "missing)")
+        self.destination: Destination = open_destination({"format": format, "root": str(self.path)})
         self.path.mkdir(parents=True, exist_ok=True)
         (self.path / LAKE).mkdir(exist_ok=True)
         self._state: State | None = None
@@ -291,7 +289,7 @@ class Store:
         kind = "sandbox" if getattr(client, "mode", None) == "sandbox" else "api"
         held = self.state.get_meta("origin")
         if held is None:
-            if any(self.lake.glob("report=*")):  # a store from before this rule: its rows' origin is unknown
+            if self.destination.reports():  # a store from before this rule: its rows' origin is unknown
                 return
             self.state.set_meta("origin", kind)
             return
@@ -310,8 +308,9 @@ class Store:
     def reports(self) -> pd.DataFrame:
         """What the lake holds: report, granularity, view (DuckDB name), dates, first/last date."""
         out = []
-        for _rdir, gdir, report, gran in self._report_dirs():
-            days = self._stored_days(gdir)
+        stored = self.destination.stored()
+        for report, gran in self.destination.reports():
+            days = sorted(stored.get((report, gran), {}))
             out.append({"report": report, "granularity": gran, "view": view_name(report, gran),
                         "dates": len(days), "first_date": days[0] if days else None,
                         "last_date": days[-1] if days else None})
@@ -320,67 +319,76 @@ class Store:
             frame[c] = pd.to_datetime(frame[c])
         return frame
 
-    def _report_dirs(self) -> list[tuple[Path, Path, str, str]]:
-        import urllib.parse
+    def _report_name(self, report: str, g: str) -> str:
+        """The canonical name of a report the store holds at granularity ``g``, else a ReportNotFoundError."""
+        if (report, g) in set(self.destination.reports()):
+            return report
+        known = sorted({r for r, _ in self.destination.reports()})
+        if report not in known:
+            close = difflib.get_close_matches(report, known, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else (
+                f" (it holds {', '.join(map(repr, known))})" if known else " (the store is empty: run store.sync)")
+            raise ReportNotFoundError(f"the store has no report {report!r}{hint}")
+        return report
 
-        out = []
-        for rdir in sorted(self.lake.glob("report=*")):
-            report = urllib.parse.unquote(rdir.name[len("report="):])
-            for gdir in sorted(rdir.glob("granularity=*")):
-                out.append((rdir, gdir, report, gdir.name[len("granularity="):]))
-        return out
-
-    @staticmethod
-    def _stored_days(gdir: Path) -> list[str]:
-        return sorted(d.name[5:] for d in gdir.glob("date=*") if any(d.glob("*.parquet")))
+    def _as_of(self, as_of: Any) -> str | None:
+        """``as_of`` as ISO text; after the store's reference day (Apple's "today" as last seen) is a ConfigError."""
+        if as_of is None:
+            return None
+        with _bad_argument():
+            day = iso_date(as_of, "as_of")
+        ref = self._reference_day() or dt.datetime.now(dt.timezone.utc).date()
+        if day > ref:
+            raise ConfigError(f"as_of={day.isoformat()} is after the store's reference day {ref.isoformat()} (the "
+                              "newest processing date it has seen): nothing was known then yet; give a date on or "
+                              "before it")
+        return day.isoformat()
 
     def read(self, report: str, *, granularity: str = "DAILY", apps: str | Sequence[str] | None = None,
-             start: Any = None, end: Any = None) -> pd.DataFrame:
+             start: Any = None, end: Any = None, as_of: Any = None) -> pd.DataFrame:
         """One report's stored rows (latest vintage, typed), ``date`` restored from the partition.
 
         Columns: ``app_id``, ``date``, the report's own columns, then ``processing_date``,
-        ``instance_id``, ``segment_id``; sorted by app and date.
+        ``instance_id``, ``segment_id``; sorted by app and date. ``as_of`` (a date): what the
+        store knew when Apple's processing date was that day — per app and date the newest
+        vintage processed on or before it (superseded vintages are kept for this); a date after
+        :attr:`reference_day` raises :class:`ConfigError`.
         """
         from asc_nb import registry
-        from asc_nb.data.parse import arrow_to_pandas, unify_tables
+        from asc_nb.data.parse import arrow_to_pandas
 
         with _bad_argument():
             report = registry.canonical(report)
             g = Granularity.parse(granularity, argument="granularity").value
             lo = None if start is None else iso_date(start, "start").isoformat()
             hi = None if end is None else iso_date(end, "end").isoformat()
-            wanted = None if apps is None else set(_names(apps, "apps"))
-        gdir = report_dir(self.path, report, g)
-        if not gdir.exists():
-            known = sorted({r for _, _, r, _ in self._report_dirs()})
-            if report not in known:
-                close = difflib.get_close_matches(report, known, n=3, cutoff=0.5)
-                hint = f"; did you mean {', '.join(map(repr, close))}?" if close else (
-                    f" (it holds {', '.join(map(repr, known))})" if known else " (the store is empty: run store.sync)")
-                raise ReportNotFoundError(f"the store has no report {report!r}{hint}")
-        files: list[tuple[str, Path]] = []
-        for ddir in sorted(gdir.glob("date=*")) if gdir.exists() else []:
-            day = ddir.name[5:]
-            if (lo and day < lo) or (hi and day > hi):
-                continue
-            for f in sorted(ddir.glob("*.parquet")):
-                if wanted is None or f.stem in wanted:
-                    files.append((day, f))
-        tables = []
-        with cf.ThreadPoolExecutor(4) as pool:
-            for (day, _), t in zip(files, pool.map(lambda df: pq.read_table(df[1]), files), strict=True):
-                stamp = pa.array([pd.Timestamp(day).value] * t.num_rows, pa.timestamp("ns"))
-                tables.append(t.replace_schema_metadata(None).add_column(1 if "app_id" in t.column_names else 0,
-                                                                         "date", stamp))
-        if not tables:
+            wanted = None if apps is None else _names(apps, "apps")
+        known = self._as_of(as_of)
+        if not any(r == report and gran == g for r, gran in self.destination.reports()):
+            self._report_name(report, g)
             return _empty_read()
-        frame = arrow_to_pandas(unify_tables(tables))
+        table = self.destination.read(report, g, apps=wanted, start=lo, end=hi, as_of=known)
+        if not table.num_rows:
+            return _empty_read()
+        frame = arrow_to_pandas(table)
         lead = [c for c in ("app_id", "date") if c in frame.columns]
         tail = [c for c in ("processing_date", "instance_id", "segment_id") if c in frame.columns]
         frame = frame[lead + [c for c in frame.columns if c not in lead and c not in tail] + tail]
         frame = frame.sort_values(["app_id", "date"], kind="stable", ignore_index=True)
         frame.attrs.update(report=report, granularity=g)
+        if known is not None:
+            frame.attrs["as_of"] = known
         return frame
+
+    def vintages(self, report: str, *, granularity: str = "DAILY") -> pd.DataFrame:
+        """Every vintage the store has seen of a report: app_id, date, processing_date, instance_id, rows, current."""
+        from asc_nb import registry
+
+        with _bad_argument():
+            report = registry.canonical(report)
+            g = Granularity.parse(granularity, argument="granularity").value
+        self._report_name(report, g)
+        return self.destination.vintages(report, g)
 
     def metrics(self, app_ids: str | Sequence[str], metrics: str | Sequence[str], *,
                 by: str | Sequence[str] = ("date",), start: Any = None, end: Any = None,
@@ -400,11 +408,14 @@ class Store:
                                 filters=filters, approx=approx)
 
     def views(self) -> dict[str, str]:
-        """DuckDB view name → Parquet glob, one per stored report × granularity."""
+        """DuckDB view name → Parquet glob (another format: its DuckDB source), one per stored report × granularity."""
         out = {}
-        for _, gdir, report, gran in self._report_dirs():
-            if self._stored_days(gdir):
-                out[view_name(report, gran)] = str(gdir / "*" / "*.parquet")
+        stored = self.destination.stored()
+        for report, gran in self.destination.reports():
+            if stored.get((report, gran)):
+                glob = getattr(self.destination, "glob", None)
+                out[view_name(report, gran)] = (glob(report, gran) if glob is not None
+                                                else self.destination.duckdb_source(report, gran))
         return out
 
     def duckdb(self) -> Any:
@@ -412,12 +423,11 @@ class Store:
         import duckdb
 
         con = duckdb.connect()
-        for name, glob in self.views().items():
-            path = glob.replace("'", "''")
-            con.execute(
-                f'create view "{name}" as select * exclude (report, granularity) from read_parquet(\'{path}\', '
-                "hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE})"
-            )
+        stored = self.destination.stored()
+        for report, gran in self.destination.reports():
+            if stored.get((report, gran)):
+                source = self.destination.duckdb_source(report, gran)
+                con.execute(f'create view "{view_name(report, gran)}" as select * from {source}')
         return con
 
     def sql(self, query: str) -> pd.DataFrame:
@@ -459,14 +469,7 @@ class Store:
         from asc_nb.data.vintage import expected_dates
 
         ref = iso_date(now, "now") if now is not None else self._reference_day()
-        stored: dict[tuple[str, str], dict[str, int]] = {}
-        for _, gdir, report, gran in self._report_dirs():
-            days = {}
-            for ddir in gdir.glob("date=*"):
-                n = sum(1 for _ in ddir.glob("*.parquet"))
-                if n:
-                    days[ddir.name[5:]] = n
-            stored[(report, gran)] = days
+        stored = self.destination.stored()
         risky: dict[tuple[str, str], set[str]] = {}
         for (_iid, _app, report, gran, _req, access, pdate, first_seen, is_stored, _rows, _e) in self.state.instances():
             if is_stored:
@@ -906,7 +909,7 @@ class _Sync:
         finally:
             self.counter.current = None
         return {
-            "root": str(self.store.path), "cache_dir": str(self.client.cache_dir), "http": http_key,
+            "destination": self.store.destination.spec(), "cache_dir": str(self.client.cache_dir), "http": http_key,
             "app_id": task.row.app_id, "report": task.row.report, "granularity": task.row.granularity,
             "instance_id": task.instance_id, "processing_date": task.processing_date, "start": self.start,
             "types": dict(self.types.get((task.row.report, task.row.granularity), {})),

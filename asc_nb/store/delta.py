@@ -50,6 +50,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
@@ -68,6 +69,8 @@ PARTITION_BY = ["date", "app_id"]
 _VINTAGE = "asc_nb.vintage"
 _STRIPES = 16
 _thread_locks = [threading.Lock() for _ in range(_STRIPES)]
+#: table path -> this process's writer copy (used only under the table's lock)
+_WRITER_TABLES: dict[str, DeltaTable] = {}
 
 
 def _quote(text: str) -> str:
@@ -159,10 +162,27 @@ class DeltaLake:
             pred += f" AND instance_id = {_quote(vintage[1])}"
         return pred
 
+    @staticmethod
+    def _writer_table(path: Path) -> DeltaTable | None:
+        """The process's loaded copy of a table, brought to its newest version (called under the table lock).
+
+        Loading a table replays its log from the last checkpoint; a writer making thousands of commits
+        keeps one copy per table and reads only the entries added since (``update_incremental``).
+        """
+        table = _WRITER_TABLES.get(str(path))
+        if table is None:
+            table = DeltaLake._open(path)
+            if table is not None:
+                _WRITER_TABLES[str(path)] = table
+            return table
+        table.update_incremental()
+        return table
+
     def _commit(self, path: Path, data: pa.Table, predicate: str, meta: dict[str, str], name: str) -> None:
-        exists = (path / "_delta_log").is_dir() and self._open(path) is not None
-        write_deltalake(str(path), data, partition_by=PARTITION_BY, mode="overwrite" if exists else "append",
-                        predicate=predicate if exists else None, schema_mode="merge", name=name,
+        table = self._writer_table(path)
+        write_deltalake(table if table is not None else str(path), data, partition_by=PARTITION_BY,
+                        mode="overwrite" if table is not None else "append",
+                        predicate=predicate if table is not None else None, schema_mode="merge", name=name,
                         commit_properties=CommitProperties(custom_metadata={_VINTAGE: json.dumps(meta)}))
 
     @staticmethod
@@ -170,9 +190,23 @@ class DeltaLake:
         """The vintage a partition holds now, and its rows."""
         if table is None:
             return None, None
-        rows = table.to_pyarrow_table(filters=[("date", "=", dt.date.fromisoformat(day)), ("app_id", "=", app_id)])
+        actions = pa.table(table.get_add_actions(flatten=True))
+        if not actions.num_rows:
+            return None, None
+        days = actions.column("partition.date")
+        if not pa.types.is_string(days.type):
+            days = pc.strftime(days.cast(pa.timestamp("s")), "%Y-%m-%d")
+        mine = pc.and_(pc.equal(days, day), pc.equal(actions.column("partition.app_id"), str(app_id)))
+        files = actions.filter(mine).column("path").to_pylist()
+        if not files:
+            return None, None
+        root = Path(urllib.parse.unquote(table.table_uri.removeprefix("file://")))
+        parts = [pq.read_table(root / urllib.parse.unquote(f)) for f in files]
+        rows = pa.concat_tables(parts, promote_options="permissive")
         if not rows.num_rows:
             return None, None
+        rows = rows.append_column("date", pa.array([dt.date.fromisoformat(day)] * rows.num_rows, pa.date32()))
+        rows = rows.append_column("app_id", pa.array([str(app_id)] * rows.num_rows, pa.string()))
         pdate = rows.column("processing_date")[0].as_py()
         inst = rows.column("instance_id")[0].as_py()
         return ((pd.Timestamp(pdate).date().isoformat() if pdate is not None else ""), inst or ""), rows
@@ -186,7 +220,7 @@ class DeltaLake:
         history_path = self.table_path(report, granularity, history=True)
         meta = {"date": day, "app_id": str(app_id), "processing_date": vintage[0], "instance_id": vintage[1]}
         with self._lock(report, granularity):
-            held, old = self._held(self._open(current_path), day, app_id)
+            held, old = self._held(self._writer_table(current_path), day, app_id)
             if held is not None and held >= vintage:
                 if held > vintage:  # a late older vintage: recorded, not current
                     self._commit(history_path, data, self._where(day, app_id, vintage),

@@ -52,7 +52,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from asc_nb.data.lake import LOCKS, Vintage, WriteResult, conform_provenance
 from asc_nb.store.destination import register_destination
@@ -343,9 +343,13 @@ class DeltaLake:
             got = self._scan(current, filters)
         else:
             version = self.version_as_of(report, granularity, as_of)
-            if version is not None:
-                got = self._scan(current, filters, version) if version >= 0 else None
-            else:
+            got = None
+            try:
+                if version is not None and version >= 0:
+                    got = self._scan(current, filters, version)
+            except (OSError, DeltaError):  # that version's files were vacuumed: the history table still has them
+                version = None
+            if version is None:
                 got = self._read_by_vintage(report, granularity, filters, as_of)
         if got is None or not got.num_rows:
             return pa.table({"app_id": pa.array([], pa.string()), "date": pa.array([], pa.timestamp("ns"))})

@@ -80,6 +80,11 @@ def test_restatement_overwrites_the_partition_and_keeps_the_old_vintage(make_cli
     by_vintage = dest._read_by_vintage(REPORT, "DAILY", None, day_one.isoformat())
     pd.testing.assert_frame_equal(canonical(by_vintage.to_pandas()).reset_index(drop=True),
                                   canonical(dest.read(REPORT, "DAILY", as_of=day_one.isoformat()).to_pandas()))
+    # vacuumed: the old version's files are gone, the history table still answers
+    removed = deltalake.DeltaTable(str(dest.table_path(REPORT, "DAILY"))).vacuum(
+        retention_hours=0, enforce_retention_duration=False, dry_run=False)
+    assert removed  # the superseded partitions' files
+    pd.testing.assert_frame_equal(canonical(delta.read(REPORT, as_of=day_one)), then)
 
 
 def test_a_late_older_vintage_is_recorded_not_current_and_as_of_leaves_time_travel(tmp_path):

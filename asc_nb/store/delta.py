@@ -170,6 +170,8 @@ class DeltaLake:
         keeps one copy per table and reads only the entries added since (``update_incremental``).
         """
         table = _WRITER_TABLES.get(str(path))
+        if table is not None and not (path / "_delta_log" / f"{table.version():020d}.json").exists():
+            table = None  # the table was deleted (and maybe made again) since: load it afresh
         if table is None:
             table = DeltaLake._open(path)
             if table is not None:

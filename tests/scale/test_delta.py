@@ -149,3 +149,16 @@ def test_duckdb_polars_and_dask_read_the_delta_tables(make_client, stores):
         assert got["sum"].astype("int64").tolist() == expect["sum"].tolist()
         assert got["count"].astype("int64").tolist() == expect["count"].tolist()
     assert len(expect) == 2 and expect["sum"].sum() > 0
+
+
+def test_a_table_deleted_and_made_again_in_one_process_is_written_afresh(tmp_path):
+    import shutil
+
+    root = tmp_path / "d"
+    lake = open_destination({"format": "delta", "root": str(root)})
+    for i in range(3):
+        lake.write_partition("R", "DAILY", f"2026-03-0{i + 1}", "1", pa.table({"sessions": [i]}), ("2026-03-09", "i"))
+    shutil.rmtree(root)  # a user removes the store; the same process syncs again
+    lake = open_destination({"format": "delta", "root": str(root)})
+    assert lake.write_partition("R", "DAILY", "2026-03-01", "1", pa.table({"sessions": [7]}), ("2026-03-09", "i")).written
+    assert lake.read("R", "DAILY").column("sessions").to_pylist() == [7]

@@ -22,7 +22,12 @@ def _serve(conn: Any, options: dict[str, Any], nodelay: bool) -> None:
         from asc_nb.sandbox import server as _srv
 
         _srv._Handler.disable_nagle_algorithm = False
-    sb = Sandbox(**options)
+    if "tiles" in options:  # the generator-backed big world (asc_nb.sandbox.bigworld)
+        from asc_nb.sandbox.bigworld import BigSandbox
+
+        sb = BigSandbox(**options)
+    else:
+        sb = Sandbox(**options)
     with sb.serve() as srv:
         conn.send({"base_url": srv.base_url, "key_id": sb.key_id, "issuer_id": sb.issuer_id,
                    "private_key_pem": sb.private_key_pem})

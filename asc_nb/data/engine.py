@@ -35,6 +35,9 @@ API_CONCURRENCY = 4
 #: pyarrow call each, see :func:`asc_nb.data.parse.read_tables`); larger ones one by one.
 BATCH_SEGMENTS = 64
 BATCH_BYTES = 4 << 20
+#: ... and a batch of at least this many goes to a parser as soon as one is idle, so parsing
+#: overlaps the downloads and the batch left for after the last download is small.
+BATCH_EAGER = 16
 _SMALL = 1 << 20
 #: how often a cancellable run looks at its cancel event while it waits for workers (seconds)
 _CANCEL_POLL = 0.05
@@ -161,7 +164,8 @@ class Runner:
                     if self.handle is None and (seg.size is None or seg.size < _SMALL):
                         batch.append((k, i, job, seg, path))
                         batch_bytes += seg.size or 0
-                        if len(batch) >= BATCH_SEGMENTS or batch_bytes >= BATCH_BYTES:
+                        if (len(batch) >= BATCH_SEGMENTS or batch_bytes >= BATCH_BYTES
+                                or (len(batch) >= BATCH_EAGER and len(parsing) < self.parsers)):
                             flush()
                     else:
                         parsing[track(cpu.submit(self._parse, path, job, seg))] = [(k, i, job, seg)]

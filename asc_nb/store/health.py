@@ -24,6 +24,9 @@ How a date's state is decided (``ref`` = the store's reference day, Apple's "tod
   ``complete_after_days``, or until the usual final restatement is due), else ``final``.
 
 A ONE_TIME_SNAPSHOT's rows are final by definition (Apple makes them once, they are never restated).
+The lake ranks a snapshot's vintage by the day the store first saw it (``known_on``), so a snapshot
+merged after the final ONGOING instance of a date was deleted or empty replaces the early vintage
+left behind: the repair plan asks for one for those dates too (:mod:`asc_nb.store.repair`).
 """
 
 from __future__ import annotations
@@ -338,7 +341,8 @@ def _judge(day: dt.date, won: Won | None, placed: list[Inst], ongoing_at: dict[d
     retention = INSTANCE_RETENTION_DAYS
     if won is not None:
         inst = by_id.get(won.instance_id)
-        pdate = won.pdate.isoformat() if won.pdate else "?"
+        # Apple's processing date (a snapshot's vintage is ranked by when it became known, not by it)
+        pdate = inst.pdate.isoformat() if inst is not None else won.pdate.isoformat() if won.pdate else "?"
         evidence = [(won.instance_id, pdate)]
         if inst is not None:
             twins = [i for i in insts.get((inst.request_id, inst.pdate), []) if i.id != inst.id]
@@ -381,8 +385,11 @@ def _judge(day: dt.date, won: Won | None, placed: list[Inst], ongoing_at: dict[d
         if in_window:
             return "provisional", f"inside the report's completeness window ({window} days); Apple may still " \
                                   "restate it", evidence
-        source = "a ONE_TIME_SNAPSHOT" if snapshot else "the ONGOING request"
-        return "final", f"{won.rows} rows from {source} (instance processed {pdate})", evidence
+        if snapshot:
+            known = won.pdate.isoformat() if won.pdate else "?"
+            return "final", (f"{won.rows} rows from a ONE_TIME_SNAPSHOT (instance processed {pdate}, first seen "
+                             f"{known}: it replaced every vintage known before)"), evidence
+        return "final", f"{won.rows} rows from the ONGOING request (instance processed {pdate})", evidence
     evidence = _ev(placed)
     unstored = [i for i in placed if not i.stored]
     if unstored:

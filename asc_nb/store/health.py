@@ -316,6 +316,15 @@ def _series(app: str, report: str, gran: str, insts: list[Inst], wins: dict[dt.d
         state, reason, evidence = _judge(day, wins.get(day), placed.get(day, []), ongoing_at, by_id, sref, lag,
                                          window, has_rows, gran, same_pdate)
         before = (older or {}).get(day)
+        replaced = None if before is None else by_id.get(before.instance_id)
+        won_inst = None if wins.get(day) is None else by_id.get(wins[day].instance_id)
+        if (state == "final" and replaced is not None and won_inst is not None
+                and won_inst.access == AccessType.ONE_TIME_SNAPSHOT.value):
+            twins = [i for i in same_pdate.get((replaced.request_id, replaced.pdate), []) if i.id != replaced.id]
+            if twins:  # the snapshot, known later, replaced both: said, so a person can still compare them
+                evidence.extend(_ev([replaced, *twins]))
+                reason += (f"; it replaced the rows of a duplicated instance (processed {replaced.pdate}: "
+                           f"{', '.join(i.id for i in [replaced, *twins])}), kept in history")
         if state == "restated" and before is not None and before.pdate is not None:
             evidence.append((before.instance_id, before.pdate.isoformat()))
             reason += f"; the replaced vintage (processed {before.pdate}, {before.rows} rows) is kept for as_of"

@@ -2,7 +2,8 @@
 
 Apple deletes report instances 35 days after making them and restates earlier dates in later
 ones. A store keeps every date it ever saw, with Apple's rule applied once, at write time:
-per (app, report, granularity, date) the rows of the latest processing date win, across
+per (app, report, granularity, date) the rows of the latest known vintage win (``known_on``: the
+processing date of an ONGOING instance, the day the store first saw a ONE_TIME_SNAPSHOT's), across
 requests (an ONGOING and a ONE_TIME_SNAPSHOT request have different report ids, and their
 overlapping dates must not be kept twice). No server: a directory holding
 
@@ -106,8 +107,8 @@ class Store:
 
         Lists only instances the store has not stored (a sync with nothing new makes one API
         call per app × report × granularity and downloads nothing), downloads, verifies,
-        parses and commits each instance atomically, keeping per date the latest processing
-        date across requests. ``backfill=True`` asks for a ONE_TIME_SNAPSHOT (about one per
+        parses and commits each instance atomically, keeping per date the latest known vintage
+        across requests (docs/store.md, "Which vintage wins"). ``backfill=True`` asks for a ONE_TIME_SNAPSHOT (about one per
         app a month) and merges it when Apple has made it; until then its rows say
         ``pending``. ``executor``: a ``concurrent.futures.Executor`` or a
         ``dask.distributed.Client`` running download/verify/parse/write (listings stay here).

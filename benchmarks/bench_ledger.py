@@ -120,6 +120,11 @@ def main() -> None:
             repaired_faults[f.kind] += 1
     print("  faults whose every damaged date is final (or, restatements, current) after repair: "
           + ", ".join(f"{k} {repaired_faults[k]}/{total[k]}" for k in total))
+    snap_ids = {r[0] for r in store.state.instances() if r[5] == "ONE_TIME_SNAPSHOT"}
+    by_snapshot = sum(bool(set(store.read(f.report, apps=[f.app_id], start=f.date, end=f.date)["instance_id"])
+                           & snap_ids) for f in faults if f.kind == "restatement")
+    print(f"  restatement faults whose date now holds the snapshot's rows (merged after the restatement, so known "
+          f"later): {by_snapshot}/{total['restatement']}")
     republished = store.metrics(apps, ["sessions"], **window)
     filled = int(store.metrics(apps, ["sessions"], **{**window, "as_of": None})["sessions"].notna().sum()
                  - published["sessions"].notna().sum())

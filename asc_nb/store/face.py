@@ -269,7 +269,7 @@ class Store:
                 granularity: str = "DAILY", filters: dict[str, Any] | None = None, approx: bool = False,
                 client: SyncClient | None = None, as_of: Any = None) -> pd.DataFrame:
         """``client.metrics`` answered from the lake (see :mod:`asc_nb.metrics`); ``as_of=D`` reads what the
-        store knew when Apple's processing date was D (``read(as_of=)``; no gap is synced then).
+        store knew on D, what Apple had published by then (``read(as_of=)``; no gap is synced then).
 
         With ``client`` and both ``start`` and ``end``, dates of that window the lake lacks are synced
         first, once per identical question; the same question asked again is answered from the lake

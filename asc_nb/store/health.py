@@ -243,8 +243,15 @@ def health(store: Store, *, apps: str | Sequence[str] | None = None, reports: st
         if gran != "DAILY":
             lags[(report, gran)] = None
             continue
-        wins = [(d, w, by_id.get(w.instance_id)) for per in current.get((report, gran), {}).values()
-                for d, w in per.items()]
+        wins = []
+        for app, per in current.get((report, gran), {}).items():
+            kept = older.get((report, gran), {}).get(app, {})
+            for d, w in per.items():
+                inst = by_id.get(w.instance_id)
+                if inst is not None and inst.access == AccessType.ONE_TIME_SNAPSHOT.value and d in kept:
+                    w = kept[d]  # a snapshot replaced the ONGOING vintages: learn the lag from the one it replaced
+                    inst = by_id.get(w.instance_id)
+                wins.append((d, w, inst))
         lags[(report, gran)] = _usual_lag(wins, ref, _window(report))
 
     for app, report, gran in sorted(keys):
@@ -326,8 +333,9 @@ def _series(app: str, report: str, gran: str, insts: list[Inst], wins: dict[dt.d
                 reason += (f"; it replaced the rows of a duplicated instance (processed {replaced.pdate}: "
                            f"{', '.join(i.id for i in [replaced, *twins])}), kept in history")
         if state == "restated" and before is not None and before.pdate is not None:
-            evidence.append((before.instance_id, before.pdate.isoformat()))
-            reason += f"; the replaced vintage (processed {before.pdate}, {before.rows} rows) is kept for as_of"
+            processed = replaced.pdate if replaced is not None else before.pdate  # Apple's, not the rank
+            evidence.append((before.instance_id, processed.isoformat()))
+            reason += f"; the replaced vintage (processed {processed}, {before.rows} rows) is kept for as_of"
         won = wins.get(day)
         out.append({
             "app_id": app, "report": report, "granularity": gran, "date": day.isoformat(), "state": state,

@@ -117,4 +117,10 @@ def test_a_snapshot_replaces_vintages_known_before_it_and_a_later_restatement_re
         v = v[v["date"] == day]
         assert v.loc[v["current"], "known_on"].tolist() == [pd.Timestamp(restated_on)]
         assert pd.Timestamp(seen) in set(v.loc[~v["current"], "known_on"])  # the snapshot's vintage is kept
+        # the ledger still sees the late restatement (the usual lag is learned from the vintages the snapshot
+        # replaced), with Apple's processing dates as evidence
+        ledger = store.health(states="restated")
+        assert list(ledger["date"]) == [day]
+        assert ledger["processing_dates"].iloc[0][0] == restated_on
+        assert (day + pd.Timedelta(days=1)).date().isoformat() in ledger["processing_dates"].iloc[0]
     store.close()

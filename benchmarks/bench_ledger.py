@@ -6,7 +6,8 @@ In one run (in-process sandbox, 3 apps x 40 days x 3 reports):
 * faulted = the same seed with 20 faults (4 of each kind), synced; every fault must be found
             (every Date it damages in a state that describes it) and no other Date flagged;
 * repair  = ``repair()``; the sandbox's clock moves 2 days (Apple makes the snapshot); ``repair()``
-            again: how many of the Dates the plan called repairable are final, and what is left and why;
+            again: how many of the Dates the plan called repairable are final (early vintages included: a
+            snapshot's vintage is ranked by the day the store first saw it), and what is left and why;
 * as_of   = a metric computed before a late restatement, recomputed with ``as_of`` after it: equal bytes?
 
 Times are printed as ratios to the clean sync of the same run (the baseline).
@@ -87,6 +88,10 @@ def main() -> None:
         for d in pd.date_range(r.start, r.end) if pd.notna(r.start) else []:
             days[r.action].add((str(r.app_id), str(r.report), d.date().isoformat()))
     repairable = days.get("snapshot", set()) | days.get("resync", set())
+    apps = sorted({f.app_id for f in faults})
+    published_on = store.reference_day.isoformat()
+    window = {"by": ("app_id", "date"), "start": "2026-01-20", "end": published_on, "as_of": published_on}
+    published = store.metrics(apps, ["sessions"], **window)
     t0 = time.perf_counter()
     repair(store, client)
     sb.advance(days=2)
@@ -97,18 +102,35 @@ def main() -> None:
     print(f"\nrepair: plan {dict(Counter(plan['action']))}; two repair() runs {t_repair:.2f} s "
           f"({t_repair / base:.2f}x baseline)")
     print(f"  repairable dates final afterwards: {fixed}/{len(repairable)}")
+    early = plan[(plan["action"] == "snapshot") & plan["reason"].str.contains("early vintage")]
+    print(f"  of which early vintages (the finalising instance deleted or empty) planned as a snapshot: "
+          f"{len(early)} range(s), {sum(len(pd.date_range(r.start, r.end)) for r in early.itertuples())} date(s)")
     left = plan[plan["action"] == "not_repairable"]
-    why = Counter("duplicate (Apple does not say which is right)" if "does not say which" in r else
-                  "early vintage (a snapshot's earlier processing date does not replace it)" if "early vintage" in r
-                  else r[:60] for r in left["reason"])
+    why = Counter("duplicate (Apple does not say which is right: a person compares them)"
+                  if "does not say which" in r else r[:60] for r in left["reason"])
     for reason, n in why.items():
         print(f"  not repairable: {n} range(s): {reason}")
+    dup_days = days.get("not_repairable", set())
+    replaced = sum(after.get(d) == "final" for d in dup_days)
+    print(f"  not-repairable dates a snapshot merged for other dates replaced (final, the reason names the "
+          f"duplicated instances): {replaced}/{len(dup_days)}")
     repaired_faults = Counter()
     for f in faults:
         if all(after.get((f.app_id, f.report, d)) in ("final", "restated") for d in f.affected()):
             repaired_faults[f.kind] += 1
     print("  faults whose every damaged date is final (or, restatements, current) after repair: "
           + ", ".join(f"{k} {repaired_faults[k]}/{total[k]}" for k in total))
+    snap_ids = {r[0] for r in store.state.instances() if r[5] == "ONE_TIME_SNAPSHOT"}
+    by_snapshot = sum(bool(set(store.read(f.report, apps=[f.app_id], start=f.date, end=f.date)["instance_id"])
+                           & snap_ids) for f in faults if f.kind == "restatement")
+    print(f"  restatement faults whose date now holds the snapshot's rows (merged after the restatement, so known "
+          f"later): {by_snapshot}/{total['restatement']}")
+    republished = store.metrics(apps, ["sessions"], **window)
+    filled = int(store.metrics(apps, ["sessions"], **{**window, "as_of": None})["sessions"].notna().sum()
+                 - published["sessions"].notna().sum())
+    print(f"  as_of={published_on} (before the repair) asked again after it: "
+          f"{'identical bytes' if published.to_csv().encode() == republished.to_csv().encode() else 'DIFFERENT'}"
+          f" ({filled} app x date sessions values the repair filled in are not shown as of then)")
 
     # as_of: a number published before a late restatement, reproduced after it
     app = next(iter(Sandbox(seed=args.seed, apps=1).world.apps))

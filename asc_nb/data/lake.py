@@ -12,12 +12,17 @@ instance's rows of one date as one file; a fetch streams segment by segment, eac
 named by its vintage and segment.
 
 Provenance: every file ends in ``app_id`` (string; null when a fetch does not know it),
-``processing_date`` (timestamp[ns]), ``instance_id`` and ``segment_id`` (strings); the vintage
-``(processing_date, instance_id)`` is also in the Parquet footer, so deciding whether rows
-replace what is there reads one footer, never a table.
+``processing_date`` (timestamp[ns], Apple's, unchanged), ``instance_id`` and ``segment_id``
+(strings); the vintage ``(known_on, instance_id)`` is in the Parquet footer, so deciding whether
+rows replace what is there reads one footer, never a table. ``known_on`` is the vintage's rank:
+the day its rows became known -- Apple's processing date for an ONGOING instance (and for every
+``fetch(to=)`` piece), the day the store first saw a ONE_TIME_SNAPSHOT's instance (a snapshot's
+instances carry old processing dates because they hold history; ranked by those they would lose to
+early vintages and show up in ``as_of`` reads of days before the snapshot existed). Footers written
+before the rank existed say ``processing_date``; they are read as the rank.
 
 The rule (:meth:`Tree.commit`): per (report, granularity, date, key) the greatest vintage wins,
-whatever order the vintages arrive in; equal processing dates are settled by instance id. An
+whatever order the vintages arrive in; equal ranks are settled by instance id. An
 older vintage arriving later is not written into the tree. With a ``history`` directory (the
 Store's) a superseded or late vintage is *kept* there, beside the tree and outside the glob
 DuckDB/Dask read, so ``as_of`` reads can see it; without one (``fetch(to=)``) it is deleted.
@@ -61,7 +66,8 @@ except ImportError:  # pragma: no cover - Windows
 __all__ = ["NULL_PARTITION", "PROVENANCE", "ParquetLake", "Tree", "Vintage", "WriteResult", "encode", "file_vintage",
            "provenance", "split_days"]
 
-#: (processing_date ISO 'YYYY-MM-DD', instance_id); compares as a tuple
+#: (known_on ISO 'YYYY-MM-DD', instance_id); compares as a tuple. ``known_on`` is the rank (the day the rows
+#: became known: Apple's processing date for ONGOING, the day a ONE_TIME_SNAPSHOT's instance was first seen)
 Vintage = tuple[str, str]
 #: provenance columns every vintage'd file carries after the report's own columns
 PROVENANCE = ("app_id", "processing_date", "instance_id", "segment_id")
@@ -161,12 +167,17 @@ def file_vintage(path: Path) -> Vintage | None:
     raw = meta.get(VINTAGE_KEY)
     if raw is not None:
         info = json.loads(raw)
-        return (info["processing_date"], info["instance_id"])
+        return (_rank(info), info["instance_id"])
     m = _PIECE.match(path.name)
     if m:  # written by asc-nb before the footer: the name says it
         s = m["pd"]
         return (f"{s[:4]}-{s[4:6]}-{s[6:]}", m["inst"])
     return ("", "")
+
+
+def _rank(info: dict[str, str]) -> str:
+    """The rank a footer records (``known_on``; footers from before the rank say ``processing_date``)."""
+    return info["known_on"] if "known_on" in info else info["processing_date"]
 
 
 def file_key(name: str) -> str | None:
@@ -260,7 +271,7 @@ class Tree:
         key = token(key)
         directory = self.partition_dir(report, granularity, day)
         name = f"{key}.parquet" if piece is None else piece_name(key, vintage, piece)
-        meta = {VINTAGE_KEY: json.dumps({"processing_date": vintage[0], "instance_id": vintage[1]}).encode()}
+        meta = {VINTAGE_KEY: json.dumps({"known_on": vintage[0], "instance_id": vintage[1]}).encode()}
         rows = table.num_rows
         with self._lock(f"{report}/{granularity}/{day}/{key}"):
             if keep_all:
@@ -392,7 +403,7 @@ class ParquetLake(Tree):
 
         wanted = None if apps is None else {token(a) for a in apps}
         files = self._candidates(report, granularity, wanted, start, end, history=as_of is not None)
-        if as_of is not None:  # per (day, app) the newest vintage processed on or before as_of
+        if as_of is not None:  # per (day, app) the newest vintage known on or before as_of
             best: dict[tuple[str, str], tuple[Vintage, list[Path]]] = {}
             for day, key, f, _ in files:
                 v = file_vintage(f) or ("", "")
@@ -421,7 +432,7 @@ class ParquetLake(Tree):
         for day, key, f, current in self._candidates(report, granularity, None, None, None, history=True):
             meta = pq.read_metadata(f)
             raw = (meta.metadata or {}).get(VINTAGE_KEY)
-            v = (json.loads(raw)["processing_date"], json.loads(raw)["instance_id"]) if raw else file_vintage(f)
+            v = (_rank(json.loads(raw)), json.loads(raw)["instance_id"]) if raw else file_vintage(f)
             rows.append({"app_id": key, "date": day, "processing_date": v[0] or None, "instance_id": v[1] or None,
                          "rows": meta.num_rows, "current": current})
         frame = pd.DataFrame(rows, columns=["app_id", "date", "processing_date", "instance_id", "rows", "current"])

@@ -12,6 +12,14 @@ to it only through this protocol, so a new destination is one module:
 
 A worker rebuilds the destination from its picklable :meth:`Destination.spec` with
 :func:`open_destination`.
+
+A :data:`Vintage` is ``(known_on ISO 'YYYY-MM-DD', instance_id)`` and compares as a tuple. ``known_on``
+is its rank, the day its rows became known: Apple's processing date for an ONGOING instance, the
+day the store first saw the instance for a ONE_TIME_SNAPSHOT (whose instances carry old processing
+dates because they hold history). A destination never needs to know which: it ranks, keeps and
+reads ``as_of`` by ``vintage[0]``, records it where the protocol says ``processing_date`` (the
+footer, ``vintages()``'s ``processing_date`` column, ``WriteResult.replaced``), and stores the rows'
+own ``processing_date`` column (Apple's) unchanged. ``Store.vintages`` shows both.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ class Destination(Protocol):
 
     def write_partition(self, report: str, granularity: str, day: str, app_id: str, table: pa.Table,
                         vintage: Vintage) -> WriteResult:
-        """Commit one partition atomically; the latest vintage wins, a superseded one is kept (not current)."""
+        """Commit one partition atomically; the greatest vintage (rank, then id) wins, a superseded one is kept."""
         ...
 
     def stored(self) -> dict[tuple[str, str], dict[str, int]]:
@@ -53,11 +61,11 @@ class Destination(Protocol):
 
     def read(self, report: str, granularity: str, *, apps: Sequence[str] | None = None, start: str | None = None,
              end: str | None = None, as_of: str | None = None) -> pa.Table:
-        """Current rows (or, with ``as_of``, per (app, date) the newest vintage processed on or before it)."""
+        """Current rows (or, with ``as_of``, per (app, date) the newest vintage whose rank is on or before it)."""
         ...
 
     def vintages(self, report: str, granularity: str) -> pd.DataFrame:
-        """Every vintage seen: app_id, date, processing_date, instance_id, rows, current."""
+        """Every vintage seen: app_id, date, processing_date (the vintage's rank), instance_id, rows, current."""
         ...
 
     def reports(self) -> list[tuple[str, str]]:

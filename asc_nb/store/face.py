@@ -2,7 +2,8 @@
 
 Apple deletes report instances 35 days after making them and restates earlier dates in later
 ones. A store keeps every date it ever saw, with Apple's rule applied once, at write time:
-per (app, report, granularity, date) the rows of the latest processing date win, across
+per (app, report, granularity, date) the rows of the latest known vintage win (``known_on``: the
+processing date of an ONGOING instance, the day the store first saw a ONE_TIME_SNAPSHOT's), across
 requests (an ONGOING and a ONE_TIME_SNAPSHOT request have different report ids, and their
 overlapping dates must not be kept twice). No server: a directory holding
 
@@ -106,8 +107,8 @@ class Store:
 
         Lists only instances the store has not stored (a sync with nothing new makes one API
         call per app × report × granularity and downloads nothing), downloads, verifies,
-        parses and commits each instance atomically, keeping per date the latest processing
-        date across requests. ``backfill=True`` asks for a ONE_TIME_SNAPSHOT (about one per
+        parses and commits each instance atomically, keeping per date the latest known vintage
+        across requests (docs/store.md, "Which vintage wins"). ``backfill=True`` asks for a ONE_TIME_SNAPSHOT (about one per
         app a month) and merges it when Apple has made it; until then its rows say
         ``pending``. ``executor``: a ``concurrent.futures.Executor`` or a
         ``dask.distributed.Client`` running download/verify/parse/write (listings stay here).
@@ -212,8 +213,10 @@ class Store:
         Columns: ``app_id``, ``date``, the report's own columns, then ``processing_date``,
         ``instance_id``, ``segment_id``; sorted by app and date. ``as_of`` (a date): what the
         store knew when Apple's processing date was that day — per app and date the newest
-        vintage processed on or before it (superseded vintages are kept for this); a date after
-        :attr:`reference_day` raises :class:`ConfigError`.
+        vintage known on or before it (superseded vintages are kept for this); a date after
+        :attr:`reference_day` raises :class:`ConfigError`. A vintage is known on its processing date
+        (ONGOING) or on the day the store first saw it (a ONE_TIME_SNAPSHOT's instance, whose processing
+        date is old): ``as_of=D`` is what Apple had published by D, a backfill merged later never changes it.
         """
         from asc_nb import registry
         from asc_nb.data.parse import arrow_to_pandas
@@ -242,21 +245,31 @@ class Store:
         return frame
 
     def vintages(self, report: str, *, granularity: str = "DAILY") -> pd.DataFrame:
-        """Every vintage the store has seen of a report: app_id, date, processing_date, instance_id, rows, current."""
+        """Every vintage the store has seen of a report: app_id, date, processing_date, known_on, instance_id,
+        rows, current.
+
+        ``processing_date`` is Apple's (as in the rows); ``known_on`` is the vintage's rank, the day its rows
+        became known (the processing date of an ONGOING instance, the day the store first saw a
+        ONE_TIME_SNAPSHOT's instance): the greatest wins, and ``read(as_of=D)`` reads those known by D.
+        """
         from asc_nb import registry
 
         with _bad_argument():
             report = registry.canonical(report)
             g = Granularity.parse(granularity, argument="granularity").value
         self._report_name(report, g)
-        return self.destination.vintages(report, g)
+        frame = self.destination.vintages(report, g).rename(columns={"processing_date": "known_on"})
+        apple = {row[0]: row[6] for row in self.state.instances()}
+        pdate = pd.to_datetime(frame["instance_id"].map(lambda i: apple.get(i) if isinstance(i, str) else None))
+        frame.insert(2, "processing_date", pdate.fillna(frame["known_on"]))
+        return frame
 
     def metrics(self, app_ids: str | Sequence[str], metrics: str | Sequence[str], *,
                 by: str | Sequence[str] = ("date",), start: Any = None, end: Any = None,
                 granularity: str = "DAILY", filters: dict[str, Any] | None = None, approx: bool = False,
                 client: SyncClient | None = None, as_of: Any = None) -> pd.DataFrame:
         """``client.metrics`` answered from the lake (see :mod:`asc_nb.metrics`); ``as_of=D`` reads what the
-        store knew when Apple's processing date was D (``read(as_of=)``; no gap is synced then).
+        store knew on D, what Apple had published by then (``read(as_of=)``; no gap is synced then).
 
         With ``client`` and both ``start`` and ``end``, dates of that window the lake lacks are synced
         first, once per identical question; the same question asked again is answered from the lake

@@ -24,6 +24,9 @@ How a date's state is decided (``ref`` = the store's reference day, Apple's "tod
   ``complete_after_days``, or until the usual final restatement is due), else ``final``.
 
 A ONE_TIME_SNAPSHOT's rows are final by definition (Apple makes them once, they are never restated).
+The lake ranks a snapshot's vintage by the day the store first saw it (``known_on``), so a snapshot
+merged after the final ONGOING instance of a date was deleted or empty replaces the early vintage
+left behind: the repair plan asks for one for those dates too (:mod:`asc_nb.store.repair`).
 """
 
 from __future__ import annotations
@@ -240,8 +243,15 @@ def health(store: Store, *, apps: str | Sequence[str] | None = None, reports: st
         if gran != "DAILY":
             lags[(report, gran)] = None
             continue
-        wins = [(d, w, by_id.get(w.instance_id)) for per in current.get((report, gran), {}).values()
-                for d, w in per.items()]
+        wins = []
+        for app, per in current.get((report, gran), {}).items():
+            kept = older.get((report, gran), {}).get(app, {})
+            for d, w in per.items():
+                inst = by_id.get(w.instance_id)
+                if inst is not None and inst.access == AccessType.ONE_TIME_SNAPSHOT.value and d in kept:
+                    w = kept[d]  # a snapshot replaced the ONGOING vintages: learn the lag from the one it replaced
+                    inst = by_id.get(w.instance_id)
+                wins.append((d, w, inst))
         lags[(report, gran)] = _usual_lag(wins, ref, _window(report))
 
     for app, report, gran in sorted(keys):
@@ -313,9 +323,19 @@ def _series(app: str, report: str, gran: str, insts: list[Inst], wins: dict[dt.d
         state, reason, evidence = _judge(day, wins.get(day), placed.get(day, []), ongoing_at, by_id, sref, lag,
                                          window, has_rows, gran, same_pdate)
         before = (older or {}).get(day)
+        replaced = None if before is None else by_id.get(before.instance_id)
+        won_inst = None if wins.get(day) is None else by_id.get(wins[day].instance_id)
+        if (state == "final" and replaced is not None and won_inst is not None
+                and won_inst.access == AccessType.ONE_TIME_SNAPSHOT.value):
+            twins = [i for i in same_pdate.get((replaced.request_id, replaced.pdate), []) if i.id != replaced.id]
+            if twins:  # the snapshot, known later, replaced both: said, so a person can still compare them
+                evidence.extend(_ev([replaced, *twins]))
+                reason += (f"; it replaced the rows of a duplicated instance (processed {replaced.pdate}: "
+                           f"{', '.join(i.id for i in [replaced, *twins])}), kept in history")
         if state == "restated" and before is not None and before.pdate is not None:
-            evidence.append((before.instance_id, before.pdate.isoformat()))
-            reason += f"; the replaced vintage (processed {before.pdate}, {before.rows} rows) is kept for as_of"
+            processed = replaced.pdate if replaced is not None else before.pdate  # Apple's, not the rank
+            evidence.append((before.instance_id, processed.isoformat()))
+            reason += f"; the replaced vintage (processed {processed}, {before.rows} rows) is kept for as_of"
         won = wins.get(day)
         out.append({
             "app_id": app, "report": report, "granularity": gran, "date": day.isoformat(), "state": state,
@@ -338,7 +358,8 @@ def _judge(day: dt.date, won: Won | None, placed: list[Inst], ongoing_at: dict[d
     retention = INSTANCE_RETENTION_DAYS
     if won is not None:
         inst = by_id.get(won.instance_id)
-        pdate = won.pdate.isoformat() if won.pdate else "?"
+        # Apple's processing date (a snapshot's vintage is ranked by when it became known, not by it)
+        pdate = inst.pdate.isoformat() if inst is not None else won.pdate.isoformat() if won.pdate else "?"
         evidence = [(won.instance_id, pdate)]
         if inst is not None:
             twins = [i for i in insts.get((inst.request_id, inst.pdate), []) if i.id != inst.id]
@@ -381,8 +402,11 @@ def _judge(day: dt.date, won: Won | None, placed: list[Inst], ongoing_at: dict[d
         if in_window:
             return "provisional", f"inside the report's completeness window ({window} days); Apple may still " \
                                   "restate it", evidence
-        source = "a ONE_TIME_SNAPSHOT" if snapshot else "the ONGOING request"
-        return "final", f"{won.rows} rows from {source} (instance processed {pdate})", evidence
+        if snapshot:
+            known = won.pdate.isoformat() if won.pdate else "?"
+            return "final", (f"{won.rows} rows from a ONE_TIME_SNAPSHOT (instance processed {pdate}, first seen "
+                             f"{known}: it replaced every vintage known before)"), evidence
+        return "final", f"{won.rows} rows from the ONGOING request (instance processed {pdate})", evidence
     evidence = _ev(placed)
     unstored = [i for i in placed if not i.stored]
     if unstored:

@@ -8,13 +8,14 @@ range of dates, which of these applies:
 * ``resync`` -- an instance is listed but not stored (``expiring``): the next sync downloads it;
 * ``ensure_ongoing`` -- the app has no working ONGOING request (none known, or it went quiet): make
   or restart one, or nothing new ever arrives;
-* ``snapshot`` -- dates with no rows (``missing``/``empty``) that a ONE_TIME_SNAPSHOT holds: ask for
-  one (or merge the one already asked for) and sync the range;
+* ``snapshot`` -- dates with no rows (``missing``/``empty``), or whose stored rows are an early vintage
+  because the instance that should finalise them was deleted or empty, that a ONE_TIME_SNAPSHOT holds:
+  ask for one (or merge the one already asked for) and sync the range. The store ranks a snapshot's
+  vintage by the day it first saw it (``known_on``), so the snapshot's final rows replace an early
+  vintage although their processing date is older;
 * ``wait`` -- a snapshot would help but Apple's one-a-month rule forbids another until a date;
 * ``not_repairable`` -- nothing Apple offers fixes it (and why): a duplicate (Apple does not say
-  which instance is right), a date before the history a snapshot reaches, or a date whose stored
-  rows are an early vintage (a snapshot's instance for it has an earlier processing date, and the
-  store keeps the latest processing date).
+  which instance is right: a person compares them), or a date before the history a snapshot reaches.
 
 :func:`repair` carries the plan out with ``Store.sync`` (the snapshot via ``backfill=True``, only for
 the apps that need one, limited to the dates that need it).
@@ -127,11 +128,16 @@ def repair_plan(store: Store, *, now: Any = None) -> pd.DataFrame:
                                  "has not listed them yet): a sync downloads them before Apple deletes them (35 days "
                                  "after making them)"))
             elif kind == "early_vintage":
-                rows.append(_row("not_repairable", app, report, gran, lo, hi,
-                                 "the stored rows are an early vintage and the instance with the final values is "
-                                 "gone or empty; a ONE_TIME_SNAPSHOT's instance for these dates has an earlier "
-                                 "processing date, and the store keeps the latest processing date, so it would not "
-                                 "replace them"))
+                action, why = snapshot_state[app]
+                early = ("the stored rows are an early vintage and the instance that should carry the final values "
+                         "is gone or empty")
+                if action == "snapshot" and why is None:
+                    why = (f"{early}: a ONE_TIME_SNAPSHOT (Apple allows one per app about every "
+                           f"{SNAPSHOT_COOLDOWN_DAYS} days) holds the final values, and the store ranks it by the day "
+                           "it first sees it, so its rows replace the early ones; ask for one and sync the range")
+                else:
+                    why = f"{early}; " + str(why).replace("no rows for these dates, and ", "")
+                rows.append(_row(action, app, report, gran, lo, hi, str(why)))
             elif kind == "too_old":
                 rows.append(_row("not_repairable", app, report, gran, lo, hi,
                                  f"before {_history_start(report)}, the oldest date Apple's reports (and so a "

@@ -114,6 +114,17 @@ class State:
                 "insert or ignore into instances (instance_id, app_id, report, granularity, request_id, "
                 "access_type, processing_date, first_seen) values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
+    def first_seen(self, instance_ids: Iterable[str]) -> dict[str, str]:
+        """instance id -> the day the store first listed it (the reference day of that listing)."""
+        ids = list(instance_ids)
+        out: dict[str, str] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update((r[0], r[1][:10]) for r in self.db.execute(
+                f"select instance_id, first_seen from instances where instance_id in ({marks})", chunk))
+        return out
+
     def mark_stored(self, instance_id: str, rows: int, types: dict[str, str], report: str, granularity: str) -> None:
         with self.db:
             self.db.execute("update instances set stored = 1, rows = ?, error = null where instance_id = ?",

@@ -93,6 +93,7 @@ class _Task:
     access: str
     request_id: str
     attempts: int = 0
+    known_on: str | None = None
 
 
 @dataclass
@@ -408,8 +409,11 @@ class SyncRun:
                           i.processing_date.isoformat(), ref) for i in keep])
         stored = self.state.stored_ids(i.id for i in keep)
         new = sorted((i for i in keep if i.id not in stored), key=lambda i: (i.processing_date, i.id))
+        seen = self.state.first_seen(i.id for i in new) if access == AccessType.ONE_TIME_SNAPSHOT.value else {}
         for inst in new:
-            self.tasks.append(_Task(row, inst.id, inst.processing_date.isoformat(), access, request_id))
+            pdate = inst.processing_date.isoformat()
+            self.tasks.append(_Task(row, inst.id, pdate, access, request_id,
+                                    known_on=_known_on(pdate, seen.get(inst.id))))
         if access == AccessType.ONE_TIME_SNAPSHOT.value:
             self.snapshot_rows[(row.app_id, row.report, row.granularity)] = (request_id, [i.id for i in keep])
         self._say_pending(row, listed, request_id, access)
@@ -549,7 +553,8 @@ class SyncRun:
         return SyncJob(
             destination=self.destination.spec(), cache_dir=str(self.client.cache_dir), http=http_key,
             app_id=task.row.app_id, report=task.row.report, granularity=task.row.granularity,
-            instance_id=task.instance_id, processing_date=task.processing_date, start=self.start,
+            instance_id=task.instance_id, processing_date=task.processing_date, known_on=task.known_on,
+            start=self.start,
             types=dict(self.types.get(key, {})), documented=self.documented.get(key),
             segments=[job_from(s, instance_id=task.instance_id) for s in segs],
         )
@@ -611,6 +616,15 @@ def _granularity_offered(report: str, granularity: str) -> bool:
     except ReportNotFoundError:
         return True  # unknown to the registry: ask Apple
     return any(g.value == granularity for g in schema.granularities)
+
+
+def _known_on(processing_date: str, first_seen: str | None) -> str:
+    """A vintage's rank: when its rows became known. An ONGOING instance is known on its processing date; a
+    ONE_TIME_SNAPSHOT's instances carry old processing dates (they hold history), so one is ranked by the day
+    the store first saw it (``first_seen``: the listing's reference day), never earlier than its processing date.
+    Ranked by its processing date, a snapshot would lose to the early vintages it should replace, and
+    ``as_of`` would show it on days before it existed."""
+    return max(processing_date, first_seen or processing_date)
 
 
 def _last_covered(processing_date: dt.date, granularity: str) -> str:

@@ -113,7 +113,9 @@ class SyncJob:
     ``destination``: the store destination's ``spec()``; ``http``: a process-local download-client
     key (:func:`register_http`) or ``None``; ``start``: skip rows dated before it (ISO);
     ``types``: {column: arrow type} every file of the report must have; ``documented``: the
-    columns Apple documents (``None``: unknown report); ``segments``: the data layer's ``SegmentJob``s.
+    columns Apple documents (``None``: unknown report); ``segments``: the data layer's ``SegmentJob``s;
+    ``known_on``: the vintage's rank (ISO; ``None``: the processing date) -- a ONE_TIME_SNAPSHOT's
+    instance is ranked by the day the store first saw it, its rows keep Apple's ``processing_date``.
     """
 
     destination: dict[str, str]
@@ -128,6 +130,7 @@ class SyncJob:
     start: str | None = None
     types: dict[str, str] = field(default_factory=dict)
     documented: list[str] | None = None
+    known_on: str | None = None
 
 
 @dataclass
@@ -206,7 +209,7 @@ def run_job(job: SyncJob) -> JobResult:
                            "value": None, "message": f"columns Apple does not document for this report: {extra}"})
     result.types = {n: str(t) for n, t in zip(table.schema.names, table.schema.types, strict=True)
                     if n != "__day" and not pa.types.is_null(t)}
-    vintage = (job.processing_date, job.instance_id)
+    vintage = (job.known_on or job.processing_date, job.instance_id)
     days = sorted(pc.unique(table.column("__day")).to_pylist())
     for d in days:
         part = table.filter(pc.equal(table.column("__day"), d)).drop_columns(["__day"])

@@ -84,7 +84,9 @@ def test_superseded_vintages_are_kept_and_read_as_of(make_client, store):
     assert not after.equals(before)  # restated
 
     vintages = store.vintages(REPORT)
-    assert list(vintages.columns) == ["app_id", "date", "processing_date", "instance_id", "rows", "current"]
+    assert list(vintages.columns) == ["app_id", "date", "processing_date", "known_on", "instance_id", "rows",
+                                      "current"]
+    assert (vintages["known_on"] == vintages["processing_date"]).all()  # ONGOING: known on its processing date
     assert (~vintages["current"]).any()  # superseded vintages are kept
     assert vintages.groupby(["app_id", "date"])["current"].sum().max() == 1  # exactly one current per partition
     # the history is beside the lake: DuckDB over the lake still sees one vintage per date

@@ -92,7 +92,7 @@ class CachedSource:
         self.reference_day = V.reference_day(source)
 
     def metrics(self, app_ids: Any, metrics: Any, *, as_of: Any = None, **kw: Any) -> pd.DataFrame:
-        if as_of is not None:  # what the source knew then: its own metrics (when they take as_of), uncached
+        if as_of is not None:  # what the source knew then: its own metrics, uncached
             return V._core.ask(self.source, app_ids, metrics, as_of=as_of, **kw)
         return M.metrics(self.loader, app_ids, metrics, **kw)
 
@@ -212,9 +212,6 @@ def build(source: Any, app_ids: str | Iterable[str], *, start: Any = None, end: 
             f"{generated:%Y-%m-%d %H:%M} UTC. Each report is final only some days after a date (the registry's "
             f'completeness window): <span class="legend"><span class="provisional">tinted rows</span> and hollow '
             f"points are provisional — Apple may still revise them.</span></div></header>")
-    if as_of is not None and not V._core._takes_as_of(source):
-        head += (f'<p class="meta">as of {ref}: provisional marks are relative to that day; the numbers are the '
-                 "latest the source holds (its metrics take no as_of)</p>")
     sections = [head]
     made: dict[str, Any] = {}
     summary = None

@@ -54,19 +54,31 @@ def view_name(report: str, granularity: str) -> str:
 
 
 
+#: the sync state (what was fetched, issues, the store's origin and format) inside the store directory
+STATE_FILE = "state.sqlite"
+
+
 class Store:
     """A local, append-and-replace history of Analytics Reports (see the module docstring)."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, format: str = "parquet") -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, format: str | None = None) -> None:
+        """``format``: ``"parquet"`` (the default for a new store) or ``"delta"``; left out, an existing store
+        opens in the format it was synced in (so readers — the CLI's check/report/mcp, a notebook — never read
+        an empty Parquet tree beside a Delta store)."""
         self.path = store_dir(path)
         if self.path.exists() and not self.path.is_dir():
             raise ConfigError(f"the store path {str(self.path)!r} is a file: give Store a directory (it is made if "
                               "missing)")
-        self.destination: Destination = open_destination({"format": format, "root": str(self.path)})
-        self.path.mkdir(parents=True, exist_ok=True)
-        (self.path / LAKE).mkdir(exist_ok=True)
         self._state: State | None = None
         self._state_lock = threading.Lock()
+        held = self.state.get_meta("format") if (self.path / STATE_FILE).exists() else None
+        if format is not None and held is not None and format.lower() != held:
+            raise ConfigError(f"the store at {str(self.path)!r} keeps its rows as {held!r}, not {format!r}: open it "
+                              f"with Store(path) or Store(path, format={held!r}), or use another directory")
+        chosen = format or held or "parquet"
+        self.destination: Destination = open_destination({"format": chosen, "root": str(self.path)})
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / LAKE).mkdir(exist_ok=True)
 
     def __repr__(self) -> str:
         return f"<asc_nb.Store {str(self.path)!r}>"
@@ -80,7 +92,7 @@ class Store:
     def state(self) -> State:
         with self._state_lock:
             if self._state is None:
-                self._state = State(self.path / "state.sqlite")
+                self._state = State(self.path / STATE_FILE)
             return self._state
 
     def close(self) -> None:

@@ -74,19 +74,10 @@ def provisional_mask(frame: pd.DataFrame, metrics: Iterable[str], ref: dt.date) 
     return mine.astype(bool)
 
 
-def _takes_as_of(source: Any) -> bool:
-    import inspect
-
-    try:
-        return "as_of" in inspect.signature(source.metrics).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def ask(source: Any, app_ids: Any, metrics: Any, *, as_of: Any = None, **kw: Any) -> pd.DataFrame:
-    """``source.metrics(...)``, passing ``as_of`` on when given and the source's metrics take it (what the
-    store knew when Apple's processing date was ``as_of``); otherwise ``as_of`` only moves the reference day."""
-    if as_of is not None and _takes_as_of(source):
+    """``source.metrics(...)``, passing ``as_of`` on when given: what Apple had published by that day
+    (``client.metrics`` and ``store.metrics`` both take it)."""
+    if as_of is not None:
         kw["as_of"] = day(as_of, "as_of").isoformat()
     return source.metrics(app_ids, metrics, **kw)
 

@@ -213,6 +213,11 @@ def test_a_store_keeps_one_format(make_client, tmp_path):
     asc_nb.Store(tmp_path / "s").sync(client, reports=[REPORT], progress=False)
     with pytest.raises(ConfigError, match="keeps its rows as 'parquet'"):
         asc_nb.Store(tmp_path / "s", format="memory").sync(client, reports=[REPORT], progress=False)
+    # opened without a format, an existing store reads in the one it was synced in (never an empty other tree)
+    asc_nb.Store(tmp_path / "m", format="memory").sync(client, reports=[REPORT], progress=False)
+    assert asc_nb.Store(tmp_path / "m").destination.format == "memory"
+    assert asc_nb.Store(tmp_path / "s").destination.format == "parquet"
+    assert asc_nb.Store(tmp_path / "new").destination.format == "parquet"  # a new store: Parquet by default
 
 
 def test_a_reader_always_sees_exactly_one_vintage_while_vintages_replace_each_other(tmp_path):

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lab lab-dir test lint notebooks bench install clean
+.PHONY: lab lab-dir test lint format notebooks bench install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,7 @@ lab: $(STAMP) lab-dir
 
 test: $(STAMP)
 	$(BIN)/python -m ruff check asc_nb tests benchmarks tools
+	$(BIN)/python -m ruff format --check asc_nb tests benchmarks tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests notebooks \
 		--nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
@@ -51,6 +52,11 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check asc_nb tests benchmarks tools
+	$(BIN)/python -m ruff format --check asc_nb tests benchmarks tools
+
+# apply the formatter (CI checks it with `ruff format --check`)
+format: $(STAMP)
+	$(BIN)/python -m ruff format asc_nb tests benchmarks tools
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -39,9 +39,16 @@ def default_metrics(store: Any) -> list[str]:
     return out
 
 
-def alerts(store: Any, *, metrics: Sequence[str] | None = None, apps: Sequence[str] | None = None,
-           threshold: float = 0.5, baseline_days: int = 14, recent_days: int = 7,
-           min_baseline: int | None = None) -> pd.DataFrame:
+def alerts(
+    store: Any,
+    *,
+    metrics: Sequence[str] | None = None,
+    apps: Sequence[str] | None = None,
+    threshold: float = 0.5,
+    baseline_days: int = 14,
+    recent_days: int = 7,
+    min_baseline: int | None = None,
+) -> pd.DataFrame:
     """Anomalies on the newest ``recent_days`` finalized days of each app and metric.
 
     A day is an anomaly when ``|value / baseline - 1| > threshold``, the baseline being the median
@@ -49,7 +56,9 @@ def alerts(store: Any, *, metrics: Sequence[str] | None = None, apps: Sequence[s
     half). ``df.attrs["skipped"]`` lists metrics that could not be judged, and why.
     """
     if not threshold > 0:
-        raise ConfigError(f"threshold must be a positive fraction (0.5 = a change of half), got {threshold!r}")
+        raise ConfigError(
+            f"threshold must be a positive fraction (0.5 = a change of half), got {threshold!r}"
+        )
     if baseline_days < 2:
         raise ConfigError(f"baseline_days must be at least 2, got {baseline_days!r}")
     if recent_days < 1:
@@ -90,7 +99,7 @@ def alerts(store: Any, *, metrics: Sequence[str] | None = None, apps: Sequence[s
             values = pd.to_numeric(good[metric], errors="coerce").astype("float64")
             good = good.assign(_v=values.to_numpy()).dropna(subset=["_v"])
             for idx in range(max(0, len(good) - recent_days), len(good)):
-                base = good["_v"].iloc[max(0, idx - baseline_days):idx]
+                base = good["_v"].iloc[max(0, idx - baseline_days) : idx]
                 if len(base) < need:
                     continue
                 baseline = float(base.median())
@@ -101,13 +110,23 @@ def alerts(store: Any, *, metrics: Sequence[str] | None = None, apps: Sequence[s
                 if abs(change) > threshold:
                     kind = "drop" if change < 0 else "spike"
                     day = good["date"].iloc[idx]
-                    rows.append({
-                        "app_id": app, "metric": metric, "date": day, "kind": kind, "value": value,
-                        "baseline": baseline, "change": change, "baseline_days": len(base),
-                        "reason": (f"{metric} of app {app} on {day:%Y-%m-%d} was {value:,.0f}, {abs(change):.0%} "
-                                   f"{'below' if change < 0 else 'above'} the median {baseline:,.0f} of the "
-                                   f"{len(base)} finalized days before it (threshold {threshold:.0%})"),
-                    })
+                    rows.append(
+                        {
+                            "app_id": app,
+                            "metric": metric,
+                            "date": day,
+                            "kind": kind,
+                            "value": value,
+                            "baseline": baseline,
+                            "change": change,
+                            "baseline_days": len(base),
+                            "reason": (
+                                f"{metric} of app {app} on {day:%Y-%m-%d} was {value:,.0f}, {abs(change):.0%} "
+                                f"{'below' if change < 0 else 'above'} the median {baseline:,.0f} of the "
+                                f"{len(base)} finalized days before it (threshold {threshold:.0%})"
+                            ),
+                        }
+                    )
     return _frame(rows, skipped)
 
 

@@ -66,9 +66,7 @@ class Credentials:
         key, key_source, file_key_id = _load_private_key(private_key)
         if key_id is None or str(key_id).strip() == "":
             if file_key_id is None:
-                raise ConfigError(
-                    f"Missing key id: pass key_id= (the 10-character Key ID shown in {_WHERE})"
-                )
+                raise ConfigError(f"Missing key id: pass key_id= (the 10-character Key ID shown in {_WHERE})")
             key_id = file_key_id
         key_id = str(key_id).strip()
         if not KEY_ID_RE.match(key_id):
@@ -78,7 +76,9 @@ class Credentials:
             )
         if individual:
             if issuer_id:
-                raise ConfigError("An individual key has no issuer id: pass issuer_id=None with individual=True")
+                raise ConfigError(
+                    "An individual key has no issuer id: pass issuer_id=None with individual=True"
+                )
             issuer_id = None
         else:
             if issuer_id is None or str(issuer_id).strip() == "":
@@ -112,8 +112,11 @@ class Credentials:
         missing = [] if env.key_id else ["ASC_KEY_ID"]
         if not individual and not env.issuer_id:
             missing.append("ASC_ISSUER_ID")
-        given = {"ASC_PRIVATE_KEY_PATH": env.private_key_path, "ASC_PRIVATE_KEY": env.private_key,
-                 "ASC_PRIVATE_KEY_B64": env.private_key_b64}
+        given = {
+            "ASC_PRIVATE_KEY_PATH": env.private_key_path,
+            "ASC_PRIVATE_KEY": env.private_key,
+            "ASC_PRIVATE_KEY_B64": env.private_key_b64,
+        }
         key_vars = [name for name, value in given.items() if value]
         if not key_vars:
             missing.append("ASC_PRIVATE_KEY_PATH (or ASC_PRIVATE_KEY / ASC_PRIVATE_KEY_B64)")
@@ -137,12 +140,15 @@ class Credentials:
             try:
                 key = base64.b64decode(raw, validate=False)
             except (binascii.Error, ValueError):
-                raise ConfigError("ASC_PRIVATE_KEY_B64 is not valid base64: encode the whole .p8 file, "
-                                  "e.g. `base64 -w0 AuthKey_XXXXXXXXXX.p8`") from None
+                raise ConfigError(
+                    "ASC_PRIVATE_KEY_B64 is not valid base64: encode the whole .p8 file, "
+                    "e.g. `base64 -w0 AuthKey_XXXXXXXXXX.p8`"
+                ) from None
             source = "ASC_PRIVATE_KEY_B64"
         try:
-            return cls(env.key_id, None if individual else env.issuer_id, key,
-                       individual=individual, source=source)
+            return cls(
+                env.key_id, None if individual else env.issuer_id, key, individual=individual, source=source
+            )
         except ConfigError as exc:
             raise ConfigError(f"{exc} (from {var})") from None
 
@@ -165,9 +171,11 @@ class Credentials:
 
     def public_key_pem(self) -> str:
         """The public half, PEM — safe to share (servers and tests verify tokens with it)."""
-        return self._key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
+        return (
+            self._key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
 
     def signer(self, **kwargs: Any) -> TokenSigner:
         """A :class:`TokenSigner` for this key."""
@@ -183,7 +191,10 @@ class Credentials:
         if not isinstance(other, Credentials):
             return NotImplemented
         return (self.key_id, self.issuer_id, self.public_key_pem()) == (
-            other.key_id, other.issuer_id, other.public_key_pem())
+            other.key_id,
+            other.issuer_id,
+            other.public_key_pem(),
+        )
 
     def __hash__(self) -> int:
         return hash((self.key_id, self.issuer_id))
@@ -225,10 +236,14 @@ def _load_private_key(value: Any) -> tuple[ec.EllipticCurvePrivateKey, str, str 
                     "file you downloaded (Apple lets you download it only once)"
                 ) from None
             except IsADirectoryError:
-                raise ConfigError(f"Private key path is a directory: {path} — point at the .p8 file itself") from None
+                raise ConfigError(
+                    f"Private key path is a directory: {path} — point at the .p8 file itself"
+                ) from None
             except OSError as exc:
-                raise ConfigError(f"Cannot read private key file {path}: {exc.strerror or exc}; "
-                                  "check the path and its permissions") from None
+                raise ConfigError(
+                    f"Cannot read private key file {path}: {exc.strerror or exc}; "
+                    "check the path and its permissions"
+                ) from None
             source = f"file {path}"
             m = _KEY_FILE_RE.match(path.name)
             if m:
@@ -244,8 +259,10 @@ def _load_private_key(value: Any) -> tuple[ec.EllipticCurvePrivateKey, str, str 
                 "'-----BEGIN PRIVATE KEY-----'"
             )
         if b"ENCRYPTED" in data.split(b"\n", 1)[0]:
-            raise ConfigError(f"The private key ({source}) is encrypted; Apple's .p8 keys are not — "
-                              "use the file as downloaded")
+            raise ConfigError(
+                f"The private key ({source}) is encrypted; Apple's .p8 keys are not — "
+                "use the file as downloaded"
+            )
         try:
             key_obj = serialization.load_pem_private_key(data.strip() + b"\n", password=None)
         except (ValueError, TypeError):
@@ -255,8 +272,9 @@ def _load_private_key(value: Any) -> tuple[ec.EllipticCurvePrivateKey, str, str 
                 "line breaks (in ASC_PRIVATE_KEY write them as \\n) — use the AuthKey_<KEYID>.p8 file as downloaded"
             ) from None
         except Exception:
-            raise ConfigError(f"The private key ({source}) cannot be loaded; use the AuthKey_<KEYID>.p8 file "
-                              "as downloaded") from None
+            raise ConfigError(
+                f"The private key ({source}) cannot be loaded; use the AuthKey_<KEYID>.p8 file as downloaded"
+            ) from None
     if not isinstance(key_obj, ec.EllipticCurvePrivateKey):
         raise ConfigError(
             f"The private key ({source}) is a {type(key_obj).__name__.lstrip('_')}, not an EC P-256 key: "
@@ -346,4 +364,6 @@ class TokenSigner:
         return self._expires_at
 
     def __repr__(self) -> str:
-        return f"TokenSigner(key_id={self.credentials.key_id!r}, lifetime={self.lifetime}, scope={self.scope!r})"
+        return (
+            f"TokenSigner(key_id={self.credentials.key_id!r}, lifetime={self.lifetime}, scope={self.scope!r})"
+        )

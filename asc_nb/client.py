@@ -86,7 +86,9 @@ def _id(value: Any, what: str) -> str:
         raise TypeError(f"{what} must be a string id, got {type(value).__name__}")
     text = str(value).strip()
     if not text or not _ID_RE.match(text):
-        raise ValueError(f"{what} {value!r} is not a valid id (expected letters, digits and '-', e.g. '1476097583')")
+        raise ValueError(
+            f"{what} {value!r} is not a valid id (expected letters, digits and '-', e.g. '1476097583')"
+        )
     return text
 
 
@@ -126,7 +128,9 @@ def _names(value: str | Iterable[str] | None, what: str) -> list[str] | None:
     return [v.strip() for v in items]
 
 
-def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> Path:
+def resolve_cache_dir(
+    cache_dir: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None
+) -> Path:
     """``cache_dir``, else ``ASC_NB_CACHE_DIR``, else the platform's user cache dir (see :func:`asc_nb.config.cache_dir`)."""
     return config.cache_dir(cache_dir, environ)
 
@@ -164,18 +168,26 @@ class Client:
         clock: Callable[[], float] = time.time,
     ) -> None:
         if credentials is None and sandbox is not None:
-            credentials = Credentials(sandbox.key_id, sandbox.issuer_id, sandbox.private_key_pem, source="sandbox")
+            credentials = Credentials(
+                sandbox.key_id, sandbox.issuer_id, sandbox.private_key_pem, source="sandbox"
+            )
         if credentials is None:
             raise ConfigError("Client needs credentials (or sandbox=); asc_nb.connect() finds them for you")
         if not isinstance(credentials, Credentials):
             raise TypeError(f"credentials must be asc_nb.Credentials, got {type(credentials).__name__}")
-        if timeout is not None and not isinstance(timeout, httpx.Timeout) and (
-            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+        if (
+            timeout is not None
+            and not isinstance(timeout, httpx.Timeout)
+            and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0)
         ):
-            raise ConfigError(f"timeout must be a positive number of seconds or an httpx.Timeout, got {timeout!r}")
+            raise ConfigError(
+                f"timeout must be a positive number of seconds or an httpx.Timeout, got {timeout!r}"
+            )
         if base_url is None:  # explicit arguments only: the environment is read by connect() (asc_nb.config)
             base_url = sandbox.api_base_url if sandbox is not None else API_BASE_URL
-        in_process = sandbox is not None and transport is None and base_url.rstrip("/") == sandbox.api_base_url
+        in_process = (
+            sandbox is not None and transport is None and base_url.rstrip("/") == sandbox.api_base_url
+        )
         if in_process:
             assert sandbox is not None
             transport = sandbox.transport()
@@ -187,8 +199,15 @@ class Client:
         self.sandbox = sandbox
         self.signer = TokenSigner(credentials, scope=scope, lifetime=token_lifetime, clock=clock)
         #: the API session (auth, retries, rate limit, paging)
-        self.http = Session(base_url, self.signer, transport=transport, timeout=timeout, retry=retry, sleep=sleep,
-                            pacer=pacer or Pacer(clock=clock))
+        self.http = Session(
+            base_url,
+            self.signer,
+            transport=transport,
+            timeout=timeout,
+            retry=retry,
+            sleep=sleep,
+            pacer=pacer or Pacer(clock=clock),
+        )
         #: plain client for presigned segment URLs: never carries ``Authorization``
         self.downloads = httpx.Client(
             transport=download_transport,
@@ -283,8 +302,14 @@ class Client:
 
     # ------------------------------------------------------------------ apps
 
-    def iter_apps(self, *, name: str | list[str] | None = None, bundle_id: str | list[str] | None = None,
-                  sku: str | list[str] | None = None, ids: str | list[str] | None = None) -> Iterator[App]:
+    def iter_apps(
+        self,
+        *,
+        name: str | list[str] | None = None,
+        bundle_id: str | list[str] | None = None,
+        sku: str | list[str] | None = None,
+        ids: str | list[str] | None = None,
+    ) -> Iterator[App]:
         """Apps, lazily (see :meth:`apps`)."""
         params: dict[str, Any] = App.resource.sparse_fields()
         for key, value in (("name", name), ("bundleId", bundle_id), ("sku", sku), ("id", ids)):
@@ -293,8 +318,14 @@ class Client:
                 params[f"filter[{key}]"] = ",".join(values)
         return self._list(endpoint("apps"), None, params, App)
 
-    def apps(self, *, name: str | list[str] | None = None, bundle_id: str | list[str] | None = None,
-             sku: str | list[str] | None = None, ids: str | list[str] | None = None) -> pd.DataFrame:
+    def apps(
+        self,
+        *,
+        name: str | list[str] | None = None,
+        bundle_id: str | list[str] | None = None,
+        sku: str | list[str] | None = None,
+        ids: str | list[str] | None = None,
+    ) -> pd.DataFrame:
         """All apps of the team (optionally filtered by the server): id, name, bundle_id, sku, primary_locale."""
         return frames.to_frame(App, self.iter_apps(name=name, bundle_id=bundle_id, sku=sku, ids=ids))
 
@@ -305,7 +336,9 @@ class Client:
 
     # ------------------------------------------------------------------ report requests
 
-    def iter_report_requests(self, app_id: str, access_type: AccessType | str | None = None) -> Iterator[ReportRequest]:
+    def iter_report_requests(
+        self, app_id: str, access_type: AccessType | str | None = None
+    ) -> Iterator[ReportRequest]:
         """An app's report requests, lazily (see :meth:`report_requests`)."""
         app_id = _id(app_id, "app id")
         params: dict[str, Any] = {}
@@ -359,8 +392,11 @@ class Client:
                     f"App {app_id} already has {access.value} request {existing.id}; reuse it with "
                     f"client.report_request({existing.id!r})"
                     + (" or client.ensure_ongoing(app_id)" if access is AccessType.ONGOING else "")
-                    + (" (it stopped due to inactivity: delete it to create a new one)"
-                       if existing.stopped_due_to_inactivity else "")
+                    + (
+                        " (it stopped due to inactivity: delete it to create a new one)"
+                        if existing.stopped_due_to_inactivity
+                        else ""
+                    )
                 )
             raise
         except (ServerError, NetworkError) as err:
@@ -371,8 +407,14 @@ class Client:
                 hint = f"Could not check whether a request was created ({check}); list the app's requests"
             else:
                 if existing is not None:
-                    log.warning("POST %s failed (%s) but app %s now has %s request %s; returning it",
-                                ep.path, err, app_id, access.value, existing.id)
+                    log.warning(
+                        "POST %s failed (%s) but app %s now has %s request %s; returning it",
+                        ep.path,
+                        err,
+                        app_id,
+                        access.value,
+                        existing.id,
+                    )
                     return existing
                 hint = "No request was created (checked); it is safe to call again"
             if isinstance(err, ServerError):
@@ -435,8 +477,9 @@ class Client:
 
     # ------------------------------------------------------------------ reports
 
-    def iter_reports(self, request_id: str, category: Category | str | None = None,
-                     name: str | list[str] | None = None) -> Iterator[Report]:
+    def iter_reports(
+        self, request_id: str, category: Category | str | None = None, name: str | list[str] | None = None
+    ) -> Iterator[Report]:
         """A request's reports, lazily (see :meth:`reports`)."""
         request_id = _id(request_id, "request id")
         params: dict[str, Any] = {}
@@ -447,8 +490,9 @@ class Client:
             params["filter[name]"] = ",".join(names)
         return self._list(endpoint("request_reports"), request_id, params, Report)
 
-    def reports(self, request_id: str, category: Category | str | None = None,
-                name: str | list[str] | None = None) -> pd.DataFrame:
+    def reports(
+        self, request_id: str, category: Category | str | None = None, name: str | list[str] | None = None
+    ) -> pd.DataFrame:
         """A request's reports (filtered by the server): id, name, category, request_id."""
         return frames.to_frame(Report, self.iter_reports(request_id, category, name))
 
@@ -458,8 +502,12 @@ class Client:
 
     # ------------------------------------------------------------------ instances
 
-    def iter_instances(self, report_id: str, granularity: Granularity | str | None = None,
-                       processing_date: ProcessingDate = None) -> Iterator[Instance]:
+    def iter_instances(
+        self,
+        report_id: str,
+        granularity: Granularity | str | None = None,
+        processing_date: ProcessingDate = None,
+    ) -> Iterator[Instance]:
         """A report's instances, lazily (see :meth:`instances`)."""
         report_id = _id(report_id, "report id")
         params: dict[str, Any] = {}
@@ -481,8 +529,12 @@ class Client:
         records = self._list(endpoint("report_instances"), report_id, params, Instance)
         return (r for r in records if keep(r))
 
-    def instances(self, report_id: str, granularity: Granularity | str | None = None,
-                  processing_date: ProcessingDate = None) -> pd.DataFrame:
+    def instances(
+        self,
+        report_id: str,
+        granularity: Granularity | str | None = None,
+        processing_date: ProcessingDate = None,
+    ) -> pd.DataFrame:
         """A report's instances: id, granularity, processing_date, report_id.
 
         ``processing_date`` is one date, a list of dates, or an inclusive ``(start, end)``
@@ -514,8 +566,9 @@ class Client:
 
     # ------------------------------------------------------------------ data (asc_nb.data)
 
-    def _transfer(self, cache_dir: str | os.PathLike[str] | None, retries: int,
-                  cancel: threading.Event | None = None) -> Transfer:
+    def _transfer(
+        self, cache_dir: str | os.PathLike[str] | None, retries: int, cancel: threading.Event | None = None
+    ) -> Transfer:
         """What the data layer is handed: the download host's client, the cache, this client's
         retry policy and clock, and a way to renew a segment's URL (the only API call it may need)."""
         if cancel is not None and not isinstance(cancel, threading.Event):
@@ -539,9 +592,15 @@ class Client:
         """An instance's segments as download jobs (one listing; URLs live 5 minutes)."""
         return [job_from(s, instance_id=instance_id) for s in self.iter_segments(instance_id)]
 
-    def download_segment(self, segment: Any, *, cache_dir: str | os.PathLike[str] | None = None, retries: int = 2,
-                         progress: bool | ProgressCallback | None = False,
-                         cancel: threading.Event | None = None) -> Path:
+    def download_segment(
+        self,
+        segment: Any,
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+        retries: int = 2,
+        progress: bool | ProgressCallback | None = False,
+        cancel: threading.Event | None = None,
+    ) -> Path:
         """Download one segment into the verified cache and return its path (gzip, as Apple sent it).
 
         ``segment`` is a :class:`~asc_nb.Segment`, a row of ``client.segments(...)`` or a segment
@@ -556,11 +615,19 @@ class Client:
         finally:
             bar.close()
 
-    def read_instance(self, instance_id: str | Instance, *, processing_date: Any = None,
-                      cache_dir: str | os.PathLike[str] | None = None, workers: int | None = None,
-                      progress: bool | ProgressCallback | None = None, retries: int = 2,
-                      cancel: threading.Event | None = None, report: str | Report | None = None,
-                      errors: str = "raise") -> pd.DataFrame:
+    def read_instance(
+        self,
+        instance_id: str | Instance,
+        *,
+        processing_date: Any = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        workers: int | None = None,
+        progress: bool | ProgressCallback | None = None,
+        retries: int = 2,
+        cancel: threading.Event | None = None,
+        report: str | Report | None = None,
+        errors: str = "raise",
+    ) -> pd.DataFrame:
         """All segments of an instance as one typed DataFrame, with provenance columns.
 
         Takes an id or an :class:`Instance` like every other method (a record's own
@@ -581,12 +648,21 @@ class Client:
             report = report.name
         elif report is None and record is not None and record.report_id:
             report = self.report(record.report_id).name
-        return data_fetch.read_instance(self._transfer(cache_dir, retries, cancel), self._segment_jobs, inst,
-                                        processing_date, workers=workers, progress=progress, report=report,
-                                        errors=errors)
+        return data_fetch.read_instance(
+            self._transfer(cache_dir, retries, cancel),
+            self._segment_jobs,
+            inst,
+            processing_date,
+            workers=workers,
+            progress=progress,
+            report=report,
+            errors=errors,
+        )
 
     def _find_report(self, request_id: str, report_name: str) -> Report:
-        report_name = registry.canonical(report_name)  # case and spaces do not matter (Apple's filter is exact)
+        report_name = registry.canonical(
+            report_name
+        )  # case and spaces do not matter (Apple's filter is exact)
         found = list(self.iter_reports(request_id, name=report_name))
         exact = [r for r in found if r.name == report_name]
         if not exact:
@@ -600,9 +676,16 @@ class Client:
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else f" ({len(names)} reports exist)"
         raise ReportNotFoundError(f"request {request_id} has no report named {report_name!r}{hint}")
 
-    def plan_fetch(self, request: str | ReportRequest, report: str | Report, granularity: Granularity | str = "DAILY",
-                   start: DateLike | None = None, end: DateLike | None = None, *,
-                   settle_days: int | None = None) -> FetchPlan:
+    def plan_fetch(
+        self,
+        request: str | ReportRequest,
+        report: str | Report,
+        granularity: Granularity | str = "DAILY",
+        start: DateLike | None = None,
+        end: DateLike | None = None,
+        *,
+        settle_days: int | None = None,
+    ) -> FetchPlan:
         """What a fetch will read: the report, the date window and the instances holding its rows.
 
         ``start``/``end`` are data dates (the ``Date`` column), inclusive; either may be ``None``.
@@ -624,24 +707,41 @@ class Client:
             record = self._find_report(request_id, report)
         elif isinstance(report, (pd.Series, Mapping)):  # a row of client.reports(...): the record's data
             name, category = report.get("name"), report.get("category")
-            record = Report(id=_id(report.get("id"), "report id"), name=None if pd.isna(name) else str(name),
-                            category=Category(category) if category in Category._value2member_map_ else None,
-                            request_id=request_id)
+            record = Report(
+                id=_id(report.get("id"), "report id"),
+                name=None if pd.isna(name) else str(name),
+                category=Category(category) if category in Category._value2member_map_ else None,
+                request_id=request_id,
+            )
         else:
-            raise TypeError(f"report must be a report name, a Report record or a row of client.reports(), "
-                            f"got {type(report).__name__}")
+            raise TypeError(
+                f"report must be a report name, a Report record or a row of client.reports(), "
+                f"got {type(report).__name__}"
+            )
         lag = SETTLE_DAYS[g] if settle_days is None else int(settle_days)
         window = (first, None if last is None else last + timedelta(days=lag))
         found = list(self.iter_instances(record.id, g, processing_date=window if (first or last) else None))
         found.sort(key=lambda i: (i.processing_date or date.min, i.id))
         return FetchPlan(request_id, record, g, first, last, frames.to_frame(Instance, found), lag)
 
-    def fetch(self, plan: FetchPlan | str | ReportRequest, report: str | Report | None = None,
-              granularity: Granularity | str = "DAILY", start: DateLike | None = None, end: DateLike | None = None,
-              vintages: bool = False, to: str | os.PathLike[str] | None = None,
-              progress: bool | ProgressCallback | None = None, *, cancel: threading.Event | None = None,
-              workers: int | None = None, cache_dir: str | os.PathLike[str] | None = None,
-              settle_days: int | None = None, retries: int = 2, errors: str = "raise") -> pd.DataFrame | Path:
+    def fetch(
+        self,
+        plan: FetchPlan | str | ReportRequest,
+        report: str | Report | None = None,
+        granularity: Granularity | str = "DAILY",
+        start: DateLike | None = None,
+        end: DateLike | None = None,
+        vintages: bool = False,
+        to: str | os.PathLike[str] | None = None,
+        progress: bool | ProgressCallback | None = None,
+        *,
+        cancel: threading.Event | None = None,
+        workers: int | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        settle_days: int | None = None,
+        retries: int = 2,
+        errors: str = "raise",
+    ) -> pd.DataFrame | Path:
         """A report's rows for ``Date`` in [start, end]: every segment, verified, latest vintage.
 
         ``client.fetch(plan)`` runs a :meth:`plan_fetch` plan (only segment listings and downloads
@@ -669,11 +769,19 @@ class Client:
         """
         check_errors(errors)
         if to is not None and Path(to).exists() and not Path(to).is_dir():
-            raise ValueError(f"to={str(to)!r} is a file: give fetch a directory to write Parquet partitions into")
+            raise ValueError(
+                f"to={str(to)!r} is a file: give fetch a directory to write Parquet partitions into"
+            )
         if isinstance(plan, FetchPlan):
-            if report is not None or settle_days is not None or (granularity, start, end) != ("DAILY", None, None):
-                raise TypeError("fetch(plan) takes the report, granularity, dates and settle_days from the plan; "
-                                "pass them to plan_fetch instead")
+            if (
+                report is not None
+                or settle_days is not None
+                or (granularity, start, end) != ("DAILY", None, None)
+            ):
+                raise TypeError(
+                    "fetch(plan) takes the report, granularity, dates and settle_days from the plan; "
+                    "pass them to plan_fetch instead"
+                )
         else:
             if report is None:
                 raise TypeError("fetch() needs a plan from plan_fetch, or a request and a report name")
@@ -684,22 +792,48 @@ class Client:
                     iso_date(value, what)
             plan = self.plan_fetch(request_id, report, granularity, start, end, settle_days=settle_days)
         transfer_ = self._transfer(cache_dir, retries, cancel)
-        jobs = [InstanceJob(str(i), None if pd.isna(d) else d.date())
-                for i, d in zip(plan.instances["id"], plan.instances["processing_date"], strict=True)]
+        jobs = [
+            InstanceJob(str(i), None if pd.isna(d) else d.date())
+            for i, d in zip(plan.instances["id"], plan.instances["processing_date"], strict=True)
+        ]
         rep = plan.report
-        meta = {"report": rep.name, "report_id": rep.id, "request_id": plan.request_id,
-                "granularity": plan.granularity.value, "start": plan.start, "end": plan.end}
-        common = dict(granularity=plan.granularity, start=plan.start, end=plan.end, meta=meta, vintages=vintages,
-                      progress=progress, workers=workers, errors=errors)
+        meta = {
+            "report": rep.name,
+            "report_id": rep.id,
+            "request_id": plan.request_id,
+            "granularity": plan.granularity.value,
+            "start": plan.start,
+            "end": plan.end,
+        }
+        common = dict(
+            granularity=plan.granularity,
+            start=plan.start,
+            end=plan.end,
+            meta=meta,
+            vintages=vintages,
+            progress=progress,
+            workers=workers,
+            errors=errors,
+        )
         if to is not None:
             data_fetch.fetch_parquet(transfer_, self._segment_jobs, jobs, Path(to), **common)
             return Path(to)
         return data_fetch.fetch_frame(transfer_, self._segment_jobs, jobs, **common)
 
-    def metrics(self, app_ids: str | Iterable[str], metrics: str | Iterable[str], *,
-                by: str | Iterable[str] = ("date",), start: Any = None, end: Any = None,
-                granularity: Granularity | str = "DAILY", filters: Mapping[str, Any] | None = None,
-                approx: bool = False, progress: Any = False, as_of: Any = None) -> pd.DataFrame:
+    def metrics(
+        self,
+        app_ids: str | Iterable[str],
+        metrics: str | Iterable[str],
+        *,
+        by: str | Iterable[str] = ("date",),
+        start: Any = None,
+        end: Any = None,
+        granularity: Granularity | str = "DAILY",
+        filters: Mapping[str, Any] | None = None,
+        approx: bool = False,
+        progress: Any = False,
+        as_of: Any = None,
+    ) -> pd.DataFrame:
         """App Analytics metrics (``asc_nb.metric_catalog()``) as a tidy frame: one row per group.
 
         Loads only the reports the metrics need, once each (see :mod:`asc_nb.metrics` for the rules:
@@ -710,8 +844,18 @@ class Client:
         from . import metrics as _metrics
 
         loader = _metrics.ClientLoader(self, progress=progress, as_of=as_of)
-        return _metrics.metrics(loader, app_ids, metrics, by=by, start=start, end=end, granularity=granularity,
-                                filters=filters, approx=approx, as_of=loader.as_of)
+        return _metrics.metrics(
+            loader,
+            app_ids,
+            metrics,
+            by=by,
+            start=start,
+            end=end,
+            granularity=granularity,
+            filters=filters,
+            approx=approx,
+            as_of=loader.as_of,
+        )
 
 
 @dataclass(frozen=True)
@@ -732,6 +876,8 @@ class FetchPlan:
     settle_days: int = 0
 
     def __repr__(self) -> str:
-        return (f"FetchPlan(request_id={self.request_id!r}, report={self.report.name!r}, "
-                f"granularity={self.granularity.value!r}, start={self.start}, end={self.end}, "
-                f"instances={len(self.instances)})")
+        return (
+            f"FetchPlan(request_id={self.request_id!r}, report={self.report.name!r}, "
+            f"granularity={self.granularity.value!r}, start={self.start}, end={self.end}, "
+            f"instances={len(self.instances)})"
+        )

@@ -27,7 +27,13 @@ from pathlib import Path
 __all__ = ["CREDENTIAL_VARS", "Environment", "cache_dir", "read", "store_dir"]
 
 #: the variables that hold (part of) a key: any of them set means "use Apple", never the sandbox
-CREDENTIAL_VARS = ("ASC_KEY_ID", "ASC_ISSUER_ID", "ASC_PRIVATE_KEY_PATH", "ASC_PRIVATE_KEY", "ASC_PRIVATE_KEY_B64")
+CREDENTIAL_VARS = (
+    "ASC_KEY_ID",
+    "ASC_ISSUER_ID",
+    "ASC_PRIVATE_KEY_PATH",
+    "ASC_PRIVATE_KEY",
+    "ASC_PRIVATE_KEY_B64",
+)
 _OFF = frozenset({"0", "false", "no", "off"})
 
 
@@ -48,7 +54,9 @@ class Environment:
     @property
     def has_credentials(self) -> bool:
         """Any credential variable is set (then it must be complete: no silent fall-back to the sandbox)."""
-        return any((self.key_id, self.issuer_id, self.private_key_path, self.private_key, self.private_key_b64))
+        return any(
+            (self.key_id, self.issuer_id, self.private_key_path, self.private_key, self.private_key_b64)
+        )
 
     @property
     def progress_off(self) -> bool:
@@ -75,7 +83,9 @@ def read(environ: Mapping[str, str] | None = None) -> Environment:
     )
 
 
-def cache_dir(explicit: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Path:
+def cache_dir(
+    explicit: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Path:
     """``explicit``, else ``ASC_NB_CACHE_DIR``, else the platform's per-user cache directory for asc-nb."""
     if explicit is not None:
         return Path(explicit).expanduser()
@@ -87,7 +97,9 @@ def cache_dir(explicit: str | os.PathLike[str] | None = None, environ: Mapping[s
     return Path(platformdirs.user_cache_dir("asc-nb", appauthor=False))
 
 
-def store_dir(explicit: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Path:
+def store_dir(
+    explicit: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Path:
     """``explicit``, else ``ASC_NB_STORE``, else ``<platform user data dir>/asc-nb/store`` (see :class:`asc_nb.Store`)."""
     if explicit is not None:
         return Path(explicit).expanduser()

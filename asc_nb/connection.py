@@ -45,10 +45,12 @@ class _Notice:
         import html
 
         # no symbol glyph (U+24D8 and friends): fonts without it draw an empty box; an accent border marks it
-        return ('<div class="asc-nb-notice" style="color: var(--jp-ui-font-color2, #666); '
-                'font-size: var(--jp-ui-font-size1, 12px); padding: 2px 8px; '
-                'border-left: 3px solid var(--jp-brand-color1, #1976d2);">'
-                f"{html.escape(SANDBOX_NOTICE)}</div>")
+        return (
+            '<div class="asc-nb-notice" style="color: var(--jp-ui-font-color2, #666); '
+            "font-size: var(--jp-ui-font-size1, 12px); padding: 2px 8px; "
+            'border-left: 3px solid var(--jp-brand-color1, #1976d2);">'
+            f"{html.escape(SANDBOX_NOTICE)}</div>"
+        )
 
 
 def _in_kernel() -> bool:
@@ -106,7 +108,9 @@ def connect(
         raise ConfigError("Pass either credentials= or key_id/issuer_id/private_key, not both")
     if credentials is None and any(v is not None for v in (key_id, issuer_id, private_key)):
         if private_key is None:
-            raise ConfigError("private_key= is required with key_id/issuer_id (PEM text or a path to the .p8 file)")
+            raise ConfigError(
+                "private_key= is required with key_id/issuer_id (PEM text or a path to the .p8 file)"
+            )
         credentials = Credentials(key_id, issuer_id, private_key, individual=individual, source="arguments")
     if credentials is None and sandbox is None:
         if env.has_credentials:
@@ -123,5 +127,11 @@ def connect(
             _announce_sandbox()
     if base_url is None and sandbox is None:
         base_url = API_BASE_URL
-    return Client(credentials, sandbox=sandbox, base_url=base_url, cache_dir=cache_dir, transport=transport,
-                  **client_options)
+    return Client(
+        credentials,
+        sandbox=sandbox,
+        base_url=base_url,
+        cache_dir=cache_dir,
+        transport=transport,
+        **client_options,
+    )

@@ -82,8 +82,9 @@ class ChecksumError(ASCError):
 class NetworkError(ASCError):
     """The server could not be reached (after retries); the httpx error is the ``__cause__``."""
 
-    def __init__(self, message: str, *, method: str | None = None, path: str | None = None,
-                 attempts: int = 1) -> None:
+    def __init__(
+        self, message: str, *, method: str | None = None, path: str | None = None, attempts: int = 1
+    ) -> None:
         super().__init__(message)
         self.method = method
         self.path = path
@@ -104,9 +105,17 @@ class SegmentFormatError(ASCError, ValueError):
     The message names what is known of report, instance, segment, line, column and value, and what to do.
     """
 
-    def __init__(self, message: str, *, report: str | None = None, instance_id: str | None = None,
-                 segment_id: str | None = None, line: int | None = None, column: str | None = None,
-                 value: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        report: str | None = None,
+        instance_id: str | None = None,
+        segment_id: str | None = None,
+        line: int | None = None,
+        column: str | None = None,
+        value: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.report = report
         self.instance_id = instance_id
@@ -295,8 +304,10 @@ class BadRequestError(APIError):
 class AuthenticationError(APIError):
     """401: the token was missing, malformed, expired or signed with an unknown key."""
 
-    hint = ("Check ASC_KEY_ID / ASC_ISSUER_ID and that the .p8 key belongs to them and was not revoked; "
-            "also check this machine's clock")
+    hint = (
+        "Check ASC_KEY_ID / ASC_ISSUER_ID and that the .p8 key belongs to them and was not revoked; "
+        "also check this machine's clock"
+    )
 
 
 class ForbiddenError(APIError):
@@ -351,7 +362,10 @@ _BY_STATUS: dict[int, type[APIError]] = {
 #: conflict with an existing resource. An unknown code (or none) falls back to the status; a 5xx is always a
 #: :class:`ServerError` (the failure is on Apple's side and the retry policy keys off it).
 CODE_CLASSES: tuple[tuple[str, type[APIError]], ...] = (
-    ("ENTITY_ERROR", UnprocessableError),  # the request entity (body) is invalid: .ATTRIBUTE.*, .RELATIONSHIP.*
+    (
+        "ENTITY_ERROR",
+        UnprocessableError,
+    ),  # the request entity (body) is invalid: .ATTRIBUTE.*, .RELATIONSHIP.*
     ("ENTITY_UNPROCESSABLE", UnprocessableError),  # the body is not JSON / not the expected document
     ("ENTITY_INVALID", UnprocessableError),  # "JSON processing failed" (reported with 400)
     ("PARAMETER_ERROR", BadRequestError),  # .INVALID, .ILLEGAL, .REQUIRED: a query parameter

@@ -49,8 +49,16 @@ _BY_NAME: dict[str, type[Record]] = {}
 for _cls in SCHEMAS:
     _BY_NAME[_cls.__name__.lower()] = _cls
     _BY_NAME[_cls.resource.type] = _cls
-_BY_NAME.update({"apps": App, "report_requests": ReportRequest, "requests": ReportRequest, "reports": Report,
-                 "instances": Instance, "segments": Segment})
+_BY_NAME.update(
+    {
+        "apps": App,
+        "report_requests": ReportRequest,
+        "requests": ReportRequest,
+        "reports": Report,
+        "instances": Instance,
+        "segments": Segment,
+    }
+)
 
 
 def _record_class(kind: type[Record] | str) -> type[Record]:
@@ -59,7 +67,9 @@ def _record_class(kind: type[Record] | str) -> type[Record]:
     try:
         return _BY_NAME[str(kind)]
     except KeyError:
-        raise KeyError(f"no frame schema for {kind!r}; known: {', '.join(c.__name__ for c in SCHEMAS)}") from None
+        raise KeyError(
+            f"no frame schema for {kind!r}; known: {', '.join(c.__name__ for c in SCHEMAS)}"
+        ) from None
 
 
 def schema(kind: type[Record] | str) -> dict[str, Any]:

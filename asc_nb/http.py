@@ -43,7 +43,13 @@ from .errors import (
 )
 
 __all__ = [
-    "Session", "RateLimit", "RetryPolicy", "Pacer", "from_response", "parse_rate_limit", "parse_retry_after",
+    "Session",
+    "RateLimit",
+    "RetryPolicy",
+    "Pacer",
+    "from_response",
+    "parse_rate_limit",
+    "parse_retry_after",
     "is_loopback",
 ]
 
@@ -380,7 +386,12 @@ class Session:
         if delay <= 0:
             return
         if delay > self.pacer.max_wait:
-            log.info("%s %s: hourly budget spent; a %.0fs wait is over max_wait, sending anyway", method, url.path, delay)
+            log.info(
+                "%s %s: hourly budget spent; a %.0fs wait is over max_wait, sending anyway",
+                method,
+                url.path,
+                delay,
+            )
             return
         log.warning("hourly API budget spent: waiting %.0fs before %s %s", delay, method, url.path)
         self.pacer.waited += delay
@@ -415,7 +426,9 @@ class Session:
             except httpx.TransportError as exc:
                 if retryable and attempt <= self.retry.max_retries:
                     delay = self.retry.backoff(attempt, self.random)
-                    log.info("%s %s: %s; retry %d in %.2fs", method, url.path, type(exc).__name__, attempt, delay)
+                    log.info(
+                        "%s %s: %s; retry %d in %.2fs", method, url.path, type(exc).__name__, attempt, delay
+                    )
                     self.retries += 1
                     self._wait("backoff", delay)
                     continue
@@ -423,7 +436,9 @@ class Session:
                     f"{type(exc).__name__} talking to {url.host} ({method} {url.path})"
                     + (f" after {attempt} attempts" if attempt > 1 else "")
                     + (": not retried, a POST may have reached the server" if method == "POST" else ""),
-                    method=method, path=url.path, attempts=attempt,
+                    method=method,
+                    path=url.path,
+                    attempts=attempt,
                 ) from exc
             self._note(response)
             status = response.status_code
@@ -477,8 +492,13 @@ class Session:
                 )
             key = str(url)
             if key in seen:
-                raise APIError(200, code="PAGING_LOOP", detail=f"links.next repeats {url.path}?{url.query.decode()}",
-                               method="GET", path=url.path)
+                raise APIError(
+                    200,
+                    code="PAGING_LOOP",
+                    detail=f"links.next repeats {url.path}?{url.query.decode()}",
+                    method="GET",
+                    path=url.path,
+                )
             seen.add(key)
             doc = self.get_json(str(url))
             yield doc
@@ -495,11 +515,12 @@ class Session:
             yield from doc.get("data") or []
 
 
-
 # --------------------------------------------------------------------------- error responses
 
-ADMIN_HINT = ("Only an Admin key may create or delete analytics report requests; "
-              "Sales and Reports or Finance keys can list and download once a request exists")
+ADMIN_HINT = (
+    "Only an Admin key may create or delete analytics report requests; "
+    "Sales and Reports or Finance keys can list and download once a request exists"
+)
 
 
 def _request_id(response: httpx.Response, first: dict[str, Any]) -> str | None:
@@ -568,7 +589,9 @@ def _s3_errors(text: str) -> list[dict[str, Any]]:
     fields = dict(_S3_FIELD.findall(text[:4096]))
     if "Code" not in fields:
         return []
-    return [{"code": html.unescape(fields["Code"]), "detail": html.unescape(fields.get("Message", "")) or None}]
+    return [
+        {"code": html.unescape(fields["Code"]), "detail": html.unescape(fields.get("Message", "")) or None}
+    ]
 
 
 def _is_text(response: httpx.Response) -> bool:
@@ -582,11 +605,21 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     try:
         doc = response.json()
     except ValueError as exc:
-        raise APIError(response.status_code, code="INVALID_JSON",
-                       detail=f"expected a JSON document, got {response.headers.get('content-type', 'no content-type')}",
-                       method=response.request.method, path=response.request.url.path,
-                       response=response) from exc
+        raise APIError(
+            response.status_code,
+            code="INVALID_JSON",
+            detail=f"expected a JSON document, got {response.headers.get('content-type', 'no content-type')}",
+            method=response.request.method,
+            path=response.request.url.path,
+            response=response,
+        ) from exc
     if not isinstance(doc, dict):
-        raise APIError(response.status_code, code="INVALID_JSON", detail="expected a JSON object",
-                       method=response.request.method, path=response.request.url.path, response=response)
+        raise APIError(
+            response.status_code,
+            code="INVALID_JSON",
+            detail="expected a JSON object",
+            method=response.request.method,
+            path=response.request.url.path,
+            response=response,
+        )
     return doc

@@ -21,8 +21,16 @@ if TYPE_CHECKING:  # pragma: no cover
     import httpx
     import pandas as pd
 
-__all__ = ["Clock", "ClientInfo", "HTTPSession", "MetricsClient", "PanelClient", "RateLimitInfo", "SyncClient",
-           "WidgetClient"]
+__all__ = [
+    "Clock",
+    "ClientInfo",
+    "HTTPSession",
+    "MetricsClient",
+    "PanelClient",
+    "RateLimitInfo",
+    "SyncClient",
+    "WidgetClient",
+]
 
 
 class Clock(Protocol):
@@ -82,11 +90,13 @@ class SyncClient(ClientInfo, Protocol):
 
     def report_request(self, id: str) -> ReportRequest: ...
 
-    def iter_reports(self, request_id: str, category: Category | str | None = None,
-                     name: str | list[str] | None = None) -> Iterator[Report]: ...
+    def iter_reports(
+        self, request_id: str, category: Category | str | None = None, name: str | list[str] | None = None
+    ) -> Iterator[Report]: ...
 
-    def iter_instances(self, report_id: str, granularity: Granularity | str | None = None,
-                       processing_date: Any = None) -> Iterator[Instance]: ...
+    def iter_instances(
+        self, report_id: str, granularity: Granularity | str | None = None, processing_date: Any = None
+    ) -> Iterator[Instance]: ...
 
     def iter_segments(self, instance_id: str) -> Iterator[Segment]: ...
 
@@ -98,12 +108,21 @@ class MetricsClient(ClientInfo, Protocol):
 
     def report_requests(self, app_id: str, access_type: AccessType | str | None = None) -> pd.DataFrame: ...
 
-    def plan_fetch(self, request: Any, report: Any, granularity: Any = "DAILY", start: Any = None,
-                   end: Any = None) -> Any: ...
+    def plan_fetch(
+        self, request: Any, report: Any, granularity: Any = "DAILY", start: Any = None, end: Any = None
+    ) -> Any: ...
 
-    def fetch(self, plan: Any, report: Any = None, granularity: Any = "DAILY", start: Any = None,
-              end: Any = None, vintages: bool = False, to: Any = None,
-              progress: Any = None) -> pd.DataFrame | Path: ...
+    def fetch(
+        self,
+        plan: Any,
+        report: Any = None,
+        granularity: Any = "DAILY",
+        start: Any = None,
+        end: Any = None,
+        vintages: bool = False,
+        to: Any = None,
+        progress: Any = None,
+    ) -> pd.DataFrame | Path: ...
 
 
 @runtime_checkable
@@ -132,13 +151,16 @@ class WidgetClient(PanelClient, MetricsClient, SyncClient, Protocol):
 
     def app(self, id: str) -> App: ...
 
-    def reports(self, request_id: str, category: Category | str | None = None,
-                name: str | list[str] | None = None) -> pd.DataFrame: ...
+    def reports(
+        self, request_id: str, category: Category | str | None = None, name: str | list[str] | None = None
+    ) -> pd.DataFrame: ...
 
     def delete_report_request(self, id: str) -> None: ...
 
-    def instances(self, report_id: str, granularity: Granularity | str | None = None,
-                  processing_date: Any = None) -> pd.DataFrame: ...
+    def instances(
+        self, report_id: str, granularity: Granularity | str | None = None, processing_date: Any = None
+    ) -> pd.DataFrame: ...
 
-    def plan_fetch(self, request: Any, report: Any, granularity: Any = "DAILY", start: Any = None,
-                   end: Any = None) -> Any: ...
+    def plan_fetch(
+        self, request: Any, report: Any, granularity: Any = "DAILY", start: Any = None, end: Any = None
+    ) -> Any: ...

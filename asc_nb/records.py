@@ -22,7 +22,16 @@ from typing import Any, ClassVar, TypeVar
 from .models import APPS, INSTANCES, REPORTS, REQUESTS, SEGMENTS, Attribute, Resource
 from .redact import redact_url
 
-__all__ = ["Record", "App", "ReportRequest", "Report", "Instance", "Segment", "RECORDS", "record_from_resource"]
+__all__ = [
+    "Record",
+    "App",
+    "ReportRequest",
+    "Report",
+    "Instance",
+    "Segment",
+    "RECORDS",
+    "record_from_resource",
+]
 
 
 R = TypeVar("R", bound="Record")
@@ -123,8 +132,10 @@ def _record_class(name: str, resource: Resource, doc: str, namespace: dict[str, 
 
 def _segment_repr(self: Any) -> str:  # the presigned URL is long and short-lived: show its host only
     host = (self.url or "").split("/")[2] if self.url and "://" in self.url else self.url
-    return (f"Segment(id={self.id!r}, checksum={self.checksum!r}, size_in_bytes={self.size_in_bytes!r}, "
-            f"url=<{host}…>, instance_id={self.instance_id!r})")
+    return (
+        f"Segment(id={self.id!r}, checksum={self.checksum!r}, size_in_bytes={self.size_in_bytes!r}, "
+        f"url=<{host}…>, instance_id={self.instance_id!r})"
+    )
 
 
 def _segment_repr_html(self: Any) -> str:  # as in __repr__: the presigned query string is a credential
@@ -133,12 +144,19 @@ def _segment_repr_html(self: Any) -> str:  # as in __repr__: the presigned query
 
 
 App = _record_class("App", APPS, "An app: id, name, bundle_id, sku, primary_locale.")
-ReportRequest = _record_class("ReportRequest", REQUESTS,
-                              "A report request: id, access_type, stopped_due_to_inactivity, app_id.")
+ReportRequest = _record_class(
+    "ReportRequest", REQUESTS, "A report request: id, access_type, stopped_due_to_inactivity, app_id."
+)
 Report = _record_class("Report", REPORTS, "A report of a request: id, name, category, request_id.")
-Instance = _record_class("Instance", INSTANCES, "One generated instance: id, granularity, processing_date, report_id.")
-Segment = _record_class("Segment", SEGMENTS, "One file of an instance: id, checksum, size_in_bytes, url, instance_id.",
-                        {"__repr__": _segment_repr, "_repr_html_": _segment_repr_html})
+Instance = _record_class(
+    "Instance", INSTANCES, "One generated instance: id, granularity, processing_date, report_id."
+)
+Segment = _record_class(
+    "Segment",
+    SEGMENTS,
+    "One file of an instance: id, checksum, size_in_bytes, url, instance_id.",
+    {"__repr__": _segment_repr, "_repr_html_": _segment_repr_html},
+)
 
 
 #: resource type -> record class

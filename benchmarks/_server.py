@@ -29,8 +29,14 @@ def _serve(conn: Any, options: dict[str, Any], nodelay: bool) -> None:
     else:
         sb = Sandbox(**options)
     with sb.serve() as srv:
-        conn.send({"base_url": srv.base_url, "key_id": sb.key_id, "issuer_id": sb.issuer_id,
-                   "private_key_pem": sb.private_key_pem})
+        conn.send(
+            {
+                "base_url": srv.base_url,
+                "key_id": sb.key_id,
+                "issuer_id": sb.issuer_id,
+                "private_key_pem": sb.private_key_pem,
+            }
+        )
         while True:
             msg = conn.recv()
             if msg == "stop":

@@ -37,14 +37,23 @@ def main() -> None:
     ap.add_argument("--segments", type=int, default=200)
     ap.add_argument("--workers", type=int, default=16)
     ap.add_argument("--segment-rows", type=int, default=60)
-    ap.add_argument("--server-nagle", action="store_true",
-                    help="leave Nagle on in the sandbox server (adds ~40 ms per reused-connection request)")
+    ap.add_argument(
+        "--server-nagle",
+        action="store_true",
+        help="leave Nagle on in the sandbox server (adds ~40 ms per reused-connection request)",
+    )
     args = ap.parse_args()
     warnings.simplefilter("ignore", MissingDatesWarning)  # the newest day is not published yet: expected
     tmp = Path(tempfile.mkdtemp(prefix="asc-bench-"))
     try:
-        with sandbox_server(nodelay=not args.server_nagle, seed=11, apps=1, history_days=34, latency=args.latency,
-                            segment_rows=args.segment_rows) as server:
+        with sandbox_server(
+            nodelay=not args.server_nagle,
+            seed=11,
+            apps=1,
+            history_days=34,
+            latency=args.latency,
+            segment_rows=args.segment_rows,
+        ) as server:
             with server.client(cache_dir=tmp / "warm") as c:
                 req = c.ensure_ongoing(c.apps().id[0])
                 rep = c.reports(req.id, name=REPORT).iloc[0]
@@ -54,13 +63,15 @@ def main() -> None:
                     counts.append(len(c.segments(iid)))
                     if sum(counts) >= args.segments:
                         break
-                chosen = inst.iloc[len(inst) - len(counts):]
+                chosen = inst.iloc[len(inst) - len(counts) :]
                 first, last = chosen.processing_date.min().date(), chosen.processing_date.max().date()
                 n_inst, n_seg = len(chosen), sum(counts)
                 # warm the server's segment generation so timings measure the client
                 c.fetch(req.id, REPORT, start=first, end=last, settle_days=0, progress=False)
-            print(f"job: {REPORT}, {n_inst} instances, {n_seg} segments, latency {args.latency * 1000:.0f} ms, "
-                  f"server TCP_NODELAY={'off' if args.server_nagle else 'on'}")
+            print(
+                f"job: {REPORT}, {n_inst} instances, {n_seg} segments, latency {args.latency * 1000:.0f} ms, "
+                f"server TCP_NODELAY={'off' if args.server_nagle else 'on'}"
+            )
 
             cpu_used: dict[str, float] = {}
 
@@ -69,8 +80,9 @@ def main() -> None:
                 with server.client(cache_dir=cache) as c:
                     before = len(server.calls())
                     t, cpu = time.perf_counter(), time.process_time()
-                    df = c.fetch(req.id, REPORT, start=first, end=last, settle_days=0, progress=False,
-                                 workers=workers)
+                    df = c.fetch(
+                        req.id, REPORT, start=first, end=last, settle_days=0, progress=False, workers=workers
+                    )
                     elapsed = time.perf_counter() - t
                     cpu_used[tag] = time.process_time() - cpu
                     calls = server.calls()[before:]
@@ -89,11 +101,15 @@ def main() -> None:
             print(f"  concurrent (workers={args.workers}): {conc:6.2f} s")
             print(f"  serial     (workers=1):  {serial:6.2f} s")
             print(f"  latency-bound ideal:      {ideal:6.2f} s")
-            print(f"  client CPU time of the concurrent run: {cpu_used['concurrent']:.2f} s "
-                  f"(the server, in another process, shares the same cores)")
+            print(
+                f"  client CPU time of the concurrent run: {cpu_used['concurrent']:.2f} s "
+                f"(the server, in another process, shares the same cores)"
+            )
             print(f"speed-up vs serial:          {serial / conc:5.1f}x  (target >= 8x)")
             print(f"time / latency-bound ideal:  {conc / ideal:5.2f}x  (target <= 1.25x)")
-            print(f"API calls per job: {api_calls} vs minimum {minimum} = {api_calls / minimum:.2f} (target 1.00)")
+            print(
+                f"API calls per job: {api_calls} vs minimum {minimum} = {api_calls / minimum:.2f} (target 1.00)"
+            )
 
             # re-run with the cache warm: the same API calls, zero downloads
             with server.client(cache_dir=tmp / "rerun") as c:
@@ -101,9 +117,11 @@ def main() -> None:
                 before = len(server.calls())
                 df2 = c.fetch(req.id, REPORT, start=first, end=last, settle_days=0, progress=False)
                 calls = server.calls()[before:]
-            print(f"re-run with a warm cache: {sum(h == 'api' for _, h, _ in calls)} API calls, "
-                  f"{sum(h == 'download' for _, h, _ in calls)} downloads "
-                  f"(stats: {df2.attrs['stats']['downloaded']} downloaded)")
+            print(
+                f"re-run with a warm cache: {sum(h == 'api' for _, h, _ in calls)} API calls, "
+                f"{sum(h == 'download' for _, h, _ in calls)} downloads "
+                f"(stats: {df2.attrs['stats']['downloaded']} downloaded)"
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -73,13 +73,17 @@ def main() -> None:
         truth.update((f.app_id, f.report, d) for d in f.affected())
         found[f.kind] += all(hits)
     flagged = {key(r) for r in ledger.itertuples() if r.state not in OK}
-    print(f"\nfaulted world: {len(faults)} faults across {len({f.app_id for f in faults})} apps; sync {t_sync:.2f} s "
-          f"({t_sync / base:.2f}x baseline)")
+    print(
+        f"\nfaulted world: {len(faults)} faults across {len({f.app_id for f in faults})} apps; sync {t_sync:.2f} s "
+        f"({t_sync / base:.2f}x baseline)"
+    )
     for kind in total:
         print(f"  {kind:<12} found {found[kind]}/{total[kind]}")
-    print(f"  recall {sum(found.values())}/{len(faults)} = {sum(found.values()) / len(faults):.0%}; "
-          f"flagged dates {len(flagged)}, explained by a fault {len(flagged & truth)}, "
-          f"unexplained (false positives) {len(flagged - truth)}")
+    print(
+        f"  recall {sum(found.values())}/{len(faults)} = {sum(found.values()) / len(faults):.0%}; "
+        f"flagged dates {len(flagged)}, explained by a fault {len(flagged & truth)}, "
+        f"unexplained (false positives) {len(flagged - truth)}"
+    )
     print("  states:", dict(Counter(state.values())))
 
     plan = store.repair_plan()
@@ -99,38 +103,59 @@ def main() -> None:
     t_repair = time.perf_counter() - t0
     after = {key(r): str(r.state) for r in store.health().itertuples()}
     fixed = sum(after.get(d) == "final" for d in repairable)
-    print(f"\nrepair: plan {dict(Counter(plan['action']))}; two repair() runs {t_repair:.2f} s "
-          f"({t_repair / base:.2f}x baseline)")
+    print(
+        f"\nrepair: plan {dict(Counter(plan['action']))}; two repair() runs {t_repair:.2f} s "
+        f"({t_repair / base:.2f}x baseline)"
+    )
     print(f"  repairable dates final afterwards: {fixed}/{len(repairable)}")
     early = plan[(plan["action"] == "snapshot") & plan["reason"].str.contains("early vintage")]
-    print(f"  of which early vintages (the finalising instance deleted or empty) planned as a snapshot: "
-          f"{len(early)} range(s), {sum(len(pd.date_range(r.start, r.end)) for r in early.itertuples())} date(s)")
+    print(
+        f"  of which early vintages (the finalising instance deleted or empty) planned as a snapshot: "
+        f"{len(early)} range(s), {sum(len(pd.date_range(r.start, r.end)) for r in early.itertuples())} date(s)"
+    )
     left = plan[plan["action"] == "not_repairable"]
-    why = Counter("duplicate (Apple does not say which is right: a person compares them)"
-                  if "does not say which" in r else r[:60] for r in left["reason"])
+    why = Counter(
+        "duplicate (Apple does not say which is right: a person compares them)"
+        if "does not say which" in r
+        else r[:60]
+        for r in left["reason"]
+    )
     for reason, n in why.items():
         print(f"  not repairable: {n} range(s): {reason}")
     dup_days = days.get("not_repairable", set())
     replaced = sum(after.get(d) == "final" for d in dup_days)
-    print(f"  not-repairable dates a snapshot merged for other dates replaced (final, the reason names the "
-          f"duplicated instances): {replaced}/{len(dup_days)}")
+    print(
+        f"  not-repairable dates a snapshot merged for other dates replaced (final, the reason names the "
+        f"duplicated instances): {replaced}/{len(dup_days)}"
+    )
     repaired_faults = Counter()
     for f in faults:
         if all(after.get((f.app_id, f.report, d)) in ("final", "restated") for d in f.affected()):
             repaired_faults[f.kind] += 1
-    print("  faults whose every damaged date is final (or, restatements, current) after repair: "
-          + ", ".join(f"{k} {repaired_faults[k]}/{total[k]}" for k in total))
+    print(
+        "  faults whose every damaged date is final (or, restatements, current) after repair: "
+        + ", ".join(f"{k} {repaired_faults[k]}/{total[k]}" for k in total)
+    )
     snap_ids = {r[0] for r in store.state.instances() if r[5] == "ONE_TIME_SNAPSHOT"}
-    by_snapshot = sum(bool(set(store.read(f.report, apps=[f.app_id], start=f.date, end=f.date)["instance_id"])
-                           & snap_ids) for f in faults if f.kind == "restatement")
-    print(f"  restatement faults whose date now holds the snapshot's rows (merged after the restatement, so known "
-          f"later): {by_snapshot}/{total['restatement']}")
+    by_snapshot = sum(
+        bool(set(store.read(f.report, apps=[f.app_id], start=f.date, end=f.date)["instance_id"]) & snap_ids)
+        for f in faults
+        if f.kind == "restatement"
+    )
+    print(
+        f"  restatement faults whose date now holds the snapshot's rows (merged after the restatement, so known "
+        f"later): {by_snapshot}/{total['restatement']}"
+    )
     republished = store.metrics(apps, ["sessions"], **window)
-    filled = int(store.metrics(apps, ["sessions"], **{**window, "as_of": None})["sessions"].notna().sum()
-                 - published["sessions"].notna().sum())
-    print(f"  as_of={published_on} (before the repair) asked again after it: "
-          f"{'identical bytes' if published.to_csv().encode() == republished.to_csv().encode() else 'DIFFERENT'}"
-          f" ({filled} app x date sessions values the repair filled in are not shown as of then)")
+    filled = int(
+        store.metrics(apps, ["sessions"], **{**window, "as_of": None})["sessions"].notna().sum()
+        - published["sessions"].notna().sum()
+    )
+    print(
+        f"  as_of={published_on} (before the repair) asked again after it: "
+        f"{'identical bytes' if published.to_csv().encode() == republished.to_csv().encode() else 'DIFFERENT'}"
+        f" ({filled} app x date sessions values the repair filled in are not shown as of then)"
+    )
 
     # as_of: a number published before a late restatement, reproduced after it
     app = next(iter(Sandbox(seed=args.seed, apps=1).world.apps))
@@ -147,9 +172,11 @@ def main() -> None:
     now = s2.metrics(app, ["sessions"], **{**ask, "as_of": None})
     again = s2.metrics(app, ["sessions"], **ask)
     d = pd.Timestamp("2026-02-24")
-    print(f"\nas_of: sessions on 2026-02-24 published {int(then.loc[then.date == d, 'sessions'].iloc[0]):,}, "
-          f"restated to {int(now.loc[now.date == d, 'sessions'].iloc[0]):,}; as_of={on} afterwards gives "
-          f"{'identical bytes' if then.to_csv().encode() == again.to_csv().encode() else 'DIFFERENT bytes'}")
+    print(
+        f"\nas_of: sessions on 2026-02-24 published {int(then.loc[then.date == d, 'sessions'].iloc[0]):,}, "
+        f"restated to {int(now.loc[now.date == d, 'sessions'].iloc[0]):,}; as_of={on} afterwards gives "
+        f"{'identical bytes' if then.to_csv().encode() == again.to_csv().encode() else 'DIFFERENT bytes'}"
+    )
     for c in (c0, client, c2):
         c.close()
 

@@ -31,8 +31,9 @@ REPORT = "App Sessions Detailed"
 def segment(rows: int) -> bytes:
     app = {"id": "1234567890", "name": "Benchmark App"}
     scale = rows / 500  # ~ (3 dates × ~170 rows) per instance at scale 1
-    segs = instance_segments(0, app, REPORT, "DAILY", "2026-03-05", "ONGOING", data_scale=scale,
-                             segment_rows=rows)
+    segs = instance_segments(
+        0, app, REPORT, "DAILY", "2026-03-05", "ONGOING", data_scale=scale, segment_rows=rows
+    )
     return segs[0]
 
 
@@ -65,11 +66,13 @@ def main() -> None:
         "asc_nb parse_segment (bytes -> typed DataFrame)": lambda: parse_segment(blob, report=REPORT),
         "asc_nb parse_segment, report=None (typed by name)": lambda: parse_segment(blob),
         "pandas.read_csv(sep='\\t', compression='gzip')": lambda: pd.read_csv(
-            io.BytesIO(blob), sep="\t", compression="gzip"),
+            io.BytesIO(blob), sep="\t", compression="gzip"
+        ),
         "decompress, isal": lambda: igzip.decompress(blob),
         "decompress, zlib": lambda: zlib.decompress(blob, wbits=31),
         "bare pyarrow.csv parse of decompressed bytes": lambda: pacsv.read_csv(
-            pa.BufferReader(raw), parse_options=pacsv.ParseOptions(delimiter="\t")),
+            pa.BufferReader(raw), parse_options=pacsv.ParseOptions(delimiter="\t")
+        ),
     }
     times = {k: float("inf") for k in cases}
     for _ in range(args.repeat):  # interleave so machine noise hits every case alike

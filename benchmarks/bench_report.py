@@ -37,8 +37,14 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="asc-bench-report-"))
     try:
         history = (NOW - timedelta(days=2 * args.days + 10)).isoformat()
-        sb = asc_nb.Sandbox(seed=21, apps=1, history_days=30, history_start=history, start=f"{NOW}T09:00:00Z",
-                            rate_limit=1_000_000)
+        sb = asc_nb.Sandbox(
+            seed=21,
+            apps=1,
+            history_days=30,
+            history_start=history,
+            start=f"{NOW}T09:00:00Z",
+            rate_limit=1_000_000,
+        )
         t0 = time.perf_counter()
         with asc_nb.connect(sandbox=sb, cache_dir=tmp / "cache") as client:
             app = str(client.apps()["id"].iloc[0])
@@ -67,8 +73,14 @@ def main() -> None:
             src = CachedSource(store, (prev, end))
             _kpi_section(src, [app], start, end, asc_nb.report.KPIS, {app: app})
             asc_nb.views.funnel(src, app, start=start, end=end, approx=True)
-            asc_nb.views.compare_periods(src, app, ["impressions", "total_downloads", "sessions", "conversion_rate"],
-                                         start=end - timedelta(days=6), end=end, approx=True)
+            asc_nb.views.compare_periods(
+                src,
+                app,
+                ["impressions", "total_downloads", "sessions", "conversion_rate"],
+                start=end - timedelta(days=6),
+                end=end,
+                approx=True,
+            )
             asc_nb.views.territories(src, app, "total_downloads", start=start, end=end)
             asc_nb.views.session_cohorts(src, app, start=start, end=end)
 
@@ -76,12 +88,16 @@ def main() -> None:
         out = tmp / "report.html"
         t_report = best(lambda: asc_nb.report(store, app, out, start=start, end=end))
         store.close()
-        print(f"world: 1 app, {len(REPORTS)} reports, {args.days} days ({start} – {end}) + the previous {args.days} "
-              f"for the KPIs: {rows:,} lake rows (store filled in {fill:.1f} s, not timed below)")
+        print(
+            f"world: 1 app, {len(REPORTS)} reports, {args.days} days ({start} – {end}) + the previous {args.days} "
+            f"for the KPIs: {rows:,} lake rows (store filled in {fill:.1f} s, not timed below)"
+        )
         print(f"baseline store.read of those rows   {t_read:6.2f} s")
         print(f"views' numbers (KPIs + 4 views)     {t_views:6.2f} s   {t_views / t_read:5.1f}× baseline")
-        print(f"asc_nb.report -> {out.stat().st_size / 1e6:.1f} MB HTML     {t_report:6.2f} s   "
-              f"{t_report / t_read:5.1f}× baseline   (best of {args.runs}; target < 10 s)")
+        print(
+            f"asc_nb.report -> {out.stat().st_size / 1e6:.1f} MB HTML     {t_report:6.2f} s   "
+            f"{t_report / t_read:5.1f}× baseline   (best of {args.runs}; target < 10 s)"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -47,8 +47,14 @@ def main() -> None:
     warnings.simplefilter("ignore", MissingDatesWarning)
     tmp = Path(tempfile.mkdtemp(prefix="asc-rss-"))
     try:
-        options = dict(nodelay=True, seed=2, apps=1, history_days=args.history_days,
-                       data_scale=args.scale, segment_rows=args.segment_rows)
+        options = dict(
+            nodelay=True,
+            seed=2,
+            apps=1,
+            history_days=args.history_days,
+            data_scale=args.scale,
+            segment_rows=args.segment_rows,
+        )
         with sandbox_server(**options) as server, server.client(cache_dir=tmp / "cache") as c:
             req = c.ensure_ongoing(c.apps().id[0])
             base = peak_mb()
@@ -67,9 +73,13 @@ def main() -> None:
             f"select count(*), count(distinct date) from read_parquet('{out}/**/*.parquet', hive_partitioning=true)"
         ).fetchone()
         pq = sum(p.stat().st_size for p in Path(out).rglob("*.parquet"))
-        print(f"report: {REPORT}, {len(files)} segments, {gz / 1e6:.0f} MB gzip, {raw / 1e9:.2f} GB uncompressed")
-        print(f"fetch(to=path): {elapsed:.1f} s; Parquet: {rows:,} rows (latest vintage), {dates} dates, "
-              f"{pq / 1e6:.0f} MB")
+        print(
+            f"report: {REPORT}, {len(files)} segments, {gz / 1e6:.0f} MB gzip, {raw / 1e9:.2f} GB uncompressed"
+        )
+        print(
+            f"fetch(to=path): {elapsed:.1f} s; Parquet: {rows:,} rows (latest vintage), {dates} dates, "
+            f"{pq / 1e6:.0f} MB"
+        )
         print(f"peak RSS before fetch: {base:.0f} MB; peak RSS after fetch: {peak:.0f} MB  (target < 500 MB)")
         if raw < 1e9:
             print("WARNING: less than 1 GB uncompressed; raise --scale")

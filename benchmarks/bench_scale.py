@@ -35,8 +35,11 @@ import asc_nb
 
 REPORTS = ("App Sessions Detailed", "App Downloads Detailed", "App Store Discovery and Engagement Detailed")
 #: one additive measure per report, summed by every engine
-MEASURE = {"App Sessions Detailed": "sessions", "App Downloads Detailed": "counts",
-           "App Store Discovery and Engagement Detailed": "counts"}
+MEASURE = {
+    "App Sessions Detailed": "sessions",
+    "App Downloads Detailed": "counts",
+    "App Store Discovery and Engagement Detailed": "counts",
+}
 
 
 def peak_rss_mb() -> float:
@@ -66,8 +69,11 @@ def totals(store: asc_nb.Store, cluster_client) -> dict[str, dict[str, tuple[int
         pol = lazy.select(pl.len().alias("n"), pl.col(m).sum().alias("s")).collect()
         out["polars"][report] = (int(pol["n"][0]), int(pol["s"][0]))
         frame = dd.read_parquet(files, engine="pyarrow", columns=[m], dataset={"partitioning": "hive"})
-        n, s = (dd.compute(frame[m].size, frame[m].sum()) if cluster_client is None
-                else cluster_client.compute([frame[m].size, frame[m].sum()], sync=True))
+        n, s = (
+            dd.compute(frame[m].size, frame[m].sum())
+            if cluster_client is None
+            else cluster_client.compute([frame[m].size, frame[m].sum()], sync=True)
+        )
         out["dask"][report] = (int(n), int(s))
     return out
 
@@ -90,29 +96,47 @@ def main() -> None:
     paths = args.paths.split(",")
     tmp = Path(tempfile.mkdtemp(prefix="asc-bench-scale-"))
     cluster = dask_client = None
-    print(f"world: {args.apps} apps x {len(REPORTS)} Detailed reports, {args.days} days of DAILY history, "
-          f"base data_scale {args.base_scale:g}, {args.tiles} tiles at 1x; format {args.format}; "
-          f"dask: LocalCluster({args.workers} worker processes x 1 thread)")
+    print(
+        f"world: {args.apps} apps x {len(REPORTS)} Detailed reports, {args.days} days of DAILY history, "
+        f"base data_scale {args.base_scale:g}, {args.tiles} tiles at 1x; format {args.format}; "
+        f"dask: LocalCluster({args.workers} worker processes x 1 thread)"
+    )
     print(f"driver peak RSS at start: {peak_rss_mb():.0f} MB")
     results: list[dict] = []
     try:
         if "dask" in paths:
             import distributed
 
-            cluster = distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                                               dashboard_address=None, silence_logs=logging.ERROR)
+            cluster = distributed.LocalCluster(
+                n_workers=args.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
             dask_client = distributed.Client(cluster)
         for f in factors:
             tiles = f * args.tiles
-            with sandbox_server(nodelay=True, seed=7, apps=args.apps, history_days=args.days,
-                                data_scale=args.base_scale, segment_rows=args.segment_rows, tiles=tiles) as server:
+            with sandbox_server(
+                nodelay=True,
+                seed=7,
+                apps=args.apps,
+                history_days=args.days,
+                data_scale=args.base_scale,
+                segment_rows=args.segment_rows,
+                tiles=tiles,
+            ) as server:
                 for path in paths:
                     root = tmp / f"{path}-{f}"
                     store = asc_nb.Store(root / "store", format=args.format)
                     with server.client(cache_dir=root / "cache") as client:
                         t = time.perf_counter()
-                        res = store.sync(client, reports=list(REPORTS), progress=False,
-                                         executor=dask_client if path == "dask" else None)
+                        res = store.sync(
+                            client,
+                            reports=list(REPORTS),
+                            progress=False,
+                            executor=dask_client if path == "dask" else None,
+                        )
                         elapsed = time.perf_counter() - t
                     rss_sync = peak_rss_mb()
                     assert set(res["status"]) == {"ok"}, res[res["status"] != "ok"]
@@ -121,29 +145,47 @@ def main() -> None:
                     assert engines["duckdb"] == engines["polars"] == engines["dask"], engines
                     stored = sum(n for n, _ in read["duckdb"].values())
                     synced = int(res["rows"].sum())
-                    row = {"factor": f, "path": path, "seconds": elapsed, "synced": synced, "stored": stored,
-                           "totals": read["duckdb"], "rss": rss_sync, "rss_read": peak_rss_mb(), "downloads": int(res["downloads"].sum())}
+                    row = {
+                        "factor": f,
+                        "path": path,
+                        "seconds": elapsed,
+                        "synced": synced,
+                        "stored": stored,
+                        "totals": read["duckdb"],
+                        "rss": rss_sync,
+                        "rss_read": peak_rss_mb(),
+                        "downloads": int(res["downloads"].sum()),
+                    }
                     results.append(row)
-                    print(f"  {f:>2}x {path:5s}: {elapsed:7.1f} s  synced {synced:>12,} rows ({synced / elapsed:>9,.0f}"
-                          f" rows/s)  stored {stored:>11,}  {row['downloads']:>5} segments  "
-                          f"driver peak RSS {row['rss']:6.0f} MB after the sync, {row['rss_read']:6.0f} MB after the reads; "
-                          "DuckDB = Polars = Dask: yes", flush=True)
+                    print(
+                        f"  {f:>2}x {path:5s}: {elapsed:7.1f} s  synced {synced:>12,} rows ({synced / elapsed:>9,.0f}"
+                        f" rows/s)  stored {stored:>11,}  {row['downloads']:>5} segments  "
+                        f"driver peak RSS {row['rss']:6.0f} MB after the sync, {row['rss_read']:6.0f} MB after the reads; "
+                        "DuckDB = Polars = Dask: yes",
+                        flush=True,
+                    )
                     store.close()
                     shutil.rmtree(root, ignore_errors=True)
         # the same totals on both paths; exact growth
         base = {r["path"]: r for r in results if r["factor"] == factors[0]}
         for r in results:
-            assert r["totals"] == next(x["totals"] for x in results if x["factor"] == r["factor"]), "paths differ"
+            assert r["totals"] == next(x["totals"] for x in results if x["factor"] == r["factor"]), (
+                "paths differ"
+            )
             b = base[r["path"]]
             k = r["factor"] // factors[0]
             assert r["stored"] == k * b["stored"], (r["stored"], b["stored"], k)
         print("same totals on every path: yes; stored rows grow exactly with the factor: yes")
-        print("\n| factor | path | rows synced | rows stored | seconds | rows/s synced | cost vs 1x | driver peak RSS |")
+        print(
+            "\n| factor | path | rows synced | rows stored | seconds | rows/s synced | cost vs 1x | driver peak RSS |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         for r in results:
             b = base[r["path"]]
-            print(f"| {r['factor']}x | {r['path']} | {r['synced']:,} | {r['stored']:,} | {r['seconds']:.1f} | "
-                  f"{r['synced'] / r['seconds']:,.0f} | {r['seconds'] / b['seconds']:.2f}x | {r['rss']:.0f} MB |")
+            print(
+                f"| {r['factor']}x | {r['path']} | {r['synced']:,} | {r['stored']:,} | {r['seconds']:.1f} | "
+                f"{r['synced'] / r['seconds']:,.0f} | {r['seconds'] / b['seconds']:.2f}x | {r['rss']:.0f} MB |"
+            )
         for f in factors:
             both = {r["path"]: r for r in results if r["factor"] == f}
             if len(both) == 2:

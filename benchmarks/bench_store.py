@@ -30,8 +30,12 @@ from _server import sandbox_server
 import asc_nb
 from asc_nb.errors import MissingDatesWarning
 
-REPORTS = ("App Sessions Standard", "App Downloads Standard", "App Store Discovery and Engagement Standard",
-           "App Store Installation and Deletion Standard")
+REPORTS = (
+    "App Sessions Standard",
+    "App Downloads Standard",
+    "App Store Discovery and Engagement Standard",
+    "App Store Installation and Deletion Standard",
+)
 START = "2026-03-02T09:00:00Z"
 
 
@@ -53,11 +57,19 @@ def main() -> None:
     history_start = (date(2026, 3, 2) - timedelta(days=args.days)).isoformat()
     tmp = Path(tempfile.mkdtemp(prefix="asc-bench-store-"))
     try:
-        with sandbox_server(seed=21, apps=args.apps, history_start=history_start, latency=args.latency,
-                            start=START, rate_limit=args.rate_limit) as server:
+        with sandbox_server(
+            seed=21,
+            apps=args.apps,
+            history_start=history_start,
+            latency=args.latency,
+            start=START,
+            rate_limit=args.rate_limit,
+        ) as server:
             with server.client(cache_dir=tmp / "cache-store") as c:
                 store = asc_nb.Store(tmp / "store")
-                first = store.sync(c, reports=REPORTS, backfill=True, progress=False)  # asks; snapshot pending
+                first = store.sync(
+                    c, reports=REPORTS, backfill=True, progress=False
+                )  # asks; snapshot pending
                 assert set(first["status"]) == {"pending"}, first
                 httpx.post(server.info["base_url"] + "/_sandbox/advance", json={"days": 2}).raise_for_status()
                 n0 = len(server.calls())
@@ -93,17 +105,27 @@ def main() -> None:
 
         lake_bytes = sum(p.stat().st_size for p in store.lake.rglob("*.parquet"))
         files = sum(1 for _ in store.lake.rglob("*.parquet"))
-        print(f"world: {len(apps)} apps × {len(REPORTS)} reports, {args.days} days of DAILY snapshot history, "
-              f"latency {args.latency * 1000:.0f} ms")
-        print(f"store backfill   {t_store:7.1f} s  {store_api:6d} API calls  {store_dl:6d} downloads  "
-              f"{int(result['rows'].sum()):9,d} rows  ({result['new_instances'].sum()} instances, {files} files, "
-              f"{lake_bytes / 1e6:.1f} MB lake)")
-        print(f"12 × fetch       {t_fetch:7.1f} s  {fetch_api:6d} API calls  {fetch_dl:6d} downloads  "
-              f"{fetch_rows:9,d} rows  (snapshot only; frames in memory)")
+        print(
+            f"world: {len(apps)} apps × {len(REPORTS)} reports, {args.days} days of DAILY snapshot history, "
+            f"latency {args.latency * 1000:.0f} ms"
+        )
+        print(
+            f"store backfill   {t_store:7.1f} s  {store_api:6d} API calls  {store_dl:6d} downloads  "
+            f"{int(result['rows'].sum()):9,d} rows  ({result['new_instances'].sum()} instances, {files} files, "
+            f"{lake_bytes / 1e6:.1f} MB lake)"
+        )
+        print(
+            f"12 × fetch       {t_fetch:7.1f} s  {fetch_api:6d} API calls  {fetch_dl:6d} downloads  "
+            f"{fetch_rows:9,d} rows  (snapshot only; frames in memory)"
+        )
         print(f"store / fetch    time {t_store / t_fetch:5.2f}×   API calls {store_api / fetch_api:5.2f}×")
-        print(f"no-op re-sync    {t_noop:7.2f} s  {noop_api:6d} API calls  {noop_dl:6d} downloads  "
-              f"(≤ {len(apps) * len(REPORTS)} allowed: apps × reports × granularities)")
-        print(f"12 × re-fetch    {t_refetch:7.2f} s  {refetch_api:6d} API calls  {refetch_dl:6d} downloads  (warm cache)")
+        print(
+            f"no-op re-sync    {t_noop:7.2f} s  {noop_api:6d} API calls  {noop_dl:6d} downloads  "
+            f"(≤ {len(apps) * len(REPORTS)} allowed: apps × reports × granularities)"
+        )
+        print(
+            f"12 × re-fetch    {t_refetch:7.2f} s  {refetch_api:6d} API calls  {refetch_dl:6d} downloads  (warm cache)"
+        )
         print(f"no-op / re-fetch time {t_noop / t_refetch:6.3f}×   API calls {noop_api / refetch_api:6.4f}×")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

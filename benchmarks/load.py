@@ -72,22 +72,32 @@ def part_server(threads: int, per_thread: int) -> bool:
             segs = c.segments(inst)
             seg = str(segs["id"].iloc[0])
         api = [
-            "/v1/apps?limit=200", f"/v1/apps/{app}", f"/v1/apps/{app}/analyticsReportRequests?limit=200",
-            f"/v1/analyticsReportRequests/{req}", f"/v1/analyticsReportRequests/{req}/reports?limit=200",
+            "/v1/apps?limit=200",
+            f"/v1/apps/{app}",
+            f"/v1/apps/{app}/analyticsReportRequests?limit=200",
+            f"/v1/analyticsReportRequests/{req}",
+            f"/v1/analyticsReportRequests/{req}/reports?limit=200",
             f"/v1/analyticsReportRequests/{req}/reports?filter%5Bname%5D=App%20Sessions%20Standard",
-            f"/v1/analyticsReports/{rep}", f"/v1/analyticsReports/{rep}/instances?limit=200",
+            f"/v1/analyticsReports/{rep}",
+            f"/v1/analyticsReports/{rep}/instances?limit=200",
             f"/v1/analyticsReports/{rep}/instances?filter%5Bgranularity%5D=DAILY&limit=200",
-            f"/v1/analyticsReportInstances/{inst}", f"/v1/analyticsReportInstances/{inst}/segments",
-            f"/v1/analyticsReportSegments/{seg}", f"/v1/analyticsReports/{rep}/relationships/instances?limit=200",
+            f"/v1/analyticsReportInstances/{inst}",
+            f"/v1/analyticsReportInstances/{inst}/segments",
+            f"/v1/analyticsReportSegments/{seg}",
+            f"/v1/analyticsReports/{rep}/relationships/instances?limit=200",
             "/v1/apps/0/analyticsReportRequests",  # a 404 is an answer too: it must be the same every time
         ]
         urls = [handle.base_url + p for p in api] + [str(u) for u in segs["url"]]
         signer = TokenSigner(Credentials(keys[0]["key_id"], keys[0]["issuer_id"], keys[0]["private_key_pem"]))
 
         def answer(client: httpx.Client, url: str, token: str | None) -> tuple[int, str]:
-            headers = {"Authorization": f"Bearer {token}"} if token and url.startswith(handle.base_url) else {}
+            headers = (
+                {"Authorization": f"Bearer {token}"} if token and url.startswith(handle.base_url) else {}
+            )
             r = client.get(url, headers=headers)
-            if url.startswith(handle.base_url) and r.headers.get("content-type", "").startswith("application/json"):
+            if url.startswith(handle.base_url) and r.headers.get("content-type", "").startswith(
+                "application/json"
+            ):
                 doc = r.json()
                 for item in doc.get("errors", []) if isinstance(doc, dict) else []:
                     item.pop("id", None)  # a fresh id per error, as Apple's: not part of the answer's content
@@ -126,15 +136,30 @@ def part_server(threads: int, per_thread: int) -> bool:
     good = sum(1 for r, _ in flat if r)
     lat = sorted(d for _, d in flat)
     p50, p99 = statistics.median(lat), lat[int(0.99 * (len(lat) - 1))]
-    RESULTS["server"] = dict(threads=threads, per_thread=per_thread, requests=len(flat), correct=good,
-                             served=served, wall_s=round(wall, 2), rps=round(len(flat) / wall, 1),
-                             p50_ms=round(p50 * 1e3, 1), p99_ms=round(p99 * 1e3, 1), distinct_requests=len(urls))
-    print(f"  {len(flat)} requests ({len(urls)} distinct: {len(api)} API incl. one 404, "
-          f"{len(urls) - len(api)} downloads) in {wall:.1f} s = {len(flat) / wall:.0f} req/s; "
-          f"latency p50 {p50 * 1e3:.1f} ms, p99 {p99 * 1e3:.1f} ms")
-    a = ok(f"all {threads * per_thread} answered correctly ({good} identical to the single-threaded answer)",
-           good == threads * per_thread)
-    b = ok(f"the server saw every request exactly once ({served} calls logged)", served == threads * per_thread)
+    RESULTS["server"] = dict(
+        threads=threads,
+        per_thread=per_thread,
+        requests=len(flat),
+        correct=good,
+        served=served,
+        wall_s=round(wall, 2),
+        rps=round(len(flat) / wall, 1),
+        p50_ms=round(p50 * 1e3, 1),
+        p99_ms=round(p99 * 1e3, 1),
+        distinct_requests=len(urls),
+    )
+    print(
+        f"  {len(flat)} requests ({len(urls)} distinct: {len(api)} API incl. one 404, "
+        f"{len(urls) - len(api)} downloads) in {wall:.1f} s = {len(flat) / wall:.0f} req/s; "
+        f"latency p50 {p50 * 1e3:.1f} ms, p99 {p99 * 1e3:.1f} ms"
+    )
+    a = ok(
+        f"all {threads * per_thread} answered correctly ({good} identical to the single-threaded answer)",
+        good == threads * per_thread,
+    )
+    b = ok(
+        f"the server saw every request exactly once ({served} calls logged)", served == threads * per_thread
+    )
     return a and b
 
 
@@ -147,7 +172,9 @@ def _snapshot_world(n_daily: int) -> tuple[Sandbox, str]:
 
     created = date(2026, 3, 2)
     for extra in (0, 1, 2):
-        sb = Sandbox(seed=42, apps=1, history_start=(created - timedelta(days=n_daily - 1 + extra)).isoformat())
+        sb = Sandbox(
+            seed=42, apps=1, history_start=(created - timedelta(days=n_daily - 1 + extra)).isoformat()
+        )
         app = next(iter(sb.world.apps))
         req = sb.world.create_request(app, AccessType.ONE_TIME_SNAPSHOT)
         sb.advance(days=3)  # a snapshot is generated 24-48 h after the request
@@ -161,8 +188,15 @@ def _listing_server(conn: Any, n: int) -> None:
     """Child process: the snapshot world on 127.0.0.1 (its CPU and memory never count against the client)."""
     sb, req_id = _snapshot_world(n)
     with sb.serve() as handle:
-        conn.send({"base_url": handle.base_url, "key_id": sb.key_id, "issuer_id": sb.issuer_id,
-                   "pem": sb.private_key_pem, "request_id": req_id})
+        conn.send(
+            {
+                "base_url": handle.base_url,
+                "key_id": sb.key_id,
+                "issuer_id": sb.issuer_id,
+                "pem": sb.private_key_pem,
+                "request_id": req_id,
+            }
+        )
         while conn.recv() != "stop":
             conn.send(len(sb.calls))
 
@@ -221,20 +255,29 @@ def part_listing(n: int) -> bool:
     runs = [_measure_listing(size) for size in (n // 5, n)]
     for r in runs:
         size, want = r["instances"], math.ceil(r["instances"] / 200)
-        print(f"  {size:>6,} instances: DataFrame {r['rows']:,} rows ({r['frame_mb']} MB) in {r['calls']} calls, "
-              f"{r['seconds']} s; lazy iterator {r['lazy_count']:,} in {r['lazy_calls']} calls, traced peak "
-              f"{r['lazy_peak_mb']} MB with {r['pages_retained']} pages kept in client.last_documents, "
-              f"{r['lazy_cleared_peak_mb']} MB when they are dropped")
-        good &= ok(f"{size:,} instances listed with exactly ceil({size}/200) = {want} calls",
-                   r["rows"] == r["lazy_count"] == size and r["calls"] == r["lazy_calls"] == want)
+        print(
+            f"  {size:>6,} instances: DataFrame {r['rows']:,} rows ({r['frame_mb']} MB) in {r['calls']} calls, "
+            f"{r['seconds']} s; lazy iterator {r['lazy_count']:,} in {r['lazy_calls']} calls, traced peak "
+            f"{r['lazy_peak_mb']} MB with {r['pages_retained']} pages kept in client.last_documents, "
+            f"{r['lazy_cleared_peak_mb']} MB when they are dropped"
+        )
+        good &= ok(
+            f"{size:,} instances listed with exactly ceil({size}/200) = {want} calls",
+            r["rows"] == r["lazy_count"] == size and r["calls"] == r["lazy_calls"] == want,
+        )
     small, big = runs
     growth = big["lazy_peak_mb"] / max(small["lazy_peak_mb"], 1e-9)
     cleared = big["lazy_cleared_peak_mb"] / max(small["lazy_cleared_peak_mb"], 1e-9)
     RESULTS["listing"] = dict(runs=runs, lazy_growth=round(growth, 2), lazy_cleared_growth=round(cleared, 2))
-    print(f"  x{big['instances'] / small['instances']:.0f} instances: lazy peak x{growth:.1f}; "
-          f"with pages dropped x{cleared:.1f}")
-    good &= ok(f"lazy iteration memory bounded by a page, not the listing (peak x{growth:.1f} for "
-               f"x{big['instances'] / small['instances']:.0f} instances)", growth < 2.0)
+    print(
+        f"  x{big['instances'] / small['instances']:.0f} instances: lazy peak x{growth:.1f}; "
+        f"with pages dropped x{cleared:.1f}"
+    )
+    good &= ok(
+        f"lazy iteration memory bounded by a page, not the listing (peak x{growth:.1f} for "
+        f"x{big['instances'] / small['instances']:.0f} instances)",
+        growth < 2.0,
+    )
     return good
 
 
@@ -281,23 +324,37 @@ def _bulk(calls: int, limit: int, paced: bool, work: float) -> dict[str, Any]:
         except RateLimitError as exc:
             error = f"RateLimitError after {done} calls: {str(exc)[:90]}"
         pacer = c.http.pacer
-        return dict(paced=paced, calls_done=done, http_requests=len(statuses), http_429=statuses.count(429),
-                    virtual_hours=round((t.now - start) / 3600, 2), pacer_waited_s=round(pacer.waited),
-                    slept_s=round(t.slept), error=error, real_s=round(time.perf_counter() - real0, 1))
+        return dict(
+            paced=paced,
+            calls_done=done,
+            http_requests=len(statuses),
+            http_429=statuses.count(429),
+            virtual_hours=round((t.now - start) / 3600, 2),
+            pacer_waited_s=round(pacer.waited),
+            slept_s=round(t.slept),
+            error=error,
+            real_s=round(time.perf_counter() - real0, 1),
+        )
 
 
 def part_pacing(calls: int, limit: int) -> bool:
     print(f"\n== 3. bulk job: {calls:,} API calls against {limit:,} calls/hour, scaled time ==")
     paced = _bulk(calls, limit, True, work=0.25)
-    print(f"  paced:   {paced['calls_done']:,} calls, {paced['http_429']} x 429, "
-          f"{paced['virtual_hours']} virtual h (pacer waited {paced['pacer_waited_s']:,} s), "
-          f"{paced['real_s']} s real")
+    print(
+        f"  paced:   {paced['calls_done']:,} calls, {paced['http_429']} x 429, "
+        f"{paced['virtual_hours']} virtual h (pacer waited {paced['pacer_waited_s']:,} s), "
+        f"{paced['real_s']} s real"
+    )
     control = _bulk(calls, limit, False, work=0.25)
-    print(f"  control: pacing off: {control['calls_done']:,} calls done, {control['http_429']} x 429; "
-          f"{control['error'] or 'finished'}")
+    print(
+        f"  control: pacing off: {control['calls_done']:,} calls done, {control['http_429']} x 429; "
+        f"{control['error'] or 'finished'}"
+    )
     RESULTS["pacing"] = dict(limit=limit, paced=paced, control=control)
-    a = ok(f"paced job finished all {calls:,} calls with zero 429s",
-           paced["calls_done"] == calls and paced["http_429"] == 0 and paced["error"] is None)
+    a = ok(
+        f"paced job finished all {calls:,} calls with zero 429s",
+        paced["calls_done"] == calls and paced["http_429"] == 0 and paced["error"] is None,
+    )
     b = ok("the control (pacing off) meets 429s, so the claim above can fail", control["http_429"] > 0)
     return a and b
 

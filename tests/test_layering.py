@@ -50,7 +50,8 @@ LAYERS: tuple[tuple[str, str], ...] = (
 
 #: layer -> the layers it may import (its own is always allowed, acyclically)
 ALLOWED: dict[str, frozenset[str]] = {
-    k: frozenset(v) for k, v in {
+    k: frozenset(v)
+    for k, v in {
         "models": (),
         "errors": (),
         "config": (),  # the environment, read once: stdlib only
@@ -62,24 +63,76 @@ ALLOWED: dict[str, frozenset[str]] = {
         "metrics": ("errors", "models", "registry", "protocols"),  # fed frames by a callable
         "records": ("models", "errors", "redact"),
         "frames": ("models", "records"),
-        "client": ("auth", "http", "records", "frames", "data", "registry", "metrics", "models", "errors", "config",
-                   "redact"),
-        "connect": ("client", "auth", "config", "errors", "models", "sandbox"),  # connect(): the composition root
+        "client": (
+            "auth",
+            "http",
+            "records",
+            "frames",
+            "data",
+            "registry",
+            "metrics",
+            "models",
+            "errors",
+            "config",
+            "redact",
+        ),
+        "connect": (
+            "client",
+            "auth",
+            "config",
+            "errors",
+            "models",
+            "sandbox",
+        ),  # connect(): the composition root
         "store": ("client", "data", "registry", "metrics", "models", "errors", "config", "protocols"),
-        "widgets": ("client", "connect", "store", "metrics", "registry", "models", "errors", "protocols", "views"),  # never httpx/http/data
+        "widgets": (
+            "client",
+            "connect",
+            "store",
+            "metrics",
+            "registry",
+            "models",
+            "errors",
+            "protocols",
+            "views",
+        ),  # never httpx/http/data
         "sandbox": ("models", "registry"),
         "protocols": ("models", "records", "errors"),  # what store/metrics/widgets need of a client, as types
-        "views": ("metrics", "store", "registry", "models", "errors", "protocols"),  # analyses over metrics frames
+        "views": (
+            "metrics",
+            "store",
+            "registry",
+            "models",
+            "errors",
+            "protocols",
+        ),  # analyses over metrics frames
         "report": ("views", "metrics", "store", "registry", "models", "errors", "config"),  # offline HTML
-        "mcp": ("store", "metrics", "registry", "models", "errors", "config"),  # read-only answers over a store
-        "alerts": ("store", "metrics", "registry", "models", "errors"),  # anomalies on the ledger's final days
+        "mcp": (
+            "store",
+            "metrics",
+            "registry",
+            "models",
+            "errors",
+            "config",
+        ),  # read-only answers over a store
+        "alerts": (
+            "store",
+            "metrics",
+            "registry",
+            "models",
+            "errors",
+        ),  # anomalies on the ledger's final days
         "cli": ("*",),
         "facade": ("*",),
     }.items()
 }
 
 #: third-party modules a layer must never import, whatever the allow-list says
-FORBIDDEN_EXTERNAL: dict[str, tuple[str, ...]] = {"widgets": ("httpx",), "errors": ("httpx",), "models": ("httpx",)}
+FORBIDDEN_EXTERNAL: dict[str, tuple[str, ...]] = {
+    "widgets": ("httpx",),
+    "errors": ("httpx",),
+    "models": ("httpx",),
+}
 
 
 # --------------------------------------------------------------------------- the checker
@@ -117,7 +170,13 @@ def _imported_names(tree: ast.AST, module: str, is_package: bool) -> list[str]:
             found.extend(f"{target}.{a.name}" for a in node.names)
         elif isinstance(node, ast.Call):
             func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            name = (
+                func.attr
+                if isinstance(func, ast.Attribute)
+                else func.id
+                if isinstance(func, ast.Name)
+                else ""
+            )
             if name == "import_module" and node.args and isinstance(node.args[0], ast.Constant):
                 found.append(str(node.args[0].value))
         for child in ast.iter_child_nodes(node):
@@ -169,7 +228,7 @@ def find_cycle(graph: Mapping[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:
@@ -186,9 +245,13 @@ def find_cycle(graph: Mapping[str, set[str]]) -> list[str] | None:
     return None
 
 
-def violations(root: Path, package: str, layers: tuple[tuple[str, str], ...],
-               allowed: Mapping[str, frozenset[str]],
-               forbidden_external: Mapping[str, tuple[str, ...]] | None = None) -> list[str]:
+def violations(
+    root: Path,
+    package: str,
+    layers: tuple[tuple[str, str], ...],
+    allowed: Mapping[str, frozenset[str]],
+    forbidden_external: Mapping[str, tuple[str, ...]] | None = None,
+) -> list[str]:
     """Every problem of a package: arrows outside the allow-list, forbidden third-party imports, a cycle."""
     graph, external = import_graph(root, package)
     problems = []
@@ -234,7 +297,9 @@ def test_the_checker_sees_the_arrows_that_matter() -> None:
     assert "asc_nb.widgets" in graph["asc_nb"]  # a lazy import_module("asc_nb.widgets")
     assert "asc_nb.connection" in graph["asc_nb.widgets.dashboard"]  # a lazy import inside a function
     assert "asc_nb.sandbox" not in graph["asc_nb.client"]  # under TYPE_CHECKING: never runs
-    assert not any(layer_of(t, LAYERS) == "client" for m in graph if m.startswith("asc_nb.data") for t in graph[m])
+    assert not any(
+        layer_of(t, LAYERS) == "client" for m in graph if m.startswith("asc_nb.data") for t in graph[m]
+    )
     assert "httpx" in external["asc_nb.data.transfer"] and "httpx" not in external["asc_nb.errors"]
 
 
@@ -246,15 +311,26 @@ TOY_LAYERS = (("toy", "facade"), ("toy.models", "models"), ("toy.client", "clien
 def test_a_module_without_a_row_fails(tmp_path) -> None:
     with pytest.raises(LookupError, match="toy.metrics has no row"):
         violations(_toy(tmp_path, {"metrics.py": "from . import models\n"}), "toy", TOY_LAYERS, TOY_ALLOWED)
-TOY_ALLOWED = {"facade": frozenset({"*"}), "models": frozenset(), "client": frozenset({"models", "data"}),
-               "data": frozenset({"models"})}
+
+
+TOY_ALLOWED = {
+    "facade": frozenset({"*"}),
+    "models": frozenset(),
+    "client": frozenset({"models", "data"}),
+    "data": frozenset({"models"}),
+}
 
 
 def _toy(tmp_path: Path, files: dict[str, str]) -> Path:
     root = tmp_path / "toy"
-    for name, text in {"__init__.py": "", "models.py": "X = 1\n", "data/__init__.py": "",
-                       "data/engine.py": "from ..models import X\n",
-                       "client.py": "from .data import engine\nfrom . import models\n", **files}.items():
+    for name, text in {
+        "__init__.py": "",
+        "models.py": "X = 1\n",
+        "data/__init__.py": "",
+        "data/engine.py": "from ..models import X\n",
+        "client.py": "from .data import engine\nfrom . import models\n",
+        **files,
+    }.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(textwrap.dedent(text))
     return root
@@ -264,16 +340,26 @@ def test_a_clean_toy_package_passes(tmp_path) -> None:
     assert violations(_toy(tmp_path, {}), "toy", TOY_LAYERS, TOY_ALLOWED) == []
 
 
-@pytest.mark.parametrize("engine, expected", [
-    # the data layer calls back into the client: forbidden, and a cycle with client -> data
-    ("from ..client import Client\n", ["toy.data.engine (data) imports toy.client (client)", "import cycle"]),
-    # the same arrow, lazily inside a function, still counts
-    ("def run():\n    from toy import client\n    return client\n",
-     ["toy.data.engine (data) imports toy.client (client)", "import cycle"]),
-    # and through import_module with a literal name
-    ("from importlib import import_module\n\ndef run():\n    return import_module('toy.client')\n",
-     ["toy.data.engine (data) imports toy.client (client)", "import cycle"]),
-])
+@pytest.mark.parametrize(
+    "engine, expected",
+    [
+        # the data layer calls back into the client: forbidden, and a cycle with client -> data
+        (
+            "from ..client import Client\n",
+            ["toy.data.engine (data) imports toy.client (client)", "import cycle"],
+        ),
+        # the same arrow, lazily inside a function, still counts
+        (
+            "def run():\n    from toy import client\n    return client\n",
+            ["toy.data.engine (data) imports toy.client (client)", "import cycle"],
+        ),
+        # and through import_module with a literal name
+        (
+            "from importlib import import_module\n\ndef run():\n    return import_module('toy.client')\n",
+            ["toy.data.engine (data) imports toy.client (client)", "import cycle"],
+        ),
+    ],
+)
 def test_a_forbidden_arrow_fails(tmp_path, engine, expected) -> None:
     problems = violations(_toy(tmp_path, {"data/engine.py": engine}), "toy", TOY_LAYERS, TOY_ALLOWED)
     assert [p[: len(e)] for p, e in zip(problems, expected, strict=True)] == expected
@@ -285,7 +371,10 @@ def test_type_checking_imports_do_not_count(tmp_path) -> None:
 
 
 def test_a_cycle_inside_one_layer_fails(tmp_path) -> None:
-    files = {"data/engine.py": "from . import parse\n", "data/parse.py": "def f():\n    from . import engine\n"}
+    files = {
+        "data/engine.py": "from . import parse\n",
+        "data/parse.py": "def f():\n    from . import engine\n",
+    }
     problems = violations(_toy(tmp_path, files), "toy", TOY_LAYERS, TOY_ALLOWED)
     assert problems == ["import cycle: toy.data.engine -> toy.data.parse -> toy.data.engine"]
 

@@ -11,7 +11,17 @@ def test_every_public_name_resolves() -> None:
 
 
 def test_design_surface() -> None:
-    for name in ("connect", "Client", "Credentials", "Sandbox", "AccessType", "Category", "Granularity",
-                 "to_parquet", "ConflictError", "ChecksumError"):
+    for name in (
+        "connect",
+        "Client",
+        "Credentials",
+        "Sandbox",
+        "AccessType",
+        "Category",
+        "Granularity",
+        "to_parquet",
+        "ConflictError",
+        "ChecksumError",
+    ):
         assert name in asc_nb.__all__, name
     assert callable(asc_nb.widgets.dashboard)

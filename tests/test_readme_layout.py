@@ -58,7 +58,14 @@ def test_make_bench_runs_every_benchmark_script() -> None:
 
 
 def test_the_widgets_section_names_every_tab_and_handle() -> None:
-    section = README[README.index("## Widgets"):README.index("## Connecting")]
-    for handle in ("request_panel", "requests_table", "requests_overview", "explorer", "overview", "store_panel"):
+    section = README[README.index("## Widgets") : README.index("## Connecting")]
+    for handle in (
+        "request_panel",
+        "requests_table",
+        "requests_overview",
+        "explorer",
+        "overview",
+        "store_panel",
+    ):
         assert f"dash.{handle}" in section, handle
     assert "Overview" in section and "Store tab" in section

@@ -39,7 +39,7 @@ def _refs(value: Any) -> set[str]:
     out, start = set(), 0
     while (i := text.find("IPY_MODEL_", start)) >= 0:
         j = text.find('"', i)
-        out.add(text[i + len("IPY_MODEL_"):j])
+        out.add(text[i + len("IPY_MODEL_") : j])
         start = j
     return out
 
@@ -85,8 +85,10 @@ def run(path: Path, out: Path | None = None) -> None:
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
     nbformat.write(nb, out or path)
-    print(f"executed {path}: {counts['static']} static panel rendering(s), {counts['live']} live widget output(s), "
-          f"{counts['models']} widget model(s) kept")
+    print(
+        f"executed {path}: {counts['static']} static panel rendering(s), {counts['live']} live widget output(s), "
+        f"{counts['models']} widget model(s) kept"
+    )
 
 
 if __name__ == "__main__":

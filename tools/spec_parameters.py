@@ -25,7 +25,7 @@ def extract(spec: dict[str, Any]) -> dict[str, Any]:
     """``{"operations": {"GET /v1/apps": {name: {"type", "enum"?, "maximum"?}}}}`` in the spec's order."""
     out: dict[str, Any] = {
         "source": "tests/spec/asc-analytics-openapi.json (Apple App Store Connect API OpenAPI 4.4.1); "
-                  "regenerate with: python tools/spec_parameters.py",
+        "regenerate with: python tools/spec_parameters.py",
         "operations": {},
     }
     for op in OPERATIONS:

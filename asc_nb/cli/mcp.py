@@ -37,11 +37,20 @@ def run(args: argparse.Namespace) -> int:
 def add_parser(sub: Any) -> None:
     """The ``mcp`` subcommand's arguments."""
     p = sub.add_parser(
-        "mcp", help="serve a store read-only to an MCP client (stdio)",
+        "mcp",
+        help="serve a store read-only to an MCP client (stdio)",
         description="A read-only Model Context Protocol server over a local store (asc_nb.Store) and the "
-                    "metric catalog, on stdin/stdout. See docs/mcp.md to connect Jupyter AI or a desktop client.",
+        "metric catalog, on stdin/stdout. See docs/mcp.md to connect Jupyter AI or a desktop client.",
     )
     p.add_argument("--store", required=True, metavar="DIR", help="the store's directory (made by a sync)")
-    p.add_argument("--max-rows", type=int, default=1000, metavar="N", help="most rows one answer (sql, metrics, health) may carry")
-    p.add_argument("--timeout", type=float, default=10.0, metavar="S", help="longest a sql query may run (seconds)")
+    p.add_argument(
+        "--max-rows",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="most rows one answer (sql, metrics, health) may carry",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=10.0, metavar="S", help="longest a sql query may run (seconds)"
+    )
     p.set_defaults(run=run)

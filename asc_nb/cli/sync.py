@@ -47,9 +47,12 @@ def run(args: argparse.Namespace) -> int:
     from asc_nb.store import DEFAULT_REPORTS
 
     if not config.read().has_credentials:
-        print("asc_nb sync: no App Store Connect credentials in the environment: set ASC_KEY_ID, ASC_ISSUER_ID "
-              "and ASC_PRIVATE_KEY_PATH (the sync never writes the embedded sandbox's simulated data into a "
-              "store; for the sandbox CLI also set ASC_BASE_URL)", file=sys.stderr)
+        print(
+            "asc_nb sync: no App Store Connect credentials in the environment: set ASC_KEY_ID, ASC_ISSUER_ID "
+            "and ASC_PRIVATE_KEY_PATH (the sync never writes the embedded sandbox's simulated data into a "
+            "store; for the sandbox CLI also set ASC_BASE_URL)",
+            file=sys.stderr,
+        )
         return 2
     try:
         client = asc_nb.connect()
@@ -93,9 +96,15 @@ def _repair(store: Any, client: Any, args: argparse.Namespace) -> int:
     # the plan first: a snapshot being merged is then merged only from the oldest date to repair (an ordinary
     # sync would follow it through its whole history since 2024), then the ordinary sync, then what it revealed
     plan, synced = repair(store, client, progress=False, wait=args.wait)
-    first = store.sync(client, apps=_split(args.apps), reports=_split(args.reports) or DEFAULT_REPORTS,
-                       granularities=_split(args.granularity) or ("DAILY",), start=args.start, progress=False,
-                       wait=args.wait)
+    first = store.sync(
+        client,
+        apps=_split(args.apps),
+        reports=_split(args.reports) or DEFAULT_REPORTS,
+        granularities=_split(args.granularity) or ("DAILY",),
+        start=args.start,
+        progress=False,
+        wait=args.wait,
+    )
     results = [synced, first]
     more = store.repair_plan()
     if more["action"].isin(["resync", "snapshot", "ensure_ongoing"]).any():
@@ -123,22 +132,31 @@ def _repair(store: Any, client: Any, args: argparse.Namespace) -> int:
 def add_parser(sub: Any) -> None:
     """The ``sync`` subcommand's arguments."""
     p = sub.add_parser(
-        "sync", help="sync a local store (for cron)", formatter_class=argparse.RawDescriptionHelpFormatter,
+        "sync",
+        help="sync a local store (for cron)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Fetch what is new from App Store Connect into a local store (asc_nb.Store), for cron.",
-        epilog=("credentials: ASC_KEY_ID, ASC_ISSUER_ID and ASC_PRIVATE_KEY_PATH (or ASC_PRIVATE_KEY), as for\n"
-                "  asc_nb.connect(); ASC_BASE_URL for another server. Never the embedded sandbox.\n"
-                "exit status: 0 every part synced or is pending; 1 a part failed (one line each on stderr);\n"
-                "  2 bad arguments or configuration; 75 another sync holds the store (without --wait)."),
+        epilog=(
+            "credentials: ASC_KEY_ID, ASC_ISSUER_ID and ASC_PRIVATE_KEY_PATH (or ASC_PRIVATE_KEY), as for\n"
+            "  asc_nb.connect(); ASC_BASE_URL for another server. Never the embedded sandbox.\n"
+            "exit status: 0 every part synced or is pending; 1 a part failed (one line each on stderr);\n"
+            "  2 bad arguments or configuration; 75 another sync holds the store (without --wait)."
+        ),
     )
     p.add_argument("--store", required=True, metavar="DIR", help="the store's directory")
     p.add_argument("--apps", metavar="ID,...", help="app ids (default: every app of the team)")
     p.add_argument("--reports", metavar="NAME,...", help="report names (default: the four standard reports)")
     p.add_argument("--granularity", metavar="G,...", help="DAILY, WEEKLY, MONTHLY (default: DAILY)")
     p.add_argument("--start", metavar="YYYY-MM-DD", help="skip data dated before this day")
-    p.add_argument("--backfill", action="store_true", help="ask for a ONE_TIME_SNAPSHOT and merge it when ready")
+    p.add_argument(
+        "--backfill", action="store_true", help="ask for a ONE_TIME_SNAPSHOT and merge it when ready"
+    )
     p.add_argument("--wait", action="store_true", help="queue behind a running sync instead of exiting 75")
-    p.add_argument("--repair", action="store_true",
-                   help="also carry out the ledger's repair plan (store.repair_plan(): re-sync, ensure ONGOING, "
-                        "ONE_TIME_SNAPSHOT for missing ranges), before and after the sync; see docs/ledger.md")
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="also carry out the ledger's repair plan (store.repair_plan(): re-sync, ensure ONGOING, "
+        "ONE_TIME_SNAPSHOT for missing ranges), before and after the sync; see docs/ledger.md",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per result row on stdout")
     p.set_defaults(run=run)

@@ -67,9 +67,19 @@ class Runner:
     a listed URL is fetched within seconds (URLs expire after 5 minutes).
     """
 
-    def __init__(self, transfer: Transfer, list_segments: ListSegments, *, workers: int | None = None,
-                 progress: bool | ProgressCallback | None = None, desc: str = "", handle: Handle | None = None,
-                 segments_hint: int = 2, report: ReportArg = None, errors: Errors = "raise"):
+    def __init__(
+        self,
+        transfer: Transfer,
+        list_segments: ListSegments,
+        *,
+        workers: int | None = None,
+        progress: bool | ProgressCallback | None = None,
+        desc: str = "",
+        handle: Handle | None = None,
+        segments_hint: int = 2,
+        report: ReportArg = None,
+        errors: Errors = "raise",
+    ):
         self.transfer = transfer
         self.list_segments = list_segments
         self.workers = max(1, workers or DEFAULT_WORKERS)
@@ -91,8 +101,13 @@ class Runner:
         return download(seg, self.transfer, progress=self.progress, stats=self.stats)
 
     def _parse(self, path: Path, job: InstanceJob, seg: SegmentJob) -> list[Any]:
-        table = read_table(path, report=self.report, errors=self.errors, instance_id=job.instance_id,
-                           segment_id=seg.segment_id)
+        table = read_table(
+            path,
+            report=self.report,
+            errors=self.errors,
+            instance_id=job.instance_id,
+            segment_id=seg.segment_id,
+        )
         return [table] if self.handle is None else [self.handle(table, job, seg)]
 
     def run(self, jobs: list[InstanceJob]) -> list[tuple[InstanceJob, SegmentJob, Any]]:
@@ -126,9 +141,17 @@ class Runner:
         def flush() -> None:
             nonlocal batch, batch_bytes
             if batch:
-                parsing[track(cpu.submit(read_tables, [b[4] for b in batch], report=self.report, errors=self.errors,
-                                         ids=[(b[2].instance_id, b[3].segment_id) for b in batch]))] = \
-                    [b[:4] for b in batch]
+                parsing[
+                    track(
+                        cpu.submit(
+                            read_tables,
+                            [b[4] for b in batch],
+                            report=self.report,
+                            errors=self.errors,
+                            ids=[(b[2].instance_id, b[3].segment_id) for b in batch],
+                        )
+                    )
+                ] = [b[:4] for b in batch]
                 batch, batch_bytes = [], 0
 
         def next_finished() -> Future:
@@ -164,8 +187,11 @@ class Runner:
                     if self.handle is None and (seg.size is None or seg.size < _SMALL):
                         batch.append((k, i, job, seg, path))
                         batch_bytes += seg.size or 0
-                        if (len(batch) >= BATCH_SEGMENTS or batch_bytes >= BATCH_BYTES
-                                or (len(batch) >= BATCH_EAGER and len(parsing) < self.parsers)):
+                        if (
+                            len(batch) >= BATCH_SEGMENTS
+                            or batch_bytes >= BATCH_BYTES
+                            or (len(batch) >= BATCH_EAGER and len(parsing) < self.parsers)
+                        ):
                             flush()
                     else:
                         parsing[track(cpu.submit(self._parse, path, job, seg))] = [(k, i, job, seg)]

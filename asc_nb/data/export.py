@@ -87,22 +87,36 @@ def _groups(frame: pd.DataFrame, report: object, granularity: object) -> list[tu
         values = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
         groups.append((str(values.get("report", report)), str(values.get("granularity", granularity)), part))
     if any(r == "None" or g == "None" for r, g, _ in groups):
-        raise ValueError("to_parquet needs report= and granularity= (or a frame from fetch, which carries them)")
+        raise ValueError(
+            "to_parquet needs report= and granularity= (or a frame from fetch, which carries them)"
+        )
     return groups
 
 
-def _write_vintages(tree: Tree, report: str, granularity: str, part: pd.DataFrame, series: str, *,
-                    keep_all: bool) -> None:
+def _write_vintages(
+    tree: Tree, report: str, granularity: str, part: pd.DataFrame, series: str, *, keep_all: bool
+) -> None:
     """One piece per (app, vintage, segment) and date, by the lake's rule (keyed by app id, else ``series``)."""
     keys = [c for c in ("app_id",) if c in part.columns] + ["processing_date", "instance_id", "segment_id"]
     for values, piece in part.groupby(keys, sort=False, dropna=False, observed=True):
         *app, pdate, inst, seg = values
         app_id = None if not app or pd.isna(app[0]) else str(app[0])
-        vintage = ("" if pd.isna(pdate) else pd.Timestamp(pdate).date().isoformat(), "" if pd.isna(inst) else str(inst))
+        vintage = (
+            "" if pd.isna(pdate) else pd.Timestamp(pdate).date().isoformat(),
+            "" if pd.isna(inst) else str(inst),
+        )
         table = conform_provenance(_arrow(piece), app_id)
         for day, rows in split_days(table):
-            tree.commit(report, granularity, day, app_id or series, rows, vintage,
-                        piece=None if pd.isna(seg) else str(seg), keep_all=keep_all)
+            tree.commit(
+                report,
+                granularity,
+                day,
+                app_id or series,
+                rows,
+                vintage,
+                piece=None if pd.isna(seg) else str(seg),
+                keep_all=keep_all,
+            )
 
 
 def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -111,14 +125,20 @@ def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
         pa.schema([("report", pa.string()), ("granularity", pa.string()), ("date", pa.string())]),
         flavor="hive",
     )
-    dataset = ds.dataset(str(path), format="parquet", partitioning=partitioning,
-                         exclude_invalid_files=False, ignore_prefixes=[".", "_"])
+    dataset = ds.dataset(
+        str(path),
+        format="parquet",
+        partitioning=partitioning,
+        exclude_invalid_files=False,
+        ignore_prefixes=[".", "_"],
+    )
     table = dataset.to_table()
     if table.num_rows == 0 and table.num_columns <= len(PARTITIONS):
         return pd.DataFrame()
     day = table.column("date")
     day = pc.if_else(pc.equal(day, NULL_PARTITION), pa.scalar(None, pa.string()), day)
-    table = table.set_column(table.schema.get_field_index("date"), "date",
-                             day.cast(pa.date32()).cast(pa.timestamp("ns")))
+    table = table.set_column(
+        table.schema.get_field_index("date"), "date", day.cast(pa.date32()).cast(pa.timestamp("ns"))
+    )
     names = ["date", *[n for n in table.column_names if n not in PARTITIONS], "report", "granularity"]
     return arrow_to_pandas(table.select(names))

@@ -62,14 +62,19 @@ def _add_provenance(table: pa.Table, parts: list[tuple[Any, str | None, str, int
     """
     counts = np.fromiter((p[3] for p in parts), np.int64, len(parts))
     nulls = np.fromiter((p[0] is None for p in parts), bool, len(parts))
-    stamps = np.fromiter((0 if p[0] is None else pd.Timestamp(p[0]).as_unit("ns").value for p in parts),
-                         np.int64, len(parts))
-    pdate = pa.array(np.repeat(stamps, counts), pa.timestamp("ns"), mask=np.repeat(nulls, counts) if nulls.any() else None)
+    stamps = np.fromiter(
+        (0 if p[0] is None else pd.Timestamp(p[0]).as_unit("ns").value for p in parts), np.int64, len(parts)
+    )
+    pdate = pa.array(
+        np.repeat(stamps, counts), pa.timestamp("ns"), mask=np.repeat(nulls, counts) if nulls.any() else None
+    )
 
     def ids(values: list[str | None]) -> pa.DictionaryArray:
         index: dict[str | None, int] = {}
         codes = np.fromiter((index.setdefault(v, len(index)) for v in values), np.int32, len(values))
-        return pa.DictionaryArray.from_arrays(pa.array(np.repeat(codes, counts)), pa.array(list(index), pa.string()))
+        return pa.DictionaryArray.from_arrays(
+            pa.array(np.repeat(codes, counts)), pa.array(list(index), pa.string())
+        )
 
     return (
         table.append_column("processing_date", pdate)
@@ -99,13 +104,15 @@ def empty_frame(report: str | None = None) -> pd.DataFrame:
     when the registry knows the report."""
     _, schema = resolve_report(report, strict=False)
     own = {} if schema is None else dict(arrow_to_pandas(empty_table(schema)).items())
-    return pd.DataFrame({
-        **own,
-        "date": pd.Series(dtype="datetime64[ns]"),
-        "processing_date": pd.Series(dtype="datetime64[ns]"),
-        "instance_id": pd.Series(dtype="category"),
-        "segment_id": pd.Series(dtype="category"),
-    })
+    return pd.DataFrame(
+        {
+            **own,
+            "date": pd.Series(dtype="datetime64[ns]"),
+            "processing_date": pd.Series(dtype="datetime64[ns]"),
+            "instance_id": pd.Series(dtype="category"),
+            "segment_id": pd.Series(dtype="category"),
+        }
+    )
 
 
 def _order_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -140,9 +147,17 @@ def _frame_of(runner: Runner, jobs: list[InstanceJob]) -> tuple[pa.Table, int, N
     return _add_provenance(table, parts), len(results), notes
 
 
-def read_instance(transfer: Transfer, list_segments: ListSegments, instance_id: str, processing_date: Any, *,
-                  workers: int | None = None, progress: bool | ProgressCallback | None = None,
-                  report: str | None = None, errors: Errors = "raise") -> pd.DataFrame:
+def read_instance(
+    transfer: Transfer,
+    list_segments: ListSegments,
+    instance_id: str,
+    processing_date: Any,
+    *,
+    workers: int | None = None,
+    progress: bool | ProgressCallback | None = None,
+    report: str | None = None,
+    errors: Errors = "raise",
+) -> pd.DataFrame:
     """All segments of one instance as one typed DataFrame, with provenance columns.
 
     ``report`` (the instance's report name) types the columns from the registry; ``errors`` as in
@@ -150,8 +165,15 @@ def read_instance(transfer: Transfer, list_segments: ListSegments, instance_id: 
     """
     check_errors(errors)
     name, schema = resolve_report(report, strict=False)
-    runner = Runner(transfer, list_segments, workers=workers, progress=progress, desc=f"instance {instance_id}",
-                    report=schema, errors=errors)
+    runner = Runner(
+        transfer,
+        list_segments,
+        workers=workers,
+        progress=progress,
+        desc=f"instance {instance_id}",
+        report=schema,
+        errors=errors,
+    )
     table, segments, notes = _frame_of(runner, [InstanceJob(str(instance_id), processing_date)])
     if not segments and schema is not None:
         frame = _order_columns(empty_frame(name))
@@ -164,10 +186,20 @@ def read_instance(transfer: Transfer, list_segments: ListSegments, instance_id: 
     return frame
 
 
-def fetch_frame(transfer: Transfer, list_segments: ListSegments, jobs: Sequence[InstanceJob], *,
-                granularity: Granularity, start: dt.date | None, end: dt.date | None, meta: dict[str, Any],
-                vintages: bool = False, progress: bool | ProgressCallback | None = None,
-                workers: int | None = None, errors: Errors = "raise") -> pd.DataFrame:
+def fetch_frame(
+    transfer: Transfer,
+    list_segments: ListSegments,
+    jobs: Sequence[InstanceJob],
+    *,
+    granularity: Granularity,
+    start: dt.date | None,
+    end: dt.date | None,
+    meta: dict[str, Any],
+    vintages: bool = False,
+    progress: bool | ProgressCallback | None = None,
+    workers: int | None = None,
+    errors: Errors = "raise",
+) -> pd.DataFrame:
     """The rows of ``jobs`` whose ``date`` is in [start, end] as one frame (latest vintage unless ``vintages``).
 
     Segments are typed from the registry entry of ``meta["report"]`` (by column name when the
@@ -176,10 +208,20 @@ def fetch_frame(transfer: Transfer, list_segments: ListSegments, jobs: Sequence[
     """
     check_errors(errors)
     jobs = list(jobs)
-    keep_from = None if start is None else period_start(start, granularity)  # a week/month overlapping `start` is dated before it
+    keep_from = (
+        None if start is None else period_start(start, granularity)
+    )  # a week/month overlapping `start` is dated before it
     _, schema = resolve_report(meta.get("report"), strict=False)
-    runner = Runner(transfer, list_segments, workers=workers, progress=progress, desc=str(meta.get("report") or ""),
-                    segments_hint=len(jobs), report=schema, errors=errors)
+    runner = Runner(
+        transfer,
+        list_segments,
+        workers=workers,
+        progress=progress,
+        desc=str(meta.get("report") or ""),
+        segments_hint=len(jobs),
+        report=schema,
+        errors=errors,
+    )
     table, segments, notes = _frame_of(runner, jobs)
     present: list[dt.date] = []
     if segments:  # trimmed and dated once, on the whole table (per segment: ~0.5 ms of pyarrow calls each)
@@ -198,10 +240,21 @@ def fetch_frame(transfer: Transfer, list_segments: ListSegments, jobs: Sequence[
     return frame
 
 
-def fetch_parquet(transfer: Transfer, list_segments: ListSegments, jobs: Sequence[InstanceJob], root: Path, *,
-                  granularity: Granularity, start: dt.date | None, end: dt.date | None, meta: dict[str, Any],
-                  vintages: bool = False, progress: bool | ProgressCallback | None = None,
-                  workers: int | None = None, errors: Errors = "raise") -> dict[str, Any]:
+def fetch_parquet(
+    transfer: Transfer,
+    list_segments: ListSegments,
+    jobs: Sequence[InstanceJob],
+    root: Path,
+    *,
+    granularity: Granularity,
+    start: dt.date | None,
+    end: dt.date | None,
+    meta: dict[str, Any],
+    vintages: bool = False,
+    progress: bool | ProgressCallback | None = None,
+    workers: int | None = None,
+    errors: Errors = "raise",
+) -> dict[str, Any]:
     """Stream the rows of ``jobs`` segment by segment into Hive-partitioned Parquet under ``root``.
 
     Written by the one lake writer (:mod:`asc_nb.data.lake`), keyed by the report id: per date
@@ -229,16 +282,36 @@ def fetch_parquet(transfer: Transfer, list_segments: ListSegments, jobs: Sequenc
         table = _trim(table, keep_from, end)
         days = _dates_in(table)
         vintage = (pdate or "", str(job.instance_id or ""))
-        results = [tree.commit(report, granularity.value, day, app_id or series, rows, vintage,
-                               piece=seg.segment_id, keep_all=vintages) for day, rows in split_days(table)]
+        results = [
+            tree.commit(
+                report,
+                granularity.value,
+                day,
+                app_id or series,
+                rows,
+                vintage,
+                piece=seg.segment_id,
+                keep_all=vintages,
+            )
+            for day, rows in split_days(table)
+        ]
         with lock:
             present.update(days)
             notes.append(note)
             superseded[0] += sum(1 for r in results if r.replaced is not None or not r.written)
         return table.num_rows
 
-    runner = Runner(transfer, list_segments, workers=workers, progress=progress, desc=report, handle=write,
-                    segments_hint=len(jobs), report=schema, errors=errors)
+    runner = Runner(
+        transfer,
+        list_segments,
+        workers=workers,
+        progress=progress,
+        desc=report,
+        handle=write,
+        segments_hint=len(jobs),
+        report=schema,
+        errors=errors,
+    )
     rows = sum(n for _, _, n in runner.run(jobs))
     if not vintages:
         runner.stats["superseded"] = superseded[0]
@@ -257,8 +330,14 @@ def _dates_in(table: pa.Table) -> list[dt.date]:
     return [d for d in days if d is not None]
 
 
-def _report_missing(present: list[dt.date], first: dt.date | None, last: dt.date | None, g: Granularity,
-                    attrs: dict[str, Any], stats: dict[str, int]) -> None:
+def _report_missing(
+    present: list[dt.date],
+    first: dt.date | None,
+    last: dt.date | None,
+    g: Granularity,
+    attrs: dict[str, Any],
+    stats: dict[str, int],
+) -> None:
     lo = first or (present[0] if present else None)
     hi = last or (present[-1] if present else None)
     missing: list[dt.date] = []

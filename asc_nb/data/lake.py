@@ -63,8 +63,18 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["NULL_PARTITION", "PROVENANCE", "ParquetLake", "Tree", "Vintage", "WriteResult", "encode", "file_vintage",
-           "provenance", "split_days"]
+__all__ = [
+    "NULL_PARTITION",
+    "PROVENANCE",
+    "ParquetLake",
+    "Tree",
+    "Vintage",
+    "WriteResult",
+    "encode",
+    "file_vintage",
+    "provenance",
+    "split_days",
+]
 
 #: (known_on ISO 'YYYY-MM-DD', instance_id); compares as a tuple. ``known_on`` is the rank (the day the rows
 #: became known: Apple's processing date for ONGOING, the day a ONE_TIME_SNAPSHOT's instance was first seen)
@@ -77,9 +87,15 @@ VINTAGE_KEY = b"asc_nb.vintage"
 _STRIPES = 64
 _SAFE = " ()&,'+-._"
 _TOKEN = re.compile(r"[^A-Za-z0-9.-]+")
-_PIECE = re.compile(r"^(?P<key>[A-Za-z0-9.-]+)__(?P<pd>\d{8})__(?P<inst>[A-Za-z0-9.-]+)__[A-Za-z0-9.-]+\.parquet$")
-_TYPES = {"app_id": pa.string(), "processing_date": pa.timestamp("ns"), "instance_id": pa.string(),
-          "segment_id": pa.string()}
+_PIECE = re.compile(
+    r"^(?P<key>[A-Za-z0-9.-]+)__(?P<pd>\d{8})__(?P<inst>[A-Za-z0-9.-]+)__[A-Za-z0-9.-]+\.parquet$"
+)
+_TYPES = {
+    "app_id": pa.string(),
+    "processing_date": pa.timestamp("ns"),
+    "instance_id": pa.string(),
+    "segment_id": pa.string(),
+}
 
 
 @dataclass(frozen=True)
@@ -125,16 +141,28 @@ def split_days(table: pa.Table) -> list[tuple[str | None, pa.Table]]:
     return out
 
 
-def provenance(table: pa.Table, app_id: str | None, processing_date: str | None, instance_id: str | None,
-               segment_id: str | None) -> pa.Table:
+def provenance(
+    table: pa.Table,
+    app_id: str | None,
+    processing_date: str | None,
+    instance_id: str | None,
+    segment_id: str | None,
+) -> pa.Table:
     """``table`` with the four provenance columns (replacing any it had), typed as in every lake file."""
     n = table.num_rows
     keep = [c for c in table.column_names if c not in PROVENANCE]
     out = table.select(keep)
-    pdate = (pa.nulls(n, pa.timestamp("ns")) if processing_date is None
-             else pa.array(np.full(n, np.datetime64(str(processing_date)[:10], "ns")), pa.timestamp("ns")))
-    for name, value in (("app_id", app_id), ("processing_date", pdate), ("instance_id", instance_id),
-                        ("segment_id", segment_id)):
+    pdate = (
+        pa.nulls(n, pa.timestamp("ns"))
+        if processing_date is None
+        else pa.array(np.full(n, np.datetime64(str(processing_date)[:10], "ns")), pa.timestamp("ns"))
+    )
+    for name, value in (
+        ("app_id", app_id),
+        ("processing_date", pdate),
+        ("instance_id", instance_id),
+        ("segment_id", segment_id),
+    ):
         col = value if name == "processing_date" else pa.array([value] * n, pa.string())
         out = out.append_column(name, col)
     return out
@@ -203,14 +231,22 @@ class Tree:
     where cross-process ``flock`` files live (``None``: threads of this process only).
     """
 
-    def __init__(self, tree: Path, *, history: Path | None = None, staging: Path | None = None,
-                 locks: Path | None = None) -> None:
+    def __init__(
+        self,
+        tree: Path,
+        *,
+        history: Path | None = None,
+        staging: Path | None = None,
+        locks: Path | None = None,
+    ) -> None:
         self.tree, self.history, self.staging, self.locks = Path(tree), history, staging, locks
 
     def report_dir(self, report: str, granularity: str, *, base: Path | None = None) -> Path:
         return (base or self.tree) / f"report={encode(report)}" / f"granularity={encode(granularity)}"
 
-    def partition_dir(self, report: str, granularity: str, day: str | None, *, base: Path | None = None) -> Path:
+    def partition_dir(
+        self, report: str, granularity: str, day: str | None, *, base: Path | None = None
+    ) -> Path:
         return self.report_dir(report, granularity, base=base) / f"date={day or NULL_PARTITION}"
 
     @contextlib.contextmanager
@@ -244,13 +280,23 @@ class Tree:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def _keep(self, path: Path, report: str, granularity: str, day: str | None, key: str, vintage: Vintage, *,
-              remove: bool = True) -> None:
+    def _keep(
+        self,
+        path: Path,
+        report: str,
+        granularity: str,
+        day: str | None,
+        key: str,
+        vintage: Vintage,
+        *,
+        remove: bool = True,
+    ) -> None:
         """Move a superseded file into history (hard link: no copy), or delete it. ``remove=False``: only keep
         the copy in history — the caller renames the new file over it, so there is no moment without one."""
         if self.history is not None:
-            name = piece_name(key, vintage, path.name.split("__")[-1][: -len(".parquet")]
-                              if "__" in path.name else None)
+            name = piece_name(
+                key, vintage, path.name.split("__")[-1][: -len(".parquet")] if "__" in path.name else None
+            )
             target = self.partition_dir(report, granularity, day, base=self.history) / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.unlink(missing_ok=True)
@@ -261,8 +307,18 @@ class Tree:
         if remove:
             path.unlink(missing_ok=True)
 
-    def commit(self, report: str, granularity: str, day: str | None, key: str, table: pa.Table, vintage: Vintage,
-               *, piece: str | None = None, keep_all: bool = False) -> WriteResult:
+    def commit(
+        self,
+        report: str,
+        granularity: str,
+        day: str | None,
+        key: str,
+        table: pa.Table,
+        vintage: Vintage,
+        *,
+        piece: str | None = None,
+        keep_all: bool = False,
+    ) -> WriteResult:
         """Write one vintage's rows of one partition (a whole commit, or one ``piece`` of it).
 
         Latest vintage wins (module docstring). ``keep_all``: write it whatever is there (no
@@ -279,10 +335,18 @@ class Tree:
                 return WriteResult(True, rows, None)
             held = [(f, v) for f in self._files(directory, key) if (v := file_vintage(f)) is not None]
             current = max((v for _, v in held), default=None)
-            if current is not None and (current > vintage or (current == vintage and (directory / name).exists())):
-                if current > vintage and self.history is not None:  # a late older vintage: recorded, not current
-                    self._write(table, self.partition_dir(report, granularity, day, base=self.history)
-                                / piece_name(key, vintage, piece), meta)
+            if current is not None and (
+                current > vintage or (current == vintage and (directory / name).exists())
+            ):
+                if (
+                    current > vintage and self.history is not None
+                ):  # a late older vintage: recorded, not current
+                    self._write(
+                        table,
+                        self.partition_dir(report, granularity, day, base=self.history)
+                        / piece_name(key, vintage, piece),
+                        meta,
+                    )
                 return WriteResult(False, rows, None)
             replaced = None
             if current is not None and current < vintage:
@@ -290,7 +354,9 @@ class Tree:
                 for f, v in held:
                     if f.name != name:
                         self._keep(f, report, granularity, day, key, v)
-                if (directory / name).exists():  # a whole commit replacing a whole commit: the rename replaces it
+                if (
+                    directory / name
+                ).exists():  # a whole commit replacing a whole commit: the rename replaces it
                     self._keep(directory / name, report, granularity, day, key, current, remove=False)
             self._write(table, directory / name, meta)
             return WriteResult(True, rows, replaced)
@@ -345,8 +411,12 @@ class ParquetLake(Tree):
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
-        super().__init__(self.root / LAKE, history=self.root / HISTORY, staging=self.root / STAGING,
-                         locks=self.root / LOCKS)
+        super().__init__(
+            self.root / LAKE,
+            history=self.root / HISTORY,
+            staging=self.root / STAGING,
+            locks=self.root / LOCKS,
+        )
 
     def __repr__(self) -> str:
         return f"ParquetLake({str(self.root)!r})"
@@ -354,8 +424,9 @@ class ParquetLake(Tree):
     def spec(self) -> dict[str, str]:
         return {"format": self.format, "root": str(self.root)}
 
-    def write_partition(self, report: str, granularity: str, day: str, app_id: str, table: pa.Table,
-                        vintage: Vintage) -> WriteResult:
+    def write_partition(
+        self, report: str, granularity: str, day: str, app_id: str, table: pa.Table, vintage: Vintage
+    ) -> WriteResult:
         return self.commit(report, granularity, day, app_id, conform_provenance(table, app_id), vintage)
 
     def reports(self) -> list[tuple[str, str]]:
@@ -364,9 +435,9 @@ class ParquetLake(Tree):
     def _report_dirs(self, base: Path | None = None) -> list[tuple[Path, str, str]]:
         out = []
         for rdir in sorted((base or self.tree).glob("report=*")):
-            report = urllib.parse.unquote(rdir.name[len("report="):])
+            report = urllib.parse.unquote(rdir.name[len("report=") :])
             for gdir in sorted(rdir.glob("granularity=*")):
-                out.append((gdir, report, urllib.parse.unquote(gdir.name[len("granularity="):])))
+                out.append((gdir, report, urllib.parse.unquote(gdir.name[len("granularity=") :])))
         return out
 
     def stored(self) -> dict[tuple[str, str], dict[str, int]]:
@@ -380,10 +451,20 @@ class ParquetLake(Tree):
             out[(report, gran)] = days
         return out
 
-    def _candidates(self, report: str, granularity: str, apps: set[str] | None, start: str | None,
-                    end: str | None, *, history: bool) -> list[tuple[str, str, Path, bool]]:
+    def _candidates(
+        self,
+        report: str,
+        granularity: str,
+        apps: set[str] | None,
+        start: str | None,
+        end: str | None,
+        *,
+        history: bool,
+    ) -> list[tuple[str, str, Path, bool]]:
         """(day, key, file, current) of the partitions asked for."""
-        bases = [(self.tree, True)] + ([(self.history, False)] if history and self.history is not None else [])
+        bases = [(self.tree, True)] + (
+            [(self.history, False)] if history and self.history is not None else []
+        )
         out = []
         for base, current in bases:
             gdir = self.report_dir(report, granularity, base=base)
@@ -397,8 +478,16 @@ class ParquetLake(Tree):
                         out.append((day, k, f, current))
         return out
 
-    def read(self, report: str, granularity: str, *, apps: Sequence[str] | None = None, start: str | None = None,
-             end: str | None = None, as_of: str | None = None) -> pa.Table:
+    def read(
+        self,
+        report: str,
+        granularity: str,
+        *,
+        apps: Sequence[str] | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        as_of: str | None = None,
+    ) -> pa.Table:
         from .parse import unify_tables
 
         wanted = None if apps is None else {token(a) for a in apps}
@@ -433,11 +522,22 @@ class ParquetLake(Tree):
             meta = pq.read_metadata(f)
             raw = (meta.metadata or {}).get(VINTAGE_KEY)
             v = (_rank(json.loads(raw)), json.loads(raw)["instance_id"]) if raw else file_vintage(f)
-            rows.append({"app_id": key, "date": day, "processing_date": v[0] or None, "instance_id": v[1] or None,
-                         "rows": meta.num_rows, "current": current})
-        frame = pd.DataFrame(rows, columns=["app_id", "date", "processing_date", "instance_id", "rows", "current"])
-        frame = (frame.groupby(["app_id", "date", "processing_date", "instance_id"], as_index=False, dropna=False)
-                 .agg(rows=("rows", "sum"), current=("current", "max")))
+            rows.append(
+                {
+                    "app_id": key,
+                    "date": day,
+                    "processing_date": v[0] or None,
+                    "instance_id": v[1] or None,
+                    "rows": meta.num_rows,
+                    "current": current,
+                }
+            )
+        frame = pd.DataFrame(
+            rows, columns=["app_id", "date", "processing_date", "instance_id", "rows", "current"]
+        )
+        frame = frame.groupby(
+            ["app_id", "date", "processing_date", "instance_id"], as_index=False, dropna=False
+        ).agg(rows=("rows", "sum"), current=("current", "max"))
         frame["date"] = pd.to_datetime(frame["date"])
         frame["processing_date"] = pd.to_datetime(frame["processing_date"])
         frame["rows"] = frame["rows"].astype("int64")
@@ -452,5 +552,7 @@ class ParquetLake(Tree):
 
     def duckdb_source(self, report: str, granularity: str) -> str:
         path = self.glob(report, granularity).replace("'", "''")
-        return (f"(select * exclude (report, granularity) from read_parquet('{path}', hive_partitioning = true, "
-                "union_by_name = true, hive_types = {'date': DATE}))")
+        return (
+            f"(select * exclude (report, granularity) from read_parquet('{path}', hive_partitioning = true, "
+            "union_by_name = true, hive_types = {'date': DATE}))"
+        )

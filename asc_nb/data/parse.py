@@ -76,20 +76,96 @@ _STREAM_THRESHOLD = 1 << 20
 _PEEK = 1 << 16
 
 #: A name whose last word is one of these is a measure (numbers inferred), whatever else it says.
-_MEASURE_LAST = frozenset({
-    "count", "counts", "sessions", "devices", "users", "views", "crashes", "seconds", "ms",
-    "milliseconds", "duration", "total", "sum", "average", "avg", "mean", "median", "rate", "ratio",
-    "percent", "percentage", "bytes", "kb", "mb", "gb", "hours", "minutes", "events", "installs",
-    "deletions", "downloads", "impressions", "taps", "units", "value", "amount",
-})
+_MEASURE_LAST = frozenset(
+    {
+        "count",
+        "counts",
+        "sessions",
+        "devices",
+        "users",
+        "views",
+        "crashes",
+        "seconds",
+        "ms",
+        "milliseconds",
+        "duration",
+        "total",
+        "sum",
+        "average",
+        "avg",
+        "mean",
+        "median",
+        "rate",
+        "ratio",
+        "percent",
+        "percentage",
+        "bytes",
+        "kb",
+        "mb",
+        "gb",
+        "hours",
+        "minutes",
+        "events",
+        "installs",
+        "deletions",
+        "downloads",
+        "impressions",
+        "taps",
+        "units",
+        "value",
+        "amount",
+    }
+)
 #: A name containing one of these words is a dimension: kept as text, never coerced to a number.
-_DIMENSION_WORDS = frozenset({
-    "name", "id", "version", "device", "type", "territory", "source", "info", "campaign", "page",
-    "title", "event", "platform", "language", "locale", "country", "region", "model", "os", "category",
-    "bundle", "code", "status", "reason", "mode", "state", "method", "kind", "format", "interface",
-    "network", "order", "genre", "url", "domain", "account", "sku", "currency", "family", "class",
-    "bucket", "range", "tier", "channel", "build",
-})
+_DIMENSION_WORDS = frozenset(
+    {
+        "name",
+        "id",
+        "version",
+        "device",
+        "type",
+        "territory",
+        "source",
+        "info",
+        "campaign",
+        "page",
+        "title",
+        "event",
+        "platform",
+        "language",
+        "locale",
+        "country",
+        "region",
+        "model",
+        "os",
+        "category",
+        "bundle",
+        "code",
+        "status",
+        "reason",
+        "mode",
+        "state",
+        "method",
+        "kind",
+        "format",
+        "interface",
+        "network",
+        "order",
+        "genre",
+        "url",
+        "domain",
+        "account",
+        "sku",
+        "currency",
+        "family",
+        "class",
+        "bucket",
+        "range",
+        "tier",
+        "channel",
+        "build",
+    }
+)
 
 
 def _is_date_name(name: str) -> bool:
@@ -117,6 +193,7 @@ def snake_columns(names: Iterable[str]) -> list[str]:
         seen.setdefault(name, 1)
         out.append(name)
     return out
+
 
 # --------------------------------------------------------------------------- streams
 
@@ -215,6 +292,7 @@ def _sniff_delimiter(header: bytes) -> str:
         return ","
     return "\t"
 
+
 # --------------------------------------------------------------------------- parse
 
 #: ``typer(header names as written, snake_case names) -> {column: Arrow type to declare}``
@@ -226,12 +304,18 @@ ReportArg = Union[str, "registry.ReportSchema", None]  # noqa: UP007 - 3.10 runt
 
 #: registry kind -> the Arrow type handed to pyarrow's CSV reader (pandas: Int64/Float64/datetime64/str)
 _ARROW_TYPES: dict[str, pa.DataType] = {
-    "date": pa.timestamp("ns"), "dimension": pa.string(), "count": pa.int64(), "identifier": pa.int64(),
+    "date": pa.timestamp("ns"),
+    "dimension": pa.string(),
+    "count": pa.int64(),
+    "identifier": pa.int64(),
     "amount": pa.float64(),
 }
 _EXPECTED = {
-    "date": "an ISO date (YYYY-MM-DD)", "dimension": "UTF-8 text", "count": "a whole number within int64",
-    "identifier": "a whole number within int64", "amount": "a decimal number (a '.' for the decimal point)",
+    "date": "an ISO date (YYYY-MM-DD)",
+    "dimension": "UTF-8 text",
+    "count": "a whole number within int64",
+    "identifier": "a whole number within int64",
+    "amount": "a decimal number (a '.' for the decimal point)",
 }
 #: schema-metadata key under which a parsed table carries its notes (typing, issues, drift) as JSON
 _NOTES = b"asc_nb.notes"
@@ -243,7 +327,9 @@ def check_errors(errors: str) -> None:
         raise ValueError(f"errors must be 'raise' or 'coerce', got {errors!r}")
 
 
-def resolve_report(report: ReportArg, *, strict: bool = True) -> tuple[str | None, registry.ReportSchema | None]:
+def resolve_report(
+    report: ReportArg, *, strict: bool = True
+) -> tuple[str | None, registry.ReportSchema | None]:
     """(report name for messages, schema to type by — None when the registry knows no fields for it).
 
     ``strict=False`` (what ``fetch`` uses): a name the registry does not know — a report Apple
@@ -272,15 +358,26 @@ def _context(report: str | None, instance_id: str | None, segment_id: str | None
     return ", ".join(where)
 
 
-def _located(e: SegmentFormatError, report: str | None, instance_id: str | None,
-             segment_id: str | None) -> SegmentFormatError:
+def _located(
+    e: SegmentFormatError, report: str | None, instance_id: str | None, segment_id: str | None
+) -> SegmentFormatError:
     """``e`` with what is known of report, instance and segment filled in and named in the message."""
-    where = _context(report if e.report is None else None, instance_id if e.instance_id is None else None,
-                     segment_id if e.segment_id is None else None)
+    where = _context(
+        report if e.report is None else None,
+        instance_id if e.instance_id is None else None,
+        segment_id if e.segment_id is None else None,
+    )
     if not where:
         return e
-    return SegmentFormatError(f"{where}: {e}", report=e.report or report, instance_id=e.instance_id or instance_id,
-                              segment_id=e.segment_id or segment_id, line=e.line, column=e.column, value=e.value)
+    return SegmentFormatError(
+        f"{where}: {e}",
+        report=e.report or report,
+        instance_id=e.instance_id or instance_id,
+        segment_id=e.segment_id or segment_id,
+        line=e.line,
+        column=e.column,
+        value=e.value,
+    )
 
 
 def empty_table(schema: registry.ReportSchema) -> pa.Table:
@@ -305,8 +402,13 @@ def strip_notes(table: pa.Table) -> pa.Table:
     return table.replace_schema_metadata(None) if table.schema.metadata else table
 
 
-def notes_to_attrs(parts: Sequence[tuple[str | None, dict[str, Any]]], attrs: dict[str, Any], *,
-                   report: str | None, stacklevel: int) -> None:
+def notes_to_attrs(
+    parts: Sequence[tuple[str | None, dict[str, Any]]],
+    attrs: dict[str, Any],
+    *,
+    report: str | None,
+    stacklevel: int,
+) -> None:
     """Fold the notes of parsed segments ``(segment_id, notes)`` into a frame's ``attrs``, warning once each.
 
     ``attrs["typing"]``; with coerced values ``attrs["parse_issues"]`` (DataFrame: segment, line,
@@ -326,7 +428,9 @@ def notes_to_attrs(parts: Sequence[tuple[str | None, dict[str, Any]]], attrs: di
         warnings.warn(
             f"{name}: {len(rows)} value(s) in {segs} segment(s) did not fit their column and are missing "
             "(errors='coerce'); df.attrs['parse_issues'] lists segment, line, column and value",
-            ParseIssuesWarning, stacklevel=stacklevel + 1)
+            ParseIssuesWarning,
+            stacklevel=stacklevel + 1,
+        )
     added = list(dict.fromkeys(c for _, n in parts for c in n.get("added", ())))
     missing = list(dict.fromkeys(c for _, n in parts for c in n.get("missing", ())))
     if added or missing:
@@ -336,8 +440,12 @@ def notes_to_attrs(parts: Sequence[tuple[str | None, dict[str, Any]]], attrs: di
             said.append(f"column(s) Apple's documentation does not list, kept as text: {', '.join(added)}")
         if missing:
             said.append(f"documented column(s) absent from the file: {', '.join(missing)}")
-        warnings.warn(f"{name}: the file differs from the report registry — {'; '.join(said)} "
-                      "(see df.attrs['schema_drift'])", SchemaDriftWarning, stacklevel=stacklevel + 1)
+        warnings.warn(
+            f"{name}: the file differs from the report registry — {'; '.join(said)} "
+            "(see df.attrs['schema_drift'])",
+            SchemaDriftWarning,
+            stacklevel=stacklevel + 1,
+        )
 
 
 def _name_types(date_type: pa.DataType) -> Typer:
@@ -345,6 +453,7 @@ def _name_types(date_type: pa.DataType) -> Typer:
         types = {n: date_type for n in names if _is_date_name(n)}
         types.update({n: pa.string() for n in names if n not in types and _is_dimension_name(n)})
         return types
+
     return typer
 
 
@@ -381,8 +490,13 @@ def read_table(
         raise _located(e, name, instance_id, segment_id) from e
 
 
-def _read_typed(source: Source, delimiter: str | None, use_threads: bool | None, schema: registry.ReportSchema,
-                errors: Errors) -> pa.Table:
+def _read_typed(
+    source: Source,
+    delimiter: str | None,
+    use_threads: bool | None,
+    schema: registry.ReportSchema,
+    errors: Errors,
+) -> pa.Table:
     known = {f.column: f for f in schema.fields}
     header: dict[str, list[str]] = {}
 
@@ -410,8 +524,9 @@ def _read_typed(source: Source, delimiter: str | None, use_threads: bool | None,
     return _with_notes(table, notes)
 
 
-def _read_located(source: Source, delimiter: str | None, typer: Typer, known: dict[str, registry.Field],
-                  errors: Errors) -> tuple[pa.Table, list[list[Any]]]:
+def _read_located(
+    source: Source, delimiter: str | None, typer: Typer, known: dict[str, registry.Field], errors: Errors
+) -> tuple[pa.Table, list[list[Any]]]:
     """The error path: read every column as bytes, convert each, and locate the cells that do not fit.
 
     Line numbers count the header as line 1 (Apple's files have no blank lines, which Arrow skips).
@@ -446,7 +561,10 @@ def _read_located(source: Source, delimiter: str | None, typer: Typer, known: di
             f"line {row + 2}, column {label}: value {value!r} is not {expected}{more}. "
             "The file is not as Apple documents the report: pass errors='coerce' to keep its rows with such "
             "cells missing (listed in df.attrs['parse_issues'])",
-            line=row + 2, column=column, value=value)
+            line=row + 2,
+            column=column,
+            value=value,
+        )
     issues = [[row + 2, column, value] for row, _, column, value, _ in bad]
     return pa.Table.from_arrays(cols, names=table.column_names), issues
 
@@ -522,8 +640,13 @@ def _null_out(text: pa.Array, wrong: list[tuple[int, str]]) -> pa.Array:
 _BATCH_BYTES = 32 << 20
 
 
-def read_tables(paths: list[str | os.PathLike[str]], *, report: ReportArg = None, errors: Errors = "raise",
-                ids: Sequence[tuple[str | None, str | None]] | None = None) -> list[pa.Table]:
+def read_tables(
+    paths: list[str | os.PathLike[str]],
+    *,
+    report: ReportArg = None,
+    errors: Errors = "raise",
+    ids: Sequence[tuple[str | None, str | None]] | None = None,
+) -> list[pa.Table]:
     """``[read_table(p, report=report, errors=errors) for p in paths]``, small tab-separated files in one call.
 
     ``ids`` are each path's (instance id, segment id), named in errors and kept for notes.
@@ -586,22 +709,35 @@ def _small_tab_body(path: str | os.PathLike[str]) -> tuple[bytes, bytes, int] | 
     if data.startswith(UTF8_BOM):
         data = data[3:]
     header, sep, rest = data.partition(b"\n")
-    if (not sep or not header.strip() or b"\t" not in header or b"\r" in data or b'"' in header
-            or rest.startswith(b"\n") or b"\n\n" in rest):
+    if (
+        not sep
+        or not header.strip()
+        or b"\t" not in header
+        or b"\r" in data
+        or b'"' in header
+        or rest.startswith(b"\n")
+        or b"\n\n" in rest
+    ):
         return None
     if rest and not rest.endswith(b"\n"):
         rest += b"\n"
     return header, rest, rest.count(b"\n")
 
 
-def _read_group(header: bytes, members: list[tuple[int, bytes, int]], schema: registry.ReportSchema | None,
-                one: Callable[[int], pa.Table], out: list) -> None:
+def _read_group(
+    header: bytes,
+    members: list[tuple[int, bytes, int]],
+    schema: registry.ReportSchema | None,
+    one: Callable[[int], pa.Table],
+    out: list,
+) -> None:
     if len(members) > 1:
         blob = header + b"\n" + b"".join(m[1] for m in members)
         try:
             if schema is None:
-                table = _with_notes(_finish(_read(blob, "\t", False, _name_types(pa.timestamp("ns")))),
-                                    {"typing": "names"})
+                table = _with_notes(
+                    _finish(_read(blob, "\t", False, _name_types(pa.timestamp("ns")))), {"typing": "names"}
+                )
             else:
                 table = _read_typed(blob, "\t", False, schema, "raise")
         except SegmentFormatError:
@@ -616,8 +752,9 @@ def _read_group(header: bytes, members: list[tuple[int, bytes, int]], schema: re
         out[k] = one(k)
 
 
-def _read(source: Source, delimiter: str | None, use_threads: bool | None, typer: Typer, *,
-          locate: bool = False) -> pa.Table:
+def _read(
+    source: Source, delimiter: str | None, use_threads: bool | None, typer: Typer, *, locate: bool = False
+) -> pa.Table:
     """One pyarrow read; ``typer(raw header names, snake names)`` gives the declared column types.
 
     ``locate=True``: a cell that does not convert raises :class:`_ConversionError` (the caller
@@ -648,7 +785,7 @@ def _read(source: Source, delimiter: str | None, use_threads: bool | None, typer
         else:
             data = head + stream.read()
             eol = data.find(b"\n")
-            if eol < 0 or (len(data) - eol <= 64 and not data[eol + 1:].strip(b"\r\n")):  # header only
+            if eol < 0 or (len(data) - eol <= 64 and not data[eol + 1 :].strip(b"\r\n")):  # header only
                 return pa.table({n: pa.array([], column_types.get(n, pa.null())) for n in names})
             # small inputs: one in-memory buffer, read by Arrow without calling back into Python
             body = pa.BufferReader(data)
@@ -724,6 +861,7 @@ def _finish(table: pa.Table) -> pa.Table:
         cols.append(col)
     return pa.Table.from_arrays(cols, names=table.column_names)
 
+
 _PANDAS_TYPES = {
     pa.int64(): pd.Int64Dtype(),
     pa.int32(): pd.Int64Dtype(),
@@ -737,8 +875,9 @@ def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas(types_mapper=_PANDAS_TYPES.get, split_blocks=True)
 
 
-def parse_segment(source: Source, *, report: ReportArg = None, errors: Errors = "raise",
-                  delimiter: str | None = None) -> pd.DataFrame:
+def parse_segment(
+    source: Source, *, report: ReportArg = None, errors: Errors = "raise", delimiter: str | None = None
+) -> pd.DataFrame:
     """Parse one segment (gzip or plain bytes, a path, a binary file) into a typed DataFrame.
 
     ``report``: the report's name (or a registry schema) — each column's dtype then comes from
@@ -781,7 +920,8 @@ def unify_tables(tables: list[pa.Table]) -> pa.Table:
     text = {n for n, ts in kinds.items() if len(ts) > 1}
     fixed = []
     for t in tables:
-        cols = [c.cast(pa.string()) if n in text else c for n, c in zip(t.column_names, t.columns, strict=False)]
+        cols = [
+            c.cast(pa.string()) if n in text else c for n, c in zip(t.column_names, t.columns, strict=False)
+        ]
         fixed.append(pa.Table.from_arrays(cols, names=t.column_names))
     return pa.concat_tables(fixed, promote_options="permissive")
-

@@ -71,8 +71,12 @@ class Progress:
             self.bar.close()
 
 
-def make_progress(progress: bool | ProgressCallback | None, segments: int, desc: str,
-                  environ: Mapping[str, str] | None = None) -> Progress:
+def make_progress(
+    progress: bool | ProgressCallback | None,
+    segments: int,
+    desc: str,
+    environ: Mapping[str, str] | None = None,
+) -> Progress:
     """``progress`` may be a bool (tqdm bar on/off), ``None`` (a bar for multi-segment jobs unless
     ``ASC_NB_PROGRESS`` turns bars off) or a callback."""
     if callable(progress):

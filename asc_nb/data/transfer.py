@@ -241,16 +241,24 @@ def download(job: SegmentJob, transfer: Transfer, *, progress: Progress, stats: 
             expected_size=job.size if last.kind == "size" else None,
             actual_size=last.actual if last.kind == "size" and isinstance(last.actual, int) else None,
         ) from last
-    raise NetworkError(f"segment {job.segment_id}: download failed after {failures} attempts: {last}",
-                       method="GET", attempts=failures) from last
+    raise NetworkError(
+        f"segment {job.segment_id}: download failed after {failures} attempts: {last}",
+        method="GET",
+        attempts=failures,
+    ) from last
 
 
 def job_from(segment: Any, *, instance_id: str | None = None) -> SegmentJob:
     """A :class:`SegmentJob` from a segment record, a listing row (Series/mapping) or anything with
     ``id``/``checksum``/``size_in_bytes``/``url`` (``ValueError`` when id or checksum is missing)."""
+
     def pick(*names: str) -> Any:
         for name in names:
-            value = segment.get(name) if isinstance(segment, (Mapping, pd.Series)) else getattr(segment, name, None)
+            value = (
+                segment.get(name)
+                if isinstance(segment, (Mapping, pd.Series))
+                else getattr(segment, name, None)
+            )
             if value is not None and (isinstance(value, str) or not pd.isna(value)):
                 return value
         return None
@@ -260,5 +268,10 @@ def job_from(segment: Any, *, instance_id: str | None = None) -> SegmentJob:
         raise ValueError(f"not a segment (needs id and checksum): {segment!r}")
     size = pick("size_in_bytes", "sizeInBytes", "size")
     inst = pick("instance_id")
-    return SegmentJob(str(seg_id), pick("url"), str(checksum), None if size is None else int(size),
-                      str(inst) if inst is not None else instance_id)
+    return SegmentJob(
+        str(seg_id),
+        pick("url"),
+        str(checksum),
+        None if size is None else int(size),
+        str(inst) if inst is not None else instance_id,
+    )

@@ -72,8 +72,10 @@ def jsonable(value: Any) -> Any:
 
 def _table(frame: pd.DataFrame, what: str, max_rows: int = MAX_ROWS) -> dict[str, Any]:
     if len(frame) > max_rows:
-        raise MetricError(f"the {what} has {len(frame)} rows, more than one answer may carry ({max_rows}): narrow the "
-                          "dates or the apps, use a coarser granularity, or break down by fewer columns")
+        raise MetricError(
+            f"the {what} has {len(frame)} rows, more than one answer may carry ({max_rows}): narrow the "
+            "dates or the apps, use a coarser granularity, or break down by fewer columns"
+        )
     cols = [str(c) for c in frame.columns]
     rows = [[jsonable(v) for v in row] for row in frame.itertuples(index=False, name=None)]
     _check_size(rows, what)
@@ -83,8 +85,10 @@ def _table(frame: pd.DataFrame, what: str, max_rows: int = MAX_ROWS) -> dict[str
 def _check_size(rows: list[list[Any]], what: str) -> None:
     size = len(json.dumps(rows, default=str))
     if size > MAX_CHARS:
-        raise QueryError(f"the {what} would be {size:,} characters of JSON, more than one answer may carry "
-                         f"({MAX_CHARS:,}): select fewer or shorter columns (e.g. left(text, 100)), or aggregate")
+        raise QueryError(
+            f"the {what} would be {size:,} characters of JSON, more than one answer may carry "
+            f"({MAX_CHARS:,}): select fewer or shorter columns (e.g. left(text, 100)), or aggregate"
+        )
 
 
 def _list(value: str | Sequence[str] | None) -> list[str] | None:
@@ -111,8 +115,9 @@ apps = (pd.concat(parts).groupby("app_id")
 class Answers:
     """The tools of the MCP server, answered from one store (read-only)."""
 
-    def __init__(self, store: Any, *, max_rows: int = MAX_ROWS, sql_max_rows: int = 1000,
-                 sql_timeout: float = 10.0) -> None:
+    def __init__(
+        self, store: Any, *, max_rows: int = MAX_ROWS, sql_max_rows: int = 1000, sql_timeout: float = 10.0
+    ) -> None:
         self.store = store
         self.max_rows = int(max_rows)
         self.sql_engine = ReadOnlySQL(store, max_rows=sql_max_rows, timeout=sql_timeout)
@@ -140,8 +145,15 @@ class Answers:
         except ValueError as err:
             raise ConfigError(str(err)) from None
 
-    def _provenance(self, *, reports: list[dict[str, Any]], code: str, as_of: str | None,
-                    provisional: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+    def _provenance(
+        self,
+        *,
+        reports: list[dict[str, Any]],
+        code: str,
+        as_of: str | None,
+        provisional: list[str] | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {
             "store": str(self.store.path),
             "reports": reports,
@@ -168,11 +180,14 @@ class Answers:
                 continue
             name = "any_value(app_name)" if "app_name" in cols else "null"
             rows = con.execute(
-                f'select app_id, {name}, min(date), max(date) from "{view}" group by app_id').fetchall()
+                f'select app_id, {name}, min(date), max(date) from "{view}" group by app_id'
+            ).fetchall()
             used.append(view)
             for app_id, app_name, lo, hi in rows:
-                entry = per.setdefault(str(app_id), {"app_id": str(app_id), "name": None, "views": [],
-                                                     "first_date": None, "last_date": None})
+                entry = per.setdefault(
+                    str(app_id),
+                    {"app_id": str(app_id), "name": None, "views": [], "first_date": None, "last_date": None},
+                )
                 entry["name"] = entry["name"] or (None if app_name is None else str(app_name))
                 entry["views"].append(view)
                 lo, hi = jsonable(lo), jsonable(hi)
@@ -180,7 +195,10 @@ class Answers:
                 entry["last_date"] = max(filter(None, (entry["last_date"], hi)), default=None)
         apps = [per[k] for k in sorted(per)]
         reports = [{"view": v} for v in used]
-        return {"apps": apps, "provenance": self._provenance(reports=reports, as_of=None, code=_LIST_APPS_CODE)}
+        return {
+            "apps": apps,
+            "provenance": self._provenance(reports=reports, as_of=None, code=_LIST_APPS_CODE),
+        }
 
     def list_reports(self, catalog: bool = False) -> dict[str, Any]:
         """What the store holds (report, granularity, DuckDB view, dates); ``catalog`` adds every report Apple has."""
@@ -191,8 +209,13 @@ class Answers:
             out["catalog"] = _table(registry.report_catalog(), "report catalog")
             code += "\ncatalog = asc_nb.report_catalog()"
         out["provenance"] = self._provenance(
-            reports=[{"report": r.report, "granularity": r.granularity, "view": r.view}
-                     for r in held.itertuples(index=False)], as_of=None, code=code)
+            reports=[
+                {"report": r.report, "granularity": r.granularity, "view": r.view}
+                for r in held.itertuples(index=False)
+            ],
+            as_of=None,
+            code=code,
+        )
         return out
 
     def describe_report(self, name: str) -> dict[str, Any]:
@@ -212,24 +235,39 @@ class Answers:
             "stored": _table(mine, "stored list"),
             "metrics": [str(m) for m in used["name"]],
             "provenance": self._provenance(
-                reports=[{"report": schema.name, "granularity": g, "view": v}
-                         for g, v in zip(mine["granularity"], mine["view"], strict=True)], as_of=None,
-                code=f"fields = asc_nb.describe_report({schema.name!r})\nheld = store.reports()"),
+                reports=[
+                    {"report": schema.name, "granularity": g, "view": v}
+                    for g, v in zip(mine["granularity"], mine["view"], strict=True)
+                ],
+                as_of=None,
+                code=f"fields = asc_nb.describe_report({schema.name!r})\nheld = store.reports()",
+            ),
         }
 
     def list_metrics(self) -> dict[str, Any]:
         """Every metric: its report(s), definition, expression, additive?, unit, Apple's page."""
-        return {"metrics": _table(M.metric_catalog(), "metric catalog"),
-                "note": "additive=false: a unique count or ratio — never summed across rows or days; metrics() "
-                        "refuses a coarser grain unless approx=true (then an upper bound, marked)",
-                "provenance": self._provenance(reports=[], as_of=None, code="catalog = asc_nb.metric_catalog()")}
+        return {
+            "metrics": _table(M.metric_catalog(), "metric catalog"),
+            "note": "additive=false: a unique count or ratio — never summed across rows or days; metrics() "
+            "refuses a coarser grain unless approx=true (then an upper bound, marked)",
+            "provenance": self._provenance(reports=[], as_of=None, code="catalog = asc_nb.metric_catalog()"),
+        }
 
     # ------------------------------------------------------------------ numbers
 
-    def metrics(self, app_ids: str | Sequence[str], metrics: str | Sequence[str], *, start: str | None = None,
-                end: str | None = None, by: str | Sequence[str] | None = ("date",), as_of: str | None = None,
-                granularity: str = "DAILY", filters: dict[str, Any] | None = None,
-                approx: bool = False) -> dict[str, Any]:
+    def metrics(
+        self,
+        app_ids: str | Sequence[str],
+        metrics: str | Sequence[str],
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        by: str | Sequence[str] | None = ("date",),
+        as_of: str | None = None,
+        granularity: str = "DAILY",
+        filters: dict[str, Any] | None = None,
+        approx: bool = False,
+    ) -> dict[str, Any]:
         """``store.metrics(...)`` with its provenance (reports, vintages, as-of, provisional dates, code)."""
         apps = _list(app_ids) or []
         names = _list(metrics) or []
@@ -271,20 +309,36 @@ class Answers:
         if f.rollup:
             lo = None if lo is None else period_start(lo, plan.granularity)
             hi = None if hi is None else period_end(hi, plan.granularity)
-        kwargs: dict[str, Any] = {"granularity": f.granularity.value, "apps": list(plan.app_ids),
-                                  "start": lo, "end": hi}
+        kwargs: dict[str, Any] = {
+            "granularity": f.granularity.value,
+            "apps": list(plan.app_ids),
+            "start": lo,
+            "end": hi,
+        }
         if as_of is not None:
             kwargs["as_of"] = as_of
         rows = self.store.read(f.report, **kwargs)
-        entry: dict[str, Any] = {"report": f.report, "granularity": f.granularity.value, "metrics": list(f.metrics),
-                                 "rows_read": len(rows)}
+        entry: dict[str, Any] = {
+            "report": f.report,
+            "granularity": f.granularity.value,
+            "metrics": list(f.metrics),
+            "rows_read": len(rows),
+        }
         entry["_dates"] = sorted(set(pd.to_datetime(rows["date"]).dt.date)) if len(rows) else []
         if rows.empty or "processing_date" not in rows:
             entry.update(instances=0, processing_dates=[], vintages=[])
             return entry
         g = rows.groupby(["processing_date", "instance_id"], dropna=False)
-        summary = g.agg(first_date=("date", "min"), last_date=("date", "max"), rows=("date", "size"),
-                        apps=("app_id", "nunique")).reset_index().sort_values(["processing_date", "instance_id"])
+        summary = (
+            g.agg(
+                first_date=("date", "min"),
+                last_date=("date", "max"),
+                rows=("date", "size"),
+                apps=("app_id", "nunique"),
+            )
+            .reset_index()
+            .sort_values(["processing_date", "instance_id"])
+        )
         vintages = [{k: jsonable(v) for k, v in rec.items()} for rec in summary.to_dict("records")]
         entry["instances"] = len(vintages)
         entry["processing_dates"] = sorted({v["processing_date"] for v in vintages if v["processing_date"]})
@@ -293,8 +347,9 @@ class Answers:
             entry["vintages_omitted"] = len(vintages) - MAX_VINTAGES
         return entry
 
-    def _provisional(self, frame: pd.DataFrame, plan: M.MetricPlan, read: list[dict[str, Any]],
-                     as_of: str | None) -> list[str]:
+    def _provisional(
+        self, frame: pd.DataFrame, plan: M.MetricPlan, read: list[dict[str, Any]], as_of: str | None
+    ) -> list[str]:
         """Dates behind the answer still inside a report's completeness window (Apple may revise them).
 
         The metrics layer's own ``provisional`` column wins when the frame has one; otherwise a date is
@@ -317,23 +372,46 @@ class Answers:
                     out.add(d.isoformat())
         return sorted(out)
 
-    def health(self, *, apps: Sequence[str] | str | None = None, reports: Sequence[str] | str | None = None,
-               granularity: str | None = None, start: str | None = None, end: str | None = None,
-               states: Sequence[str] | str | None = None) -> dict[str, Any]:
+    def health(
+        self,
+        *,
+        apps: Sequence[str] | str | None = None,
+        reports: Sequence[str] | str | None = None,
+        granularity: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        states: Sequence[str] | str | None = None,
+    ) -> dict[str, Any]:
         """``store.health(...)``: per app × report × date its state (final, provisional, missing, …) and why."""
-        kwargs = {"apps": _list(apps), "reports": _list(reports), "granularity": granularity, "start": start,
-                  "end": end, "states": _list(states)}
+        kwargs = {
+            "apps": _list(apps),
+            "reports": _list(reports),
+            "granularity": granularity,
+            "start": start,
+            "end": end,
+            "states": _list(states),
+        }
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
         frame = self.store.health(**kwargs)
-        counts = frame["state"].astype("string").value_counts().sort_index() if len(frame) else pd.Series(dtype=int)
-        held = sorted({(str(r), str(g)) for r, g in zip(frame.get("report", []), frame.get("granularity", []),
-                                                         strict=True)})
+        counts = (
+            frame["state"].astype("string").value_counts().sort_index()
+            if len(frame)
+            else pd.Series(dtype=int)
+        )
+        held = sorted(
+            {
+                (str(r), str(g))
+                for r, g in zip(frame.get("report", []), frame.get("granularity", []), strict=True)
+            }
+        )
         return {
             "result": _table(frame, "health table", self.max_rows),
             "states": {str(k): int(v) for k, v in counts.items()},
             "provenance": self._provenance(
-                reports=[{"report": r, "granularity": g} for r, g in held], as_of=None,
-                code="df = " + _call("store.health", [], kwargs)),
+                reports=[{"report": r, "granularity": g} for r, g in held],
+                as_of=None,
+                code="df = " + _call("store.health", [], kwargs),
+            ),
         }
 
     def sql(self, query: str, max_rows: int | None = None) -> dict[str, Any]:
@@ -344,11 +422,12 @@ class Answers:
         text = query.strip()
         used = [v for v in self.sql_engine.views() if v in text]
         return {
-            "result": {"columns": columns, "types": types, "rows": rows,
-                       "row_count": len(rows)},
+            "result": {"columns": columns, "types": types, "rows": rows, "row_count": len(rows)},
             "provenance": self._provenance(
-                reports=[{"view": v} for v in used], as_of=None,
+                reports=[{"view": v} for v in used],
+                as_of=None,
                 note="the views hold each date's latest vintage (its processing_date and instance_id columns "
-                     "say which)",
-                code=f"df = store.sql({text!r})"),
+                "say which)",
+                code=f"df = store.sql({text!r})",
+            ),
         }

@@ -39,8 +39,10 @@ def open_store(path: str | os.PathLike[str]) -> Any:
 
     root = Path(path).expanduser()
     if not (root / "lake").is_dir():
-        raise ConfigError(f"no asc-nb store at {str(root)!r} (no lake/ folder): give the directory a sync wrote, "
-                          "e.g. python -m asc_nb sync --store DIR")
+        raise ConfigError(
+            f"no asc-nb store at {str(root)!r} (no lake/ folder): give the directory a sync wrote, "
+            "e.g. python -m asc_nb sync --store DIR"
+        )
     return Store(root)
 
 
@@ -59,8 +61,12 @@ def _guarded(lock: threading.Lock) -> Callable[[Callable[..., Any]], Callable[..
                 except (ValueError, TypeError, LookupError) as err:
                     raise ToolError(f"bad argument ({type(err).__name__}): {err}") from None
                 except Exception as err:  # a bug of ours: still an answer, never a dead server
-                    logging.getLogger("asc_nb.mcp").error("tool %s failed: %s", fn.__name__, type(err).__name__)
-                    raise ToolError(f"internal error ({type(err).__name__}) in {fn.__name__}: {err}") from None
+                    logging.getLogger("asc_nb.mcp").error(
+                        "tool %s failed: %s", fn.__name__, type(err).__name__
+                    )
+                    raise ToolError(
+                        f"internal error ({type(err).__name__}) in {fn.__name__}: {err}"
+                    ) from None
 
         return tool
 
@@ -82,8 +88,9 @@ def _build(store: Any, *, max_rows: int, sql_timeout: float) -> tuple[Any, Any]:
     answers = Answers(store, max_rows=max_rows, sql_max_rows=max_rows, sql_timeout=sql_timeout)
     server = MCPServer("asc-nb", instructions=INSTRUCTIONS, log_level="WARNING")
     guard = _guarded(threading.Lock())
-    read_only = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
-                                open_world_hint=False)
+    read_only = ToolAnnotations(
+        read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+    )
 
     def add(fn: Callable[..., Any]) -> None:
         server.add_tool(guard(fn), name=fn.__name__, description=fn.__doc__, annotations=read_only)
@@ -95,14 +102,17 @@ def _build(store: Any, *, max_rows: int, sql_timeout: float) -> tuple[Any, Any]:
         """The apps the store holds rows for: app_id, name, the views holding them, first and last date."""
         return answers.list_apps()
 
-    def list_reports(catalog: Annotated[bool, Field(
-            description="also list every report Apple offers (not only what the store holds)")] = False
-                     ) -> dict[str, Any]:
+    def list_reports(
+        catalog: Annotated[
+            bool, Field(description="also list every report Apple offers (not only what the store holds)")
+        ] = False,
+    ) -> dict[str, Any]:
         """The reports the store holds: report, granularity, DuckDB view name (for sql), dates, first/last date."""
         return answers.list_reports(catalog)
 
-    def describe_report(name: Annotated[str, Field(description="report name, e.g. 'App Downloads Standard'")]
-                        ) -> dict[str, Any]:
+    def describe_report(
+        name: Annotated[str, Field(description="report name, e.g. 'App Downloads Standard'")],
+    ) -> dict[str, Any]:
         """A report's fields (column, dtype, additive or not, Apple's description), its views and its metrics."""
         return answers.describe_report(name)
 
@@ -112,24 +122,49 @@ def _build(store: Any, *, max_rows: int, sql_timeout: float) -> tuple[Any, Any]:
 
     def metrics(
         app_ids: Ids,
-        metrics: Annotated[list[str], Field(description="metric names from list_metrics, e.g. ['total_downloads']")],
+        metrics: Annotated[
+            list[str], Field(description="metric names from list_metrics, e.g. ['total_downloads']")
+        ],
         start: Day = None,
         end: Day = None,
-        by: Annotated[list[str], Field(description="breakdown: 'date' and/or report columns such as 'territory', "
-                                                   "'device', 'source_type'; [] for one total")] = ["date"],  # noqa: B006
-        as_of: Annotated[str | None, Field(description="YYYY-MM-DD: the answer as the store knew it when Apple's "
-                                                       "processing date was this day (null: the latest)")] = None,
+        by: Annotated[
+            list[str],
+            Field(
+                description="breakdown: 'date' and/or report columns such as 'territory', "
+                "'device', 'source_type'; [] for one total"
+            ),
+        ] = ["date"],  # noqa: B006
+        as_of: Annotated[
+            str | None,
+            Field(
+                description="YYYY-MM-DD: the answer as the store knew it when Apple's "
+                "processing date was this day (null: the latest)"
+            ),
+        ] = None,
         granularity: Annotated[str, Field(description="DAILY, WEEKLY or MONTHLY")] = "DAILY",
-        filters: Annotated[dict[str, list[str]] | None, Field(
-            description="column -> accepted values, e.g. {'territory': ['US']}")] = None,
-        approx: Annotated[bool, Field(description="sum unique counts anyway, as a marked upper bound")] = False,
+        filters: Annotated[
+            dict[str, list[str]] | None,
+            Field(description="column -> accepted values, e.g. {'territory': ['US']}"),
+        ] = None,
+        approx: Annotated[
+            bool, Field(description="sum unique counts anyway, as a marked upper bound")
+        ] = False,
     ) -> dict[str, Any]:
         """App Analytics metrics from the store, exactly as store.metrics computes them, with provenance.
 
         Unique counts are exact only at their report's own grain; a coarser request is refused (the error says
         which grain is exact) unless approx=true."""
-        return answers.metrics(app_ids, metrics, start=start, end=end, by=by, as_of=as_of,
-                               granularity=granularity, filters=filters, approx=approx)
+        return answers.metrics(
+            app_ids,
+            metrics,
+            start=start,
+            end=end,
+            by=by,
+            as_of=as_of,
+            granularity=granularity,
+            filters=filters,
+            approx=approx,
+        )
 
     def health(
         apps: Annotated[list[str] | None, Field(description="app ids (null: all)")] = None,
@@ -137,17 +172,25 @@ def _build(store: Any, *, max_rows: int, sql_timeout: float) -> tuple[Any, Any]:
         granularity: Annotated[str | None, Field(description="DAILY, WEEKLY or MONTHLY (null: all)")] = None,
         start: Day = None,
         end: Day = None,
-        states: Annotated[list[str] | None, Field(
-            description="only these states: final, provisional, missing, empty, duplicate, restated, expiring")
-                          ] = None,
+        states: Annotated[
+            list[str] | None,
+            Field(
+                description="only these states: final, provisional, missing, empty, duplicate, restated, expiring"
+            ),
+        ] = None,
     ) -> dict[str, Any]:
         """The store's ledger: per app × report × date its state (final, provisional, missing, …) and the reason."""
-        return answers.health(apps=apps, reports=reports, granularity=granularity, start=start, end=end,
-                              states=states)
+        return answers.health(
+            apps=apps, reports=reports, granularity=granularity, start=start, end=end, states=states
+        )
 
     def sql(
-        query: Annotated[str, Field(description="one DuckDB SELECT over the store's views (list_reports names them)")],
-        max_rows: Annotated[int | None, Field(description="at most this many rows (capped by the server)")] = None,
+        query: Annotated[
+            str, Field(description="one DuckDB SELECT over the store's views (list_reports names them)")
+        ],
+        max_rows: Annotated[
+            int | None, Field(description="at most this many rows (capped by the server)")
+        ] = None,
     ) -> dict[str, Any]:
         """Read-only SQL over the lake: one SELECT, only the store's views (no files, no writes), row and time limits."""
         return answers.sql(query, max_rows)

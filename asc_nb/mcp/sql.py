@@ -52,7 +52,9 @@ def check_query(query: str) -> str:
     import duckdb
 
     if not isinstance(query, str) or not query.strip():
-        raise QueryError("the query is empty: write one SELECT over the store's views (list_reports names them)")
+        raise QueryError(
+            "the query is empty: write one SELECT over the store's views (list_reports names them)"
+        )
     if len(query) > MAX_QUERY_CHARS:
         raise QueryError(f"the query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}")
     try:
@@ -63,8 +65,10 @@ def check_query(query: str) -> str:
         raise QueryError(f"the query holds {len(statements)} statements; send exactly one SELECT")
     kind = statements[0].type
     if kind != duckdb.StatementType.SELECT:
-        raise QueryError(f"only SELECT is allowed (this is {kind.name}): the MCP server is read-only — it never "
-                         "writes, attaches, copies, installs, loads or changes settings")
+        raise QueryError(
+            f"only SELECT is allowed (this is {kind.name}): the MCP server is read-only — it never "
+            "writes, attaches, copies, installs, loads or changes settings"
+        )
     with duckdb.connect() as con:
         text = con.execute("select json_serialize_sql(?)", [query]).fetchone()[0]
     tree = json.loads(text)
@@ -77,7 +81,8 @@ def check_query(query: str) -> str:
                 raise QueryError(
                     f"the table function {name}() is not allowed: the sql tool reads only the store's views "
                     f"(one per report × granularity, e.g. app_sessions_standard_daily; list_reports names them), "
-                    f"never files. Allowed table functions: {', '.join(sorted(TABLE_FUNCTIONS))}")
+                    f"never files. Allowed table functions: {', '.join(sorted(TABLE_FUNCTIONS))}"
+                )
     return query.strip()
 
 
@@ -88,8 +93,15 @@ def _first_line(err: BaseException) -> str:
 class ReadOnlySQL:
     """A locked-down DuckDB connection over one store's views (see the module docstring)."""
 
-    def __init__(self, store: Any, *, max_rows: int = 1000, timeout: float = 10.0,
-                 memory_limit: str = "1GB", threads: int = 2) -> None:
+    def __init__(
+        self,
+        store: Any,
+        *,
+        max_rows: int = 1000,
+        timeout: float = 10.0,
+        memory_limit: str = "1GB",
+        threads: int = 2,
+    ) -> None:
         self.store = store
         self.max_rows = int(max_rows)
         self.timeout = float(timeout)
@@ -133,10 +145,16 @@ class ReadOnlySQL:
 
     def views(self) -> list[str]:
         """The view names the connection holds (the only things a query may read)."""
-        return sorted(r[0] for r in self.connection().execute(
-            "select view_name from duckdb_views() where not internal").fetchall())
+        return sorted(
+            r[0]
+            for r in self.connection()
+            .execute("select view_name from duckdb_views() where not internal")
+            .fetchall()
+        )
 
-    def run(self, query: str, *, max_rows: int | None = None) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
+    def run(
+        self, query: str, *, max_rows: int | None = None
+    ) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
         """(column names, DuckDB types, rows) of one checked SELECT, within the limits."""
         import duckdb
 
@@ -167,21 +185,28 @@ class ReadOnlySQL:
             if worker.is_alive():
                 con.interrupt()
                 worker.join(5)
-                raise QueryError(f"the query ran longer than {self.timeout:g} s and was stopped: aggregate more, "
-                                 "narrow the dates, or add LIMIT")
+                raise QueryError(
+                    f"the query ran longer than {self.timeout:g} s and was stopped: aggregate more, "
+                    "narrow the dates, or add LIMIT"
+                )
         err = box.get("error")
         if err is not None:
             if isinstance(err, duckdb.CatalogException) and "does not exist" in str(err):
-                raise QueryError(f"{_first_line(err)} The store's views: {', '.join(self.views()) or 'none yet'} "
-                                 "(one per report × granularity: snake_case name plus _daily/_weekly/_monthly)"
-                                 ) from None
+                raise QueryError(
+                    f"{_first_line(err)} The store's views: {', '.join(self.views()) or 'none yet'} "
+                    "(one per report × granularity: snake_case name plus _daily/_weekly/_monthly)"
+                ) from None
             if isinstance(err, duckdb.PermissionException):
-                raise QueryError(f"refused: {_first_line(err)} (the sql tool reads only the store's lake)") from None
+                raise QueryError(
+                    f"refused: {_first_line(err)} (the sql tool reads only the store's lake)"
+                ) from None
             if isinstance(err, duckdb.Error):
                 raise QueryError(f"DuckDB: {_first_line(err)}") from None
             raise err
         rows = box["rows"]
         if len(rows) > limit:
-            raise QueryError(f"the query returns more than {limit} rows (the limit): aggregate (GROUP BY), narrow "
-                             "the dates or apps, or add LIMIT")
+            raise QueryError(
+                f"the query returns more than {limit} rows (the limit): aggregate (GROUP BY), narrow "
+                "the dates or apps, or add LIMIT"
+            )
         return box["columns"], box["types"], rows

@@ -89,7 +89,8 @@ __all__ = [
 #: report family (Apple's page title) -> its API report names, preferred first — derived from the
 #: registry for the families metrics use (the registry is the one place a family is declared)
 FAMILIES: dict[str, tuple[str, ...]] = {
-    fam: family_reports(fam) for fam in dict.fromkeys(m.family for m in METRICS.values() if m.family)}
+    fam: family_reports(fam) for fam in dict.fromkeys(m.family for m in METRICS.values() if m.family)
+}
 
 # kept importable for callers of the single-module version (widgets use _expand and _day)
 _ = (MetricError, _day, _expand, _expected_dates, period_start, period_end, provisional_cutoff, check_as_of)
@@ -99,10 +100,19 @@ def _reference(load: Loader) -> Any:
     return load.reference_day() if isinstance(load, DatedLoader) else None
 
 
-def metrics(load: Loader, app_ids: str | Iterable[str], metrics: str | Iterable[str], *,
-            by: str | Iterable[str] = ("date",), start: Any = None, end: Any = None,
-            granularity: Granularity | str = "DAILY", filters: Mapping[str, Any] | None = None,
-            approx: bool = False, as_of: Any = None) -> pd.DataFrame:
+def metrics(
+    load: Loader,
+    app_ids: str | Iterable[str],
+    metrics: str | Iterable[str],
+    *,
+    by: str | Iterable[str] = ("date",),
+    start: Any = None,
+    end: Any = None,
+    granularity: Granularity | str = "DAILY",
+    filters: Mapping[str, Any] | None = None,
+    approx: bool = False,
+    as_of: Any = None,
+) -> pd.DataFrame:
     """:func:`plan` + :func:`compute` over any loader (what ``Client.metrics`` / ``Store.metrics`` call).
 
     ``as_of`` must match the loader's own ``as_of`` (``ClientLoader(client, as_of=D)``): the loader
@@ -112,11 +122,14 @@ def metrics(load: Loader, app_ids: str | Iterable[str], metrics: str | Iterable[
     day = check_as_of(as_of, _reference(load))
     loader_as_of = getattr(load, "as_of", None)
     if day is not None and loader_as_of != day:
-        raise MetricError(f"as_of={day.isoformat()} but the loader reads "
-                          f"{'the latest vintages' if loader_as_of is None else f'as of {loader_as_of}'}: build the "
-                          f"loader with the same as_of (ClientLoader(client, as_of=...), "
-                          f"StoreLoader(store, as_of=...))")
+        raise MetricError(
+            f"as_of={day.isoformat()} but the loader reads "
+            f"{'the latest vintages' if loader_as_of is None else f'as of {loader_as_of}'}: build the "
+            f"loader with the same as_of (ClientLoader(client, as_of=...), "
+            f"StoreLoader(store, as_of=...))"
+        )
     day = day if day is not None else loader_as_of
-    p = plan(app_ids, metrics, by=by, start=start, end=end, granularity=granularity, filters=filters,
-             approx=approx)
+    p = plan(
+        app_ids, metrics, by=by, start=start, end=end, granularity=granularity, filters=filters, approx=approx
+    )
     return compute(p, load, as_of=day)

@@ -57,8 +57,9 @@ def _bounds(rows: pd.DataFrame) -> tuple[int | None, int | None]:
     return lower, int(vals.sum())
 
 
-def retention(load: Loader, app_ids: str | Iterable[str], *, start: Any, end: Any,
-              days: Sequence[int] = (1, 7, 28)) -> pd.DataFrame:
+def retention(
+    load: Loader, app_ids: str | Iterable[str], *, start: Any, end: Any, days: Sequence[int] = (1, 7, 28)
+) -> pd.DataFrame:
     """Day-X retention of each download day in [start, end]: its devices active X days later, over day 0.
 
     The cohort of download day D is the devices App Sessions reports with ``App Download Date`` = D
@@ -73,8 +74,10 @@ def retention(load: Loader, app_ids: str | Iterable[str], *, start: Any, end: An
     first, last = _window(start, end)
     offsets = sorted({int(x) for x in days})
     if not offsets or offsets[0] < 1 or offsets[-1] > MAX_RETENTION_DAY:
-        raise MetricError(f"days must be between 1 and {MAX_RETENTION_DAY} (Apple fills App Download Date only "
-                          f"up to 30 days after the download), got {list(days)}")
+        raise MetricError(
+            f"days must be between 1 and {MAX_RETENTION_DAY} (Apple fills App Download Date only "
+            f"up to 30 days after the download), got {list(days)}"
+        )
     df = _sessions(load, apps, first, last + dt.timedelta(days=offsets[-1]))
     df = df[df["app_download_date"].notna()]
     rows = []
@@ -86,14 +89,21 @@ def retention(load: Loader, app_ids: str | Iterable[str], *, start: Any, end: An
             for x in offsets:
                 act = mine[(mine["app_download_date"] == d) & (mine["date"] == d + dt.timedelta(days=x))]
                 a_lo, a_hi = _bounds(act)
-                rows.append({
-                    "app_id": app, "download_date": pd.Timestamp(d), "day": x, "cohort": c_hi, "active": a_hi,
-                    "rate": None if not c_hi or a_hi is None else a_hi / c_hi,
-                    "rate_low": None if not c_hi or a_lo is None else a_lo / c_hi,
-                    "rate_high": None if not c_lo or a_hi is None else a_hi / c_lo,
-                })
-    out = pd.DataFrame(rows, columns=["app_id", "download_date", "day", "cohort", "active", "rate", "rate_low",
-                                      "rate_high"])
+                rows.append(
+                    {
+                        "app_id": app,
+                        "download_date": pd.Timestamp(d),
+                        "day": x,
+                        "cohort": c_hi,
+                        "active": a_hi,
+                        "rate": None if not c_hi or a_hi is None else a_hi / c_hi,
+                        "rate_low": None if not c_hi or a_lo is None else a_lo / c_hi,
+                        "rate_high": None if not c_lo or a_hi is None else a_hi / c_lo,
+                    }
+                )
+    out = pd.DataFrame(
+        rows, columns=["app_id", "download_date", "day", "cohort", "active", "rate", "rate_low", "rate_high"]
+    )
     out["app_id"] = out["app_id"].astype("string")
     out["download_date"] = pd.to_datetime(out["download_date"]).astype("datetime64[ns]")
     out["day"] = out["day"].astype("Int64")
@@ -124,8 +134,15 @@ def active_last_30_days(load: Loader, app_ids: str | Iterable[str], *, start: An
             win = mine[(mine["date"] > d - dt.timedelta(days=30)) & (mine["date"] <= d)]
             lo, hi = _bounds(win)
             days = int(win["date"].nunique())
-            rows.append({"app_id": app, "date": pd.Timestamp(d), "days": days, "low": lo,
-                         "high": hi if days == 30 else None})
+            rows.append(
+                {
+                    "app_id": app,
+                    "date": pd.Timestamp(d),
+                    "days": days,
+                    "low": lo,
+                    "high": hi if days == 30 else None,
+                }
+            )
     out = pd.DataFrame(rows, columns=["app_id", "date", "days", "low", "high"])
     out["app_id"] = out["app_id"].astype("string")
     out["date"] = pd.to_datetime(out["date"]).astype("datetime64[ns]")

@@ -53,8 +53,9 @@ def _prepare(df: pd.DataFrame, f: Fetch, p: MetricPlan) -> pd.DataFrame:
     df = df[df["app_id"].isin(p.app_ids)]
     if f.rollup:
         days = df["date"].dt.date
-        df = df.assign(date=pd.to_datetime(days.map(lambda d: period_start(d, p.granularity))).astype(
-            "datetime64[ns]"))
+        df = df.assign(
+            date=pd.to_datetime(days.map(lambda d: period_start(d, p.granularity))).astype("datetime64[ns]")
+        )
     # the window: whole periods that overlap [start, end]
     if p.start is not None:
         df = df[df["date"] >= pd.Timestamp(period_start(p.start, p.granularity))]
@@ -131,7 +132,9 @@ def provisional_cutoff(p: MetricPlan, reference: dt.date) -> dt.date | None:
     registry): data of day D is complete D + n days later. WEEKLY and MONTHLY instances are complete
     when published (Apple: "complete by default"), so only daily loads make rows provisional.
     """
-    days = [registry.get(f.report).complete_after_days for f in p.fetches if f.granularity is Granularity.DAILY]
+    days = [
+        registry.get(f.report).complete_after_days for f in p.fetches if f.granularity is Granularity.DAILY
+    ]
     if not days:
         return None
     return reference - dt.timedelta(days=max(days))
@@ -149,8 +152,9 @@ def _provisional(out: pd.DataFrame, p: MetricPlan, reference: dt.date | None) ->
     return pd.Series([d > cutoff for d in last], index=out.index, dtype="boolean")
 
 
-def compute(p: MetricPlan, load: Loader, *, reference: dt.date | None = None,
-            as_of: dt.date | None = None) -> pd.DataFrame:
+def compute(
+    p: MetricPlan, load: Loader, *, reference: dt.date | None = None, as_of: dt.date | None = None
+) -> pd.DataFrame:
     """Answer a :class:`MetricPlan` with rows from ``load`` (called once per ``p.fetches`` entry).
 
     Returns one row per group (``p.keys``), one column per asked metric and a boolean

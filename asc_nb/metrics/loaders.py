@@ -45,8 +45,10 @@ def check_as_of(as_of: Any, today: dt.date | None) -> dt.date | None:
     except ValueError as err:
         raise ConfigError(str(err)) from None
     if today is not None and day > today:
-        raise ConfigError(f"as_of={day.isoformat()} is after the source's today ({today.isoformat()}): nothing was "
-                          f"known then yet; give a processing date up to {today.isoformat()}, or leave as_of out")
+        raise ConfigError(
+            f"as_of={day.isoformat()} is after the source's today ({today.isoformat()}): nothing was "
+            f"known then yet; give a processing date up to {today.isoformat()}, or leave as_of out"
+        )
     return day
 
 
@@ -77,19 +79,32 @@ class ClientLoader:
                 access = reqs["access_type"].astype(str)
                 stopped = reqs.get("stopped_due_to_inactivity", pd.Series(False, index=reqs.index))
                 stopped = stopped.astype("boolean").fillna(False).astype(bool)
-                for mask in (access.eq("ONGOING") & ~stopped, access.eq("ONGOING"), access.eq("ONE_TIME_SNAPSHOT")):
+                for mask in (
+                    access.eq("ONGOING") & ~stopped,
+                    access.eq("ONGOING"),
+                    access.eq("ONE_TIME_SNAPSHOT"),
+                ):
                     if mask.any():
                         chosen = str(reqs.loc[mask, "id"].iloc[0])
                         break
             if chosen is None:
-                raise MetricError(f"App {app_id} has no analytics report request yet: create one with "
-                                  f"client.ensure_ongoing({app_id!r}) (Apple needs 1-2 days to produce the first "
-                                  f"reports)")
+                raise MetricError(
+                    f"App {app_id} has no analytics report request yet: create one with "
+                    f"client.ensure_ongoing({app_id!r}) (Apple needs 1-2 days to produce the first "
+                    f"reports)"
+                )
             self._requests[app_id] = chosen
         return self._requests[app_id]
 
-    def __call__(self, report: str, granularity: str, app_ids: Sequence[str], start: dt.date | None,
-                 end: dt.date | None, columns: Sequence[str]) -> pd.DataFrame:
+    def __call__(
+        self,
+        report: str,
+        granularity: str,
+        app_ids: Sequence[str],
+        start: dt.date | None,
+        end: dt.date | None,
+        columns: Sequence[str],
+    ) -> pd.DataFrame:
         frames = []
         for app in app_ids:
             rid = self.request_id(app)
@@ -99,8 +114,9 @@ class ClientLoader:
                 plan = self.client.plan_fetch(rid, report, granularity, start, end)
                 inst = plan.instances
                 known = pd.to_datetime(inst["processing_date"]).dt.date <= self.as_of
-                df = self.client.fetch(replace(plan, instances=inst[known.fillna(False).astype(bool)]),
-                                       progress=self.progress)
+                df = self.client.fetch(
+                    replace(plan, instances=inst[known.fillna(False).astype(bool)]), progress=self.progress
+                )
             frames.append(df)  # every column: a CachingLoader may serve another question from it
         frames = [f for f in frames if len(f.columns)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(columns))
@@ -121,7 +137,9 @@ class CachingLoader:
         self.inner = inner
         self.window = window
         self.loads = 0
-        self._frames: dict[tuple[str, str, tuple[str, ...]], tuple[dt.date | None, dt.date | None, pd.DataFrame]] = {}
+        self._frames: dict[
+            tuple[str, str, tuple[str, ...]], tuple[dt.date | None, dt.date | None, pd.DataFrame]
+        ] = {}
         self._lock = threading.Lock()
 
     @property
@@ -134,14 +152,27 @@ class CachingLoader:
 
     @staticmethod
     def _covers(lo: dt.date | None, hi: dt.date | None, start: dt.date | None, end: dt.date | None) -> bool:
-        return (lo is None or (start is not None and lo <= start)) and (hi is None or (end is not None and end <= hi))
+        return (lo is None or (start is not None and lo <= start)) and (
+            hi is None or (end is not None and end <= hi)
+        )
 
-    def __call__(self, report: str, granularity: str, app_ids: Sequence[str], start: dt.date | None,
-                 end: dt.date | None, columns: Sequence[str]) -> pd.DataFrame:
+    def __call__(
+        self,
+        report: str,
+        granularity: str,
+        app_ids: Sequence[str],
+        start: dt.date | None,
+        end: dt.date | None,
+        columns: Sequence[str],
+    ) -> pd.DataFrame:
         key = (report, granularity, tuple(app_ids))
         with self._lock:
             hit = self._frames.get(key)
-            if hit is not None and self._covers(hit[0], hit[1], start, end) and set(columns) <= set(hit[2].columns):
+            if (
+                hit is not None
+                and self._covers(hit[0], hit[1], start, end)
+                and set(columns) <= set(hit[2].columns)
+            ):
                 return hit[2]
             lo, hi = start, end
             if self.window is not None:
@@ -165,8 +196,15 @@ class StoreLoader:
     answered from the lake alone, with no API call. Without ``client`` the store is only read.
     """
 
-    def __init__(self, store: Any, *, client: SyncClient | None = None, attempted: set[tuple[Any, ...]] | None = None,
-                 progress: Any = False, as_of: Any = None) -> None:
+    def __init__(
+        self,
+        store: Any,
+        *,
+        client: SyncClient | None = None,
+        attempted: set[tuple[Any, ...]] | None = None,
+        progress: Any = False,
+        as_of: Any = None,
+    ) -> None:
         self.store = store
         self.client = client
         self.attempted = attempted if attempted is not None else set()
@@ -179,22 +217,41 @@ class StoreLoader:
         day = self.store.reference_day
         return day() if callable(day) else day
 
-    def _read(self, report: str, granularity: str, app_ids: Sequence[str], start: dt.date | None,
-              end: dt.date | None) -> pd.DataFrame:
+    def _read(
+        self,
+        report: str,
+        granularity: str,
+        app_ids: Sequence[str],
+        start: dt.date | None,
+        end: dt.date | None,
+    ) -> pd.DataFrame:
         from asc_nb.errors import ReportNotFoundError
 
         kw = {} if self.as_of is None else {"as_of": self.as_of.isoformat()}
         try:
-            return self.store.read(report, granularity=granularity, apps=list(app_ids), start=start, end=end, **kw)
+            return self.store.read(
+                report, granularity=granularity, apps=list(app_ids), start=start, end=end, **kw
+            )
         except ReportNotFoundError:
             if self.client is None:
                 raise
-            return pd.DataFrame({"app_id": pd.Series(dtype="string"), "date": pd.Series(dtype="datetime64[ns]")})
+            return pd.DataFrame(
+                {"app_id": pd.Series(dtype="string"), "date": pd.Series(dtype="datetime64[ns]")}
+            )
 
-    def __call__(self, report: str, granularity: str, app_ids: Sequence[str], start: dt.date | None,
-                 end: dt.date | None, columns: Sequence[str]) -> pd.DataFrame:
+    def __call__(
+        self,
+        report: str,
+        granularity: str,
+        app_ids: Sequence[str],
+        start: dt.date | None,
+        end: dt.date | None,
+        columns: Sequence[str],
+    ) -> pd.DataFrame:
         g = Granularity.parse(granularity)
-        lo = None if start is None else period_start(start, g)  # weekly/monthly rows are dated at the period start
+        lo = (
+            None if start is None else period_start(start, g)
+        )  # weekly/monthly rows are dated at the period start
         df = self._read(report, g.value, app_ids, lo, end)
         if self.client is not None and self.as_of is None and lo is not None and end is not None:
             want = set(_expected_dates(lo, end, g))
@@ -204,15 +261,22 @@ class StoreLoader:
             key = (report, g.value, tuple(missing), lo, end)
             if missing and key not in self.attempted:
                 self.attempted.add(key)
-                self.store.sync(self.client, apps=missing, reports=[report], granularities=[g.value],
-                                start=lo, progress=self.progress)
+                self.store.sync(
+                    self.client,
+                    apps=missing,
+                    reports=[report],
+                    granularities=[g.value],
+                    start=lo,
+                    progress=self.progress,
+                )
                 df = self._read(report, g.value, app_ids, lo, end)
         if lo is not None and end is not None:
             self._warn_gaps(df, report, g, app_ids, lo, end)
         return df
 
-    def _warn_gaps(self, df: pd.DataFrame, report: str, g: Granularity, app_ids: Sequence[str], lo: dt.date,
-                   end: dt.date) -> None:
+    def _warn_gaps(
+        self, df: pd.DataFrame, report: str, g: Granularity, app_ids: Sequence[str], lo: dt.date, end: dt.date
+    ) -> None:
         """Say which dates the lake lacks, as ``client.fetch`` does: a partial answer must not look whole."""
         have = pd.to_datetime(df["date"]).dt.date if len(df) else pd.Series([], dtype="object")
         apps_col = df["app_id"].astype("string") if "app_id" in df else pd.Series([], dtype="string")
@@ -223,9 +287,16 @@ class StoreLoader:
             return
         days = sorted({d for v in gaps.values() for d in v})
         shown = ", ".join(d.isoformat() for d in days[:10]) + (" …" if len(days) > 10 else "")
-        how = ("store.sync(client, reports=[...], granularities=[...]) first, or pass client= to store.metrics"
-               if self.client is None else "Apple has not published them, privacy dropped them, or they are older "
-               "than the 35-day instance retention and were never synced")
-        warnings.warn(MissingDatesWarning(
-            f"{report} {g.value}: the store has no rows for {len(days)} date(s) of app(s) "
-            f"{', '.join(sorted(gaps))} in {lo}..{end}: {shown} ({how})"), stacklevel=2)
+        how = (
+            "store.sync(client, reports=[...], granularities=[...]) first, or pass client= to store.metrics"
+            if self.client is None
+            else "Apple has not published them, privacy dropped them, or they are older "
+            "than the 35-day instance retention and were never synced"
+        )
+        warnings.warn(
+            MissingDatesWarning(
+                f"{report} {g.value}: the store has no rows for {len(days)} date(s) of app(s) "
+                f"{', '.join(sorted(gaps))} in {lo}..{end}: {shown} ({how})"
+            ),
+            stacklevel=2,
+        )

@@ -115,8 +115,11 @@ def _expand(metrics: Sequence[str]) -> tuple[str, ...]:
 
 def _grain(schema: Any) -> tuple[str, ...]:
     """The columns that tell a report's rows apart besides Date and the app."""
-    return tuple(f.column for f in schema.fields  # identifiers too: a Content Apple Identifier splits rows
-                 if f.column not in _NOT_GRAIN and f.column != "date" and f.kind in ("dimension", "date", "identifier"))
+    return tuple(
+        f.column
+        for f in schema.fields  # identifiers too: a Content Apple Identifier splits rows
+        if f.column not in _NOT_GRAIN and f.column != "date" and f.kind in ("dimension", "date", "identifier")
+    )
 
 
 def _columns(schema: Any) -> set[str]:
@@ -154,20 +157,32 @@ class _Question:
     approx: bool
 
 
-def _question(app_ids: Any, metrics: Any, by: Any, start: Any, end: Any, granularity: Any,
-              filters: Mapping[str, Any] | None, approx: bool) -> _Question:
+def _question(
+    app_ids: Any,
+    metrics: Any,
+    by: Any,
+    start: Any,
+    end: Any,
+    granularity: Any,
+    filters: Mapping[str, Any] | None,
+    approx: bool,
+) -> _Question:
     """Parse and check the arguments; every mistake is a :class:`MetricError` that says what to fix."""
     apps = tuple(dict.fromkeys(str(a) for a in _names(app_ids, "app_ids")))
     asked = _names(metrics, "metrics")
     derived = [m for m in asked if m in DERIVED]
     if derived:
-        raise MetricError(f"{', '.join(map(repr, derived))} {'is' if len(derived) == 1 else 'are'} computed by "
-                          f"{'; '.join(DERIVED[m][2] for m in derived)} (cohorts and rolling windows of devices "
-                          f"come with bounds), not by metrics()")
+        raise MetricError(
+            f"{', '.join(map(repr, derived))} {'is' if len(derived) == 1 else 'are'} computed by "
+            f"{'; '.join(DERIVED[m][2] for m in derived)} (cohorts and rolling windows of devices "
+            f"come with bounds), not by metrics()"
+        )
     unknown = [m for m in asked if m not in METRICS]
     if unknown:
-        raise MetricError(f"Unknown metric(s) {', '.join(map(repr, unknown))}; asc_nb.metric_catalog() lists "
-                          f"them: {', '.join(METRICS)}")
+        raise MetricError(
+            f"Unknown metric(s) {', '.join(map(repr, unknown))}; asc_nb.metric_catalog() lists "
+            f"them: {', '.join(METRICS)}"
+        )
     by_t = () if by is None else tuple(dict.fromkeys(_names(by, "by") if by else ()))
     first, last = _day(start, "start"), _day(end, "end")
     if first and last and last < first:
@@ -179,10 +194,23 @@ def _question(app_ids: Any, metrics: Any, by: Any, start: Any, end: Any, granula
             raise MetricError(f"filters[{col!r}] is empty: give at least one value, or leave the column out")
         filt[str(col)] = tuple(str(v) for v in vs)
     group_cols = tuple(c for c in by_t if c not in ("date", "app_id"))
-    keys = tuple((["app_id"] if (len(apps) > 1 or "app_id" in by_t) else [])
-                 + (["date"] if "date" in by_t else []) + list(group_cols))
-    return _Question(apps, tuple(dict.fromkeys(asked)), by_t, group_cols, keys, _granularity(granularity),
-                     first, last, filt, approx)
+    keys = tuple(
+        (["app_id"] if (len(apps) > 1 or "app_id" in by_t) else [])
+        + (["date"] if "date" in by_t else [])
+        + list(group_cols)
+    )
+    return _Question(
+        apps,
+        tuple(dict.fromkeys(asked)),
+        by_t,
+        group_cols,
+        keys,
+        _granularity(granularity),
+        first,
+        last,
+        filt,
+        approx,
+    )
 
 
 # ----------------------------------------------------------------------------- stage 2: families
@@ -230,7 +258,8 @@ def _no_report_has(names: Sequence[str], reports: Sequence[str], need: set[str],
         f"{', '.join(names)} cannot be {what} {', '.join(missing)}: "
         f"{' / '.join(reports)} {'has' if len(reports) == 1 else 'have'} no such column. "
         f"Its columns: {', '.join(sorted(_columns(s0) - _NOT_GRAIN))}; ask these metrics separately "
-        f"or drop that breakdown/filter.")
+        f"or drop that breakdown/filter."
+    )
 
 
 def _daily_rollup(family: str, names: Sequence[str], fits: Sequence[Any], g: Granularity) -> _Choice:
@@ -238,14 +267,20 @@ def _daily_rollup(family: str, names: Sequence[str], fits: Sequence[Any], g: Gra
     daily = [s for s in fits if _published(s, Granularity.DAILY)]
     if not daily:
         have = sorted({Granularity.parse(x).value for s in fits for x in s.granularities})
-        raise MetricError(f"{' / '.join(s.name for s in fits)} {'is' if len(fits) == 1 else 'are'} published only "
-                          f"{', '.join(have)}; ask granularity={have[0]!r}")
+        raise MetricError(
+            f"{' / '.join(s.name for s in fits)} {'is' if len(fits) == 1 else 'are'} published only "
+            f"{', '.join(have)}; ask granularity={have[0]!r}"
+        )
     chosen = daily[0]
-    warnings.warn(DailyRollupWarning(
-        f"{', '.join(names)} at {g.value}: no report of {family} with the needed columns is published "
-        f"{g.value}, so {chosen.name} DAILY rows are summed per {g.value.lower()[:-2]}. Daily rows lose more "
-        f"to Apple's privacy thresholds than {g.value} rows would, so the sums can be lower than Apple's own "
-        f"{g.value.lower()} numbers."), stacklevel=5)
+    warnings.warn(
+        DailyRollupWarning(
+            f"{', '.join(names)} at {g.value}: no report of {family} with the needed columns is published "
+            f"{g.value}, so {chosen.name} DAILY rows are summed per {g.value.lower()[:-2]}. Daily rows lose more "
+            f"to Apple's privacy thresholds than {g.value} rows would, so the sums can be lower than Apple's own "
+            f"{g.value.lower()} numbers."
+        ),
+        stacklevel=5,
+    )
     return _Choice(chosen, Granularity.DAILY, True)
 
 
@@ -257,7 +292,8 @@ def _choose_report(family: str, names: Sequence[str], q: _Question) -> _Choice:
         raise MetricError(
             f"{', '.join(names)} need(s) the columns of {' / '.join(undocumented)}, which the report registry "
             f"does not describe yet (asc_nb.describe_report shows no fields): the metric cannot be computed "
-            f"without guessing Apple's columns")
+            f"without guessing Apple's columns"
+        )
     need = _needed_columns(names, q)
     fits = [registry.get(r) for r in reports if need <= _columns(registry.get(r))]
     if not fits:
@@ -288,8 +324,10 @@ def _check_unique(name: str, choice: _Choice, q: _Question) -> str | None:
     if missing:
         reasons.append("across " + ", ".join(missing))
     if choice.rollup:
-        reasons.append(f"across the days of each {q.granularity.value.lower()[:-2]} ({schema.name} has no "
-                       f"{q.granularity.value} instances)")
+        reasons.append(
+            f"across the days of each {q.granularity.value.lower()[:-2]} ({schema.name} has no "
+            f"{q.granularity.value} instances)"
+        )
     if not reasons:
         return None
     if not q.approx:
@@ -297,8 +335,10 @@ def _check_unique(name: str, choice: _Choice, q: _Question) -> str | None:
         exact_by = ("date", *_grain(schema))
         alternatives = ""
         if m.any_of and any(c in {c for alt in m.any_of for c, _ in alt} for c in missing):
-            alternatives = (f" {name} adds rows of different {', '.join(sorted(m.filter_columns - m.fixed_columns))} "
-                            f"values, so it is never exact from the reports.")
+            alternatives = (
+                f" {name} adds rows of different {', '.join(sorted(m.filter_columns - m.fixed_columns))} "
+                f"values, so it is never exact from the reports."
+            )
         raise NonAdditiveMetricError(
             f"{name} is a unique count ({m.measure} of {schema.name}): Apple counts each device once per row, "
             f"so summing rows {' and '.join(reasons)} counts a device again for every row it is in. "
@@ -306,7 +346,8 @@ def _check_unique(name: str, choice: _Choice, q: _Question) -> str | None:
             f"{schema.name} is published in ({have}), "
             f"or filter each of {', '.join(missing) or 'those columns'} to one value.{alternatives} "
             f"Pass approx=True to get the sum of rows as an upper bound "
-            f"(named in df.attrs['approximate']).")
+            f"(named in df.attrs['approximate'])."
+        )
     return "upper bound"
 
 
@@ -318,8 +359,13 @@ def _fetch(choice: _Choice, names: Sequence[str], q: _Question) -> Fetch:
         if m.measure:
             cols.add(m.measure)
     schema = choice.schema
-    return Fetch(schema.name, choice.load_g, tuple(sorted(cols & _columns(schema) | {"date"})), tuple(names),
-                 choice.rollup)
+    return Fetch(
+        schema.name,
+        choice.load_g,
+        tuple(sorted(cols & _columns(schema) | {"date"})),
+        tuple(names),
+        choice.rollup,
+    )
 
 
 # ----------------------------------------------------------------------------- stage 5: ratios
@@ -342,9 +388,17 @@ def _ratio_bounds(base: Sequence[str], bounds: dict[str, str], sources: dict[str
         sources[name] = f"{m.numerator} / {m.denominator}"
 
 
-def plan(app_ids: str | Iterable[str], metrics: str | Iterable[str], *, by: str | Iterable[str] = ("date",),
-         start: Any = None, end: Any = None, granularity: Granularity | str = "DAILY",
-         filters: Mapping[str, Any] | None = None, approx: bool = False) -> MetricPlan:
+def plan(
+    app_ids: str | Iterable[str],
+    metrics: str | Iterable[str],
+    *,
+    by: str | Iterable[str] = ("date",),
+    start: Any = None,
+    end: Any = None,
+    granularity: Granularity | str = "DAILY",
+    filters: Mapping[str, Any] | None = None,
+    approx: bool = False,
+) -> MetricPlan:
     """Decide which reports to load (once each) and check the question can be answered honestly.
 
     Raises :class:`MetricError` for an unknown metric or a breakdown/filter column a metric's report
@@ -360,8 +414,11 @@ def plan(app_ids: str | Iterable[str], metrics: str | Iterable[str], *, by: str 
     for family, names in _by_family(base).items():
         choice = _choose_report(family, names, q)
         for n in names:
-            src = f"{choice.schema.name} {choice.load_g.value}" + (
-                f" summed to {q.granularity.value}" if choice.rollup else "") + choice.note
+            src = (
+                f"{choice.schema.name} {choice.load_g.value}"
+                + (f" summed to {q.granularity.value}" if choice.rollup else "")
+                + choice.note
+            )
             bound = _check_unique(n, choice, q)
             if bound:
                 bounds[n] = bound
@@ -370,8 +427,15 @@ def plan(app_ids: str | Iterable[str], metrics: str | Iterable[str], *, by: str 
         fetches.append(_fetch(choice, names, q))
     _ratio_bounds(base, bounds, sources)
     return MetricPlan(
-        metrics=q.asked, app_ids=q.apps, by=q.by, keys=q.keys, granularity=q.granularity, start=q.start,
-        end=q.end, filters=tuple(q.filters.items()), fetches=tuple(fetches),
+        metrics=q.asked,
+        app_ids=q.apps,
+        by=q.by,
+        keys=q.keys,
+        granularity=q.granularity,
+        start=q.start,
+        end=q.end,
+        filters=tuple(q.filters.items()),
+        fetches=tuple(fetches),
         approximate={k: v for k, v in bounds.items() if k in base},
         sources=sources,
     )

@@ -77,8 +77,14 @@ def kpi_summary(daily: pd.DataFrame, metrics: Sequence[str], *, start: Any, end:
                 elif num.kind == "unique":
                     bound = "bound"
             change = None if value is None or not before else value / before - 1
-            row = {"metric": name, "value": value, "previous": before, "change": change, "bound": bound,
-                   "unit": m.unit}
+            row = {
+                "metric": name,
+                "value": value,
+                "previous": before,
+                "change": change,
+                "bound": bound,
+                "unit": m.unit,
+            }
             if by_app:
                 row = {"app_id": app, **row}
             rows.append(row)
@@ -108,12 +114,14 @@ def funnel(totals: pd.DataFrame, steps: Sequence[str] = FUNNEL_STEPS) -> pd.Data
             raise NonAdditiveMetricError(f"{name} is not additive: a funnel step must be a plain count")
         col = totals[name]
         value = None if col.isna().all() else int(col.sum())
-        rows.append({
-            "step": name,
-            "value": value,
-            "of_previous": None if value is None or not previous else value / previous,
-            "of_first": None if value is None or not first else value / first,
-        })
+        rows.append(
+            {
+                "step": name,
+                "value": value,
+                "of_previous": None if value is None or not previous else value / previous,
+                "of_first": None if value is None or not first else value / first,
+            }
+        )
         first = value if first is None else first
         previous = value
     out = pd.DataFrame(rows, columns=["step", "value", "of_previous", "of_first"])
@@ -124,7 +132,9 @@ def funnel(totals: pd.DataFrame, steps: Sequence[str] = FUNNEL_STEPS) -> pd.Data
     return out
 
 
-def top_n(rows: pd.DataFrame, dimension: str, metric: str, n: int = 5, *, other: str = "Other") -> pd.DataFrame:
+def top_n(
+    rows: pd.DataFrame, dimension: str, metric: str, n: int = 5, *, other: str = "Other"
+) -> pd.DataFrame:
     """A breakdown: the ``n`` largest values of ``dimension`` by ``metric``, the rest summed as ``other``.
 
     ``rows`` is ``metrics(..., [metric], by=(dimension,))`` (other keys, such as ``app_id``, are summed
@@ -151,5 +161,3 @@ def top_n(rows: pd.DataFrame, dimension: str, metric: str, n: int = 5, *, other:
     out[metric] = out[metric].astype("Int64" if m.kind != "amount" else "Float64")
     out["share"] = pd.array([v / total if total else None for v in values], dtype="Float64")
     return out
-
-

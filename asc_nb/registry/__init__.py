@@ -148,8 +148,9 @@ def normalize(name: str) -> str:
 # loading reports.json
 
 
-def _resolve_field(item: Any, family: dict[str, Any], common: dict[str, Any], glossaries: dict[str, Any],
-                   report: str) -> Field:
+def _resolve_field(
+    item: Any, family: dict[str, Any], common: dict[str, Any], glossaries: dict[str, Any], report: str
+) -> Field:
     """A field entry: a header name (looked up in the family's, then the common definitions) or an
     object whose keys override the definition of the same name."""
     if isinstance(item, str):
@@ -161,7 +162,9 @@ def _resolve_field(item: Any, family: dict[str, Any], common: dict[str, Any], gl
     spec.update({k: v for k, v in item.items() if k != "name"})
     kind = spec.get("kind")
     if kind not in _KINDS:
-        raise ValueError(f"reports.json: {report!r} field {name!r} has kind {kind!r}; expected one of {sorted(_KINDS)}")
+        raise ValueError(
+            f"reports.json: {report!r} field {name!r} has kind {kind!r}; expected one of {sorted(_KINDS)}"
+        )
     if "description" not in spec:
         raise ValueError(f"reports.json: {report!r} field {name!r} has no description")
     if kind in _MEASURE_KINDS:
@@ -175,8 +178,14 @@ def _resolve_field(item: Any, family: dict[str, Any], common: dict[str, Any], gl
     values = spec.get("values", ())
     if isinstance(values, str):  # "@glossary" -> a shared value list
         values = glossaries[values.removeprefix("@")]
-    return Field(name=name, column=snake(name), kind=kind, additive=additive,
-                 description=spec["description"], values=tuple(values))
+    return Field(
+        name=name,
+        column=snake(name),
+        kind=kind,
+        additive=additive,
+        description=spec["description"],
+        values=tuple(values),
+    )
 
 
 def _build(data: dict[str, Any]) -> tuple[ReportSchema, ...]:
@@ -198,20 +207,26 @@ def _build(data: dict[str, Any]) -> tuple[ReportSchema, ...]:
         columns = [f.column for f in fields]
         if len(set(columns)) != len(columns):
             raise ValueError(f"reports.json: {name!r} has two fields with the same column")
-        grans = tuple(Granularity.parse(g) for g in entry.get("granularities", defaults.get("granularities", ())))
-        out.append(ReportSchema(
-            name=name,
-            category=Category.parse(entry["category"]),
-            fields=fields,
-            granularities=grans or _ALL_GRANULARITIES,
-            complete_after_days=int(entry.get("complete_after_days", defaults.get("complete_after_days", 2))),
-            history_start=entry.get("history_start", defaults.get("history_start")),
-            privacy=entry.get("privacy", ""),
-            source=entry.get("source"),
-            documented=documented,
-            family=family_name,
-            notes=entry.get("notes", ""),
-        ))
+        grans = tuple(
+            Granularity.parse(g) for g in entry.get("granularities", defaults.get("granularities", ()))
+        )
+        out.append(
+            ReportSchema(
+                name=name,
+                category=Category.parse(entry["category"]),
+                fields=fields,
+                granularities=grans or _ALL_GRANULARITIES,
+                complete_after_days=int(
+                    entry.get("complete_after_days", defaults.get("complete_after_days", 2))
+                ),
+                history_start=entry.get("history_start", defaults.get("history_start")),
+                privacy=entry.get("privacy", ""),
+                source=entry.get("source"),
+                documented=documented,
+                family=family_name,
+                notes=entry.get("notes", ""),
+            )
+        )
     keys = [normalize(r.name) for r in out]
     if len(set(keys)) != len(keys):
         raise ValueError("reports.json: two reports share a name (ignoring case and spaces)")
@@ -296,17 +311,28 @@ def report_catalog() -> pd.DataFrame:
         for r in reports()
     ]
     df = pd.DataFrame(rows, columns=["name", "category", "fields", "granularities", "complete_after_days"])
-    df = df.astype({"name": "string", "category": "string", "fields": "int64",
-                    "granularities": "string", "complete_after_days": "int64"})
-    df.attrs["caption"] = (f"{len(df)} Analytics Reports; fields = number of columns Apple documents "
-                           "(0: Apple documents none). asc_nb.describe_report(name) shows one report's fields.")
+    df = df.astype(
+        {
+            "name": "string",
+            "category": "string",
+            "fields": "int64",
+            "granularities": "string",
+            "complete_after_days": "int64",
+        }
+    )
+    df.attrs["caption"] = (
+        f"{len(df)} Analytics Reports; fields = number of columns Apple documents "
+        "(0: Apple documents none). asc_nb.describe_report(name) shows one report's fields."
+    )
     return df
 
 
 def _caption(r: ReportSchema) -> str:
     grans = ", ".join(g.value for g in r.granularities)
-    head = (f"{r.name} — {r.category.value}; granularities: {grans}; complete after "
-            f"{r.complete_after_days} days; history from {r.history_start or 'not stated'}")
+    head = (
+        f"{r.name} — {r.category.value}; granularities: {grans}; complete after "
+        f"{r.complete_after_days} days; history from {r.history_start or 'not stated'}"
+    )
     if not r.documented:
         head += f". Apple documents no fields: {r.notes}"
     if r.source:
@@ -325,13 +351,19 @@ def describe_report(name: str, *, values: bool = False) -> pd.DataFrame:
     cols = ["field", "column", "dtype", "additive", "description"] + (["values"] if values else [])
     rows = []
     for f in r.fields:
-        row: dict[str, Any] = {"field": f.name, "column": f.column, "dtype": f.dtype,
-                               "additive": f.additive, "description": f.description}
+        row: dict[str, Any] = {
+            "field": f.name,
+            "column": f.column,
+            "dtype": f.dtype,
+            "additive": f.additive,
+            "description": f.description,
+        }
         if values:
             row["values"] = ", ".join(f.values)
         rows.append(row)
     typed = pd.DataFrame(rows, columns=cols).astype(
-        {c: "string" for c in cols if c != "additive"} | {"additive": "boolean"})
+        {c: "string" for c in cols if c != "additive"} | {"additive": "boolean"}
+    )
     df = _Described(typed)
     df.attrs["report"] = r.name
     df.attrs["caption"] = _caption(r)

@@ -33,7 +33,14 @@ from .render import fmt, page, table_html
 __all__ = ["report", "build", "KPIS", "Report"]
 
 #: the KPI cards, in order (conversion rate and active devices are bounds over a period: marked)
-KPIS = ("impressions", "product_page_views", "total_downloads", "conversion_rate", "sessions", "active_devices")
+KPIS = (
+    "impressions",
+    "product_page_views",
+    "total_downloads",
+    "conversion_rate",
+    "sessions",
+    "active_devices",
+)
 
 
 class LakeLoader:
@@ -47,13 +54,22 @@ class LakeLoader:
     def __init__(self, store: Any) -> None:
         self.store = store
 
-    def __call__(self, report: str, granularity: str, app_ids: Sequence[str], start: dt.date | None,
-                 end: dt.date | None, columns: Sequence[str]) -> pd.DataFrame:
+    def __call__(
+        self,
+        report: str,
+        granularity: str,
+        app_ids: Sequence[str],
+        start: dt.date | None,
+        end: dt.date | None,
+        columns: Sequence[str],
+    ) -> pd.DataFrame:
         from asc_nb.errors import MissingDatesWarning
         from asc_nb.models import Granularity, expected_dates, period_start
 
         g = Granularity.parse(granularity)
-        lo = None if start is None else period_start(start, g)  # weekly/monthly rows are dated at the period start
+        lo = (
+            None if start is None else period_start(start, g)
+        )  # weekly/monthly rows are dated at the period start
         df = self.store.read(report, granularity=g.value, apps=list(app_ids), start=lo, end=end)
         if lo is not None and end is not None:
             want = expected_dates(lo, end, g)
@@ -70,10 +86,14 @@ class LakeLoader:
             if gaps:
                 first = sorted(gaps)
                 shown = ", ".join(d.isoformat() for d in first[:10]) + (" …" if len(first) > 10 else "")
-                warnings.warn(MissingDatesWarning(
-                    f"{report} {g.value}: the store has no rows for {len(first)} date(s) of app(s) "
-                    f"{', '.join(sorted(short))} in {lo}..{end}: {shown} (not synced, not published yet, or "
-                    "privacy-suppressed)"), stacklevel=2)
+                warnings.warn(
+                    MissingDatesWarning(
+                        f"{report} {g.value}: the store has no rows for {len(first)} date(s) of app(s) "
+                        f"{', '.join(sorted(short))} in {lo}..{end}: {shown} (not synced, not published yet, or "
+                        "privacy-suppressed)"
+                    ),
+                    stacklevel=2,
+                )
         return df
 
 
@@ -101,8 +121,14 @@ class Report:
     """What :func:`build` made: ``html`` (the page), ``views`` (name -> View or the reason it is missing),
     ``kpis`` (the summary frame), ``as_of``, ``period``."""
 
-    def __init__(self, html_text: str, views: dict[str, Any], kpis: pd.DataFrame | None, as_of: dt.date,
-                 period: tuple[dt.date, dt.date]) -> None:
+    def __init__(
+        self,
+        html_text: str,
+        views: dict[str, Any],
+        kpis: pd.DataFrame | None,
+        as_of: dt.date,
+        period: tuple[dt.date, dt.date],
+    ) -> None:
         self.html, self.views, self.kpis, self.as_of, self.period = html_text, views, kpis, as_of, period
 
     def __repr__(self) -> str:
@@ -115,20 +141,33 @@ def _app_names(source: Any, apps: Sequence[str]) -> dict[str, str]:
     if callable(getattr(source, "apps", None)):
         try:
             listing = source.apps()
-            names.update({str(i): str(n) for i, n in zip(listing["id"], listing["name"], strict=False)
-                          if str(i) in names})
+            names.update(
+                {
+                    str(i): str(n)
+                    for i, n in zip(listing["id"], listing["name"], strict=False)
+                    if str(i) in names
+                }
+            )
         except ASCError:
             pass
     return names
 
 
-def _kpi_section(src: Any, apps: list[str], start: dt.date, end: dt.date, kpis: Sequence[str],
-                 names: dict[str, str], as_of: Any = None) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+def _kpi_section(
+    src: Any,
+    apps: list[str],
+    start: dt.date,
+    end: dt.date,
+    kpis: Sequence[str],
+    names: dict[str, str],
+    as_of: Any = None,
+) -> tuple[str, pd.DataFrame, pd.DataFrame]:
     length = (end - start).days + 1
     prev = start - dt.timedelta(days=length)
     ask = V._calc.expand(list(kpis))
-    daily = src.metrics(apps, ask, by=("date",), start=prev.isoformat(), end=end.isoformat(), approx=True,
-                        as_of=as_of)
+    daily = src.metrics(
+        apps, ask, by=("date",), start=prev.isoformat(), end=end.isoformat(), approx=True, as_of=as_of
+    )
     summary = M.kpi_summary(daily, list(kpis), start=start.isoformat(), end=end.isoformat())
     cards = []
     for r in summary.itertuples(index=False):
@@ -140,22 +179,32 @@ def _kpi_section(src: Any, apps: list[str], start: dt.date, end: dt.date, kpis: 
             cls = "up" if change >= 0 else "down"
             delta = f'<div class="delta {cls}">{"▲" if change >= 0 else "▼"} {abs(float(change)):.1%} vs previous</div>'
         bound = f'<div class="bound">{html.escape(rec["bound"])}</div>' if rec["bound"] else ""
-        who = f'<div class="name">{html.escape(names.get(str(rec["app_id"]), ""))}</div>' if "app_id" in rec else ""
-        cards.append(f'<div class="kpi" data-metric="{html.escape(rec["metric"])}">{who}'
-                     f'<div class="name">{html.escape(rec["metric"].replace("_", " "))} ({html.escape(rec["unit"])})'
-                     f'</div><div class="value">{fmt(rec["value"], rec["unit"], rec["bound"])}</div>{delta}{bound}'
-                     "</div>")
+        who = (
+            f'<div class="name">{html.escape(names.get(str(rec["app_id"]), ""))}</div>'
+            if "app_id" in rec
+            else ""
+        )
+        cards.append(
+            f'<div class="kpi" data-metric="{html.escape(rec["metric"])}">{who}'
+            f'<div class="name">{html.escape(rec["metric"].replace("_", " "))} ({html.escape(rec["unit"])})'
+            f'</div><div class="value">{fmt(rec["value"], rec["unit"], rec["bound"])}</div>{delta}{bound}'
+            "</div>"
+        )
     var = src.code_name
-    code = (f"import asc_nb\n"
-            f"daily = {var}.metrics({V._core.lit(apps)}, {V._core.lit(ask)}, by=('date',),\n"
-            f"    start={prev.isoformat()!r}, end={end.isoformat()!r}, approx=True{V._core.as_of_arg(as_of)})\n"
-            f"df = asc_nb.metrics.kpi_summary(daily, {V._core.lit(kpis)}, start={start.isoformat()!r}, "
-            f"end={end.isoformat()!r})\n")
-    body = (f'<section id="kpis"><h2>Key metrics</h2><p class="meta">{start} – {end} against {prev} – '
-            f'{start - dt.timedelta(days=1)}. ≤ / ≥ mark bounds: unique counts summed over days over-count '
-            f'devices.</p><div class="kpis">{"".join(cards)}</div>'
-            f"{table_html(summary, fractions=('change',))}"
-            f'<details><summary>Code</summary><pre class="code">{html.escape(code)}</pre></details></section>')
+    code = (
+        f"import asc_nb\n"
+        f"daily = {var}.metrics({V._core.lit(apps)}, {V._core.lit(ask)}, by=('date',),\n"
+        f"    start={prev.isoformat()!r}, end={end.isoformat()!r}, approx=True{V._core.as_of_arg(as_of)})\n"
+        f"df = asc_nb.metrics.kpi_summary(daily, {V._core.lit(kpis)}, start={start.isoformat()!r}, "
+        f"end={end.isoformat()!r})\n"
+    )
+    body = (
+        f'<section id="kpis"><h2>Key metrics</h2><p class="meta">{start} – {end} against {prev} – '
+        f"{start - dt.timedelta(days=1)}. ≤ / ≥ mark bounds: unique counts summed over days over-count "
+        f'devices.</p><div class="kpis">{"".join(cards)}</div>'
+        f"{table_html(summary, fractions=('change',))}"
+        f'<details><summary>Code</summary><pre class="code">{html.escape(code)}</pre></details></section>'
+    )
     return body, summary, daily
 
 
@@ -174,23 +223,36 @@ def _view_section(v: V.View) -> str:
     units = {c: M.METRICS[c].unit for c in frame.columns if c in M.METRICS}
     fractions = [c for c in ("share", "of_previous", "of_first", "change_pct") if c in frame.columns]
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in ([v.notes_text()] if v.notes_text() else []))
-    return (f'<section id="{html.escape(v.name)}" class="view"><h2>{html.escape(v.title)}</h2>'
-            f'<figure><img alt="{html.escape(v.title)} chart" src="{v.png_data_uri()}"></figure>'
-            f'<ul class="notes">{notes}</ul>'
-            f"{table_html(frame, units=units, bounds=v.bounds, provisional=prov, fractions=fractions)}"
-            f'<p class="meta">The code that produced these numbers (run with <code>{"store" if "store" in v.code else "client"}'
-            f'</code> bound, it leaves this table in <code>df</code>):</p>'
-            f'<pre class="code">{html.escape(v.code)}</pre></section>')
+    return (
+        f'<section id="{html.escape(v.name)}" class="view"><h2>{html.escape(v.title)}</h2>'
+        f'<figure><img alt="{html.escape(v.title)} chart" src="{v.png_data_uri()}"></figure>'
+        f'<ul class="notes">{notes}</ul>'
+        f"{table_html(frame, units=units, bounds=v.bounds, provisional=prov, fractions=fractions)}"
+        f'<p class="meta">The code that produced these numbers (run with <code>{"store" if "store" in v.code else "client"}'
+        f"</code> bound, it leaves this table in <code>df</code>):</p>"
+        f'<pre class="code">{html.escape(v.code)}</pre></section>'
+    )
 
 
 def _missing_section(name: str, reason: str) -> str:
-    return (f'<section id="{html.escape(name)}" class="view missing"><h2>{html.escape(name.replace("_", " "))}</h2>'
-            f'<p class="meta">Not available: {html.escape(reason)}</p></section>')
+    return (
+        f'<section id="{html.escape(name)}" class="view missing"><h2>{html.escape(name.replace("_", " "))}</h2>'
+        f'<p class="meta">Not available: {html.escape(reason)}</p></section>'
+    )
 
 
-def build(source: Any, app_ids: str | Iterable[str], *, start: Any = None, end: Any = None, days: int = 28,
-          kpis: Sequence[str] = KPIS, as_of: Any = None, generated: dt.datetime | None = None,
-          title: str | None = None) -> Report:
+def build(
+    source: Any,
+    app_ids: str | Iterable[str],
+    *,
+    start: Any = None,
+    end: Any = None,
+    days: int = 28,
+    kpis: Sequence[str] = KPIS,
+    as_of: Any = None,
+    generated: dt.datetime | None = None,
+    title: str | None = None,
+) -> Report:
     """Compute every section and render the page (nothing written). A section whose data the source lacks
     (a report never synced) says so in its place instead of failing the whole report."""
     apps = [app_ids] if isinstance(app_ids, str) else [str(a) for a in app_ids]
@@ -206,27 +268,52 @@ def build(source: Any, app_ids: str | Iterable[str], *, start: Any = None, end: 
     names = _app_names(source, apps)
     generated = generated or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     who = ", ".join(f"{names[a]} ({a})" if names[a] != a else a for a in apps)
-    head = (f"<header><h1>{html.escape(title or 'App Analytics report')}</h1>"
-            f'<div class="meta">{html.escape(who)} · {first} – {last} ({length} days)</div>'
-            f'<div class="meta" id="as-of">Data as of {ref} (Apple\'s processing date the source last saw); generated '
-            f"{generated:%Y-%m-%d %H:%M} UTC. Each report is final only some days after a date (the registry's "
-            f'completeness window): <span class="legend"><span class="provisional">tinted rows</span> and hollow '
-            f"points are provisional — Apple may still revise them.</span></div></header>")
+    head = (
+        f"<header><h1>{html.escape(title or 'App Analytics report')}</h1>"
+        f'<div class="meta">{html.escape(who)} · {first} – {last} ({length} days)</div>'
+        f'<div class="meta" id="as-of">Data as of {ref} (Apple\'s processing date the source last saw); generated '
+        f"{generated:%Y-%m-%d %H:%M} UTC. Each report is final only some days after a date (the registry's "
+        f'completeness window): <span class="legend"><span class="provisional">tinted rows</span> and hollow '
+        f"points are provisional — Apple may still revise them.</span></div></header>"
+    )
     sections = [head]
     made: dict[str, Any] = {}
     summary = None
     jobs: list[tuple[str, Any]] = [
         ("funnel", lambda: V.funnel(src, apps, start=first, end=last, approx=True, as_of=as_of)),
-        ("compare_periods", lambda: V.compare_periods(src, apps, ["impressions", "total_downloads", "sessions",
-                                                                   "conversion_rate"],
-                                                      start=max(first, last - dt.timedelta(days=6)), end=last,
-                                                      approx=True, as_of=as_of)),
-        ("territories", lambda: V.territories(src, apps, "total_downloads", start=first, end=last, as_of=as_of)),
+        (
+            "compare_periods",
+            lambda: V.compare_periods(
+                src,
+                apps,
+                ["impressions", "total_downloads", "sessions", "conversion_rate"],
+                start=max(first, last - dt.timedelta(days=6)),
+                end=last,
+                approx=True,
+                as_of=as_of,
+            ),
+        ),
+        (
+            "territories",
+            lambda: V.territories(src, apps, "total_downloads", start=first, end=last, as_of=as_of),
+        ),
         ("session_cohorts", lambda: V.session_cohorts(src, apps, start=first, end=last, as_of=as_of)),
     ]
     if len(apps) > 1:
-        jobs.append(("compare_apps", lambda: V.compare_apps(src, apps, ["impressions", "total_downloads", "sessions"],
-                                                            start=first, end=last, as_of=as_of, names=names)))
+        jobs.append(
+            (
+                "compare_apps",
+                lambda: V.compare_apps(
+                    src,
+                    apps,
+                    ["impressions", "total_downloads", "sessions"],
+                    start=first,
+                    end=last,
+                    as_of=as_of,
+                    names=names,
+                ),
+            )
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -237,9 +324,11 @@ def build(source: Any, app_ids: str | Iterable[str], *, start: Any = None, end: 
         else:
             empty = _apps_without_rows(daily, apps, kpis)
             if empty:
-                raise ConfigError(f"the source has no rows for app(s) {', '.join(empty)} in "
-                                  f"{first - dt.timedelta(days=length)}..{last}: check the id, or sync it first "
-                                  f"(store.sync(client, apps=[...]))")
+                raise ConfigError(
+                    f"the source has no rows for app(s) {', '.join(empty)} in "
+                    f"{first - dt.timedelta(days=length)}..{last}: check the id, or sync it first "
+                    f"(store.sync(client, apps=[...]))"
+                )
         for name, job in jobs:
             try:
                 v = job()
@@ -252,7 +341,9 @@ def build(source: Any, app_ids: str | Iterable[str], *, start: Any = None, end: 
     gaps = sorted({str(w.message) for w in caught})
     if gaps:
         items = "".join(f"<li>{html.escape(g)}</li>" for g in gaps)
-        sections.append(f'<section id="warnings"><h2>Gaps in the data</h2><ul class="notes">{items}</ul></section>')
+        sections.append(
+            f'<section id="warnings"><h2>Gaps in the data</h2><ul class="notes">{items}</ul></section>'
+        )
     text = page(f"{title or 'App Analytics report'} — {who}", sections)
     return Report(text, made, summary, ref, (first, last))
 
@@ -273,9 +364,20 @@ def _write(path: Path, data: bytes) -> None:
         raise
 
 
-def report(source: Any, app_ids: str | Iterable[str], out: str | Path | None = None, *, format: str = "html",
-           start: Any = None, end: Any = None, days: int = 28, kpis: Sequence[str] = KPIS, as_of: Any = None,
-           title: str | None = None, chromium: str | None = None) -> Report:
+def report(
+    source: Any,
+    app_ids: str | Iterable[str],
+    out: str | Path | None = None,
+    *,
+    format: str = "html",
+    start: Any = None,
+    end: Any = None,
+    days: int = 28,
+    kpis: Sequence[str] = KPIS,
+    as_of: Any = None,
+    title: str | None = None,
+    chromium: str | None = None,
+) -> Report:
     """Build the report of ``app_ids`` over [start, end] (default: the ``days`` days before the source's
     reference day) and, with ``out``, write it as ``format`` ``"html"`` or ``"pdf"``. Returns the :class:`Report`."""
     fmt_ = format.lower()

@@ -88,8 +88,9 @@ def fmt(value: Any, unit: str = "", bound: str = "") -> str:
         return "yes" if value else ""
     if unit == "fraction" and isinstance(value, numbers.Real):
         return f"{sign}{float(value):.1%}"
-    if isinstance(value, numbers.Integral) or (isinstance(value, numbers.Real) and float(value).is_integer()
-                                               and unit != "USD"):
+    if isinstance(value, numbers.Integral) or (
+        isinstance(value, numbers.Real) and float(value).is_integer() and unit != "USD"
+    ):
         return f"{sign}{int(value):,}"
     if isinstance(value, numbers.Real):
         value = float(value)
@@ -110,8 +111,15 @@ def _raw(value: Any) -> str | None:
     return None
 
 
-def table_html(frame: pd.DataFrame, *, units: dict[str, str] | None = None, bounds: dict[str, str] | None = None,
-               provisional: Sequence[bool] | None = None, fractions: Sequence[str] = (), max_rows: int = 2000) -> str:
+def table_html(
+    frame: pd.DataFrame,
+    *,
+    units: dict[str, str] | None = None,
+    bounds: dict[str, str] | None = None,
+    provisional: Sequence[bool] | None = None,
+    fractions: Sequence[str] = (),
+    max_rows: int = 2000,
+) -> str:
     """A sortable table of every row (up to ``max_rows``; the caption says when cut); provisional rows tinted.
 
     ``units`` and ``bounds`` map column -> unit / bound for formatting; a frame with ``unit`` and
@@ -122,7 +130,8 @@ def table_html(frame: pd.DataFrame, *, units: dict[str, str] | None = None, boun
     cols = [c for c in shown.columns]
     head = "".join(
         f'<th class="{"num" if pd.api.types.is_numeric_dtype(shown[c]) else "text"}">{html.escape(str(c))}</th>'
-        for c in cols)
+        for c in cols
+    )
     body = []
     values = ("current", "previous", "change", "value")
     for i, row in enumerate(shown.itertuples(index=False)):
@@ -143,17 +152,24 @@ def table_html(frame: pd.DataFrame, *, units: dict[str, str] | None = None, boun
             cls = "text" if raw is None else "num"
             cells.append(f'<td class="{cls}"{attr}>{text}</td>')
         prov = provisional is not None and bool(list(provisional)[i])
-        body.append(f'<tr{" class=provisional" if prov else ""}>{"".join(cells)}</tr>')
-    cut = (f'<caption class="meta">first {max_rows:,} of {len(frame):,} rows (the CSV export has all)</caption>'
-           if len(frame) > max_rows else "")
-    return (f'<div class="scroll"><table class="sortable">{cut}<thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table></div>')
+        body.append(f"<tr{' class=provisional' if prov else ''}>{''.join(cells)}</tr>")
+    cut = (
+        f'<caption class="meta">first {max_rows:,} of {len(frame):,} rows (the CSV export has all)</caption>'
+        if len(frame) > max_rows
+        else ""
+    )
+    return (
+        f'<div class="scroll"><table class="sortable">{cut}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def page(title: str, sections: Sequence[str]) -> str:
     """The whole document around ``sections`` (already HTML)."""
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
-            + "\n".join(sections)
-            + f"<script>{SORTER}</script></body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
+        + "\n".join(sections)
+        + f"<script>{SORTER}</script></body></html>\n"
+    )

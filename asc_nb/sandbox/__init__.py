@@ -74,8 +74,13 @@ class Sandbox:
         self.seed = seed
         self.clock = SimClock(start)
         self.world = World(
-            seed=seed, apps=apps, clock=self.clock, inactivity_days=inactivity_days,
-            history_start=history_start, data_scale=data_scale, segment_rows=segment_rows,
+            seed=seed,
+            apps=apps,
+            clock=self.clock,
+            inactivity_days=inactivity_days,
+            history_start=history_start,
+            data_scale=data_scale,
+            segment_rows=segment_rows,
         )
         self.keys = KeyRing(wall_clock)
         self.limiter = RateLimiter(rate_limit, wall_clock)
@@ -112,7 +117,9 @@ class Sandbox:
         return list(self.world.data_faults)
 
     def _place_data_faults(self, spec: Any, reports: Sequence[str] | None, history_days: int) -> None:
-        explicit = not isinstance(spec, (str, Mapping)) and all(isinstance(f, (DataFault, Mapping)) for f in spec)
+        explicit = not isinstance(spec, (str, Mapping)) and all(
+            isinstance(f, (DataFault, Mapping)) for f in spec
+        )
         if explicit:
             for f in spec:
                 fault = f if isinstance(f, DataFault) else DataFault(**dict(f))
@@ -120,20 +127,29 @@ class Sandbox:
             return
         counts = parse_counts(spec)
         if not history_days:
-            raise ValueError("counted data faults need a history: pass history_days (e.g. 40) with data_faults")
+            raise ValueError(
+                "counted data faults need a history: pass history_days (e.g. 40) with data_faults"
+            )
         today = self.clock.now.date()
         # inside Apple's 35-day retention, clear of the first days and of the completeness window
         first = max(today - timedelta(days=min(history_days, 33) - 5), today - timedelta(days=30))
         last = today - timedelta(days=7)
         chosen = tuple(reports) if reports else DEFAULT_FAULT_REPORTS
-        for fault in place(counts, seed=self.seed, apps=list(self.world.apps), first=first.isoformat(),
-                           last=last.isoformat(), reports=chosen):
+        for fault in place(
+            counts,
+            seed=self.seed,
+            apps=list(self.world.apps),
+            first=first.isoformat(),
+            last=last.isoformat(),
+            reports=chosen,
+        ):
             self.world.data_faults.faults.append(fault)
 
     # ------------------------------------------------------------------ keys
 
-    def add_key(self, role: str | Role = "SALES_AND_REPORTS", individual: bool = False, *, _name: str | None = None
-                ) -> dict[str, Any]:
+    def add_key(
+        self, role: str | Role = "SALES_AND_REPORTS", individual: bool = False, *, _name: str | None = None
+    ) -> dict[str, Any]:
         """Register a new key (made now, never stored on disk) and return its id, issuer and PEM."""
         role = Role.parse(role)
         kid = new_key_id(set(self.keys.keys), f"{self.seed}/{_name}" if _name else None)
@@ -154,7 +170,9 @@ class Sandbox:
 
     # ------------------------------------------------------------------ routing
 
-    def handle(self, method: str, url: str, headers: Mapping[str, str], body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    def handle(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> tuple[int, dict[str, str], bytes]:
         """The single router behind every front."""
         return self.router.handle(method, url, headers, body)
 
@@ -204,5 +222,7 @@ class Sandbox:
             yield handle
 
     def __repr__(self) -> str:
-        return (f"Sandbox(seed={self.seed}, apps={len(self.world.apps)}, now={self.now:%Y-%m-%dT%H:%M:%SZ}, "
-                f"requests={len(self.world.requests)})")
+        return (
+            f"Sandbox(seed={self.seed}, apps={len(self.world.apps)}, now={self.now:%Y-%m-%dT%H:%M:%SZ}, "
+            f"requests={len(self.world.requests)})"
+        )

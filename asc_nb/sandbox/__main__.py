@@ -27,11 +27,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apps", type=int, default=3)
     parser.add_argument("--history-days", type=int, default=0)
     parser.add_argument("--start", default=None, help="simulated start time, e.g. 2026-03-02T09:00:00Z")
-    parser.add_argument("--data-faults", metavar="KIND=N,...", default=None,
-                        help="inject data faults into the ONGOING series (gap, empty, duplicate, restatement, "
-                             "expired), placed for the seed; needs --history-days (docs/sandbox.md)")
-    parser.add_argument("--fault-reports", metavar="NAME,...", default=None,
-                        help="reports the data faults go into (default: App Sessions Standard, App Downloads Standard)")
+    parser.add_argument(
+        "--data-faults",
+        metavar="KIND=N,...",
+        default=None,
+        help="inject data faults into the ONGOING series (gap, empty, duplicate, restatement, "
+        "expired), placed for the seed; needs --history-days (docs/sandbox.md)",
+    )
+    parser.add_argument(
+        "--fault-reports",
+        metavar="NAME,...",
+        default=None,
+        help="reports the data faults go into (default: App Sessions Standard, App Downloads Standard)",
+    )
     args = parser.parse_args(argv)
 
     kwargs: dict[str, object] = {"start": args.start} if args.start else {}

@@ -124,8 +124,12 @@ class KeyRing:
                 key.public_key,
                 algorithms=["ES256"],
                 audience=AUDIENCE,
-                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
-                         "require": ["exp", "iat", "aud"]},
+                options={
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "require": ["exp", "iat", "aud"],
+                },
             )
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from None

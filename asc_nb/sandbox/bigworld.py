@@ -54,31 +54,47 @@ def _tiled(table: pa.Table, column: int | None, tiles: int) -> pa.Table:
     copies = [table]
     base = table.column(column)
     for k in range(1, tiles):
-        suffixed = pc.binary_join_element_wise(base, pa.scalar(f"~{k}", pa.large_string()),
-                                               pa.scalar("", pa.large_string()))
+        suffixed = pc.binary_join_element_wise(
+            base, pa.scalar(f"~{k}", pa.large_string()), pa.scalar("", pa.large_string())
+        )
         copies.append(table.set_column(column, table.field(column).name, suffixed))
     return pa.concat_tables(copies)
 
 
-def big_instance_segments(seed: int, app: dict[str, Any], report: ReportSpec | str, granularity: str,
-                          processing_date: Any, access_type: str, *, data_scale: float, segment_rows: int,
-                          tiles: int) -> list[bytes]:
+def big_instance_segments(
+    seed: int,
+    app: dict[str, Any],
+    report: ReportSpec | str,
+    granularity: str,
+    processing_date: Any,
+    access_type: str,
+    *,
+    data_scale: float,
+    segment_rows: int,
+    tiles: int,
+) -> list[bytes]:
     """An instance's segment files with every base row repeated ``tiles`` times (see the module docstring)."""
     app_id, app_name, spec, g = _dg._resolve(app, report, granularity)
     parts = _dg._instance_blocks(seed, app_id, spec, g, processing_date, access_type, data_scale)
     esc = _dg._escaper(spec.delimiter)
-    head = (("\ufeff" if spec.bom else "") + spec.delimiter.join(esc(c) for c in spec.column_names) + "\n").encode()
+    head = (
+        ("\ufeff" if spec.bom else "") + spec.delimiter.join(esc(c) for c in spec.column_names) + "\n"
+    ).encode()
     tables = [_dg._block_table(spec, app_id, app_name, b, v) for b, v in parts if b.n]
     if not tables:
         return [_dg._gzip(head)]
     column = tile_column(spec)
     if column is not None:  # decoded once, so every copy's column is plain text of one type
-        tables = [t.set_column(column, t.field(column).name, t.column(column).cast(pa.large_string()))
-                  for t in tables]
+        tables = [
+            t.set_column(column, t.field(column).name, t.column(column).cast(pa.large_string()))
+            for t in tables
+        ]
     table = _tiled(pa.concat_tables(tables), column, tiles)
     fast = _dg._can_write_fast(spec, app_name)
-    return [_dg._gzip(head + _dg._text(table.slice(start, segment_rows), spec.delimiter, fast))
-            for start in range(0, table.num_rows, segment_rows)]
+    return [
+        _dg._gzip(head + _dg._text(table.slice(start, segment_rows), spec.delimiter, fast))
+        for start in range(0, table.num_rows, segment_rows)
+    ]
 
 
 class _BigWorld(World):
@@ -94,9 +110,17 @@ class _BigWorld(World):
                 cache.move_to_end(inst.id)
                 return hit
         req = self.requests.get(inst.request_id) or self.deleted[inst.request_id]
-        blobs = big_instance_segments(self.seed, self.apps[req.app_id], self.report_spec(inst.report_number),
-                                      inst.granularity.value, inst.processing_date, req.access_type.value,
-                                      data_scale=self.data_scale, segment_rows=self.segment_rows, tiles=self.tiles)
+        blobs = big_instance_segments(
+            self.seed,
+            self.apps[req.app_id],
+            self.report_spec(inst.report_number),
+            inst.granularity.value,
+            inst.processing_date,
+            req.access_type.value,
+            data_scale=self.data_scale,
+            segment_rows=self.segment_rows,
+            tiles=self.tiles,
+        )
         with self.lock:
             cache[inst.id] = blobs
             used = sum(len(b) for bs in cache.values() for b in bs)

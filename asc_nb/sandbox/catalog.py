@@ -114,7 +114,6 @@ GENERIC_COLUMNS = _cols(
 )
 
 
-
 def _layout(name: str) -> tuple[tuple[Column, ...], tuple[Granularity, ...], bool]:
     """(columns, granularities, documented) of a report, from the registry."""
     schema = registry.get(name)

@@ -185,7 +185,6 @@ class _ByteLRU:
             self._used = 0
 
 
-
 _BLOCKS = _ByteLRU(64 << 20, lambda b: 64 + b.codes.nbytes + b.finals.nbytes)
 _SEGMENTS = _ByteLRU(64 << 20, lambda segs: 64 + sum(len(s) for s in segs))
 _UNIVERSES = _ByteLRU(64 << 20, lambda w: 64 + w.codes.nbytes + 16 * w.n)
@@ -214,7 +213,9 @@ def period_days(granularity: Granularity | str, day: DateLike) -> list[date]:
     return [d + timedelta(days=k) for k in range((nxt - d).days)]
 
 
-def _rows(seed: int, app_id: str, spec: ReportSpec, g: Granularity, day: date, data_scale: float) -> _world.Rows:
+def _rows(
+    seed: int, app_id: str, spec: ReportSpec, g: Granularity, day: date, data_scale: float
+) -> _world.Rows:
     """Every row of the Date before privacy (the world projected and aggregated), final values."""
     fam = _world.family_of(spec)
     if not _world.uses_report(seed, app_id, spec):
@@ -327,7 +328,9 @@ def _frame(spec: ReportSpec, app_id: str, app_name: str, parts: list[tuple[_Bloc
             data[name] = pd.array(np.full(n, int(app_id), np.int64), dtype="Int64")
         elif col.is_measure:
             v = vals[:, measures.index(name)].astype(np.int64)
-            data[name] = pd.array(v / 100.0, dtype="Float64") if col.kind == "amount" else pd.array(v, dtype="Int64")
+            data[name] = (
+                pd.array(v / 100.0, dtype="Float64") if col.kind == "amount" else pd.array(v, dtype="Int64")
+            )
         else:
             c = codes[:, dims.index(name)]
             if col.kind == "date":
@@ -433,7 +436,7 @@ def _vocab(spec: ReportSpec, column: str) -> pa.Array:
 
 @lru_cache(maxsize=256)
 def _date_vocab(lo: int, hi: int) -> pa.Array:
-    """"" then the ISO dates of day ordinals lo..hi."""
+    """ "" then the ISO dates of day ordinals lo..hi."""
     days = np.arange(lo, hi + 1).astype("datetime64[D]").astype(str).tolist()
     return pa.array(["", *days], pa.large_string())
 
@@ -446,8 +449,9 @@ def _cents_text(cents: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise(whole, frac, pa.scalar(".", s))
 
 
-def _block_table(spec: ReportSpec, app_id: str, app_name: str, block: _Block, vintage: int,
-                 percent: int = 100) -> pa.Table:
+def _block_table(
+    spec: ReportSpec, app_id: str, app_name: str, block: _Block, vintage: int, percent: int = 100
+) -> pa.Table:
     """The block's cells as written: dictionary-encoded escaped strings (no copy per row), int64 counts.
 
     ``percent`` scales the values once more (the sandbox's injected data faults, ``faults.DataFaults``)."""
@@ -464,7 +468,9 @@ def _block_table(spec: ReportSpec, app_id: str, app_name: str, block: _Block, vi
     for col in spec.columns:
         name = col.name
         if name in FIXED:
-            value = {"Date": block.day.isoformat(), "App Name": app_name, "App Apple Identifier": app_id}[name]
+            value = {"Date": block.day.isoformat(), "App Name": app_name, "App Apple Identifier": app_id}[
+                name
+            ]
             arrays.append(pa.DictionaryArray.from_arrays(zeros, pa.array([esc(value)], s)))
         elif col.is_measure:
             v = vals[:, measures.index(name)]
@@ -508,7 +514,9 @@ def _text(table: pa.Table, delimiter: str, fast: bool) -> bytes:
 def _can_write_fast(spec: ReportSpec, app_name: str) -> bool:
     if spec.delimiter != "\t" or '"' in app_name:
         return False
-    return not any('"' in v for name in _dims(spec) if spec.column(name).kind != "date" for v in _values(spec, name))
+    return not any(
+        '"' in v for name in _dims(spec) if spec.column(name).kind != "date" for v in _values(spec, name)
+    )
 
 
 def _segments(
@@ -548,8 +556,18 @@ def instance_segments(
     app_id, app_name, spec, g = _resolve(app, report, granularity)
     p = _as_date(processing_date)
     a = AccessType.parse(access_type, argument="access_type")
-    k = (seed, app_id, app_name, spec.name, g, p, a, float(data_scale), segment_rows,
-         None if batches is None else tuple(batches))
+    k = (
+        seed,
+        app_id,
+        app_name,
+        spec.name,
+        g,
+        p,
+        a,
+        float(data_scale),
+        segment_rows,
+        None if batches is None else tuple(batches),
+    )
 
     def make() -> list[bytes]:
         if batches is None:

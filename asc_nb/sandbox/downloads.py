@@ -80,7 +80,9 @@ def handle(
     if fault is not None and fault.kind == "reset":
         raise ConnectionReset()
     if method not in ("GET", "HEAD"):
-        return _xml(405, "MethodNotAllowed", "The specified method is not allowed against this resource.", world)
+        return _xml(
+            405, "MethodNotAllowed", "The specified method is not allowed against this resource.", world
+        )
     if "authorization" in headers:
         return _xml(
             400,
@@ -92,7 +94,11 @@ def handle(
             ArgumentValue=headers["authorization"][:20] + "...",
         )
     params = dict(parse_qsl(query, keep_blank_values=True))
-    amz_date, expires, sig = params.get("X-Amz-Date"), params.get("X-Amz-Expires"), params.get("X-Amz-Signature")
+    amz_date, expires, sig = (
+        params.get("X-Amz-Date"),
+        params.get("X-Amz-Expires"),
+        params.get("X-Amz-Signature"),
+    )
     if not (amz_date and expires and sig and params.get("X-Amz-Algorithm")):
         return _xml(403, "AccessDenied", "Access Denied", world)
     if not hmac.compare_digest(sig, _sign(world, path, amz_date, expires)):
@@ -112,14 +118,22 @@ def handle(
             "AccessDenied",
             "Request has expired",
             world,
-            **{"X-Amz-Expires": expires, "Expires": expiry.strftime("%Y-%m-%dT%H:%M:%SZ"),
-               "ServerTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")},
+            **{
+                "X-Amz-Expires": expires,
+                "Expires": expiry.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "ServerTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
         )
     if fault is not None and fault.kind in ("rate_limit", "server_error"):
         status = 503 if fault.kind == "rate_limit" else int(fault.options.get("status", 503))  # type: ignore[call-overload]
-        status, hdrs, body = _xml(status, "SlowDown" if status == 503 else "InternalError",
-                                  "Please reduce your request rate." if status == 503 else
-                                  "We encountered an internal error. Please try again.", world)
+        status, hdrs, body = _xml(
+            status,
+            "SlowDown" if status == 503 else "InternalError",
+            "Please reduce your request rate."
+            if status == 503
+            else "We encountered an internal error. Please try again.",
+            world,
+        )
         if fault.options.get("retry_after") is not None:
             hdrs["Retry-After"] = str(fault.options["retry_after"])
         return status, hdrs, body
@@ -145,8 +159,14 @@ def handle(
     status = 200
     wanted = _range(headers, hdrs, len(blob))
     if wanted == "unsatisfiable":
-        status, err_hdrs, body = _xml(416, "InvalidRange", "The requested range is not satisfiable", world,
-                                      RangeRequested=headers.get("range", ""), ActualObjectSize=str(len(blob)))
+        status, err_hdrs, body = _xml(
+            416,
+            "InvalidRange",
+            "The requested range is not satisfiable",
+            world,
+            RangeRequested=headers.get("range", ""),
+            ActualObjectSize=str(len(blob)),
+        )
         return status, {**err_hdrs, "Content-Range": f"bytes */{len(blob)}"}, body
     if wanted is not None:
         first, last = wanted

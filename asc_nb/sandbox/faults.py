@@ -26,9 +26,15 @@ from datetime import timedelta
 
 KINDS = ("slow", "rate_limit", "server_error", "reset", "truncate", "corrupt", "size_mismatch", "expired")
 ALIASES = {
-    "429": "rate_limit", "5xx": "server_error", "500": "server_error", "503": "server_error",
-    "bad_checksum": "corrupt", "wrong_checksum": "corrupt", "expired_url": "expired",
-    "connection_reset": "reset", "truncated": "truncate",
+    "429": "rate_limit",
+    "5xx": "server_error",
+    "500": "server_error",
+    "503": "server_error",
+    "bad_checksum": "corrupt",
+    "wrong_checksum": "corrupt",
+    "expired_url": "expired",
+    "connection_reset": "reset",
+    "truncated": "truncate",
 }
 
 
@@ -128,9 +134,15 @@ class Faults:
 
 #: the data fault kinds (``Sandbox(data_faults=...)``, ``python -m asc_nb.sandbox --data-faults``)
 DATA_KINDS = ("gap", "empty", "duplicate", "restatement", "expired")
-DATA_ALIASES = {"restated": "restatement", "late_restatement": "restatement", "duplicated": "duplicate",
-                "empty_instance": "empty", "duplicate_instance": "duplicate", "expired_history": "expired",
-                "expiry": "expired"}
+DATA_ALIASES = {
+    "restated": "restatement",
+    "late_restatement": "restatement",
+    "duplicated": "duplicate",
+    "empty_instance": "empty",
+    "duplicate_instance": "duplicate",
+    "expired_history": "expired",
+    "expiry": "expired",
+}
 #: a restatement changes the Date's values to this percent of the final ones
 RESTATED_PERCENT = 110
 #: a duplicate instance's values, in percent of the original's (so which one wins matters)
@@ -198,16 +210,26 @@ class DataFault:
             state = {"empty": "empty", "duplicate": "duplicate", "expired": "missing"}[self.kind]
             return {first.isoformat(): frozenset({state})}  # type: ignore[attr-defined]
         if self.kind == "empty":  # the Date it brings never arrives; the Date it should finalise stays early
-            return {(d0 - day).isoformat(): frozenset({"empty"}),
-                    (d0 - final_lag * day).isoformat(): frozenset({"empty"})}
+            return {
+                (d0 - day).isoformat(): frozenset({"empty"}),
+                (d0 - final_lag * day).isoformat(): frozenset({"empty"}),
+            }
         if self.kind == "duplicate":  # the Date whose final values it carries has two candidates
             return {(d0 - final_lag * day).isoformat(): frozenset({"duplicate"})}
         # expired: every Date whose final instance was deleted
         return {(d0 + (k - final_lag) * day).isoformat(): frozenset({"missing"}) for k in range(self.days)}
 
     def as_dict(self) -> dict[str, object]:
-        return {"kind": self.kind, "app_id": self.app_id, "report": self.report, "granularity": self.granularity,
-                "date": self.date, "days": self.days, "at": self.at, "percent": self.percent}
+        return {
+            "kind": self.kind,
+            "app_id": self.app_id,
+            "report": self.report,
+            "granularity": self.granularity,
+            "date": self.date,
+            "days": self.days,
+            "at": self.at,
+            "percent": self.percent,
+        }
 
 
 def parse_counts(spec: object) -> dict[str, int]:
@@ -234,13 +256,24 @@ def parse_counts(spec: object) -> dict[str, int]:
 
 
 #: reports the faults are placed in when none are named (what Store.sync fetches by default first)
-DEFAULT_FAULT_REPORTS = ("App Sessions Standard", "App Downloads Standard",
-                         "App Store Discovery and Engagement Standard")
+DEFAULT_FAULT_REPORTS = (
+    "App Sessions Standard",
+    "App Downloads Standard",
+    "App Store Discovery and Engagement Standard",
+)
 
 
-def place(counts: dict[str, int], *, seed: int, apps: list[str], first: str, last: str,
-          reports: tuple[str, ...] = DEFAULT_FAULT_REPORTS, gap_days: int = 3, expired_days: int = 4
-          ) -> list[DataFault]:
+def place(
+    counts: dict[str, int],
+    *,
+    seed: int,
+    apps: list[str],
+    first: str,
+    last: str,
+    reports: tuple[str, ...] = DEFAULT_FAULT_REPORTS,
+    gap_days: int = 3,
+    expired_days: int = 4,
+) -> list[DataFault]:
     """Deterministic placement (per seed) of ``counts`` faults among ``apps`` x ``reports`` (DAILY).
 
     Processing dates and Dates fall in [first, last]; faults of one series are kept 5 days apart so
@@ -264,14 +297,18 @@ def place(counts: dict[str, int], *, seed: int, apps: list[str], first: str, las
                 raise ValueError(f"the window {first}..{last} is too short for a {kind} fault")
             start = lo + timedelta(days=rng.randrange(room + 1))
             end = start + timedelta(days=span - 1)
-            if all(end + timedelta(days=5) < s or start > e + timedelta(days=5) for s, e in used[(app, report)]):
+            if all(
+                end + timedelta(days=5) < s or start > e + timedelta(days=5) for s, e in used[(app, report)]
+            ):
                 used[(app, report)].append((start, end))
                 days = gap_days if kind == "gap" else expired_days if kind == "expired" else 1
                 out.append(DataFault(kind, app, report, start.isoformat(), days=days))
                 break
         else:
-            raise ValueError(f"no room left for {len(kinds)} data faults in {first}..{last}: use a longer history "
-                             "or fewer faults")
+            raise ValueError(
+                f"no room left for {len(kinds)} data faults in {first}..{last}: use a longer history "
+                "or fewer faults"
+            )
     return out
 
 
@@ -297,7 +334,11 @@ class DataFaults:
         return fault
 
     def _of(self, app_id: str, report: str, granularity: str) -> list[DataFault]:
-        return [f for f in self.faults if f.app_id == app_id and f.report == report and f.granularity == granularity]
+        return [
+            f
+            for f in self.faults
+            if f.app_id == app_id and f.report == report and f.granularity == granularity
+        ]
 
     def deleted(self, app_id: str, report: str, granularity: str, processing_date: str) -> bool:
         """An instance Apple deleted early (``expired``)."""
@@ -312,13 +353,23 @@ class DataFaults:
         return False
 
     def duplicated(self, app_id: str, report: str, granularity: str, processing_date: str) -> bool:
-        return any(f.kind == "duplicate" and f.date == processing_date for f in self._of(app_id, report, granularity))
+        return any(
+            f.kind == "duplicate" and f.date == processing_date for f in self._of(app_id, report, granularity)
+        )
 
     def touches(self, app_id: str, report: str, granularity: str) -> bool:
         return bool(self._of(app_id, report, granularity))
 
-    def batches(self, app_id: str, report: str, granularity: str, processing_date: str,
-                batches: list[tuple[object, int]], *, duplicate: bool = False) -> list[tuple[object, int, int]]:
+    def batches(
+        self,
+        app_id: str,
+        report: str,
+        granularity: str,
+        processing_date: str,
+        batches: list[tuple[object, int]],
+        *,
+        duplicate: bool = False,
+    ) -> list[tuple[object, int, int]]:
         """The (Date, vintage, percent) batches the instance holds once the faults are applied."""
         from datetime import date as _date
 
@@ -334,8 +385,11 @@ class DataFaults:
             elif f.kind == "empty":
                 if p == d0:
                     return []
-                drop.add(min(d for d, _ in batches_of(granularity, f.date)) if granularity != "DAILY"
-                         else d0 - timedelta(days=1))
+                drop.add(
+                    min(d for d, _ in batches_of(granularity, f.date))
+                    if granularity != "DAILY"
+                    else d0 - timedelta(days=1)
+                )
             elif f.kind == "restatement" and f.at == processing_date:
                 extra.append((d0, 99, f.percent or RESTATED_PERCENT))
         restated = {d for d, _, _ in extra}  # a Date the instance holds anyway is replaced, not repeated

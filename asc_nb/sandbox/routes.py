@@ -37,10 +37,19 @@ Reply = tuple[int, dict[str, str], bytes]
 DEFAULT_INCLUDE_LIMIT = 10
 #: Endpoints whose GET counts as "reading" a request (what keeps an ONGOING request alive); a test
 #: checks that exactly these touch the request.
-READS = frozenset({
-    "request_reports", "request_report_linkages", "report", "report_instances", "report_instance_linkages",
-    "instance", "instance_segments", "instance_segment_linkages", "segment",
-})
+READS = frozenset(
+    {
+        "request_reports",
+        "request_report_linkages",
+        "report",
+        "report_instances",
+        "report_instance_linkages",
+        "instance",
+        "instance_segments",
+        "instance_segment_linkages",
+        "segment",
+    }
+)
 #: /v1/apps filters on the app's own attributes (the others are on related resources the sandbox does not model)
 _APP_FILTERS = frozenset({"name", "bundleId", "sku", "id"})
 #: a date as Apple's parameters take it (ASCII digits: ``\d`` would also match other scripts' digits)
@@ -71,19 +80,25 @@ class ApiError(Exception):
 
 
 def _invalid(parameter: str, detail: str) -> ApiError:
-    return ApiError(400, "PARAMETER_ERROR.INVALID", "A parameter has an invalid value", detail, parameter=parameter)
+    return ApiError(
+        400, "PARAMETER_ERROR.INVALID", "A parameter has an invalid value", detail, parameter=parameter
+    )
 
 
 def _not_found(type_: str, id_: str) -> ApiError:
     return ApiError(
-        404, "NOT_FOUND", "The specified resource does not exist",
+        404,
+        "NOT_FOUND",
+        "The specified resource does not exist",
         f"There is no resource of type '{type_}' with id '{id_}'",
     )
 
 
 def _entity(status: int, code: str, detail: str, pointer: str) -> ApiError:
     titles = {422: "The request entity is not valid.", 409: "The provided entity includes an invalid value."}
-    return ApiError(status, code, titles.get(status, "The request entity is not valid."), detail, pointer=pointer)
+    return ApiError(
+        status, code, titles.get(status, "The request entity is not valid."), detail, pointer=pointer
+    )
 
 
 def _pointer(*members: str) -> str:
@@ -123,7 +138,9 @@ def _load_json(body: bytes) -> Any:
         return json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         reason = "it is empty" if not body.strip() else str(exc).split(": line")[0]
-        raise _entity(422, "ENTITY_UNPROCESSABLE", f"The request entity is not valid JSON ({reason}).", "") from None
+        raise _entity(
+            422, "ENTITY_UNPROCESSABLE", f"The request entity is not valid JSON ({reason}).", ""
+        ) from None
 
 
 def _is_date(text: str) -> bool:
@@ -159,12 +176,18 @@ class Query:
         for name, value in self.pairs:
             if name not in allowed:
                 raise ApiError(
-                    400, "PARAMETER_ERROR.ILLEGAL", "A parameter is not allowed for this request",
-                    f"The parameter '{name}' can not be used with this request", parameter=name,
+                    400,
+                    "PARAMETER_ERROR.ILLEGAL",
+                    "A parameter is not allowed for this request",
+                    f"The parameter '{name}' can not be used with this request",
+                    parameter=name,
                 )
             if name in self.values:
-                raise _invalid(name, f"The parameter '{name}' is given more than once; send it once, with a "
-                                     "list as comma-separated values")
+                raise _invalid(
+                    name,
+                    f"The parameter '{name}' is given more than once; send it once, with a "
+                    "list as comma-separated values",
+                )
             self.values[name] = value
         self.filters: dict[str, list[str]] = {}
         self.fields: dict[str, set[str]] = {}
@@ -176,8 +199,10 @@ class Query:
                 choices = ep.filters[key]
                 for v in items:
                     if choices is not None and v not in choices:
-                        raise _invalid(name, f"'{v}' is not a valid value for '{name}'; expected one of "
-                                             f"{', '.join(choices)}")
+                        raise _invalid(
+                            name,
+                            f"'{v}' is not a valid value for '{name}'; expected one of {', '.join(choices)}",
+                        )
                     if key == "processingDate" and not _is_date(v):
                         raise _invalid(name, f"'{v}' is not a valid date for '{name}'; use YYYY-MM-DD")
                 self.filters[key] = items
@@ -190,7 +215,9 @@ class Query:
                 self.fields[key] = set(items)
             elif name.startswith("exists["):
                 if value not in ("true", "false"):
-                    raise _invalid(name, f"'{value}' is not a valid value for '{name}'; expected true or false")
+                    raise _invalid(
+                        name, f"'{value}' is not a valid value for '{name}'; expected true or false"
+                    )
                 self.exists[name[7:-1]] = value == "true"
         self.include: list[str] = []
         if "include" in self.values:
@@ -207,7 +234,8 @@ class Query:
                 self.sort.append(v)
         self.limit = self._int("limit", ep.max_limit, DEFAULT_PAGE_LIMIT) if ep.max_limit else 0
         self.include_limits = {
-            rel: self._int(f"limit[{rel}]", mx, DEFAULT_INCLUDE_LIMIT) for rel, mx in ep.include_limits.items()
+            rel: self._int(f"limit[{rel}]", mx, DEFAULT_INCLUDE_LIMIT)
+            for rel, mx in ep.include_limits.items()
         }
         self.offset = self._decode_cursor(self.values["cursor"]) if "cursor" in self.values else 0
 
@@ -216,8 +244,10 @@ class Query:
         """A comma-separated list, as sent: an empty list or an empty item is an error."""
         items = value.split(",")
         if not value or any(not v for v in items):
-            raise _invalid(name, f"The parameter '{name}' requires a value (a list is comma-separated, with "
-                                 "no empty items)")
+            raise _invalid(
+                name,
+                f"The parameter '{name}' requires a value (a list is comma-separated, with no empty items)",
+            )
         return items
 
     def _int(self, name: str, maximum: int | None, default: int) -> int:
@@ -271,15 +301,21 @@ class Router:
         self.entity_error_status = 422
         self._secret = hashlib.sha256(f"asc-sandbox-cursor/{self.world.seed}".encode()).digest()
         self._handlers: dict[str, Callable[..., Reply]] = {
-            "apps": self._apps, "app": self._app,
-            "app_report_requests": self._app_requests, "app_report_request_linkages": self._app_request_links,
-            "create_report_request": self._create, "report_request": self._request,
+            "apps": self._apps,
+            "app": self._app,
+            "app_report_requests": self._app_requests,
+            "app_report_request_linkages": self._app_request_links,
+            "create_report_request": self._create,
+            "report_request": self._request,
             "delete_report_request": self._delete,
-            "request_reports": self._reports, "request_report_linkages": self._report_links,
+            "request_reports": self._reports,
+            "request_report_linkages": self._report_links,
             "report": self._report,
-            "report_instances": self._instances, "report_instance_linkages": self._instance_links,
+            "report_instances": self._instances,
+            "report_instance_linkages": self._instance_links,
             "instance": self._instance,
-            "instance_segments": self._segments, "instance_segment_linkages": self._segment_links,
+            "instance_segments": self._segments,
+            "instance_segment_linkages": self._segment_links,
             "segment": self._segment,
         }
 
@@ -312,7 +348,9 @@ class Router:
                 key = self.sb.keys.verify(hdrs.get("authorization"), method, path, query)
             except AuthError as exc:
                 raise ApiError(
-                    401, "NOT_AUTHORIZED", "Authentication credentials are missing or invalid.",
+                    401,
+                    "NOT_AUTHORIZED",
+                    "Authentication credentials are missing or invalid.",
                     f"Provide a properly configured and signed bearer token, and make sure that it has not "
                     f"expired. ({exc})",
                 ) from None
@@ -326,16 +364,25 @@ class Router:
                 raise self._rate_limited({})
             if fault is not None and fault.kind == "server_error":
                 status = int(fault.options.get("status", 503))  # type: ignore[call-overload]
-                raise ApiError(status, "UNEXPECTED_ERROR" if status == 500 else "SERVICE_UNAVAILABLE",
-                               "An unexpected error occurred." if status == 500 else "Service unavailable",
-                               "The server encountered a temporary problem; try again later.")
+                raise ApiError(
+                    status,
+                    "UNEXPECTED_ERROR" if status == 500 else "SERVICE_UNAVAILABLE",
+                    "An unexpected error occurred." if status == 500 else "Service unavailable",
+                    "The server encountered a temporary problem; try again later.",
+                )
             reply = self._route(method, path, query, hdrs, body, origin, key)
         except ApiError as err:
             reply = self._error(err)
         except Exception as exc:  # a sandbox bug must look like Apple's 500, not kill the connection
             self.sb.internal_errors.append(traceback.format_exc())
-            reply = self._error(ApiError(500, "UNEXPECTED_ERROR", "An unexpected error occurred.",
-                                         f"The sandbox failed: {type(exc).__name__}: {exc}"))
+            reply = self._error(
+                ApiError(
+                    500,
+                    "UNEXPECTED_ERROR",
+                    "An unexpected error occurred.",
+                    f"The sandbox failed: {type(exc).__name__}: {exc}",
+                )
+            )
         status, out_headers, out_body = reply
         remaining = self.sb.limiter.remaining(key.key_id if key else None)
         out_headers["X-Rate-Limit"] = f"user-hour-lim:{self.sb.limiter.limit};user-hour-rem:{remaining};"
@@ -347,17 +394,25 @@ class Router:
 
     def _rate_limited(self, headers: dict[str, str]) -> ApiError:
         return ApiError(
-            429, "RATE_LIMIT_EXCEEDED", "The request rate limit has been reached.",
+            429,
+            "RATE_LIMIT_EXCEEDED",
+            "The request rate limit has been reached.",
             "We've received too many requests for this API. Please wait and try again or slow down your "
-            "request rate.", headers=headers,
+            "request rate.",
+            headers=headers,
         )
 
     def _error(self, err: ApiError) -> Reply:
         with self.world.lock:
             self._errors += 1
             eid = self.world.uuid(f"error/{self._errors}")
-        item: dict[str, Any] = {"id": eid, "status": str(err.status), "code": err.code, "title": err.title,
-                                "detail": err.detail}
+        item: dict[str, Any] = {
+            "id": eid,
+            "status": str(err.status),
+            "code": err.code,
+            "title": err.title,
+            "detail": err.detail,
+        }
         if err.parameter is not None:
             item["source"] = {"parameter": err.parameter}
         elif err.pointer is not None:
@@ -384,38 +439,68 @@ class Router:
         return 404, hdrs, _json({"error": "unknown control path; try POST /_sandbox/advance"})
 
     def _route(
-        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes, origin: str, key: ApiKey
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        origin: str,
+        key: ApiKey,
     ) -> Reply:
         found = models.match(method, path)
         if found is None:
             same_path = [ep for ep in models.ENDPOINTS if ep.pattern.match(path)]
             if same_path or path.rstrip("/") == "/v1/analyticsReportRequests":
                 resource = path.strip("/").split("/")[1]
-                op = "GET_COLLECTION" if method == "GET" and path.rstrip("/").count("/") == 2 else \
-                    _OPERATION.get(method, method)
-                ops = sorted({"CREATE" if e.kind == "create" else "DELETE" if e.kind == "delete" else
-                              "GET_INSTANCE" if e.kind == "instance" else "GET_COLLECTION"
-                              for e in models.ENDPOINTS if e.path.split("/")[2] == resource
-                              and e.path.count("/") <= 3})
+                op = (
+                    "GET_COLLECTION"
+                    if method == "GET" and path.rstrip("/").count("/") == 2
+                    else _OPERATION.get(method, method)
+                )
+                ops = sorted(
+                    {
+                        "CREATE"
+                        if e.kind == "create"
+                        else "DELETE"
+                        if e.kind == "delete"
+                        else "GET_INSTANCE"
+                        if e.kind == "instance"
+                        else "GET_COLLECTION"
+                        for e in models.ENDPOINTS
+                        if e.path.split("/")[2] == resource and e.path.count("/") <= 3
+                    }
+                )
                 raise ApiError(
-                    403, "FORBIDDEN_ERROR", "The given operation is not allowed",
+                    403,
+                    "FORBIDDEN_ERROR",
+                    "The given operation is not allowed",
                     f"The resource '{resource}' does not allow '{op}'. Allowed operations are: {', '.join(ops)}",
                 )
             raise ApiError(
-                404, "NOT_FOUND", "The specified resource does not exist",
+                404,
+                "NOT_FOUND",
+                "The specified resource does not exist",
                 "The path provided does not match a defined resource type.",
             )
         ep, id_ = found
         if key.role not in ep.roles:
-            raise ApiError(403, "FORBIDDEN_ERROR", "This request is forbidden for security reasons",
-                           "The API key in use does not allow this request")
+            raise ApiError(
+                403,
+                "FORBIDDEN_ERROR",
+                "This request is forbidden for security reasons",
+                "The API key in use does not allow this request",
+            )
         q = Query(ep, query, self._secret)
         return self._handlers[ep.name](q=q, id_=id_, origin=origin, headers=headers, body=body, path=path)
 
     # ------------------------------------------------------------------ documents
 
     def _links(self, origin: str, type_: str, id_: str, rel: str) -> dict[str, str]:
-        return {"self": f"{origin}/v1/{type_}/{id_}/relationships/{rel}", "related": f"{origin}/v1/{type_}/{id_}/{rel}"}
+        return {
+            "self": f"{origin}/v1/{type_}/{id_}/relationships/{rel}",
+            "related": f"{origin}/v1/{type_}/{id_}/{rel}",
+        }
 
     def _resource(
         self,
@@ -440,7 +525,9 @@ class Router:
     def _app_doc(self, app: dict[str, Any], q: Query, origin: str) -> dict[str, Any]:
         attrs = {k: app[k] for k in models.APPS.attributes}
         rels: dict[str, dict[str, Any]] = {
-            "analyticsReportRequests": {"links": self._links(origin, "apps", app["id"], "analyticsReportRequests")}
+            "analyticsReportRequests": {
+                "links": self._links(origin, "apps", app["id"], "analyticsReportRequests")
+            }
         }
         for rel in q.include:
             # the sandbox models none of the app's other related resources: an included to-many
@@ -470,21 +557,28 @@ class Router:
     def _instance_doc(self, inst: Instance, q: Query, origin: str) -> dict[str, Any]:
         attrs = {"granularity": inst.granularity.value, "processingDate": inst.processing_date.isoformat()}
         rels = {"segments": {"links": self._links(origin, "analyticsReportInstances", inst.id, "segments")}}
-        return self._resource("analyticsReportInstances", inst.id, attrs, rels, origin,
-                              q.fields.get("analyticsReportInstances"))
+        return self._resource(
+            "analyticsReportInstances", inst.id, attrs, rels, origin, q.fields.get("analyticsReportInstances")
+        )
 
     def _segment_doc(self, seg: Any, inst: Instance, q: Query, origin: str) -> dict[str, Any]:
         req = self._owner(inst)
         url = downloads.presign(self.world, self.sb.download_origin_for(origin), seg, inst, req)
         attrs = {"checksum": seg.checksum, "sizeInBytes": seg.size, "url": url}
-        return self._resource("analyticsReportSegments", seg.id, attrs, {}, origin,
-                              q.fields.get("analyticsReportSegments"))
+        return self._resource(
+            "analyticsReportSegments", seg.id, attrs, {}, origin, q.fields.get("analyticsReportSegments")
+        )
 
     def _self(self, origin: str, path: str, q: Query) -> str:
         return f"{origin}{path}" + (f"?{q.raw}" if q.raw else "")
 
     def _page(
-        self, items: list[Any], render: Callable[[Any], dict[str, Any]], q: Query, origin: str, path: str,
+        self,
+        items: list[Any],
+        render: Callable[[Any], dict[str, Any]],
+        q: Query,
+        origin: str,
+        path: str,
         extra: Callable[[list[Any]], dict[str, Any]] | None = None,
     ) -> Reply:
         page = items[q.offset : q.offset + q.limit]
@@ -498,7 +592,9 @@ class Router:
         doc["meta"] = {"paging": {"total": len(items), "limit": q.limit}}
         return 200, {"Content-Type": "application/json"}, _json(doc)
 
-    def _single(self, data: dict[str, Any], origin: str, path: str, q: Query, included: list | None = None) -> Reply:
+    def _single(
+        self, data: dict[str, Any], origin: str, path: str, q: Query, included: list | None = None
+    ) -> Reply:
         doc: dict[str, Any] = {"data": data}
         if included is not None:
             doc["included"] = included
@@ -581,17 +677,27 @@ class Router:
         reqs = self.world.requests_of(id_)
         return self._page(reqs, lambda r: {"type": "analyticsReportRequests", "id": r.id}, q, origin, path)
 
-    def _create(self, q: Query, origin: str, headers: dict[str, str], body: bytes, path: str, **_: Any) -> Reply:
+    def _create(
+        self, q: Query, origin: str, headers: dict[str, str], body: bytes, path: str, **_: Any
+    ) -> Reply:
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/json":
-            raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported Media Type",
-                           "Make sure the Content-Type header in the request is application/json")
+            raise ApiError(
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Unsupported Media Type",
+                "Make sure the Content-Type header in the request is application/json",
+            )
         app_id, access = self._create_body(body)
         try:
             req = self.world.create_request(app_id, access)
         except ConflictError as exc:
-            raise ApiError(409, exc.code, "The request cannot be fulfilled because of the state of another "
-                           "resource.", exc.detail) from None
+            raise ApiError(
+                409,
+                exc.code,
+                "The request cannot be fulfilled because of the state of another resource.",
+                exc.detail,
+            ) from None
         location = f"{origin}/v1/analyticsReportRequests/{req.id}"
         doc_out = {"data": self._request_doc(req, None, origin), "links": {"self": f"{origin}{path}"}}
         return 201, {"Content-Type": "application/json", "Location": location}, _json(doc_out)
@@ -609,27 +715,51 @@ class Router:
         """
         doc = _load_json(body)
         if not isinstance(doc, dict):
-            raise _entity(422, "ENTITY_UNPROCESSABLE",
-                          f"The request entity must be a JSON object with a 'data' member, not {_kind(doc)}.", "")
+            raise _entity(
+                422,
+                "ENTITY_UNPROCESSABLE",
+                f"The request entity must be a JSON object with a 'data' member, not {_kind(doc)}.",
+                "",
+            )
         self._only(doc, {"data"}, "ENTITY_ERROR.UNKNOWN")
         data = self._member(doc, "data", dict, "ENTITY_ERROR")
         self._only(data, {"type", "attributes", "relationships"}, "ENTITY_ERROR.UNKNOWN", "data")
         type_ = self._member(data, "type", str, "ENTITY_ERROR", "data")
         if type_ != "analyticsReportRequests":
-            raise self._entity_error("ENTITY_ERROR.TYPE.INVALID",
-                                     f"'{type_}' is not a valid resource type; expected 'analyticsReportRequests'.",
-                                     "data", "type")
+            raise self._entity_error(
+                "ENTITY_ERROR.TYPE.INVALID",
+                f"'{type_}' is not a valid resource type; expected 'analyticsReportRequests'.",
+                "data",
+                "type",
+            )
         attrs = self._member(data, "attributes", dict, "ENTITY_ERROR", "data")
-        self._only(attrs, {"accessType"}, "ENTITY_ERROR.ATTRIBUTE.UNKNOWN", "data", "attributes",
-                   what="attribute on the resource 'analyticsReportRequests'")
+        self._only(
+            attrs,
+            {"accessType"},
+            "ENTITY_ERROR.ATTRIBUTE.UNKNOWN",
+            "data",
+            "attributes",
+            what="attribute on the resource 'analyticsReportRequests'",
+        )
         access = self._member(attrs, "accessType", str, "ENTITY_ERROR.ATTRIBUTE", "data", "attributes")
         if access not in {a.value for a in AccessType}:
-            raise self._entity_error("ENTITY_ERROR.ATTRIBUTE.INVALID",
-                                     f"'{access}' is not a valid value for the attribute 'accessType'; expected "
-                                     "one of ONE_TIME_SNAPSHOT, ONGOING.", "data", "attributes", "accessType")
+            raise self._entity_error(
+                "ENTITY_ERROR.ATTRIBUTE.INVALID",
+                f"'{access}' is not a valid value for the attribute 'accessType'; expected "
+                "one of ONE_TIME_SNAPSHOT, ONGOING.",
+                "data",
+                "attributes",
+                "accessType",
+            )
         rels = self._member(data, "relationships", dict, "ENTITY_ERROR", "data")
-        self._only(rels, {"app"}, "ENTITY_ERROR.RELATIONSHIP.UNKNOWN", "data", "relationships",
-                   what="relationship on the resource 'analyticsReportRequests'")
+        self._only(
+            rels,
+            {"app"},
+            "ENTITY_ERROR.RELATIONSHIP.UNKNOWN",
+            "data",
+            "relationships",
+            what="relationship on the resource 'analyticsReportRequests'",
+        )
         where = ("data", "relationships", "app")
         app = self._member(rels, "app", dict, "ENTITY_ERROR.RELATIONSHIP", *where[:2])
         self._only(app, {"data"}, "ENTITY_ERROR.RELATIONSHIP.INVALID", *where)
@@ -637,13 +767,22 @@ class Router:
         self._only(linkage, {"type", "id"}, "ENTITY_ERROR.RELATIONSHIP.INVALID", *where, "data")
         link_type = self._member(linkage, "type", str, "ENTITY_ERROR.RELATIONSHIP", *where, "data")
         if link_type != "apps":
-            raise self._entity_error("ENTITY_ERROR.RELATIONSHIP.INVALID",
-                                     f"'{link_type}' is not a valid type for the relationship 'app'; expected 'apps'.",
-                                     *where, "data", "type")
+            raise self._entity_error(
+                "ENTITY_ERROR.RELATIONSHIP.INVALID",
+                f"'{link_type}' is not a valid type for the relationship 'app'; expected 'apps'.",
+                *where,
+                "data",
+                "type",
+            )
         app_id = self._member(linkage, "id", str, "ENTITY_ERROR.RELATIONSHIP", *where, "data")
         if app_id not in self.world.apps:
-            raise self._entity_error("ENTITY_ERROR.RELATIONSHIP.INVALID", f"There is no app with id '{app_id}'.",
-                                     *where, "data", "id")
+            raise self._entity_error(
+                "ENTITY_ERROR.RELATIONSHIP.INVALID",
+                f"There is no app with id '{app_id}'.",
+                *where,
+                "data",
+                "id",
+            )
         return app_id, AccessType(access)
 
     def _member(self, obj: dict[str, Any], name: str, kind: type, family: str, *parent: str) -> Any:
@@ -658,19 +797,27 @@ class Router:
             raise self._entity_error(code, f"'{name}' must be {expected}, not {_kind(value)}.", *parent, name)
         return value
 
-    def _only(self, obj: dict[str, Any], allowed: set[str], code: str, *parent: str, what: str = "member") -> None:
+    def _only(
+        self, obj: dict[str, Any], allowed: set[str], code: str, *parent: str, what: str = "member"
+    ) -> None:
         """Refuse the first member of ``obj`` (in document order) that is not in ``allowed``."""
         for name in obj:
             if name not in allowed:
-                raise self._entity_error(code, f"'{name}' is not a valid {what} here; expected "
-                                               f"{', '.join(sorted(allowed))}.", *parent, name)
+                raise self._entity_error(
+                    code,
+                    f"'{name}' is not a valid {what} here; expected {', '.join(sorted(allowed))}.",
+                    *parent,
+                    name,
+                )
 
     def _request(self, q: Query, id_: str, origin: str, path: str, **_: Any) -> Reply:
         req = self._get_request(id_)
         included = None
         if "reports" in q.include:
             limit = q.include_limits.get("reports", DEFAULT_INCLUDE_LIMIT)
-            included = [self._report_doc(rid, spec, q, origin) for rid, spec in self.world.report_ids(req)[:limit]]
+            included = [
+                self._report_doc(rid, spec, q, origin) for rid, spec in self.world.report_ids(req)[:limit]
+            ]
         return self._single(self._request_doc(req, q, origin), origin, path, q, included)
 
     def _delete(self, id_: str, **_: Any) -> Reply:
@@ -691,8 +838,9 @@ class Router:
     def _report_links(self, q: Query, id_: str, origin: str, path: str, **_: Any) -> Reply:
         req = self._get_request(id_)
         self.world.touch(req)
-        return self._page(self.world.report_ids(req), lambda r: {"type": "analyticsReports", "id": r[0]},
-                          q, origin, path)
+        return self._page(
+            self.world.report_ids(req), lambda r: {"type": "analyticsReports", "id": r[0]}, q, origin, path
+        )
 
     def _report(self, q: Query, id_: str, origin: str, path: str, **_: Any) -> Reply:
         req, spec = self._get_report(id_)

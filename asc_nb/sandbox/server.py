@@ -95,13 +95,22 @@ class ServerHandle:
 
 
 @contextlib.contextmanager
-def serve(sandbox: Sandbox, port: int = 0, download_port: int = 0, host: str = "127.0.0.1") -> Iterator[ServerHandle]:
+def serve(
+    sandbox: Sandbox, port: int = 0, download_port: int = 0, host: str = "127.0.0.1"
+) -> Iterator[ServerHandle]:
     """Run both hosts in background threads until the block exits (then close their sockets)."""
     api = _Server((host, port), sandbox)
     dl = _Server((host, download_port), sandbox)
     sandbox.register_origins(api.origin, dl.origin)
-    threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
-                                name=f"asc-sandbox-{s.origin}") for s in (api, dl)]
+    threads = [
+        threading.Thread(
+            target=s.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name=f"asc-sandbox-{s.origin}",
+        )
+        for s in (api, dl)
+    ]
     for t in threads:
         t.start()
     try:

@@ -49,8 +49,18 @@ SEGMENT_CACHE_BYTES = 64 * 1024 * 1024
 GRANULARITY_ORDER = {Granularity.DAILY: 0, Granularity.WEEKLY: 1, Granularity.MONTHLY: 2}
 
 _APP_NAMES = (
-    "Pocket Garden", "Tide Tables", "Lumen Notes", "Orbit Fitness", "Paper Cranes", "Night Market",
-    "Quill Journal", "Harbor Maps", "Cinder Chess", "Maple Budget", "Echo Recorder", "Atlas Trails",
+    "Pocket Garden",
+    "Tide Tables",
+    "Lumen Notes",
+    "Orbit Fitness",
+    "Paper Cranes",
+    "Night Market",
+    "Quill Journal",
+    "Harbor Maps",
+    "Cinder Chess",
+    "Maple Budget",
+    "Echo Recorder",
+    "Atlas Trails",
 )
 _LOCALES = ("en-US", "en-GB", "de-DE", "fr-FR", "ja", "es-ES")
 
@@ -203,7 +213,8 @@ class World:
                 "name": name,
                 "bundleId": spec.get("bundleId") or f"com.example.{slug}",
                 "sku": spec.get("sku") or f"{slug.upper()[:12]}{i + 1:02d}",
-                "primaryLocale": spec.get("primaryLocale") or _LOCALES[self._int(f"locale/{i}") % len(_LOCALES)],
+                "primaryLocale": spec.get("primaryLocale")
+                or _LOCALES[self._int(f"locale/{i}") % len(_LOCALES)],
             }
             out.append(app)
         return out
@@ -344,7 +355,12 @@ class World:
         """
         report_id = f"r{spec.number}-{req.id}"
         with self.lock:
-            key = (report_id, self.now, req.stopped(self.now, self.inactivity) and req.stopped_at, len(self.data_faults))
+            key = (
+                report_id,
+                self.now,
+                req.stopped(self.now, self.inactivity) and req.stopped_at,
+                len(self.data_faults),
+            )
             memo = self._instances_memo.get(report_id)
             if memo is not None and memo[0] == key:
                 return memo[1]
@@ -357,7 +373,9 @@ class World:
                     iid = self.uuid(f"instance/{report_id}/{gran.value}/{d.isoformat()}")
                     twins = [(iid, False)]
                     if self._duplicated(req, spec.number, gran, d):
-                        twins.append((self.uuid(f"instance/{report_id}/{gran.value}/{d.isoformat()}/duplicate"), True))
+                        twins.append(
+                            (self.uuid(f"instance/{report_id}/{gran.value}/{d.isoformat()}/duplicate"), True)
+                        )
                     for iid, dup in twins:
                         inst = self.instances.get(iid)
                         if inst is None:
@@ -387,8 +405,11 @@ class World:
 
     def instance_alive(self, inst: Instance) -> bool:
         req = self.requests.get(inst.request_id)
-        return (req is not None and self._generated_at(req, inst.granularity, inst.processing_date) is not None
-                and not self._faulted_out(req, inst.report_number, inst.granularity, inst.processing_date))
+        return (
+            req is not None
+            and self._generated_at(req, inst.granularity, inst.processing_date) is not None
+            and not self._faulted_out(req, inst.report_number, inst.granularity, inst.processing_date)
+        )
 
     # ------------------------------------------------------------------ data faults (faults.DataFaults)
 
@@ -421,9 +442,12 @@ class World:
         if key is not None:
             from asc_nb.sandbox.faults import batches_of
 
-            batches = self.data_faults.batches(*key, inst.processing_date.isoformat(),
-                                               batches_of(inst.granularity.value, inst.processing_date.isoformat()),
-                                               duplicate=inst.duplicate)
+            batches = self.data_faults.batches(
+                *key,
+                inst.processing_date.isoformat(),
+                batches_of(inst.granularity.value, inst.processing_date.isoformat()),
+                duplicate=inst.duplicate,
+            )
         blobs = instance_segments(
             self.seed,
             self.apps[req.app_id],

@@ -45,12 +45,18 @@ class _TruncatedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
 
 def _respond(sandbox: Sandbox, request: httpx.Request, body: bytes) -> httpx.Response:
     try:
-        status, headers, content = sandbox.handle(request.method, str(request.url), dict(request.headers), body)
+        status, headers, content = sandbox.handle(
+            request.method, str(request.url), dict(request.headers), body
+        )
     except ConnectionReset:
-        raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request) from None
+        raise httpx.RemoteProtocolError(
+            "Server disconnected without sending a response.", request=request
+        ) from None
     except Truncated as cut:
         return httpx.Response(
-            cut.status, headers=cut.headers, stream=_TruncatedStream(cut.body, int(cut.headers["Content-Length"])),
+            cut.status,
+            headers=cut.headers,
+            stream=_TruncatedStream(cut.body, int(cut.headers["Content-Length"])),
             request=request,
         )
     headers = dict(headers)

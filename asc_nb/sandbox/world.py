@@ -92,7 +92,16 @@ def u(*parts: object) -> float:
 DEVICES = ("iPhone", "iPad", "Mac", "Apple TV", "Apple Vision Pro")
 #: Platform Version values by the Device they belong to (prefix -> device); Apple lists none.
 PLATFORM_VERSIONS: dict[str, tuple[str, ...]] = {
-    "iPhone": ("iOS 16.7", "iOS 17.5", "iOS 17.6", "iOS 18.1", "iOS 18.3", "iOS 18.5", "iOS 26.0", "iOS 26.1"),
+    "iPhone": (
+        "iOS 16.7",
+        "iOS 17.5",
+        "iOS 17.6",
+        "iOS 18.1",
+        "iOS 18.3",
+        "iOS 18.5",
+        "iOS 26.0",
+        "iOS 26.1",
+    ),
     "iPad": ("iPadOS 17.7", "iPadOS 18.3", "iPadOS 18.5", "iPadOS 26.0", "iPadOS 26.1"),
     "Mac": ("macOS 14.7", "macOS 15.3", "macOS 15.5", "macOS 26.0"),
     "Apple TV": ("tvOS 18.3", "tvOS 18.5", "tvOS 26.0"),
@@ -315,7 +324,9 @@ def _group_dist(p: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return np.cumsum(q), codes, p / q
 
 
-def _make_dim(name: str, values: tuple[str, ...], kind: str, parent: Dim | None, parent_index: int | None) -> Dim:
+def _make_dim(
+    name: str, values: tuple[str, ...], kind: str, parent: Dim | None, parent_index: int | None
+) -> Dim:
     if kind in ("before", "after"):  # another date field: a day up to a week before (or after) the row's day
         ages = np.arange(8)
         cdf, sup, ratio = _group_dist(np.exp(-ages / 2.0), ages)
@@ -339,7 +350,9 @@ def _make_dim(name: str, values: tuple[str, ...], kind: str, parent: Dim | None,
                 prefixes = tuple(v.split(" ")[0] for v in PLATFORM_VERSIONS.get(pv, ()))
             else:
                 prefixes = tuple(d for d, vs in PLATFORM_VERSIONS.items() if vs and vs[0].split(" ")[0] == pv)
-            allowed = np.array([(v.split(" ")[0] if name == "Platform Version" else v) in prefixes for v in values])
+            allowed = np.array(
+                [(v.split(" ")[0] if name == "Platform Version" else v) in prefixes for v in values]
+            )
             if not prefixes or not allowed.any():
                 group_of.append(-1)
                 continue
@@ -390,7 +403,9 @@ PROFILES: dict[str, Profile] = {
     "App Crashes": Profile(90, 900.0, 0.6, {"Crashes": (1.0, 1.6)}),
     "App Crashes Expanded": Profile(120, 900.0, 0.6, {"Crashes": (1.0, 1.6)}),
     "App Store Purchases": Profile(300, 1500.0, 0.8, {"Purchases": (1.0, 1.4)}),
-    "App Store Pre-Orders": Profile(200, 800.0, 0.9, {"Pre-Orders Placed": (1.0, 1.0), "Pre-Order Canceled": (0.02, 0.15)}),
+    "App Store Pre-Orders": Profile(
+        200, 800.0, 0.9, {"Pre-Orders Placed": (1.0, 1.0), "Pre-Order Canceled": (0.02, 0.15)}
+    ),
     "App Opt In": Profile(1, 1200.0, 0.9, {"Downloading Users": (1.0, 1.0), "Users Opting-In": (0.2, 0.6)}),
 }
 
@@ -399,7 +414,9 @@ def profile(spec: ReportSpec) -> Profile:
     if spec.family in PROFILES:
         return PROFILES[spec.family]
     cells = 30 + int(u("cells", spec.family) * 120)
-    return Profile(cells, cells * (10.0 + 15.0 * u("users", spec.family)), 0.5 + 0.3 * u("union", spec.family))
+    return Profile(
+        cells, cells * (10.0 + 15.0 * u("users", spec.family)), 0.5 + 0.3 * u("union", spec.family)
+    )
 
 
 @dataclass(frozen=True)
@@ -464,10 +481,14 @@ def family_of(spec: ReportSpec) -> Family:
             kind = "after" if "end" in col.name.casefold().split() else "before"
         values = () if kind != "category" else values_for(col.name, col.values)
         if col.kind == "identifier":
-            values = tuple(str(1_000_000_000 + key("id", spec.family, col.name, k) % 900_000_000) for k in range(6))
+            values = tuple(
+                str(1_000_000_000 + key("id", spec.family, col.name, k) % 900_000_000) for k in range(6)
+            )
         parent_idx = None
         cond = _CONDITIONAL.get(col.name.casefold())
-        parent_name = {"Platform Version": "Device", "Device": "Platform"}.get(col.name, cond[0] if cond else None)
+        parent_name = {"Platform Version": "Device", "Device": "Platform"}.get(
+            col.name, cond[0] if cond else None
+        )
         if parent_name is not None:
             for i, d in enumerate(dims):
                 if d.name.casefold() == parent_name.casefold():
@@ -552,7 +573,9 @@ def build_universe(seed: int, app_id: str, fam: Family, data_scale: float) -> Un
     stream = key("universe", seed, app_id, fam.name)
     if n <= 0 or not fam.dims:
         k = 0 if n <= 0 else 1
-        return Universe(np.zeros((k, len(fam.dims)), np.int32), np.ones(k), np.arange(k, dtype=np.uint64), per_cell)
+        return Universe(
+            np.zeros((k, len(fam.dims)), np.int32), np.ones(k), np.arange(k, dtype=np.uint64), per_cell
+        )
     coarse = [j for j in range(len(fam.dims)) if j not in fam.detail]
     if fam.detail:  # Standard cells first, each split into Detailed variants below
         n = max(1, int(round(n / 2.0)))
@@ -572,7 +595,9 @@ def build_universe(seed: int, app_id: str, fam: Family, data_scale: float) -> Un
     if fam.detail:
         # variant v of Standard cell i: detail dimensions drawn from counter i * _MAX_VARIANTS + v;
         # the Standard cell's weight is shared by its variants (its users are split, not added)
-        k = 1 + np.floor(_MAX_VARIANTS * unit(mix(ident ^ np.uint64(key("variants", stream))))).astype(np.int64)
+        k = 1 + np.floor(_MAX_VARIANTS * unit(mix(ident ^ np.uint64(key("variants", stream))))).astype(
+            np.int64
+        )
         parent = np.repeat(np.arange(len(first)), k)
         v = np.arange(len(parent)) - np.repeat(np.cumsum(k) - k, k)
         ident = ident[parent] + v.astype(np.uint64)

@@ -30,5 +30,3 @@ def names(value: str | Sequence[str], what: str) -> list[str]:
         if v.strip() not in out:
             out.append(v.strip())
     return out
-
-

@@ -22,15 +22,16 @@ __all__ = ["AT_RISK_DAYS", "CoverageFrame", "coverage"]
 AT_RISK_DAYS = 28
 
 
-def coverage(stored: dict[tuple[str, str], dict[str, int]], instances: Iterable[tuple[Any, ...]],
-             ref: dt.date | None) -> CoverageFrame:
+def coverage(
+    stored: dict[tuple[str, str], dict[str, int]], instances: Iterable[tuple[Any, ...]], ref: dt.date | None
+) -> CoverageFrame:
     """report × granularity × date: ``stored``, ``missing`` or ``at_risk`` (see :meth:`asc_nb.Store.coverage`).
 
     ``stored``: the destination's (report, granularity) -> {day: apps}; ``instances``: the state's
     instance rows; ``ref``: Apple's "today".
     """
     risky: dict[tuple[str, str], set[str]] = {}
-    for (_iid, _app, report, gran, _req, access, pdate, first_seen, is_stored, _rows, _e) in instances:
+    for _iid, _app, report, gran, _req, access, pdate, first_seen, is_stored, _rows, _e in instances:
         if is_stored:
             continue
         p = dt.date.fromisoformat(pdate)
@@ -66,11 +67,13 @@ class CoverageFrame(pd.DataFrame):
     def summary(self) -> pd.DataFrame:
         """One row per report × granularity: first and last date, and how many dates are in each state."""
         if self.empty:
-            return pd.DataFrame(columns=["report", "granularity", "first_date", "last_date", "stored", "missing",
-                                         "at_risk"])
+            return pd.DataFrame(
+                columns=["report", "granularity", "first_date", "last_date", "stored", "missing", "at_risk"]
+            )
         plain = pd.DataFrame(self)
         counts = pd.crosstab([plain["report"], plain["granularity"]], plain["status"]).reindex(
-            columns=["stored", "missing", "at_risk"], fill_value=0)
+            columns=["stored", "missing", "at_risk"], fill_value=0
+        )
         span = plain.groupby(["report", "granularity"])["date"].agg(first_date="min", last_date="max")
         return span.join(counts).reset_index()
 
@@ -80,18 +83,27 @@ class CoverageFrame(pd.DataFrame):
         s = self.summary()
         if s.empty:
             return "<p><b>Store coverage</b>: nothing stored yet (run <code>store.sync(client)</code>).</p>"
-        lines = ["<table><thead><tr><th>report</th><th>granularity</th><th>from</th><th>to</th><th>stored</th>"
-                 "<th>missing</th><th>at risk</th></tr></thead><tbody>"]
+        lines = [
+            "<table><thead><tr><th>report</th><th>granularity</th><th>from</th><th>to</th><th>stored</th>"
+            "<th>missing</th><th>at risk</th></tr></thead><tbody>"
+        ]
         for r in s.itertuples(index=False):
-            risk = (f'<td style="background:#f8d7da;color:#842029"><b>{r.at_risk}</b></td>' if r.at_risk
-                    else "<td>0</td>")
-            lines.append(f"<tr><td>{html.escape(r.report)}</td><td>{r.granularity}</td>"
-                         f"<td>{r.first_date:%Y-%m-%d}</td><td>{r.last_date:%Y-%m-%d}</td>"
-                         f"<td>{r.stored}</td><td>{r.missing}</td>{risk}</tr>")
+            risk = (
+                f'<td style="background:#f8d7da;color:#842029"><b>{r.at_risk}</b></td>'
+                if r.at_risk
+                else "<td>0</td>"
+            )
+            lines.append(
+                f"<tr><td>{html.escape(r.report)}</td><td>{r.granularity}</td>"
+                f"<td>{r.first_date:%Y-%m-%d}</td><td>{r.last_date:%Y-%m-%d}</td>"
+                f"<td>{r.stored}</td><td>{r.missing}</td>{risk}</tr>"
+            )
         lines.append("</tbody></table>")
         total = int(s["at_risk"].sum())
-        note = (f"<p>{total} date(s) at risk: seen over {AT_RISK_DAYS} days ago and not stored — sync soon, "
-                "Apple deletes instances 35 days after making them.</p>" if total else "")
+        note = (
+            f"<p>{total} date(s) at risk: seen over {AT_RISK_DAYS} days ago and not stored — sync soon, "
+            "Apple deletes instances 35 days after making them.</p>"
+            if total
+            else ""
+        )
         return f"<p><b>Store coverage</b> ({len(self)} report-dates)</p>" + "".join(lines) + note
-
-

@@ -151,7 +151,10 @@ class DeltaLake:
                 col = col.cast(pa.string())
             cols.append(col)
             names.append(name)
-        cols += [pa.array([dt.date.fromisoformat(day)] * n, pa.date32()), pa.array([str(app_id)] * n, pa.string())]
+        cols += [
+            pa.array([dt.date.fromisoformat(day)] * n, pa.date32()),
+            pa.array([str(app_id)] * n, pa.string()),
+        ]
         names += ["date", "app_id"]
         return pa.Table.from_arrays(cols, names=names)
 
@@ -182,10 +185,16 @@ class DeltaLake:
 
     def _commit(self, path: Path, data: pa.Table, predicate: str, meta: dict[str, str], name: str) -> None:
         table = self._writer_table(path)
-        write_deltalake(table if table is not None else str(path), data, partition_by=PARTITION_BY,
-                        mode="overwrite" if table is not None else "append",
-                        predicate=predicate if table is not None else None, schema_mode="merge", name=name,
-                        commit_properties=CommitProperties(custom_metadata={_VINTAGE: json.dumps(meta)}))
+        write_deltalake(
+            table if table is not None else str(path),
+            data,
+            partition_by=PARTITION_BY,
+            mode="overwrite" if table is not None else "append",
+            predicate=predicate if table is not None else None,
+            schema_mode="merge",
+            name=name,
+            commit_properties=CommitProperties(custom_metadata={_VINTAGE: json.dumps(meta)}),
+        )
 
     @staticmethod
     def _held(table: DeltaTable | None, day: str, app_id: str) -> tuple[Vintage | None, pa.Table | None]:
@@ -213,8 +222,9 @@ class DeltaLake:
         inst = rows.column("instance_id")[0].as_py()
         return ((pd.Timestamp(pdate).date().isoformat() if pdate is not None else ""), inst or ""), rows
 
-    def write_partition(self, report: str, granularity: str, day: str, app_id: str, table: pa.Table,
-                        vintage: Vintage) -> WriteResult:
+    def write_partition(
+        self, report: str, granularity: str, day: str, app_id: str, table: pa.Table, vintage: Vintage
+    ) -> WriteResult:
         """Commit one vintage of (report, granularity, date, app): latest wins, the superseded one is kept."""
         data = self._for_delta(_with_vintage(conform_provenance(table, app_id), vintage), day, app_id)
         rows = data.num_rows
@@ -225,13 +235,22 @@ class DeltaLake:
             held, old = self._held(self._writer_table(current_path), day, app_id)
             if held is not None and held >= vintage:
                 if held > vintage:  # a late older vintage: recorded, not current
-                    self._commit(history_path, data, self._where(day, app_id, vintage),
-                                 {**meta, "kind": "late", "held_processing_date": held[0]}, report)
+                    self._commit(
+                        history_path,
+                        data,
+                        self._where(day, app_id, vintage),
+                        {**meta, "kind": "late", "held_processing_date": held[0]},
+                        report,
+                    )
                 return WriteResult(False, rows, None)
             if held is not None and old is not None:  # keep the superseded rows first (idempotent by vintage)
-                self._commit(history_path, self._for_delta(self._arrow_back(old), day, app_id),
-                             self._where(day, app_id, held),
-                             {**meta, "processing_date": held[0], "instance_id": held[1], "kind": "superseded"}, report)
+                self._commit(
+                    history_path,
+                    self._for_delta(self._arrow_back(old), day, app_id),
+                    self._where(day, app_id, held),
+                    {**meta, "processing_date": held[0], "instance_id": held[1], "kind": "superseded"},
+                    report,
+                )
             self._commit(current_path, data, self._where(day, app_id), {**meta, "kind": "current"}, report)
             return WriteResult(True, rows, held)
 
@@ -243,7 +262,12 @@ class DeltaLake:
             for gdir in sorted(rdir.glob("granularity=*")):
                 table = self._open(gdir)
                 if table is not None:
-                    out.append((table.metadata().name or rdir.name[len("report="):], gdir.name[len("granularity="):]))
+                    out.append(
+                        (
+                            table.metadata().name or rdir.name[len("report=") :],
+                            gdir.name[len("granularity=") :],
+                        )
+                    )
         return sorted(out)
 
     @staticmethod
@@ -253,21 +277,29 @@ class DeltaLake:
         if not actions.num_rows:
             return pd.DataFrame({"date": [], "app_id": []})
         days = actions.column("partition.date")
-        text = days if pa.types.is_string(days.type) else pc.strftime(days.cast(pa.timestamp("s")), "%Y-%m-%d")
-        return pd.DataFrame({"date": text.to_pylist(), "app_id": actions.column("partition.app_id").to_pylist()})
+        text = (
+            days if pa.types.is_string(days.type) else pc.strftime(days.cast(pa.timestamp("s")), "%Y-%m-%d")
+        )
+        return pd.DataFrame(
+            {"date": text.to_pylist(), "app_id": actions.column("partition.app_id").to_pylist()}
+        )
 
     def stored(self) -> dict[tuple[str, str], dict[str, int]]:
         out: dict[tuple[str, str], dict[str, int]] = {}
         for report, gran in self.reports():
             table = self._open(self.table_path(report, gran))
             parts = self._partitions(table) if table is not None else pd.DataFrame({"date": [], "app_id": []})
-            out[(report, gran)] = {str(d): int(n) for d, n in parts.groupby("date")["app_id"].nunique().items()}
+            out[(report, gran)] = {
+                str(d): int(n) for d, n in parts.groupby("date")["app_id"].nunique().items()
+            }
         return out
 
     # ------------------------------------------------------------------ reading
 
     @staticmethod
-    def _filters(apps: Sequence[str] | None, start: str | None, end: str | None) -> list[tuple[str, str, Any]] | None:
+    def _filters(
+        apps: Sequence[str] | None, start: str | None, end: str | None
+    ) -> list[tuple[str, str, Any]] | None:
         f: list[tuple[str, str, Any]] = []
         if apps is not None:
             f.append(("app_id", "in", [str(a) for a in apps]))
@@ -316,8 +348,11 @@ class DeltaLake:
             for c in history.history():
                 meta = json.loads(c.get(_VINTAGE) or "{}")
                 # a late vintage processed by then matters unless what it lost to was processed by then too
-                if (meta.get("kind") == "late" and meta.get("processing_date", "") <= as_of
-                        and meta.get("held_processing_date", "9999") > as_of):
+                if (
+                    meta.get("kind") == "late"
+                    and meta.get("processing_date", "") <= as_of
+                    and meta.get("held_processing_date", "9999") > as_of
+                ):
                     return None
         commits = sorted(table.history(), key=lambda c: c["version"])
         last = None
@@ -335,8 +370,16 @@ class DeltaLake:
             return -1  # nothing was processed by then
         return int(last[0])
 
-    def read(self, report: str, granularity: str, *, apps: Sequence[str] | None = None, start: str | None = None,
-             end: str | None = None, as_of: str | None = None) -> pa.Table:
+    def read(
+        self,
+        report: str,
+        granularity: str,
+        *,
+        apps: Sequence[str] | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        as_of: str | None = None,
+    ) -> pa.Table:
         from asc_nb.data.parse import unify_tables
 
         filters = self._filters(apps, start, end)
@@ -349,7 +392,10 @@ class DeltaLake:
             try:
                 if version is not None and version >= 0:
                     got = self._scan(current, filters, version)
-            except (OSError, DeltaError):  # that version's files were vacuumed: the history table still has them
+            except (
+                OSError,
+                DeltaError,
+            ):  # that version's files were vacuumed: the history table still has them
                 version = None
             if version is None:
                 got = self._read_by_vintage(report, granularity, filters, as_of)
@@ -374,19 +420,27 @@ class DeltaLake:
         rows = rows.filter(pc.fill_null(pc.less_equal(rows.column("processing_date"), limit), False))
         if not rows.num_rows:
             return None
-        keys = pd.DataFrame({"app_id": rows.column("app_id").to_pylist(),
-                             "date": rows.column("date").to_pandas(),
-                             "pd": rows.column("processing_date").to_pandas(),
-                             "inst": rows.column("instance_id").to_pylist(),
-                             "current": rows.column("__current").to_pylist()})
+        keys = pd.DataFrame(
+            {
+                "app_id": rows.column("app_id").to_pylist(),
+                "date": rows.column("date").to_pandas(),
+                "pd": rows.column("processing_date").to_pandas(),
+                "inst": rows.column("instance_id").to_pylist(),
+                "current": rows.column("__current").to_pylist(),
+            }
+        )
         keys["inst"] = keys["inst"].fillna("")
         vint = keys.drop_duplicates(["app_id", "date", "pd", "inst", "current"])
         # a vintage copied into history by a write that died before its current commit is in both
         # tables: the current table's copy is the one read
         vint = vint.sort_values(["pd", "inst", "current"]).groupby(["app_id", "date"]).tail(1)
-        chosen = set(zip(vint["app_id"], vint["date"], vint["pd"], vint["inst"], vint["current"], strict=True))
-        mask = [k in chosen for k in zip(keys["app_id"], keys["date"], keys["pd"], keys["inst"], keys["current"],
-                                         strict=True)]
+        chosen = set(
+            zip(vint["app_id"], vint["date"], vint["pd"], vint["inst"], vint["current"], strict=True)
+        )
+        mask = [
+            k in chosen
+            for k in zip(keys["app_id"], keys["date"], keys["pd"], keys["inst"], keys["current"], strict=True)
+        ]
         return rows.filter(pa.array(mask)).drop_columns(["__current"])
 
     def vintages(self, report: str, granularity: str) -> pd.DataFrame:
@@ -406,25 +460,34 @@ class DeltaLake:
         if not frames:
             return pd.DataFrame({c: [] for c in cols})
         frame = pd.concat(frames, ignore_index=True)
-        frame = (frame.groupby(["app_id", "date", "processing_date", "instance_id", "current"], dropna=False)
-                 .size().rename("rows").reset_index())
-        frame = (frame.groupby(["app_id", "date", "processing_date", "instance_id"], as_index=False, dropna=False)
-                 .agg(rows=("rows", "max"), current=("current", "max")))
+        frame = (
+            frame.groupby(["app_id", "date", "processing_date", "instance_id", "current"], dropna=False)
+            .size()
+            .rename("rows")
+            .reset_index()
+        )
+        frame = frame.groupby(
+            ["app_id", "date", "processing_date", "instance_id"], as_index=False, dropna=False
+        ).agg(rows=("rows", "max"), current=("current", "max"))
         frame["date"] = pd.to_datetime(frame["date"])
         frame["processing_date"] = pd.to_datetime(frame["processing_date"])
         frame["rows"] = frame["rows"].astype("int64")
         frame["current"] = frame["current"].astype(bool)
         for c in ("app_id", "instance_id"):
             frame[c] = frame[c].astype("string")
-        return frame[cols].sort_values(["app_id", "date", "processing_date", "instance_id"], ignore_index=True)
+        return frame[cols].sort_values(
+            ["app_id", "date", "processing_date", "instance_id"], ignore_index=True
+        )
 
     def files(self, report: str, granularity: str) -> list[str]:
         """The Parquet files of the current table's newest version (what a reader without Delta support reads)."""
         table = self._open(self.table_path(report, granularity))
         if table is None:
             return []
-        return sorted(urllib.parse.unquote(u[len("file://"):] if u.startswith("file://") else u)
-                      for u in table.file_uris())
+        return sorted(
+            urllib.parse.unquote(u[len("file://") :] if u.startswith("file://") else u)
+            for u in table.file_uris()
+        )
 
     def duckdb_source(self, report: str, granularity: str) -> str:
         """The current version's files through ``read_parquet`` (DuckDB's ``delta`` extension, where it can
@@ -433,19 +496,23 @@ class DeltaLake:
         if not files:
             return "(select null::varchar as app_id, null::date as date where false)"
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        return (f"(select * from read_parquet([{listed}], hive_partitioning = true, union_by_name = true, "
-                "hive_types = {'date': DATE, 'app_id': VARCHAR}))")
+        return (
+            f"(select * from read_parquet([{listed}], hive_partitioning = true, union_by_name = true, "
+            "hive_types = {'date': DATE, 'app_id': VARCHAR}))"
+        )
 
 
 def _with_vintage(table: pa.Table, vintage: Vintage) -> pa.Table:
     """Rows whose processing_date / instance_id are blank get the vintage's: a Delta file has no footer to
     keep the vintage in (the Parquet lake's way), so the rows carry it."""
     pdate = pa.scalar(pd.Timestamp(vintage[0]).as_unit("ns") if vintage[0] else None, pa.timestamp("ns"))
-    for name, value in (("processing_date", pdate), ("instance_id", pa.scalar(vintage[1] or None, pa.string()))):
+    for name, value in (
+        ("processing_date", pdate),
+        ("instance_id", pa.scalar(vintage[1] or None, pa.string())),
+    ):
         i = table.column_names.index(name)
         table = table.set_column(i, name, pc.fill_null(table.column(name), value))
     return table
 
 
 register_destination("delta", lambda spec: DeltaLake(spec["root"]))
-

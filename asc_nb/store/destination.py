@@ -50,8 +50,9 @@ class Destination(Protocol):
         """Picklable ``{"format": ..., "root": ...}``; :func:`open_destination` rebuilds the destination."""
         ...
 
-    def write_partition(self, report: str, granularity: str, day: str, app_id: str, table: pa.Table,
-                        vintage: Vintage) -> WriteResult:
+    def write_partition(
+        self, report: str, granularity: str, day: str, app_id: str, table: pa.Table, vintage: Vintage
+    ) -> WriteResult:
         """Commit one partition atomically; the greatest vintage (rank, then id) wins, a superseded one is kept."""
         ...
 
@@ -59,8 +60,16 @@ class Destination(Protocol):
         """(report, granularity) -> {day: number of apps stored}."""
         ...
 
-    def read(self, report: str, granularity: str, *, apps: Sequence[str] | None = None, start: str | None = None,
-             end: str | None = None, as_of: str | None = None) -> pa.Table:
+    def read(
+        self,
+        report: str,
+        granularity: str,
+        *,
+        apps: Sequence[str] | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        as_of: str | None = None,
+    ) -> pa.Table:
         """Current rows (or, with ``as_of``, per (app, date) the newest vintage whose rank is on or before it)."""
         ...
 

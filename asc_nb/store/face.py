@@ -52,8 +52,6 @@ def view_name(report: str, granularity: str) -> str:
     return f"{snake(report)}_{granularity.lower()}"
 
 
-
-
 #: the sync state (what was fetched, issues, the store's origin and format) inside the store directory
 STATE_FILE = "state.sqlite"
 
@@ -67,14 +65,17 @@ class Store:
         an empty Parquet tree beside a Delta store)."""
         self.path = store_dir(path)
         if self.path.exists() and not self.path.is_dir():
-            raise ConfigError(f"the store path {str(self.path)!r} is a file: give Store a directory (it is made if "
-                              "missing)")
+            raise ConfigError(
+                f"the store path {str(self.path)!r} is a file: give Store a directory (it is made if missing)"
+            )
         self._state: State | None = None
         self._state_lock = threading.Lock()
         held = self.state.get_meta("format") if (self.path / STATE_FILE).exists() else None
         if format is not None and held is not None and format.lower() != held:
-            raise ConfigError(f"the store at {str(self.path)!r} keeps its rows as {held!r}, not {format!r}: open it "
-                              f"with Store(path) or Store(path, format={held!r}), or use another directory")
+            raise ConfigError(
+                f"the store at {str(self.path)!r} keeps its rows as {held!r}, not {format!r}: open it "
+                f"with Store(path) or Store(path, format={held!r}), or use another directory"
+            )
         chosen = format or held or "parquet"
         self.destination: Destination = open_destination({"format": chosen, "root": str(self.path)})
         self.path.mkdir(parents=True, exist_ok=True)
@@ -132,8 +133,10 @@ class Store:
         # Apple's spelling: one lake partition per report, and the API's exact name filter finds it
         with _bad_argument():
             names = list(dict.fromkeys(registry.canonical(n) for n in _names(reports, "reports")))
-            grans = [Granularity.parse(g, argument="granularities").value
-                     for g in ([granularities] if isinstance(granularities, str) else granularities)]
+            grans = [
+                Granularity.parse(g, argument="granularities").value
+                for g in ([granularities] if isinstance(granularities, str) else granularities)
+            ]
             if not grans:
                 raise ValueError("granularities must name at least one of DAILY, WEEKLY, MONTHLY")
             app_ids = None if apps is None else _names(apps, "apps")
@@ -142,8 +145,18 @@ class Store:
             self._sweep()
             self._check_origin(client)
             self._check_format()
-            return SyncRun(self.state, self.destination, client, app_ids, names, grans, first, backfill, executor,
-                           progress).run()
+            return SyncRun(
+                self.state,
+                self.destination,
+                client,
+                app_ids,
+                names,
+                grans,
+                first,
+                backfill,
+                executor,
+                progress,
+            ).run()
 
     def _check_origin(self, client: ClientInfo) -> None:
         """Simulated and real rows never share a store: a sandbox client (``client.mode == "sandbox"``) may
@@ -160,7 +173,8 @@ class Store:
             what = {"sandbox": "the simulated sandbox's", "api": "App Store Connect's"}
             raise ConfigError(
                 f"the store at {str(self.path)!r} holds {what[held]} data and this client reads {what[kind]}: "
-                "mixing them would give wrong numbers. Use another directory (asc_nb.Store(path) or ASC_NB_STORE)")
+                "mixing them would give wrong numbers. Use another directory (asc_nb.Store(path) or ASC_NB_STORE)"
+            )
 
     def _check_format(self) -> None:
         """One store, one format: syncing a Parquet store as ``format="delta"`` (or back) would split its rows
@@ -170,8 +184,10 @@ class Store:
         if held is None:
             self.state.set_meta("format", fmt)
         elif held != fmt:
-            raise ConfigError(f"the store at {str(self.path)!r} keeps its rows as {held!r}, not {fmt!r}: open it "
-                              f"with Store(path, format={held!r}), or use another directory for {fmt!r}")
+            raise ConfigError(
+                f"the store at {str(self.path)!r} keeps its rows as {held!r}, not {fmt!r}: open it "
+                f"with Store(path, format={held!r}), or use another directory for {fmt!r}"
+            )
 
     def _sweep(self) -> None:
         """Temporary files a killed sync left behind (only ever in staging/, never in the lake)."""
@@ -185,10 +201,19 @@ class Store:
         stored = self.destination.stored()
         for report, gran in self.destination.reports():
             days = sorted(stored.get((report, gran), {}))
-            out.append({"report": report, "granularity": gran, "view": view_name(report, gran),
-                        "dates": len(days), "first_date": days[0] if days else None,
-                        "last_date": days[-1] if days else None})
-        frame = pd.DataFrame(out, columns=["report", "granularity", "view", "dates", "first_date", "last_date"])
+            out.append(
+                {
+                    "report": report,
+                    "granularity": gran,
+                    "view": view_name(report, gran),
+                    "dates": len(days),
+                    "first_date": days[0] if days else None,
+                    "last_date": days[-1] if days else None,
+                }
+            )
+        frame = pd.DataFrame(
+            out, columns=["report", "granularity", "view", "dates", "first_date", "last_date"]
+        )
         for c in ("first_date", "last_date"):
             frame[c] = pd.to_datetime(frame[c])
         return frame
@@ -200,8 +225,15 @@ class Store:
         known = sorted({r for r, _ in self.destination.reports()})
         if report not in known:
             close = difflib.get_close_matches(report, known, n=3, cutoff=0.5)
-            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else (
-                f" (it holds {', '.join(map(repr, known))})" if known else " (the store is empty: run store.sync)")
+            hint = (
+                f"; did you mean {', '.join(map(repr, close))}?"
+                if close
+                else (
+                    f" (it holds {', '.join(map(repr, known))})"
+                    if known
+                    else " (the store is empty: run store.sync)"
+                )
+            )
             raise ReportNotFoundError(f"the store has no report {report!r}{hint}")
         return report
 
@@ -213,13 +245,23 @@ class Store:
             day = iso_date(as_of, "as_of")
         ref = self._reference_day() or dt.datetime.now(dt.timezone.utc).date()
         if day > ref:
-            raise ConfigError(f"as_of={day.isoformat()} is after the store's reference day {ref.isoformat()} (the "
-                              "newest processing date it has seen): nothing was known then yet; give a date on or "
-                              "before it")
+            raise ConfigError(
+                f"as_of={day.isoformat()} is after the store's reference day {ref.isoformat()} (the "
+                "newest processing date it has seen): nothing was known then yet; give a date on or "
+                "before it"
+            )
         return day.isoformat()
 
-    def read(self, report: str, *, granularity: str = "DAILY", apps: str | Sequence[str] | None = None,
-             start: Any = None, end: Any = None, as_of: Any = None) -> pd.DataFrame:
+    def read(
+        self,
+        report: str,
+        *,
+        granularity: str = "DAILY",
+        apps: str | Sequence[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        as_of: Any = None,
+    ) -> pd.DataFrame:
         """One report's stored rows (latest vintage, typed), ``date`` restored from the partition.
 
         Columns: ``app_id``, ``date``, the report's own columns, then ``processing_date``,
@@ -272,14 +314,26 @@ class Store:
         self._report_name(report, g)
         frame = self.destination.vintages(report, g).rename(columns={"processing_date": "known_on"})
         apple = {row[0]: row[6] for row in self.state.instances()}
-        pdate = pd.to_datetime(frame["instance_id"].map(lambda i: apple.get(i) if isinstance(i, str) else None))
+        pdate = pd.to_datetime(
+            frame["instance_id"].map(lambda i: apple.get(i) if isinstance(i, str) else None)
+        )
         frame.insert(2, "processing_date", pdate.fillna(frame["known_on"]))
         return frame
 
-    def metrics(self, app_ids: str | Sequence[str], metrics: str | Sequence[str], *,
-                by: str | Sequence[str] = ("date",), start: Any = None, end: Any = None,
-                granularity: str = "DAILY", filters: dict[str, Any] | None = None, approx: bool = False,
-                client: SyncClient | None = None, as_of: Any = None) -> pd.DataFrame:
+    def metrics(
+        self,
+        app_ids: str | Sequence[str],
+        metrics: str | Sequence[str],
+        *,
+        by: str | Sequence[str] = ("date",),
+        start: Any = None,
+        end: Any = None,
+        granularity: str = "DAILY",
+        filters: dict[str, Any] | None = None,
+        approx: bool = False,
+        client: SyncClient | None = None,
+        as_of: Any = None,
+    ) -> pd.DataFrame:
         """``client.metrics`` answered from the lake (see :mod:`asc_nb.metrics`); ``as_of=D`` reads what the
         store knew on D, what Apple had published by then (``read(as_of=)``; no gap is synced then).
 
@@ -291,8 +345,18 @@ class Store:
 
         attempted = self.__dict__.setdefault("_metric_syncs", set())
         loader = _metrics.StoreLoader(self, client=client, attempted=attempted, as_of=as_of)
-        return _metrics.metrics(loader, app_ids, metrics, by=by, start=start, end=end, granularity=granularity,
-                                filters=filters, approx=approx, as_of=loader.as_of)
+        return _metrics.metrics(
+            loader,
+            app_ids,
+            metrics,
+            by=by,
+            start=start,
+            end=end,
+            granularity=granularity,
+            filters=filters,
+            approx=approx,
+            as_of=loader.as_of,
+        )
 
     def views(self) -> dict[str, str]:
         """DuckDB view name → Parquet glob (another format: its DuckDB source), one per stored report × granularity."""
@@ -300,9 +364,11 @@ class Store:
         stored = self.destination.stored()
         for report, gran in self.destination.reports():
             if stored.get((report, gran)):
-                out[view_name(report, gran)] = (self.destination.glob(report, gran)
-                                                if isinstance(self.destination, ParquetLake)
-                                                else self.destination.duckdb_source(report, gran))
+                out[view_name(report, gran)] = (
+                    self.destination.glob(report, gran)
+                    if isinstance(self.destination, ParquetLake)
+                    else self.destination.duckdb_source(report, gran)
+                )
         return out
 
     def duckdb(self) -> Any:
@@ -332,14 +398,26 @@ class Store:
             first = str(err).splitlines()[0]
             raise ReportNotFoundError(
                 f"{first} The store's views: {', '.join(views) if views else 'none yet (run store.sync first)'} "
-                "(one per report × granularity synced: snake_case name plus _daily/_weekly/_monthly)") from None
+                "(one per report × granularity synced: snake_case name plus _daily/_weekly/_monthly)"
+            ) from None
         finally:
             con.close()
 
     def issues(self) -> pd.DataFrame:
         """Parse and data problems met during syncs (kept here, not lost in a warning)."""
-        cols = ["recorded_at", "app_id", "report", "granularity", "instance_id", "segment_id", "kind", "line",
-                "column", "value", "message"]
+        cols = [
+            "recorded_at",
+            "app_id",
+            "report",
+            "granularity",
+            "instance_id",
+            "segment_id",
+            "kind",
+            "line",
+            "column",
+            "value",
+            "message",
+        ]
         frame = pd.DataFrame(self.state.issues(), columns=cols)
         frame["recorded_at"] = pd.to_datetime(frame["recorded_at"], utc=True)
         frame["line"] = frame["line"].astype("Int64")
@@ -356,13 +434,30 @@ class Store:
         ref = iso_date(now, "now") if now is not None else self._reference_day()
         return coverage(self.destination.stored(), self.state.instances(), ref)
 
-    def health(self, *, apps: Any = None, reports: Any = None, granularity: Any = None, start: Any = None,
-               end: Any = None, states: Any = None, now: Any = None) -> pd.DataFrame:
+    def health(
+        self,
+        *,
+        apps: Any = None,
+        reports: Any = None,
+        granularity: Any = None,
+        start: Any = None,
+        end: Any = None,
+        states: Any = None,
+        now: Any = None,
+    ) -> pd.DataFrame:
         """The integrity ledger: one row per app × report × granularity × date (see :mod:`asc_nb.store.health`)."""
         from asc_nb.store.health import health
 
-        return health(self, apps=apps, reports=reports, granularity=granularity, start=start, end=end,
-                      states=states, now=now)
+        return health(
+            self,
+            apps=apps,
+            reports=reports,
+            granularity=granularity,
+            start=start,
+            end=end,
+            states=states,
+            now=now,
+        )
 
     def repair_plan(self, *, now: Any = None) -> pd.DataFrame:
         """What to do about the ledger's bad dates (see :mod:`asc_nb.store.repair`)."""
@@ -386,5 +481,3 @@ class Store:
 
 def _empty_read() -> pd.DataFrame:
     return pd.DataFrame({"app_id": pd.Series(dtype="string"), "date": pd.Series(dtype="datetime64[ns]")})
-
-

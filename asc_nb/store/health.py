@@ -52,8 +52,17 @@ __all__ = ["BAD_STATES", "HEALTH_COLUMNS", "STATES", "health", "placed_date", "s
 STATES = ("final", "provisional", "restated", "missing", "empty", "duplicate", "expiring")
 #: states that make ``python -m asc_nb check`` exit 1
 BAD_STATES = frozenset({"missing", "empty", "duplicate", "expiring"})
-HEALTH_COLUMNS = ["app_id", "report", "granularity", "date", "state", "reason", "instance_ids",
-                  "processing_dates", "rows"]
+HEALTH_COLUMNS = [
+    "app_id",
+    "report",
+    "granularity",
+    "date",
+    "state",
+    "reason",
+    "instance_ids",
+    "processing_dates",
+    "rows",
+]
 #: the words a ``missing`` reason starts with when the store simply has not listed the date yet (a sync fixes it)
 NOT_LISTED = "not listed yet"
 _DEFAULT_WINDOW = 2
@@ -78,7 +87,9 @@ class Inst:
     @property
     def born(self) -> dt.date:
         """When Apple made it, as well as the store can tell (ONGOING: no later than its processing date)."""
-        return min(self.first_seen, self.pdate) if self.access == AccessType.ONGOING.value else self.first_seen
+        return (
+            min(self.first_seen, self.pdate) if self.access == AccessType.ONGOING.value else self.first_seen
+        )
 
 
 @dataclass(frozen=True)
@@ -122,12 +133,27 @@ def _read_instances(store: Store) -> list[Inst]:
     try:
         rows = store.state.instances()
     except sqlite3.DatabaseError as err:
-        raise ConfigError(f"the store at {str(store.path)!r} cannot be read ({err}): its state.sqlite is damaged "
-                          "or not a store's; point at a store directory made by asc_nb.Store.sync") from None
+        raise ConfigError(
+            f"the store at {str(store.path)!r} cannot be read ({err}): its state.sqlite is damaged "
+            "or not a store's; point at a store directory made by asc_nb.Store.sync"
+        ) from None
     out = []
     for iid, app, report, gran, req, access, pdate, first_seen, stored, n, error in rows:
-        out.append(Inst(iid, app, report, gran, req, access, dt.date.fromisoformat(pdate),
-                        dt.date.fromisoformat(first_seen[:10]), bool(stored), n, error))
+        out.append(
+            Inst(
+                iid,
+                app,
+                report,
+                gran,
+                req,
+                access,
+                dt.date.fromisoformat(pdate),
+                dt.date.fromisoformat(first_seen[:10]),
+                bool(stored),
+                n,
+                error,
+            )
+        )
     return out
 
 
@@ -162,8 +188,10 @@ def _current(store: Store) -> tuple[Current, Current]:
     except ASCError:
         raise
     except Exception as err:  # noqa: BLE001 - a damaged lake file, an unreadable table
-        raise ConfigError(f"the store at {str(store.path)!r} cannot be read ({err}); re-sync it or restore the "
-                          "damaged files") from None
+        raise ConfigError(
+            f"the store at {str(store.path)!r} cannot be read ({err}); re-sync it or restore the "
+            "damaged files"
+        ) from None
     return current, older
 
 
@@ -178,16 +206,25 @@ def _usual_lag(wins: Iterable[tuple[dt.date, Won, Inst | None]], ref: dt.date, w
     return lags.most_common(1)[0][0] if lags else None
 
 
-def health(store: Store, *, apps: str | Sequence[str] | None = None, reports: str | Sequence[str] | None = None,
-           granularity: str | Sequence[str] | None = None, start: Any = None, end: Any = None,
-           states: str | Sequence[str] | None = None, now: Any = None) -> pd.DataFrame:
+def health(
+    store: Store,
+    *,
+    apps: str | Sequence[str] | None = None,
+    reports: str | Sequence[str] | None = None,
+    granularity: str | Sequence[str] | None = None,
+    start: Any = None,
+    end: Any = None,
+    states: str | Sequence[str] | None = None,
+    now: Any = None,
+) -> pd.DataFrame:
     """The ledger: one row per app x report x granularity x date (see the module docstring)."""
     wanted_states = _names(states, "states")
     if wanted_states is not None:
         unknown = [s for s in wanted_states if s not in STATES]
         if unknown:
-            raise ConfigError(f"unknown ledger state(s) {', '.join(map(repr, unknown))}; the states are "
-                              f"{', '.join(STATES)}")
+            raise ConfigError(
+                f"unknown ledger state(s) {', '.join(map(repr, unknown))}; the states are {', '.join(STATES)}"
+            )
     app_ids = _names(apps, "apps")
     report_names = _names(reports, "reports")
     if report_names is not None:
@@ -200,8 +237,10 @@ def health(store: Store, *, apps: str | Sequence[str] | None = None, reports: st
     grans = None
     if granularity is not None:
         try:
-            grans = [Granularity.parse(g, argument="granularity").value for g in _names(granularity, "granularity")
-                     or []]
+            grans = [
+                Granularity.parse(g, argument="granularity").value
+                for g in _names(granularity, "granularity") or []
+            ]
         except ValueError as err:
             raise ConfigError(str(err)) from None
     try:
@@ -216,8 +255,10 @@ def health(store: Store, *, apps: str | Sequence[str] | None = None, reports: st
     ref = store.reference_day
     if given_now is not None:
         if ref is not None and given_now > ref + dt.timedelta(days=1):
-            raise ConfigError(f"now={given_now} is after the store's reference day {ref} (the newest processing "
-                              "date it has seen): the ledger cannot judge days the store has not reached; sync first")
+            raise ConfigError(
+                f"now={given_now} is after the store's reference day {ref} (the newest processing "
+                "date it has seen): the ledger cannot judge days the store has not reached; sync first"
+            )
         ref = given_now
     rows: list[dict[str, Any]] = []
     if ref is None:
@@ -236,7 +277,11 @@ def health(store: Store, *, apps: str | Sequence[str] | None = None, reports: st
         import difflib
 
         close = difflib.get_close_matches(unknown[0], held, n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else f" (it holds {', '.join(map(repr, held))})"
+        hint = (
+            f"; did you mean {', '.join(map(repr, close))}?"
+            if close
+            else f" (it holds {', '.join(map(repr, held))})"
+        )
         raise ReportNotFoundError(f"the store has no report {unknown[0]!r}{hint}")
     lags: dict[tuple[str, str], int | None] = {}
     for report, gran in {(k[1], k[2]) for k in keys}:
@@ -249,18 +294,33 @@ def health(store: Store, *, apps: str | Sequence[str] | None = None, reports: st
             for d, w in per.items():
                 inst = by_id.get(w.instance_id)
                 if inst is not None and inst.access == AccessType.ONE_TIME_SNAPSHOT.value and d in kept:
-                    w = kept[d]  # a snapshot replaced the ONGOING vintages: learn the lag from the one it replaced
+                    w = kept[
+                        d
+                    ]  # a snapshot replaced the ONGOING vintages: learn the lag from the one it replaced
                     inst = by_id.get(w.instance_id)
                 wins.append((d, w, inst))
         lags[(report, gran)] = _usual_lag(wins, ref, _window(report))
 
     for app, report, gran in sorted(keys):
-        if (app_ids and app not in app_ids) or (report_names and report not in report_names) or (
-                grans and gran not in grans):
+        if (
+            (app_ids and app not in app_ids)
+            or (report_names and report not in report_names)
+            or (grans and gran not in grans)
+        ):
             continue
-        rows.extend(_series(app, report, gran, series.get((app, report, gran), []),
-                            current.get((report, gran), {}).get(app, {}), by_id, ref, lags[(report, gran)],
-                            older.get((report, gran), {}).get(app, {})))
+        rows.extend(
+            _series(
+                app,
+                report,
+                gran,
+                series.get((app, report, gran), []),
+                current.get((report, gran), {}).get(app, {}),
+                by_id,
+                ref,
+                lags[(report, gran)],
+                older.get((report, gran), {}).get(app, {}),
+            )
+        )
     frame = _frame(rows)
     if lo is not None:
         frame = frame[frame["date"] >= pd.Timestamp(lo)]
@@ -283,16 +343,26 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def _series(app: str, report: str, gran: str, insts: list[Inst], wins: dict[dt.date, Won],
-            by_id: dict[str, Inst], ref: dt.date, lag: int | None,
-            older: dict[dt.date, Won] | None = None) -> list[dict[str, Any]]:
+def _series(
+    app: str,
+    report: str,
+    gran: str,
+    insts: list[Inst],
+    wins: dict[dt.date, Won],
+    by_id: dict[str, Inst],
+    ref: dt.date,
+    lag: int | None,
+    older: dict[dt.date, Won] | None = None,
+) -> list[dict[str, Any]]:
     """The ledger rows of one app x report x granularity."""
     from asc_nb.models import expected_dates
 
     window = _window(report)
     placed: dict[dt.date, list[Inst]] = defaultdict(list)
     ongoing_at: dict[dt.date, list[Inst]] = defaultdict(list)
-    same_pdate: dict[tuple[str, dt.date], list[Inst]] = defaultdict(list)  # (request, processing date) -> instances
+    same_pdate: dict[tuple[str, dt.date], list[Inst]] = defaultdict(
+        list
+    )  # (request, processing date) -> instances
     for i in insts:
         same_pdate[(i.request_id, i.pdate)].append(i)
         placed[placed_date(gran, i.pdate)].append(i)
@@ -314,34 +384,71 @@ def _series(app: str, report: str, gran: str, insts: list[Inst], wins: dict[dt.d
     for day in expected_dates(min(days), max(days), g):
         if day > last:
             newest = max(ongoing_at, default=None)
-            out.append({"app_id": app, "report": report, "granularity": gran, "date": day.isoformat(),
-                        "state": "missing", "instance_ids": [], "processing_dates": [], "rows": None,
-                        "reason": f"{NOT_LISTED}: the newest instance the store listed of this report was processed "
-                                  f"{newest or 'never'}, and Apple has made this date final by {ref}; run a sync (if "
-                                  "the ONGOING request stopped, sync --repair replaces it)"})
+            out.append(
+                {
+                    "app_id": app,
+                    "report": report,
+                    "granularity": gran,
+                    "date": day.isoformat(),
+                    "state": "missing",
+                    "instance_ids": [],
+                    "processing_dates": [],
+                    "rows": None,
+                    "reason": f"{NOT_LISTED}: the newest instance the store listed of this report was processed "
+                    f"{newest or 'never'}, and Apple has made this date final by {ref}; run a sync (if "
+                    "the ONGOING request stopped, sync --repair replaces it)",
+                }
+            )
             continue
-        state, reason, evidence = _judge(day, wins.get(day), placed.get(day, []), ongoing_at, by_id, sref, lag,
-                                         window, has_rows, gran, same_pdate)
+        state, reason, evidence = _judge(
+            day,
+            wins.get(day),
+            placed.get(day, []),
+            ongoing_at,
+            by_id,
+            sref,
+            lag,
+            window,
+            has_rows,
+            gran,
+            same_pdate,
+        )
         before = (older or {}).get(day)
         replaced = None if before is None else by_id.get(before.instance_id)
         won_inst = None if wins.get(day) is None else by_id.get(wins[day].instance_id)
-        if (state == "final" and replaced is not None and won_inst is not None
-                and won_inst.access == AccessType.ONE_TIME_SNAPSHOT.value):
-            twins = [i for i in same_pdate.get((replaced.request_id, replaced.pdate), []) if i.id != replaced.id]
+        if (
+            state == "final"
+            and replaced is not None
+            and won_inst is not None
+            and won_inst.access == AccessType.ONE_TIME_SNAPSHOT.value
+        ):
+            twins = [
+                i for i in same_pdate.get((replaced.request_id, replaced.pdate), []) if i.id != replaced.id
+            ]
             if twins:  # the snapshot, known later, replaced both: said, so a person can still compare them
                 evidence.extend(_ev([replaced, *twins]))
-                reason += (f"; it replaced the rows of a duplicated instance (processed {replaced.pdate}: "
-                           f"{', '.join(i.id for i in [replaced, *twins])}), kept in history")
+                reason += (
+                    f"; it replaced the rows of a duplicated instance (processed {replaced.pdate}: "
+                    f"{', '.join(i.id for i in [replaced, *twins])}), kept in history"
+                )
         if state == "restated" and before is not None and before.pdate is not None:
             processed = replaced.pdate if replaced is not None else before.pdate  # Apple's, not the rank
             evidence.append((before.instance_id, processed.isoformat()))
             reason += f"; the replaced vintage (processed {processed}, {before.rows} rows) is kept for as_of"
         won = wins.get(day)
-        out.append({
-            "app_id": app, "report": report, "granularity": gran, "date": day.isoformat(), "state": state,
-            "reason": reason, "instance_ids": [i for i, _ in evidence],
-            "processing_dates": [p for _, p in evidence], "rows": None if won is None else won.rows,
-        })
+        out.append(
+            {
+                "app_id": app,
+                "report": report,
+                "granularity": gran,
+                "date": day.isoformat(),
+                "state": state,
+                "reason": reason,
+                "instance_ids": [i for i, _ in evidence],
+                "processing_dates": [p for _, p in evidence],
+                "rows": None if won is None else won.rows,
+            }
+        )
     return out
 
 
@@ -349,9 +456,19 @@ def _ev(insts: Iterable[Inst]) -> list[tuple[str, str]]:
     return [(i.id, i.pdate.isoformat()) for i in insts]
 
 
-def _judge(day: dt.date, won: Won | None, placed: list[Inst], ongoing_at: dict[dt.date, list[Inst]],
-           by_id: dict[str, Inst], ref: dt.date, lag: int | None, window: int, has_rows: bool, gran: str,
-           insts: dict[tuple[str, dt.date], list[Inst]]) -> tuple[str, str, list[tuple[str, str]]]:
+def _judge(
+    day: dt.date,
+    won: Won | None,
+    placed: list[Inst],
+    ongoing_at: dict[dt.date, list[Inst]],
+    by_id: dict[str, Inst],
+    ref: dt.date,
+    lag: int | None,
+    window: int,
+    has_rows: bool,
+    gran: str,
+    insts: dict[tuple[str, dt.date], list[Inst]],
+) -> tuple[str, str, list[tuple[str, str]]]:
     """(state, reason, [(instance id, processing date)]) of one date."""
     age = (ref - day).days
     in_window = age <= window
@@ -365,47 +482,73 @@ def _judge(day: dt.date, won: Won | None, placed: list[Inst], ongoing_at: dict[d
             twins = [i for i in insts.get((inst.request_id, inst.pdate), []) if i.id != inst.id]
             if twins:
                 ids = ", ".join(t.id for t in twins)
-                return ("duplicate",
-                        f"Apple published {len(twins) + 1} instances for processing date {pdate} ({inst.id}, {ids}); "
-                        f"the store kept {inst.id} (the tie goes to the greater id) but Apple does not say which is "
-                        "right: compare them before trusting this day", evidence + _ev(twins))
+                return (
+                    "duplicate",
+                    f"Apple published {len(twins) + 1} instances for processing date {pdate} ({inst.id}, {ids}); "
+                    f"the store kept {inst.id} (the tie goes to the greater id) but Apple does not say which is "
+                    "right: compare them before trusting this day",
+                    evidence + _ev(twins),
+                )
         snapshot = inst is not None and inst.access == AccessType.ONE_TIME_SNAPSHOT.value
         if lag is not None and won.pdate is not None and not snapshot:
             got = (won.pdate - day).days
             if got > lag and not in_window:
-                return ("restated",
-                        f"restated late: the rows come from the instance processed on {pdate}, {got} days after the "
-                        f"date (this report's rows are normally final after {lag}); numbers published before "
-                        f"{pdate} differ (use as_of= to reproduce them)", evidence)
+                return (
+                    "restated",
+                    f"restated late: the rows come from the instance processed on {pdate}, {got} days after the "
+                    f"date (this report's rows are normally final after {lag}); numbers published before "
+                    f"{pdate} differ (use as_of= to reproduce them)",
+                    evidence,
+                )
             if got < lag:
                 due = won.pdate + dt.timedelta(days=lag - got)
                 due_date = day + dt.timedelta(days=lag)
                 if due_date > ref or in_window:
-                    return ("provisional", f"inside the completeness window: the stored rows are an early vintage "
-                                           f"(processed {pdate}); Apple restates them until about {due_date}",
-                            evidence)
+                    return (
+                        "provisional",
+                        f"inside the completeness window: the stored rows are an early vintage "
+                        f"(processed {pdate}); Apple restates them until about {due_date}",
+                        evidence,
+                    )
                 final = ongoing_at.get(due_date, [])
                 fe = _ev(final)
                 if not final:
-                    return ("missing",
-                            f"not final: the stored rows are an early vintage (processed {pdate}) and the instance "
-                            f"processed on {due_date}, which should carry the final values, was never listed (Apple "
-                            "skipped or deleted it)", evidence)
-                if any(i.stored and not i.rows for i in final) and all(i.stored and not i.rows for i in final):
-                    return ("empty",
-                            f"not final: the instance processed on {due_date} that should carry the final values "
-                            f"has no rows; the stored rows are an early vintage (processed {pdate})", evidence + fe)
+                    return (
+                        "missing",
+                        f"not final: the stored rows are an early vintage (processed {pdate}) and the instance "
+                        f"processed on {due_date}, which should carry the final values, was never listed (Apple "
+                        "skipped or deleted it)",
+                        evidence,
+                    )
+                if any(i.stored and not i.rows for i in final) and all(
+                    i.stored and not i.rows for i in final
+                ):
+                    return (
+                        "empty",
+                        f"not final: the instance processed on {due_date} that should carry the final values "
+                        f"has no rows; the stored rows are an early vintage (processed {pdate})",
+                        evidence + fe,
+                    )
                 unstored = [i for i in final if not i.stored]
                 if unstored:
                     return _unstored(unstored, ref, retention, evidence + fe, "the final values of this date")
                 del due
         if in_window:
-            return "provisional", f"inside the report's completeness window ({window} days); Apple may still " \
-                                  "restate it", evidence
+            return (
+                "provisional",
+                f"inside the report's completeness window ({window} days); Apple may still restate it",
+                evidence,
+            )
         if snapshot:
             known = won.pdate.isoformat() if won.pdate else "?"
-            return "final", (f"{won.rows} rows from a ONE_TIME_SNAPSHOT (instance processed {pdate}, first seen "
-                             f"{known}: it replaced every vintage known before)"), evidence
+            return (
+                "final",
+                (
+                    f"{won.rows} rows from a ONE_TIME_SNAPSHOT (instance processed {pdate}, first seen "
+                    f"{known}: it replaced every vintage known before)"
+                ),
+                evidence,
+            )
         return "final", f"{won.rows} rows from the ONGOING request (instance processed {pdate})", evidence
     evidence = _ev(placed)
     unstored = [i for i in placed if not i.stored]
@@ -413,26 +556,46 @@ def _judge(day: dt.date, won: Won | None, placed: list[Inst], ongoing_at: dict[d
         return _unstored(unstored, ref, retention, evidence, "this date")
     if placed and all(i.stored and not i.rows for i in placed):
         if has_rows:
-            return ("empty", f"the instance processed on {placed[0].pdate} that brings this date has no rows, "
-                             "though this report has rows on other days", evidence)
-        return ("final", "Apple published no rows for this report (privacy: fewer than 5 users or devices)",
-                evidence)
+            return (
+                "empty",
+                f"the instance processed on {placed[0].pdate} that brings this date has no rows, "
+                "though this report has rows on other days",
+                evidence,
+            )
+        return (
+            "final",
+            "Apple published no rows for this report (privacy: fewer than 5 users or devices)",
+            evidence,
+        )
     if in_window:
         return "provisional", "not published yet (inside the completeness window)", evidence
-    return ("missing", "no instance the store listed holds this date: Apple skipped it, or deleted it before a "
-                       "sync stored it", evidence)
+    return (
+        "missing",
+        "no instance the store listed holds this date: Apple skipped it, or deleted it before a "
+        "sync stored it",
+        evidence,
+    )
 
 
-def _unstored(unstored: list[Inst], ref: dt.date, retention: int, evidence: list[tuple[str, str]],
-              what: str) -> tuple[str, str, list[tuple[str, str]]]:
+def _unstored(
+    unstored: list[Inst], ref: dt.date, retention: int, evidence: list[tuple[str, str]], what: str
+) -> tuple[str, str, list[tuple[str, str]]]:
     first = min(unstored, key=lambda i: i.born)
     gone = first.born + dt.timedelta(days=retention)
     why = f" (last error: {first.error})" if first.error else ""
     if gone > ref:
-        return ("expiring", f"instance {first.id} (processed {first.pdate}) holding {what} is listed but not stored"
-                            f"{why}; Apple deletes it around {gone}: sync now", evidence)
-    return ("missing", f"instance {first.id} (processed {first.pdate}) holding {what} was never stored{why} and "
-                       f"Apple deleted it around {gone}", evidence)
+        return (
+            "expiring",
+            f"instance {first.id} (processed {first.pdate}) holding {what} is listed but not stored"
+            f"{why}; Apple deletes it around {gone}: sync now",
+            evidence,
+        )
+    return (
+        "missing",
+        f"instance {first.id} (processed {first.pdate}) holding {what} was never stored{why} and "
+        f"Apple deleted it around {gone}",
+        evidence,
+    )
 
 
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
@@ -440,7 +603,8 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=["app_id", "report", "granularity", "first_date", "last_date", *STATES])
     plain = pd.DataFrame(frame)
-    counts = pd.crosstab([plain["app_id"], plain["report"], plain["granularity"]],
-                         plain["state"].astype(str)).reindex(columns=list(STATES), fill_value=0)
+    counts = pd.crosstab(
+        [plain["app_id"], plain["report"], plain["granularity"]], plain["state"].astype(str)
+    ).reindex(columns=list(STATES), fill_value=0)
     span = plain.groupby(["app_id", "report", "granularity"])["date"].agg(first_date="min", last_date="max")
     return span.join(counts).reset_index()

@@ -41,8 +41,14 @@ def _pid_alive(pid: int) -> bool:
 class StoreLock:
     """``with StoreLock(path, wait=False):`` — raises :class:`StoreLockedError` if held and not waiting."""
 
-    def __init__(self, path: str | os.PathLike[str], *, wait: bool = False, poll: float = 0.2,
-                 timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        wait: bool = False,
+        poll: float = 0.2,
+        timeout: float | None = None,
+    ) -> None:
         self.path = Path(path)
         self.wait = wait
         self.poll = poll
@@ -62,7 +68,8 @@ class StoreLock:
         return StoreLockedError(
             f"store {self.path.parent} is being synced by process {pid} (started {started}); "
             "wait for it, or pass wait=True (--wait) to queue behind it",
-            pid=pid, started=started,
+            pid=pid,
+            started=started,
         )
 
     def acquire(self) -> None:

@@ -79,8 +79,10 @@ class Pool:
         if executor is None:
             executor = cf.ThreadPoolExecutor(LOCAL_WORKERS, thread_name_prefix="asc-nb-store")
         elif not self.dask and not isinstance(executor, cf.Executor):
-            raise TypeError("executor= takes a concurrent.futures.Executor or a dask.distributed.Client, "
-                            f"got {type(executor).__name__}")
+            raise TypeError(
+                "executor= takes a concurrent.futures.Executor or a dask.distributed.Client, "
+                f"got {type(executor).__name__}"
+            )
         self.executor = executor
         if self.dask:
             threads = sum((executor.nthreads() or {}).values()) or 2

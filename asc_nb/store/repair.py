@@ -76,7 +76,7 @@ def repair_plan(store: Store, *, now: Any = None) -> pd.DataFrame:
         return _frame(rows)
     instances = store.state.instances()
     last_ongoing: dict[tuple[str, str, str], dt.date] = {}
-    for (_iid, app, report, gran, _req, access, pdate, *_rest) in instances:
+    for _iid, app, report, gran, _req, access, pdate, *_rest in instances:
         if access == AccessType.ONGOING.value:
             key = (app, report, gran)
             p = dt.date.fromisoformat(pdate)
@@ -87,25 +87,47 @@ def repair_plan(store: Store, *, now: Any = None) -> pd.DataFrame:
         known = store.state.request(app, AccessType.ONGOING.value)
         # one ONGOING request serves every report of an app: it is quiet only if no report got anything new
         newest_of_app = max((p for k, p in last_ongoing.items() if k[0] == app), default=None)
-        quiet = [k for k in last_ongoing if k[0] == app] if (
-            newest_of_app is not None and (ref - newest_of_app).days > QUIET_DAYS) else []
+        quiet = (
+            [k for k in last_ongoing if k[0] == app]
+            if (newest_of_app is not None and (ref - newest_of_app).days > QUIET_DAYS)
+            else []
+        )
         if known is None:
-            rows.append(_row("ensure_ongoing", app, None, None, None, None,
-                             "the store knows no ONGOING request for this app: without one Apple makes no new "
-                             "reports"))
+            rows.append(
+                _row(
+                    "ensure_ongoing",
+                    app,
+                    None,
+                    None,
+                    None,
+                    None,
+                    "the store knows no ONGOING request for this app: without one Apple makes no new reports",
+                )
+            )
         elif quiet:
             quiet_apps.add(app)
             newest = max(last_ongoing[k] for k in quiet)
-            rows.append(_row("ensure_ongoing", app, None, None, None, None,
-                             f"the ONGOING request {known[0]} made nothing newer than {newest} (reference day {ref}):"
-                             " if Apple stopped it for inactivity it must be replaced"))
+            rows.append(
+                _row(
+                    "ensure_ongoing",
+                    app,
+                    None,
+                    None,
+                    None,
+                    None,
+                    f"the ONGOING request {known[0]} made nothing newer than {newest} (reference day {ref}):"
+                    " if Apple stopped it for inactivity it must be replaced",
+                )
+            )
     bad = ledger[ledger["state"].isin(["missing", "empty", "expiring", "duplicate"])]
     by_series: dict[tuple[str, str, str, str], list[dt.date]] = defaultdict(list)
     for r in bad.itertuples(index=False):
         day = r.date.date()
         if r.state == "duplicate":
             kind = "duplicate"
-        elif r.state == "expiring" or (str(r.reason).startswith(NOT_LISTED) and str(r.app_id) not in quiet_apps):
+        elif r.state == "expiring" or (
+            str(r.reason).startswith(NOT_LISTED) and str(r.app_id) not in quiet_apps
+        ):
             kind = "resync"
         elif pd.notna(r.rows):
             kind = "early_vintage"
@@ -118,35 +140,68 @@ def repair_plan(store: Store, *, now: Any = None) -> pd.DataFrame:
     for (app, report, gran, kind), days in sorted(by_series.items()):
         for lo, hi in _ranges(days):
             if kind == "duplicate":
-                rows.append(_row("not_repairable", app, report, gran, lo, hi,
-                                 "Apple published two instances for one processing date and does not say which is "
-                                 "right; the store keeps the one with the greater id (deterministic). Compare them "
-                                 "(store.health evidence) before trusting these days"))
+                rows.append(
+                    _row(
+                        "not_repairable",
+                        app,
+                        report,
+                        gran,
+                        lo,
+                        hi,
+                        "Apple published two instances for one processing date and does not say which is "
+                        "right; the store keeps the one with the greater id (deterministic). Compare them "
+                        "(store.health evidence) before trusting these days",
+                    )
+                )
             elif kind == "resync":
-                rows.append(_row("resync", app, report, gran, lo, hi,
-                                 "Apple still holds these dates (an instance is listed but not stored, or the store "
-                                 "has not listed them yet): a sync downloads them before Apple deletes them (35 days "
-                                 "after making them)"))
+                rows.append(
+                    _row(
+                        "resync",
+                        app,
+                        report,
+                        gran,
+                        lo,
+                        hi,
+                        "Apple still holds these dates (an instance is listed but not stored, or the store "
+                        "has not listed them yet): a sync downloads them before Apple deletes them (35 days "
+                        "after making them)",
+                    )
+                )
             elif kind == "early_vintage":
                 action, why = snapshot_state[app]
-                early = ("the stored rows are an early vintage and the instance that should carry the final values "
-                         "is gone or empty")
+                early = (
+                    "the stored rows are an early vintage and the instance that should carry the final values "
+                    "is gone or empty"
+                )
                 if action == "snapshot" and why is None:
-                    why = (f"{early}: a ONE_TIME_SNAPSHOT (Apple allows one per app about every "
-                           f"{SNAPSHOT_COOLDOWN_DAYS} days) holds the final values, and the store ranks it by the day "
-                           "it first sees it, so its rows replace the early ones; ask for one and sync the range")
+                    why = (
+                        f"{early}: a ONE_TIME_SNAPSHOT (Apple allows one per app about every "
+                        f"{SNAPSHOT_COOLDOWN_DAYS} days) holds the final values, and the store ranks it by the day "
+                        "it first sees it, so its rows replace the early ones; ask for one and sync the range"
+                    )
                 else:
                     why = f"{early}; " + str(why).replace("no rows for these dates, and ", "")
                 rows.append(_row(action, app, report, gran, lo, hi, str(why)))
             elif kind == "too_old":
-                rows.append(_row("not_repairable", app, report, gran, lo, hi,
-                                 f"before {_history_start(report)}, the oldest date Apple's reports (and so a "
-                                 "ONE_TIME_SNAPSHOT) hold"))
+                rows.append(
+                    _row(
+                        "not_repairable",
+                        app,
+                        report,
+                        gran,
+                        lo,
+                        hi,
+                        f"before {_history_start(report)}, the oldest date Apple's reports (and so a "
+                        "ONE_TIME_SNAPSHOT) hold",
+                    )
+                )
             else:
                 action, why = snapshot_state[app]
                 if action == "snapshot" and why is None:
-                    why = (f"no rows for these dates: a ONE_TIME_SNAPSHOT (Apple allows one per app about every "
-                           f"{SNAPSHOT_COOLDOWN_DAYS} days) holds them; ask for one and sync the range")
+                    why = (
+                        f"no rows for these dates: a ONE_TIME_SNAPSHOT (Apple allows one per app about every "
+                        f"{SNAPSHOT_COOLDOWN_DAYS} days) holds them; ask for one and sync the range"
+                    )
                 rows.append(_row(action, app, report, gran, lo, hi, str(why)))
     return _frame(rows)
 
@@ -158,20 +213,37 @@ def _snapshot_state(store: Store, app: str, ref: dt.date) -> tuple[str, str | No
         return "snapshot", None
     request_id, asked, complete = known
     if not complete:
-        return "snapshot", (f"ONE_TIME_SNAPSHOT {request_id} (asked {asked}) is not merged yet: a repair sync merges "
-                            "these dates once Apple has made it (1-2 days after asking)")
+        return "snapshot", (
+            f"ONE_TIME_SNAPSHOT {request_id} (asked {asked}) is not merged yet: a repair sync merges "
+            "these dates once Apple has made it (1-2 days after asking)"
+        )
     next_ok = dt.date.fromisoformat(asked) + dt.timedelta(days=SNAPSHOT_COOLDOWN_DAYS)
     if next_ok > ref:
-        return "wait", (f"no rows for these dates, and this app's last ONE_TIME_SNAPSHOT ({request_id}) was asked "
-                        f"on {asked}: Apple allows the next one from about {next_ok}")
+        return "wait", (
+            f"no rows for these dates, and this app's last ONE_TIME_SNAPSHOT ({request_id}) was asked "
+            f"on {asked}: Apple allows the next one from about {next_ok}"
+        )
     return "snapshot", None
 
 
-def _row(action: str, app: str, report: str | None, gran: str | None, lo: dt.date | None, hi: dt.date | None,
-         reason: str) -> dict[str, Any]:
-    return {"action": action, "app_id": app, "report": report, "granularity": gran,
-            "start": None if lo is None else lo.isoformat(), "end": None if hi is None else hi.isoformat(),
-            "reason": reason}
+def _row(
+    action: str,
+    app: str,
+    report: str | None,
+    gran: str | None,
+    lo: dt.date | None,
+    hi: dt.date | None,
+    reason: str,
+) -> dict[str, Any]:
+    return {
+        "action": action,
+        "app_id": app,
+        "report": report,
+        "granularity": gran,
+        "start": None if lo is None else lo.isoformat(),
+        "end": None if hi is None else hi.isoformat(),
+        "reason": reason,
+    }
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -183,8 +255,14 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def repair(store: Store, client: SyncClient, *, plan: pd.DataFrame | None = None, progress: Any = False,
-           wait: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+def repair(
+    store: Store,
+    client: SyncClient,
+    *,
+    plan: pd.DataFrame | None = None,
+    progress: Any = False,
+    wait: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Carry out ``plan`` (default: ``store.repair_plan()``); returns (the plan, the syncs' result rows).
 
     ``ensure_ongoing`` rows call ``client.ensure_ongoing(app, restart_stopped=True)``; ``snapshot`` rows
@@ -205,11 +283,16 @@ def repair(store: Store, client: SyncClient, *, plan: pd.DataFrame | None = None
         if part.empty:
             continue
         start = part["start"].min()
-        result = store.sync(client, apps=sorted(set(part["app_id"].astype(str))),
-                            reports=sorted(set(part["report"].astype(str))),
-                            granularities=sorted(set(part["granularity"].astype(str))),
-                            start=None if pd.isna(start) else start.date(), backfill=backfill, progress=progress,
-                            wait=wait)
+        result = store.sync(
+            client,
+            apps=sorted(set(part["app_id"].astype(str))),
+            reports=sorted(set(part["report"].astype(str))),
+            granularities=sorted(set(part["granularity"].astype(str))),
+            start=None if pd.isna(start) else start.date(),
+            backfill=backfill,
+            progress=progress,
+            wait=wait,
+        )
         results.append(result)
     synced = pd.concat(results, ignore_index=True) if results else pd.DataFrame()
     return plan, synced

@@ -45,14 +45,23 @@ DEFAULT_REPORTS = (
     "App Downloads Standard",
     "App Store Installation and Deletion Standard",
 )
-SYNC_COLUMNS = ("app_id", "report", "granularity", "status", "new_instances", "rows", "api_calls", "downloads",
-                "first_date", "last_date", "error")
+SYNC_COLUMNS = (
+    "app_id",
+    "report",
+    "granularity",
+    "status",
+    "new_instances",
+    "rows",
+    "api_calls",
+    "downloads",
+    "first_date",
+    "last_date",
+    "error",
+)
 #: how long a remembered app list (``apps=None``) is trusted before it is listed again
 APPS_TTL = dt.timedelta(hours=24)
 #: concurrent segment listings (API calls) during a sync; polite to Apple's hourly budget
 LISTING_THREADS = 4
-
-
 
 
 @dataclass
@@ -77,12 +86,26 @@ class _Row:
             self.last_date = max(filter(None, (self.last_date, days[-1])))
 
     def record(self) -> dict[str, Any]:
-        status = "failed" if self.errors else "skipped" if self.skipped else "pending" if self.pending else "ok"
-        text = "; ".join([*(self.errors or ([self.skipped] if self.skipped else self.pending)), *self.notes]) or None
-        return {"app_id": self.app_id, "report": self.report, "granularity": self.granularity, "status": status,
-                "new_instances": self.new_instances, "rows": self.rows, "api_calls": self.api_calls,
-                "downloads": self.downloads, "first_date": self.first_date, "last_date": self.last_date,
-                "error": text}
+        status = (
+            "failed" if self.errors else "skipped" if self.skipped else "pending" if self.pending else "ok"
+        )
+        text = (
+            "; ".join([*(self.errors or ([self.skipped] if self.skipped else self.pending)), *self.notes])
+            or None
+        )
+        return {
+            "app_id": self.app_id,
+            "report": self.report,
+            "granularity": self.granularity,
+            "status": status,
+            "new_instances": self.new_instances,
+            "rows": self.rows,
+            "api_calls": self.api_calls,
+            "downloads": self.downloads,
+            "first_date": self.first_date,
+            "last_date": self.last_date,
+            "error": text,
+        }
 
 
 @dataclass
@@ -121,15 +144,22 @@ def _err(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}".replace("\n", " ")
 
 
-
-
-
 class SyncRun:
     """One sync (see the module docstring)."""
 
-    def __init__(self, state: State, destination: Destination, client: SyncClient, apps: list[str] | None,
-                 reports: list[str], grans: list[str], start: str | None, backfill: bool, executor: Any,
-                 progress: Any) -> None:
+    def __init__(
+        self,
+        state: State,
+        destination: Destination,
+        client: SyncClient,
+        apps: list[str] | None,
+        reports: list[str],
+        grans: list[str],
+        start: str | None,
+        backfill: bool,
+        executor: Any,
+        progress: Any,
+    ) -> None:
         self.destination, self.client, self.state = destination, client, state
         self.apps, self.reports, self.grans = apps, reports, grans
         self.start, self.backfill = start, backfill
@@ -218,10 +248,15 @@ class SyncRun:
                 row.skipped = f"Apple publishes {row.report} without {row.granularity} instances"
                 continue
             self._list_ongoing(app, row)
-            if app.snapshot and row.report in app.snap_ids and not self.state.snapshot_done(
-                    app.snapshot, row.report, row.granularity):
+            if (
+                app.snapshot
+                and row.report in app.snap_ids
+                and not self.state.snapshot_done(app.snapshot, row.report, row.granularity)
+            ):
                 try:
-                    self._list(row, app.snapshot, app.snap_ids[row.report], AccessType.ONE_TIME_SNAPSHOT.value)
+                    self._list(
+                        row, app.snapshot, app.snap_ids[row.report], AccessType.ONE_TIME_SNAPSHOT.value
+                    )
                 except NotFoundError:
                     self._snapshot_gone(app)
         self.counter.current = None
@@ -233,15 +268,19 @@ class SyncRun:
             return
         except NotFoundError:
             if app.replaced:
-                row.errors.append(f"app {app.app_id}'s ONGOING request {app.ongoing} was replaced in this sync and "
-                                  "Apple still does not find its reports; sync again later")
+                row.errors.append(
+                    f"app {app.app_id}'s ONGOING request {app.ongoing} was replaced in this sync and "
+                    "Apple still does not find its reports; sync again later"
+                )
                 return
         try:
             self._replace_ongoing(app)
             self._list(row, app.ongoing, app.ids.get(row.report), AccessType.ONGOING.value)
         except NotFoundError:
-            row.errors.append(f"app {app.app_id}'s ONGOING request {app.ongoing} was replaced in this sync and "
-                              "Apple still does not find its reports; sync again later")
+            row.errors.append(
+                f"app {app.app_id}'s ONGOING request {app.ongoing} was replaced in this sync and "
+                "Apple still does not find its reports; sync again later"
+            )
         except ASCError as err:
             row.errors.append(_err(err))
 
@@ -252,8 +291,10 @@ class SyncRun:
         self.state.forget_request(old)
         app.ongoing = self._request(app.app_id, refresh=True)
         app.replaced = True
-        note = (f"app {app.app_id}'s ONGOING request {old} no longer exists at Apple (deleted by a user or by Apple "
-                f"since the last sync); the store now uses ONGOING request {app.ongoing}")
+        note = (
+            f"app {app.app_id}'s ONGOING request {old} no longer exists at Apple (deleted by a user or by Apple "
+            f"since the last sync); the store now uses ONGOING request {app.ongoing}"
+        )
         for row in app.rows:
             row.notes.append(note)
         app.ids = self._report_ids(app.ongoing, app.rows)
@@ -278,9 +319,12 @@ class SyncRun:
         app.snapshot, app.snap_ids = None, {}
         for key in [k for k, (req, _) in self.snapshot_rows.items() if req == gone]:
             del self.snapshot_rows[key]
-        note = (f"app {app.app_id}'s ONE_TIME_SNAPSHOT request {gone} no longer exists at Apple (deleted by a user "
-                "or by Apple before it was merged): the dates only it held are not stored, and this sync used the "
-                "ONGOING request" + ("" if self.backfill else "; run with backfill=True (--backfill) to ask for a new one"))
+        note = (
+            f"app {app.app_id}'s ONE_TIME_SNAPSHOT request {gone} no longer exists at Apple (deleted by a user "
+            "or by Apple before it was merged): the dates only it held are not stored, and this sync used the "
+            "ONGOING request"
+            + ("" if self.backfill else "; run with backfill=True (--backfill) to ask for a new one")
+        )
         for row in app.rows:
             row.notes.append(note)
         if self.backfill and not app.snapshot_retried:
@@ -288,8 +332,9 @@ class SyncRun:
             self._open_snapshot(app, replacing=True)
             if app.snapshot:
                 for row in app.rows:
-                    row.notes.append(f"asked for a new ONE_TIME_SNAPSHOT ({app.snapshot}), merged when Apple has "
-                                     "made it")
+                    row.notes.append(
+                        f"asked for a new ONE_TIME_SNAPSHOT ({app.snapshot}), merged when Apple has made it"
+                    )
 
     def _request(self, app_id: str, *, refresh: bool = False) -> str:
         known = None if refresh else self.state.request(app_id, AccessType.ONGOING.value)
@@ -300,8 +345,10 @@ class SyncRun:
                 warnings.simplefilter("always")
                 req = self.client.ensure_ongoing(app_id)
         except ForbiddenError as err:
-            err.add_hint(f"app {app_id} has no ONGOING report request and this key cannot create one: an Admin "
-                         f"key must run client.ensure_ongoing({app_id!r}) once")
+            err.add_hint(
+                f"app {app_id} has no ONGOING report request and this key cannot create one: an Admin "
+                f"key must run client.ensure_ongoing({app_id!r}) once"
+            )
             raise
         for w in caught:  # a stopped request: say so in the result, not only in a warning
             if "stopped" in str(w.message):
@@ -360,15 +407,19 @@ class SyncRun:
             if existing is None:
                 for row in rows:
                     if replacing:
-                        row.notes.append(f"Apple refused a new ONE_TIME_SNAPSHOT for app {app_id}: "
-                                         f"{(err.detail or err.title or 'a conflict').rstrip('.')}")
+                        row.notes.append(
+                            f"Apple refused a new ONE_TIME_SNAPSHOT for app {app_id}: "
+                            f"{(err.detail or err.title or 'a conflict').rstrip('.')}"
+                        )
                     else:
                         row.errors.append(_err(err))
                 return None
             if known is not None and existing.id == known[0]:  # the one already merged: nothing newer
                 for row in rows:  # not a failure: a daily `--backfill` in cron must not fail every day
-                    row.notes.append(f"backfill: app {app_id}'s ONE_TIME_SNAPSHOT {existing.id} is already merged;"
-                                     " Apple allows one about every 31 days (delete it to ask for a newer one)")
+                    row.notes.append(
+                        f"backfill: app {app_id}'s ONE_TIME_SNAPSHOT {existing.id} is already merged;"
+                        " Apple allows one about every 31 days (delete it to ask for a newer one)"
+                    )
                 return None
             req = existing
         except ASCError as err:
@@ -403,17 +454,37 @@ class SyncRun:
         if access == AccessType.ONGOING.value and self._stale(listed, request_id):
             self._stopped(row, request_id)  # says so in the row; what is still listed is stored all the same
         ref = self.state.get_meta("reference_day") or self.today.isoformat()
-        keep = [i for i in listed if i.processing_date is not None and
-                (self.start is None or _last_covered(i.processing_date, row.granularity) >= self.start)]
-        self.state.seen([(i.id, row.app_id, row.report, row.granularity, request_id, access,
-                          i.processing_date.isoformat(), ref) for i in keep])
+        keep = [
+            i
+            for i in listed
+            if i.processing_date is not None
+            and (self.start is None or _last_covered(i.processing_date, row.granularity) >= self.start)
+        ]
+        self.state.seen(
+            [
+                (
+                    i.id,
+                    row.app_id,
+                    row.report,
+                    row.granularity,
+                    request_id,
+                    access,
+                    i.processing_date.isoformat(),
+                    ref,
+                )
+                for i in keep
+            ]
+        )
         stored = self.state.stored_ids(i.id for i in keep)
         new = sorted((i for i in keep if i.id not in stored), key=lambda i: (i.processing_date, i.id))
-        seen = self.state.first_seen(i.id for i in new) if access == AccessType.ONE_TIME_SNAPSHOT.value else {}
+        seen = (
+            self.state.first_seen(i.id for i in new) if access == AccessType.ONE_TIME_SNAPSHOT.value else {}
+        )
         for inst in new:
             pdate = inst.processing_date.isoformat()
-            self.tasks.append(_Task(row, inst.id, pdate, access, request_id,
-                                    known_on=_known_on(pdate, seen.get(inst.id))))
+            self.tasks.append(
+                _Task(row, inst.id, pdate, access, request_id, known_on=_known_on(pdate, seen.get(inst.id)))
+            )
         if access == AccessType.ONE_TIME_SNAPSHOT.value:
             self.snapshot_rows[(row.app_id, row.report, row.granularity)] = (request_id, [i.id for i in keep])
         self._say_pending(row, listed, request_id, access)
@@ -426,18 +497,25 @@ class SyncRun:
                 asked = known[1] if known else None
                 row.pending.append(
                     f"ONE_TIME_SNAPSHOT {request_id} (asked {asked}) is not ready yet: Apple makes it within 1-2 days "
-                    f"(expect it by {_plus(asked, 2)}); sync again then")
+                    f"(expect it by {_plus(asked, 2)}); sync again then"
+                )
         elif not listed and not self._stale(listed, request_id):
-            row.pending.append(f"ONGOING request {request_id} has no instances yet: Apple starts a new request's "
-                               "reports within 1-2 days")
+            row.pending.append(
+                f"ONGOING request {request_id} has no instances yet: Apple starts a new request's "
+                "reports within 1-2 days"
+            )
 
     def _stale(self, listed: list[Any], request_id: str) -> bool:
         """Nothing new for over 2 days (or never, from a request known that long): worth asking why."""
         days = [i.processing_date for i in listed if i.processing_date]
         if days:
             return (self.today - max(days)).days > 2
-        known = [r for r in self.state.db.execute("select requested_on from requests where request_id = ?",
-                                                  (request_id,))]
+        known = [
+            r
+            for r in self.state.db.execute(
+                "select requested_on from requests where request_id = ?", (request_id,)
+            )
+        ]
         return bool(known and known[0][0]) and (self.today - dt.date.fromisoformat(known[0][0])).days > 2
 
     def _stopped(self, row: _Row, request_id: str) -> bool:
@@ -456,7 +534,8 @@ class SyncRun:
             row.errors.append(
                 f"ONGOING request {request_id} of app {row.app_id} stopped due to inactivity (no report was read "
                 "for weeks) and makes no new instances; an Admin key can replace it with "
-                f"client.ensure_ongoing({row.app_id!r}, restart_stopped=True), then sync again")
+                f"client.ensure_ongoing({row.app_id!r}, restart_stopped=True), then sync again"
+            )
         return checked
 
     # -------------------------------------------------------------- downloads (workers)
@@ -543,19 +622,28 @@ class SyncRun:
         try:
             segs = list(self.client.iter_segments(task.instance_id))
         except NotFoundError:
-            return _Gone("no longer exists at Apple (its request was deleted by a user or by Apple during the sync, or "
-                    "Apple removed it 35 days after making it); it could not be downloaded")
+            return _Gone(
+                "no longer exists at Apple (its request was deleted by a user or by Apple during the sync, or "
+                "Apple removed it 35 days after making it); it could not be downloaded"
+            )
         except ASCError as err:
             return _err(err)
         finally:
             self.counter.current = None
         key = (task.row.report, task.row.granularity)
         return SyncJob(
-            destination=self.destination.spec(), cache_dir=str(self.client.cache_dir), http=http_key,
-            app_id=task.row.app_id, report=task.row.report, granularity=task.row.granularity,
-            instance_id=task.instance_id, processing_date=task.processing_date, known_on=task.known_on,
+            destination=self.destination.spec(),
+            cache_dir=str(self.client.cache_dir),
+            http=http_key,
+            app_id=task.row.app_id,
+            report=task.row.report,
+            granularity=task.row.granularity,
+            instance_id=task.instance_id,
+            processing_date=task.processing_date,
+            known_on=task.known_on,
             start=self.start,
-            types=dict(self.types.get(key, {})), documented=self.documented.get(key),
+            types=dict(self.types.get(key, {})),
+            documented=self.documented.get(key),
             segments=[job_from(s, instance_id=task.instance_id) for s in segs],
         )
 
@@ -563,9 +651,13 @@ class SyncRun:
         """A schema drift already recorded for this report × granularity (said once, not per instance)."""
         if issue.get("kind") != "schema_drift":
             return False
-        return self.state.db.execute(
-            "select 1 from issues where kind = 'schema_drift' and report = ? and granularity = ? and column_name = ?",
-            (row.report, row.granularity, issue.get("column"))).fetchone() is not None
+        return (
+            self.state.db.execute(
+                "select 1 from issues where kind = 'schema_drift' and report = ? and granularity = ? and column_name = ?",
+                (row.report, row.granularity, issue.get("column")),
+            ).fetchone()
+            is not None
+        )
 
     def _settle(self, task: _Task, result: JobResult, bar: Bar) -> None:
         row = task.row

@@ -76,8 +76,12 @@ def _download(http: httpx.Client, cache: SegmentCache, job: SegmentJob) -> tuple
     from asc_nb.data.transfer import Stats, Transfer, download
 
     stats = Stats(downloaded=0)
-    path = download(job, Transfer(http=http, cache=cache, refresh=_refuse_refresh), progress=Progress(False, ""),
-                    stats=stats)
+    path = download(
+        job,
+        Transfer(http=http, cache=cache, refresh=_refuse_refresh),
+        progress=Progress(False, ""),
+        stats=stats,
+    )
     return path, bool(stats["downloaded"])
 
 
@@ -101,9 +105,16 @@ def _conform(table: pa.Table, types: dict[str, str] | None) -> tuple[pa.Table, l
 
 
 def _arrow_type(text: str) -> pa.DataType:
-    return {"string": pa.string(), "large_string": pa.large_string(), "int64": pa.int64(),
-            "double": pa.float64(), "bool": pa.bool_(), "timestamp[ns]": pa.timestamp("ns"),
-            "timestamp[s]": pa.timestamp("s"), "date32[day]": pa.date32()}.get(text) or pa.string()
+    return {
+        "string": pa.string(),
+        "large_string": pa.large_string(),
+        "int64": pa.int64(),
+        "double": pa.float64(),
+        "bool": pa.bool_(),
+        "timestamp[ns]": pa.timestamp("ns"),
+        "timestamp[s]": pa.timestamp("s"),
+        "date32[day]": pa.date32(),
+    }.get(text) or pa.string()
 
 
 @dataclass(frozen=True)
@@ -165,15 +176,35 @@ def run_job(job: SyncJob) -> JobResult:
             path, fresh = _download(http, cache, seg)
             downloads += fresh
             try:
-                t = read_table(path, report=schema, errors="coerce", instance_id=job.instance_id,
-                               segment_id=seg.segment_id)
+                t = read_table(
+                    path,
+                    report=schema,
+                    errors="coerce",
+                    instance_id=job.instance_id,
+                    segment_id=seg.segment_id,
+                )
                 for line, column, value in table_notes(t).get("issues", ()):
-                    issues.append({"segment_id": seg.segment_id, "kind": "value", "line": line, "column": column,
-                                   "value": None if value is None else str(value),
-                                   "message": f"{value!r} does not fit column {column!r}; stored as missing"})
+                    issues.append(
+                        {
+                            "segment_id": seg.segment_id,
+                            "kind": "value",
+                            "line": line,
+                            "column": column,
+                            "value": None if value is None else str(value),
+                            "message": f"{value!r} does not fit column {column!r}; stored as missing",
+                        }
+                    )
             except SegmentFormatError as err:
-                issues.append({"segment_id": seg.segment_id, "kind": "format", "line": err.line, "column": err.column,
-                               "value": None if err.value is None else str(err.value), "message": str(err)})
+                issues.append(
+                    {
+                        "segment_id": seg.segment_id,
+                        "kind": "format",
+                        "line": err.line,
+                        "column": err.column,
+                        "value": None if err.value is None else str(err.value),
+                        "message": str(err),
+                    }
+                )
                 raise
             tables.append(provenance(t, job.app_id, job.processing_date, job.instance_id, seg.segment_id))
     except SegmentURLExpired:
@@ -185,30 +216,65 @@ def run_job(job: SyncJob) -> JobResult:
     if not table.num_rows:
         return result
     if "date" not in table.column_names:
-        issues.append({"segment_id": None, "kind": "no_date", "line": None, "column": "date", "value": None,
-                       "message": "the instance has no Date column: rows cannot be placed in the lake"})
+        issues.append(
+            {
+                "segment_id": None,
+                "kind": "no_date",
+                "line": None,
+                "column": "date",
+                "value": None,
+                "message": "the instance has no Date column: rows cannot be placed in the lake",
+            }
+        )
         return JobResult("failed", downloads=downloads, issues=issues, error="no Date column")
     day = day_text(table.column("date"))
     missing = pc.sum(pc.is_null(day)).as_py() or 0
     if missing:
-        issues.append({"segment_id": None, "kind": "blank_date", "line": None, "column": "date", "value": None,
-                       "message": f"{missing} row(s) without a Date were left out"})
+        issues.append(
+            {
+                "segment_id": None,
+                "kind": "blank_date",
+                "line": None,
+                "column": "date",
+                "value": None,
+                "message": f"{missing} row(s) without a Date were left out",
+            }
+        )
     table = table.drop_columns(["date"]).append_column("__day", day)
     table = table.filter(pc.is_valid(table.column("__day")))
     if job.start:
         table = table.filter(pc.greater_equal(table.column("__day"), job.start))
     table, misfits = _conform(table, job.types)
     for name in misfits:
-        issues.append({"segment_id": None, "kind": "type", "line": None, "column": name, "value": None,
-                       "message": f"values of {name!r} do not fit its documented type {job.types[name]}; "
-                                  "kept as parsed"})
+        issues.append(
+            {
+                "segment_id": None,
+                "kind": "type",
+                "line": None,
+                "column": name,
+                "value": None,
+                "message": f"values of {name!r} do not fit its documented type {job.types[name]}; "
+                "kept as parsed",
+            }
+        )
     if job.documented:
         extra = sorted(set(table.column_names) - set(job.documented) - {"__day", *PROVENANCE})
         if extra:
-            issues.append({"segment_id": None, "kind": "schema_drift", "line": None, "column": ",".join(extra),
-                           "value": None, "message": f"columns Apple does not document for this report: {extra}"})
-    result.types = {n: str(t) for n, t in zip(table.schema.names, table.schema.types, strict=True)
-                    if n != "__day" and not pa.types.is_null(t)}
+            issues.append(
+                {
+                    "segment_id": None,
+                    "kind": "schema_drift",
+                    "line": None,
+                    "column": ",".join(extra),
+                    "value": None,
+                    "message": f"columns Apple does not document for this report: {extra}",
+                }
+            )
+    result.types = {
+        n: str(t)
+        for n, t in zip(table.schema.names, table.schema.types, strict=True)
+        if n != "__day" and not pa.types.is_null(t)
+    }
     vintage = (job.known_on or job.processing_date, job.instance_id)
     days = sorted(pc.unique(table.column("__day")).to_pylist())
     for d in days:

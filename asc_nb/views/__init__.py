@@ -20,5 +20,16 @@ from .funnel import STEPS, funnel
 from .periods import compare_periods, prior_window
 from .territory import territories
 
-__all__ = ["View", "funnel", "compare_periods", "territories", "session_cohorts", "compare_apps", "STEPS",
-           "prior_window", "reference_day", "complete_after", "provisional_mask"]
+__all__ = [
+    "View",
+    "funnel",
+    "compare_periods",
+    "territories",
+    "session_cohorts",
+    "compare_apps",
+    "STEPS",
+    "prior_window",
+    "reference_day",
+    "complete_after",
+    "provisional_mask",
+]

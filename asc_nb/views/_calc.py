@@ -23,8 +23,10 @@ def known(metrics: Sequence[str]) -> list[str]:
     names = [metrics] if isinstance(metrics, str) else [str(m) for m in metrics]
     unknown = [m for m in names if m not in M.METRICS]
     if unknown:
-        raise MetricError(f"Unknown metric(s) {', '.join(map(repr, unknown))}; asc_nb.metric_catalog() lists "
-                          f"them: {', '.join(M.METRICS)}")
+        raise MetricError(
+            f"Unknown metric(s) {', '.join(map(repr, unknown))}; asc_nb.metric_catalog() lists "
+            f"them: {', '.join(M.METRICS)}"
+        )
     if not names:
         raise MetricError("metrics is empty: name at least one")
     return names
@@ -43,7 +45,7 @@ def expand(metrics: Sequence[str]) -> list[str]:
 
 
 def bound_of(name: str, days: int, approximate: dict[str, str]) -> str:
-    """"" (exact), "upper bound", "lower bound" or "bound" for ``name`` totalled over ``days`` days."""
+    """ "" (exact), "upper bound", "lower bound" or "bound" for ``name`` totalled over ``days`` days."""
     m = M.METRICS[name]
     if m.kind == "unique":
         return "upper bound" if days > 1 or name in approximate else ""
@@ -86,7 +88,8 @@ def totals(daily: pd.DataFrame, metrics: Sequence[str], keys: Sequence[str] = ()
         kind = M.METRICS[name].kind
         out[name] = pd.array(out[name].tolist(), dtype="Int64" if kind in ("count", "unique") else "Float64")
     for k in keys:
-        if k in daily.columns and not (pd.api.types.is_numeric_dtype(daily[k])
-                                       or pd.api.types.is_datetime64_any_dtype(daily[k])):
+        if k in daily.columns and not (
+            pd.api.types.is_numeric_dtype(daily[k]) or pd.api.types.is_datetime64_any_dtype(daily[k])
+        ):
             out[k] = out[k].astype("string")
     return out

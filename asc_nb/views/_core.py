@@ -22,7 +22,16 @@ from asc_nb import registry
 from asc_nb.errors import MetricError
 from asc_nb.models import iso_date
 
-__all__ = ["View", "reference_day", "complete_after", "provisional_mask", "source_name", "day", "ask", "as_of_arg"]
+__all__ = [
+    "View",
+    "reference_day",
+    "complete_after",
+    "provisional_mask",
+    "source_name",
+    "day",
+    "ask",
+    "as_of_arg",
+]
 
 
 def day(value: Any, what: str) -> dt.date:
@@ -164,10 +173,12 @@ class View:
         """A static rendering (title, chart, table, notes) that reads without a kernel."""
         table = self.frame.to_html(index=False, border=0, na_rep="—", escape=True, max_rows=40)
         notes = html.escape(self.notes_text())
-        return (f'<div class="asc-nb-view" data-view="{html.escape(self.name)}">'
-                f"<h4>{html.escape(self.title)}</h4>"
-                f'<img alt="{html.escape(self.title)}" src="{self.png_data_uri()}">'
-                f"<p>{notes}</p>{table}</div>")
+        return (
+            f'<div class="asc-nb-view" data-view="{html.escape(self.name)}">'
+            f"<h4>{html.escape(self.title)}</h4>"
+            f'<img alt="{html.escape(self.title)}" src="{self.png_data_uri()}">'
+            f"<p>{notes}</p>{table}</div>"
+        )
 
     def __repr__(self) -> str:
         return f"View({self.name!r}, {len(self.frame)} rows, as_of={self.as_of})"

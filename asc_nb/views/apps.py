@@ -19,8 +19,17 @@ from ._calc import bound_of, expand, totals
 from ._core import View, as_of_arg, ask, day, lit, provisional_mask, reference_day, source_name
 
 
-def compare_apps(source: Any, app_ids: Iterable[str], metrics: Sequence[str], *, start: Any, end: Any,
-                 approx: bool = False, as_of: Any = None, names: dict[str, str] | None = None) -> View:
+def compare_apps(
+    source: Any,
+    app_ids: Iterable[str],
+    metrics: Sequence[str],
+    *,
+    start: Any,
+    end: Any,
+    approx: bool = False,
+    as_of: Any = None,
+    names: dict[str, str] | None = None,
+) -> View:
     """``app_id, <one column per metric>`` over [start, end]; ``frame.attrs["daily"]`` the per-day rows.
 
     ``names`` (app id -> name) labels the chart; ``frame.attrs["bounds"]`` names metrics that are bounds.
@@ -30,8 +39,16 @@ def compare_apps(source: Any, app_ids: Iterable[str], metrics: Sequence[str], *,
     first, last = day(start, "start"), day(end, "end")
     ref = reference_day(source, as_of)
     wanted = expand(metrics)
-    daily = ask(source, apps, wanted, by=("app_id", "date"), start=first.isoformat(), end=last.isoformat(),
-                approx=approx, as_of=as_of)
+    daily = ask(
+        source,
+        apps,
+        wanted,
+        by=("app_id", "date"),
+        start=first.isoformat(),
+        end=last.isoformat(),
+        approx=approx,
+        as_of=as_of,
+    )
     frame = totals(daily, metrics, ["app_id"])
     days = (last - first).days + 1
     approximate = daily.attrs.get("approximate", {})
@@ -41,10 +58,12 @@ def compare_apps(source: Any, app_ids: Iterable[str], metrics: Sequence[str], *,
     frame.attrs.update(daily=keep, bounds=bounds, period=(first.isoformat(), last.isoformat()))
     labels = {a: (names or {}).get(a, a) for a in apps}
     var = source_name(source)
-    code = (f"import asc_nb.views\n"
-            f"v = asc_nb.views.compare_apps({var}, {lit(apps)}, {lit(metrics)}, start={first.isoformat()!r}, "
-            f"end={last.isoformat()!r}{', approx=True' if approx else ''}{as_of_arg(as_of)})\ndf = v.frame\n"
-            f"# which sums {var}.metrics({lit(apps)}, {lit(wanted)}, by=('app_id', 'date'), ...) per app\n")
+    code = (
+        f"import asc_nb.views\n"
+        f"v = asc_nb.views.compare_apps({var}, {lit(apps)}, {lit(metrics)}, start={first.isoformat()!r}, "
+        f"end={last.isoformat()!r}{', approx=True' if approx else ''}{as_of_arg(as_of)})\ndf = v.frame\n"
+        f"# which sums {var}.metrics({lit(apps)}, {lit(wanted)}, by=('app_id', 'date'), ...) per app\n"
+    )
     notes = ["each app is its own row: apps are never added together"]
     if bounds:
         notes.append("bounds: " + ", ".join(f"{m} is an {b}" for m, b in bounds.items()))
@@ -61,15 +80,33 @@ def compare_apps(source: Any, app_ids: Iterable[str], metrics: Sequence[str], *,
                 ax.plot(s.index, ys, color=colour, lw=1.4, label=labels[app])
                 p = s[s["provisional"]]
                 if len(p):
-                    ax.scatter(p.index, p[name].astype("Float64").astype(float), facecolors="white",
-                               edgecolors=colour, s=16, zorder=3)
+                    ax.scatter(
+                        p.index,
+                        p[name].astype("Float64").astype(float),
+                        facecolors="white",
+                        edgecolors=colour,
+                        s=16,
+                        zorder=3,
+                    )
             if M.METRICS[name].unit == "fraction":
                 C.percent_axis(ax)
             else:
                 C.thousands(ax)
             ax.tick_params(axis="x", rotation=45)
-            C.style(ax, ylabel=C.unit_label(name, "per day") + (" ≤" if bounds.get(name) == "upper bound" else ""))
+            C.style(
+                ax, ylabel=C.unit_label(name, "per day") + (" ≤" if bounds.get(name) == "upper bound" else "")
+            )
             C.legend(ax)
 
-    return View("compare_apps", "Apps side by side", frame, code, draw, notes, ref, prov, bounds,
-                size=(3.4 * len(shown) + 0.6, 3.2))
+    return View(
+        "compare_apps",
+        "Apps side by side",
+        frame,
+        code,
+        draw,
+        notes,
+        ref,
+        prov,
+        bounds,
+        size=(3.4 * len(shown) + 0.6, 3.2),
+    )

@@ -22,8 +22,16 @@ from ._core import View, as_of_arg, ask, day, lit, provisional_mask, reference_d
 STEPS = ("impressions", "product_page_views", "total_downloads", "sessions")
 
 
-def funnel(source: Any, app_ids: str | Iterable[str], *, start: Any, end: Any, steps: Sequence[str] = STEPS,
-           approx: bool = False, as_of: Any = None) -> View:
+def funnel(
+    source: Any,
+    app_ids: str | Iterable[str],
+    *,
+    start: Any,
+    end: Any,
+    steps: Sequence[str] = STEPS,
+    approx: bool = False,
+    as_of: Any = None,
+) -> View:
     """The funnel of ``app_ids`` (summed over apps) over [start, end]: ``step, value, unit, of_previous, of_first``.
 
     ``source`` is a Client or a Store (anything with ``.metrics``). ``approx=True`` adds Apple's
@@ -40,29 +48,47 @@ def funnel(source: Any, app_ids: str | Iterable[str], *, start: Any, end: Any, s
     dates = pd.DataFrame({"date": pd.date_range(first, last, freq="D")})
     prov = int(provisional_mask(dates, steps, ref).sum())
     notes = ["every step is a plain count: totals and step rates are exact"]
-    code = (f"import asc_nb.views\n"
-            f"v = asc_nb.views.funnel({var}, {lit(apps)}, start={first.isoformat()!r}, end={last.isoformat()!r}"
-            f"{', approx=True' if approx else ''}{as_of_arg(as_of)})\ndf = v.frame\n"
-            f"# which is: asc_nb.metrics.funnel({var}.metrics({lit(apps)}, {lit(steps)}, by=(), "
-            f"start={first.isoformat()!r}, end={last.isoformat()!r}), {lit(steps)})\n")
+    code = (
+        f"import asc_nb.views\n"
+        f"v = asc_nb.views.funnel({var}, {lit(apps)}, start={first.isoformat()!r}, end={last.isoformat()!r}"
+        f"{', approx=True' if approx else ''}{as_of_arg(as_of)})\ndf = v.frame\n"
+        f"# which is: asc_nb.metrics.funnel({var}.metrics({lit(apps)}, {lit(steps)}, by=(), "
+        f"start={first.isoformat()!r}, end={last.isoformat()!r}), {lit(steps)})\n"
+    )
     bounds: dict[str, str] = {}
     if approx:
         # the rate from its summed parts (several apps: their sums), never an average of rates
-        parts = ask(source, apps, ["total_downloads", "impressions_unique"], by=(), start=first.isoformat(),
-                    end=last.isoformat(), approx=True, as_of=as_of)
+        parts = ask(
+            source,
+            apps,
+            ["total_downloads", "impressions_unique"],
+            by=(),
+            start=first.isoformat(),
+            end=last.isoformat(),
+            approx=True,
+            as_of=as_of,
+        )
         den = parts["impressions_unique"].sum(min_count=1)
         num = parts["total_downloads"].sum(min_count=1)
-        value = pd.array([num / den if den is not pd.NA and num is not pd.NA and den else pd.NA], dtype="Float64")
+        value = pd.array(
+            [num / den if den is not pd.NA and num is not pd.NA and den else pd.NA], dtype="Float64"
+        )
         rate_value = value[0] if len(value) else pd.NA
-        frame.attrs["conversion_rate"] = {"value": None if rate_value is pd.NA else float(rate_value),
-                                          "bound": "lower bound"}
+        frame.attrs["conversion_rate"] = {
+            "value": None if rate_value is pd.NA else float(rate_value),
+            "bound": "lower bound",
+        }
         bounds["conversion_rate"] = "lower bound"
         shown = "—" if rate_value is pd.NA else f"≥ {float(rate_value):.1%}"
-        notes.append(f"Apple's conversion rate (total downloads / unique impressions): {shown} — a lower bound, "
-                     "because unique impressions summed over days and rows over-count devices")
+        notes.append(
+            f"Apple's conversion rate (total downloads / unique impressions): {shown} — a lower bound, "
+            "because unique impressions summed over days and rows over-count devices"
+        )
     else:
-        notes.append("Apple's conversion rate (total downloads / unique impressions) is left out: unique "
-                     "impressions cannot be added over days or rows (approx=True gives a lower bound)")
+        notes.append(
+            "Apple's conversion rate (total downloads / unique impressions) is left out: unique "
+            "impressions cannot be added over days or rows (approx=True gives a lower bound)"
+        )
     frame.attrs.update(start=first.isoformat(), end=last.isoformat(), apps=apps)
 
     def draw(fig: Any, f: pd.DataFrame) -> None:
@@ -71,13 +97,24 @@ def funnel(source: Any, app_ids: str | Iterable[str], *, start: Any, end: Any, s
         vals = [0 if v is pd.NA else int(v) for v in f["value"]][::-1]
         ax.barh(labels, vals, color=C.BLUE)
         for y, (v, rate) in enumerate(zip(vals, list(f["of_previous"])[::-1], strict=True)):
-            share = "" if rate is pd.NA else (f"  ({float(rate):.1%} of previous step)" if rate <= 1
-                                              else f"  ({float(rate):.1f}× the previous step)")
+            share = (
+                ""
+                if rate is pd.NA
+                else (
+                    f"  ({float(rate):.1%} of previous step)"
+                    if rate <= 1
+                    else f"  ({float(rate):.1f}× the previous step)"
+                )
+            )
             text = f"{v:,}" + share
             ax.text(v, y, " " + text, va="center", fontsize=7, color=C.INK)
         ax.set_xlim(0, max(vals + [1]) * 1.45)
         C.thousands(ax, "x")
-        C.style(ax, xlabel="count over the period (each step in its own unit)", zero=False,
-                title=f"Funnel {first} – {last}")
+        C.style(
+            ax,
+            xlabel="count over the period (each step in its own unit)",
+            zero=False,
+            title=f"Funnel {first} – {last}",
+        )
 
     return View("funnel", "Acquisition funnel", frame, code, draw, notes, ref, prov, bounds, size=(7.5, 2.6))

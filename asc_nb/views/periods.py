@@ -35,15 +35,32 @@ def prior_window(start: dt.date, end: dt.date, against: str) -> tuple[dt.date, d
     raise MetricError(f"against must be one of {', '.join(AGAINST)}; got {against!r}")
 
 
-def _daily(source: Any, apps: list[str], metrics: list[str], first: dt.date, last: dt.date,
-           approx: bool, as_of: Any) -> pd.DataFrame:
-    return ask(source, apps, metrics, by=("app_id", "date"), start=first.isoformat(), end=last.isoformat(),
-               approx=approx, as_of=as_of)
+def _daily(
+    source: Any, apps: list[str], metrics: list[str], first: dt.date, last: dt.date, approx: bool, as_of: Any
+) -> pd.DataFrame:
+    return ask(
+        source,
+        apps,
+        metrics,
+        by=("app_id", "date"),
+        start=first.isoformat(),
+        end=last.isoformat(),
+        approx=approx,
+        as_of=as_of,
+    )
 
 
-def compare_periods(source: Any, app_ids: str | Iterable[str], metrics: Sequence[str], *, start: Any, end: Any,
-                    against: Literal["previous", "last_year"] = "previous", approx: bool = False,
-                    as_of: Any = None) -> View:
+def compare_periods(
+    source: Any,
+    app_ids: str | Iterable[str],
+    metrics: Sequence[str],
+    *,
+    start: Any,
+    end: Any,
+    against: Literal["previous", "last_year"] = "previous",
+    approx: bool = False,
+    as_of: Any = None,
+) -> View:
     """One row per (app, metric): ``current, previous, change, change_pct, bound, provisional_days, unit``.
 
     ``frame.attrs["daily"]`` holds both periods day by day (``period, day, date, app_id``, the metrics,
@@ -67,39 +84,81 @@ def compare_periods(source: Any, app_ids: str | Iterable[str], metrics: Sequence
     for app in apps:
         c = cur_t[cur_t["app_id"] == app]
         p = pre_t[pre_t["app_id"] == app]
-        n_prov = int(prov[cur["app_id"] == app].groupby(cur.loc[cur["app_id"] == app, "date"]).any().sum()) \
-            if len(cur) else 0
+        n_prov = (
+            int(prov[cur["app_id"] == app].groupby(cur.loc[cur["app_id"] == app, "date"]).any().sum())
+            if len(cur)
+            else 0
+        )
         for name in metrics:
             value = c[name].iloc[0] if len(c) else pd.NA
             before = p[name].iloc[0] if len(p) else pd.NA
             change = pd.NA if value is pd.NA or before is pd.NA else float(value) - float(before)
             pct = pd.NA if change is pd.NA or not before else change / float(before)
-            rows.append({"app_id": app, "metric": name, "current": value, "previous": before, "change": change,
-                         "change_pct": pct, "bound": bound_of(name, days, approximate),
-                         "provisional_days": n_prov, "unit": M.METRICS[name].unit})
-    frame = pd.DataFrame(rows, columns=["app_id", "metric", "current", "previous", "change", "change_pct", "bound",
-                                        "provisional_days", "unit"])
+            rows.append(
+                {
+                    "app_id": app,
+                    "metric": name,
+                    "current": value,
+                    "previous": before,
+                    "change": change,
+                    "change_pct": pct,
+                    "bound": bound_of(name, days, approximate),
+                    "provisional_days": n_prov,
+                    "unit": M.METRICS[name].unit,
+                }
+            )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "app_id",
+            "metric",
+            "current",
+            "previous",
+            "change",
+            "change_pct",
+            "bound",
+            "provisional_days",
+            "unit",
+        ],
+    )
     for col in ("current", "previous", "change", "change_pct"):
         frame[col] = pd.array(frame[col].tolist(), dtype="Float64")
     for col in ("app_id", "metric", "bound", "unit"):
         frame[col] = frame[col].astype("string")
     frame["provisional_days"] = frame["provisional_days"].astype("int64")
 
-    keep = ["app_id", "date", *wanted]  # ratios' parts too: a day's ratio over several apps is from summed parts
-    daily = pd.concat([
-        cur[keep].assign(period="current", day=(cur["date"] - pd.Timestamp(first)).dt.days, provisional=prov.values),
-        pre[keep].assign(period="previous" if against == "previous" else "last_year",
-                         day=(pre["date"] - pd.Timestamp(p_first)).dt.days, provisional=False),
-    ], ignore_index=True)
-    frame.attrs.update(period=(first.isoformat(), last.isoformat()),
-                       previous_period=(p_first.isoformat(), p_last.isoformat()), against=against)
+    keep = [
+        "app_id",
+        "date",
+        *wanted,
+    ]  # ratios' parts too: a day's ratio over several apps is from summed parts
+    daily = pd.concat(
+        [
+            cur[keep].assign(
+                period="current", day=(cur["date"] - pd.Timestamp(first)).dt.days, provisional=prov.values
+            ),
+            pre[keep].assign(
+                period="previous" if against == "previous" else "last_year",
+                day=(pre["date"] - pd.Timestamp(p_first)).dt.days,
+                provisional=False,
+            ),
+        ],
+        ignore_index=True,
+    )
+    frame.attrs.update(
+        period=(first.isoformat(), last.isoformat()),
+        previous_period=(p_first.isoformat(), p_last.isoformat()),
+        against=against,
+    )
     frame.attrs["daily"] = daily
     var = source_name(source)
-    code = (f"import asc_nb.views\n"
-            f"v = asc_nb.views.compare_periods({var}, {lit(apps)}, {lit(metrics)}, start={first.isoformat()!r}, "
-            f"end={last.isoformat()!r}, against={against!r}{', approx=True' if approx else ''}{as_of_arg(as_of)})\ndf = v.frame\n"
-            f"# which sums, per app, {var}.metrics({lit(apps)}, {lit(wanted)}, by=('app_id', 'date'), ...) over "
-            f"{first}..{last} and {p_first}..{p_last}\n")
+    code = (
+        f"import asc_nb.views\n"
+        f"v = asc_nb.views.compare_periods({var}, {lit(apps)}, {lit(metrics)}, start={first.isoformat()!r}, "
+        f"end={last.isoformat()!r}, against={against!r}{', approx=True' if approx else ''}{as_of_arg(as_of)})\ndf = v.frame\n"
+        f"# which sums, per app, {var}.metrics({lit(apps)}, {lit(wanted)}, by=('app_id', 'date'), ...) over "
+        f"{first}..{last} and {p_first}..{p_last}\n"
+    )
     label = "previous period" if against == "previous" else "same weekdays a year earlier"
     notes = [f"compared with {p_first} – {p_last} ({label})"]
     if any(frame["bound"] != ""):
@@ -122,8 +181,15 @@ def compare_periods(source: Any, app_ids: str | Iterable[str], metrics: Sequence
                 ax.plot(xs, ys, color=colour, lw=1.5, label=f"{period.replace('_', ' ')}")
                 hollow = [x for x in xs if pv.get(x, False)]
                 if hollow:
-                    ax.scatter(hollow, [ys[xs.index(x)] for x in hollow], facecolors="white", edgecolors=colour,
-                               zorder=3, s=18, label="provisional")
+                    ax.scatter(
+                        hollow,
+                        [ys[xs.index(x)] for x in hollow],
+                        facecolors="white",
+                        edgecolors=colour,
+                        zorder=3,
+                        s=18,
+                        label="provisional",
+                    )
             if M.METRICS[name].unit == "fraction":
                 C.percent_axis(ax)
             else:
@@ -131,5 +197,15 @@ def compare_periods(source: Any, app_ids: str | Iterable[str], metrics: Sequence
             C.style(ax, ylabel=C.unit_label(name, "per day"), xlabel=f"day of period (0 = {first:%b %d})")
             C.legend(ax)
 
-    return View("compare_periods", f"This period vs {label}", frame, code, draw, notes, ref, n_prov,
-                {r.metric: r.bound for r in frame.itertuples() if r.bound}, size=(3.4 * len(shown) + 0.6, 3.0))
+    return View(
+        "compare_periods",
+        f"This period vs {label}",
+        frame,
+        code,
+        draw,
+        notes,
+        ref,
+        n_prov,
+        {r.metric: r.bound for r in frame.itertuples() if r.bound},
+        size=(3.4 * len(shown) + 0.6, 3.0),
+    )

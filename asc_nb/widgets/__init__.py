@@ -15,6 +15,21 @@ from .overview import Overview
 from .requests import RequestPanel, RequestsOverview, RequestsTable, requests_overview
 from .store import StorePanel, coverage_heatmap
 
-__all__ = ["Dashboard", "Overview", "Panel", "RateLimitMeter", "ReportsExplorer", "RequestPanel", "RequestsOverview",
-           "RequestsTable", "SandboxClock", "StorePanel", "chart_data", "charts", "coverage_heatmap", "dashboard",
-           "plot_chart", "requests_overview"]
+__all__ = [
+    "Dashboard",
+    "Overview",
+    "Panel",
+    "RateLimitMeter",
+    "ReportsExplorer",
+    "RequestPanel",
+    "RequestsOverview",
+    "RequestsTable",
+    "SandboxClock",
+    "StorePanel",
+    "chart_data",
+    "charts",
+    "coverage_heatmap",
+    "dashboard",
+    "plot_chart",
+    "requests_overview",
+]

@@ -175,7 +175,9 @@ def describe_error(exc: BaseException) -> str:
             f"the request.\n({exc})"
         )
     if isinstance(exc, errors.ForbiddenError):
-        return f"This API key may not read this: it needs the Admin, Sales and Reports or Finance role.\n({exc})"
+        return (
+            f"This API key may not read this: it needs the Admin, Sales and Reports or Finance role.\n({exc})"
+        )
     if isinstance(exc, errors.RateLimitError):
         wait = f" Try again in {exc.retry_after:.0f} s." if getattr(exc, "retry_after", None) else ""
         return f"The key's hourly request budget is spent.{wait}\n({exc})"
@@ -280,7 +282,9 @@ class AppPicker(w.VBox):
             return None
         app_id = str(app_id)
         if app_id not in set(self.frame["id"].astype(str)):
-            raise traitlets.TraitError(f"no app with id {app_id!r} (known: {', '.join(self.frame['id'].astype(str))})")
+            raise traitlets.TraitError(
+                f"no app with id {app_id!r} (known: {', '.join(self.frame['id'].astype(str))})"
+            )
         return app_id
 
     @traitlets.observe("value")
@@ -360,8 +364,10 @@ def code_html(code: str) -> str:
 def _note(level: str, text: str) -> str:
     """A short answer beside a control: icon and text in the level's colour."""
     colour, icon = _LEVELS.get(level, _LEVELS["info"])
-    return (f'<span class="asc-nb-{level}" style="color: var(--jp-ui-font-color1); margin-left: 8px;">'
-            f'<i class="fa fa-{icon}" style="color: {colour};" aria-hidden="true"></i> {html.escape(text)}</span>')
+    return (
+        f'<span class="asc-nb-{level}" style="color: var(--jp-ui-font-color1); margin-left: 8px;">'
+        f'<i class="fa fa-{icon}" style="color: {colour};" aria-hidden="true"></i> {html.escape(text)}</span>'
+    )
 
 
 def fit(widget: w.Widget) -> w.Widget:
@@ -386,6 +392,7 @@ def fit_controls(root: w.Widget) -> None:
 
 def fit_text(widget: w.Textarea, *, chars_per_line: int = 70) -> w.Textarea:
     """A text area as wide as the panel with as many lines as its value needs, so no part of it is cut off."""
+
     def size(_change: Any = None) -> None:
         widget.rows = max(1, math.ceil(len(widget.value) / chars_per_line))
 
@@ -413,24 +420,36 @@ class Panel(StaticRendering, w.VBox):
     #: what the current call waits for ("Retry-After: 12 s left"), "" when nothing
     waiting = traitlets.Unicode("")
 
-    def __init__(self, children: list[w.Widget], *, client: PanelClient | Store | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, children: list[w.Widget], *, client: PanelClient | Store | None = None, **kwargs: Any
+    ) -> None:
         self.client = client
         if not hasattr(self, "status"):
             self.status = Status()
         self.on_change = getattr(self, "on_change", None) or Listeners()
-        self.show_code = fit(w.Button(description="Show code", icon="code",
-                                      tooltip="The Python that gives this table as df"))
-        self.export_path = w.Text(placeholder="file.csv or file.parquet", description="Export to",
-                                  layout=w.Layout(width="340px"))
-        self.export_button = fit(w.Button(description="Export", icon="floppy-o", tooltip="Write the table to the file"))
+        self.show_code = fit(
+            w.Button(description="Show code", icon="code", tooltip="The Python that gives this table as df")
+        )
+        self.export_path = w.Text(
+            placeholder="file.csv or file.parquet", description="Export to", layout=w.Layout(width="340px")
+        )
+        self.export_button = fit(
+            w.Button(description="Export", icon="floppy-o", tooltip="Write the table to the file")
+        )
         #: the Export's answer beside its button (the status line may be scrolled out of view): path and rows
         self.export_note = w.HTML(layout=w.Layout(flex="1 1 auto", min_width="0"))  # wraps, never squeezes
         self.export_note.add_class("asc-nb-export-note")
         self.code_view = w.HTML()
         self.code_view.layout.display = "none"
-        self.tools = w.VBox([w.HBox([self.show_code, self.export_path, self.export_button, self.export_note],
-                                    layout=w.Layout(align_items="center")), self.code_view])
+        self.tools = w.VBox(
+            [
+                w.HBox(
+                    [self.show_code, self.export_path, self.export_button, self.export_note],
+                    layout=w.Layout(align_items="center"),
+                ),
+                self.code_view,
+            ]
+        )
         self.tools.add_class("asc-nb-tools")
         self.busy_controls: list[w.Widget] = getattr(self, "busy_controls", [])
         self._jobs: deque[tuple[Callable[..., Any], tuple, dict]] = deque()
@@ -449,7 +468,9 @@ class Panel(StaticRendering, w.VBox):
         self._before_wait: tuple[str, str] | None = None
         self._on_frame()
         # a store (the Overview reads one) has no API calls to wait for
-        self._remove_wait_listener = client.on_wait(self._on_wait) if isinstance(client, PanelClient) else None
+        self._remove_wait_listener = (
+            client.on_wait(self._on_wait) if isinstance(client, PanelClient) else None
+        )
 
     # ------------------------------------------------------------------ the worker
 
@@ -463,7 +484,9 @@ class Panel(StaticRendering, w.VBox):
             self._pending += 1
             start = self._thread is None or not self._thread.is_alive()
             if start:
-                self._thread = threading.Thread(target=self._work, name=f"asc-nb-{type(self).__name__}", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._work, name=f"asc-nb-{type(self).__name__}", daemon=True
+                )
                 _WORKERS[self._thread] = self
         self.busy = True
         if start:
@@ -530,14 +553,18 @@ class Panel(StaticRendering, w.VBox):
         self._wait_until = time.monotonic() + seconds
         self._tick(reason)
         if self._ticker is None or not self._ticker.is_alive():
-            self._ticker = threading.Thread(target=self._countdown, args=(reason,), daemon=True,
-                                            name="asc-nb-countdown")
+            self._ticker = threading.Thread(
+                target=self._countdown, args=(reason,), daemon=True, name="asc-nb-countdown"
+            )
             self._ticker.start()
 
     def _tick(self, reason: str) -> None:
         left = max(0.0, self._wait_until - time.monotonic())
-        why = {"pacer": "the key's hourly budget is spent", "retry-after": "Apple asked to retry later (Retry-After)",
-               "backoff": "retrying after a failed call"}.get(reason, reason)
+        why = {
+            "pacer": "the key's hourly budget is spent",
+            "retry-after": "Apple asked to retry later (Retry-After)",
+            "backoff": "retrying after a failed call",
+        }.get(reason, reason)
         self.waiting = f"Waiting {math.ceil(left)} s: {why}." if left > 0.05 else ""
 
     def _on_waiting(self, change: dict) -> None:

@@ -33,7 +33,15 @@ DEFAULT_COMPLETE_AFTER_DAYS = 2
 PROVENANCE = ("processing_date", "instance_id", "segment_id", "date")
 NOT_MEASURES = ("app_apple_identifier",)
 #: measures plotted first when a report has them
-PREFERRED = ("downloads", "counts", "sessions", "crashes", "total_downloads", "unique_devices", "unique_counts")
+PREFERRED = (
+    "downloads",
+    "counts",
+    "sessions",
+    "crashes",
+    "total_downloads",
+    "unique_devices",
+    "unique_counts",
+)
 
 FIRST_TIME, REDOWNLOAD = "First-time Download", "Redownload"
 
@@ -161,8 +169,13 @@ def _period_end(start: pd.Timestamp, granularity: str) -> pd.Timestamp:
     return start
 
 
-def _chosen(frame: pd.DataFrame, report: str | None, measures: list[str] | tuple[str, ...] | str | None,
-            breakdown: str | None, top: int) -> list[Measure]:
+def _chosen(
+    frame: pd.DataFrame,
+    report: str | None,
+    measures: list[str] | tuple[str, ...] | str | None,
+    breakdown: str | None,
+    top: int,
+) -> list[Measure]:
     """Stage 1: the measures asked for (the report's default when none), arguments checked."""
     available = {m.key: m for m in measure_options(frame, report)}
     if measures is None:
@@ -171,8 +184,10 @@ def _chosen(frame: pd.DataFrame, report: str | None, measures: list[str] | tuple
         chosen = [measures] if isinstance(measures, str) else list(measures)
     unknown = [k for k in chosen if k not in available]
     if unknown or not chosen:
-        raise ConfigError(f"Unknown measure(s) {unknown or chosen} for {report or 'this frame'}; "
-                          f"choose from {sorted(available)}")
+        raise ConfigError(
+            f"Unknown measure(s) {unknown or chosen} for {report or 'this frame'}; "
+            f"choose from {sorted(available)}"
+        )
     _check_breakdown(frame, report, breakdown, top)
     return [available[k] for k in chosen]
 
@@ -205,7 +220,9 @@ def _measure_values(frame: pd.DataFrame, m: Measure) -> pd.Series:
     return vals.astype("Int64") if pd.api.types.is_integer_dtype(vals) else vals
 
 
-def _rows(frame: pd.DataFrame, picked: list[Measure], breakdown: str | None, period: str | None) -> pd.DataFrame:
+def _rows(
+    frame: pd.DataFrame, picked: list[Measure], breakdown: str | None, period: str | None
+) -> pd.DataFrame:
     """Stage 2: one row per input row: the (period's) date, the breakdown value, each measure."""
     when = "date" if "date" in frame.columns else "Date"
     base = pd.DataFrame({"date": _period_start(pd.to_datetime(frame[when]), period)})
@@ -216,8 +233,16 @@ def _rows(frame: pd.DataFrame, picked: list[Measure], breakdown: str | None, per
     return base
 
 
-def _refuse_summed_uniques(base: pd.DataFrame, frame: pd.DataFrame, report: str | None, picked: list[Measure],
-                           keys: list[str], breakdown: str | None, period: str | None, granularity: str) -> None:
+def _refuse_summed_uniques(
+    base: pd.DataFrame,
+    frame: pd.DataFrame,
+    report: str | None,
+    picked: list[Measure],
+    keys: list[str],
+    breakdown: str | None,
+    period: str | None,
+    granularity: str,
+) -> None:
     """Stage 3: a unique count is never added up (over days into a period, or over rows of one date)."""
     for m in (m for m in picked if not m.additive):
         if period not in (None, "DAILY", granularity):
@@ -243,20 +268,28 @@ def _top_values(base: pd.DataFrame, breakdown: str, first: str, top: int) -> lis
     return keep
 
 
-def _aggregate(base: pd.DataFrame, keys: list[str], picked: list[Measure], breakdown: str | None,
-               keep: list[str]) -> pd.DataFrame:
+def _aggregate(
+    base: pd.DataFrame, keys: list[str], picked: list[Measure], breakdown: str | None, keep: list[str]
+) -> pd.DataFrame:
     """Stage 5: the sum per date (and breakdown value), in a fixed order: by date, then top values, then Other."""
     out = base.groupby(keys, dropna=False, sort=True)[[m.key for m in picked]].sum(min_count=1).reset_index()
     if breakdown:
         order = {v: i for i, v in enumerate(keep + ["Other"])}
-        out = out.sort_values(["date", breakdown], key=lambda s: s.map(order) if s.name == breakdown else s,
-                              kind="stable").reset_index(drop=True)
+        out = out.sort_values(
+            ["date", breakdown], key=lambda s: s.map(order) if s.name == breakdown else s, kind="stable"
+        ).reset_index(drop=True)
         out[breakdown] = out[breakdown].astype("string")
     return out
 
 
-def _mark_complete(out: pd.DataFrame, report: str | None, period: str | None, granularity: str,
-                   complete_after_days: int | None, today: date | str | None) -> pd.DataFrame:
+def _mark_complete(
+    out: pd.DataFrame,
+    report: str | None,
+    period: str | None,
+    granularity: str,
+    complete_after_days: int | None,
+    today: date | str | None,
+) -> pd.DataFrame:
     """Stage 6: ``complete`` is False for a date (or period end) inside the report's completeness window."""
     days = complete_after_days if complete_after_days is not None else complete_days(report)
     today_ts = pd.Timestamp(today if today is not None else date.today()).normalize()
@@ -308,11 +341,15 @@ BAND_LABEL = "provisional (Apple may still revise)"
 
 def _series(data: pd.DataFrame, labels: dict[str, str]) -> list[tuple[str, pd.Series]]:
     """The lines to draw: one per breakdown value (first measure), else one per measure."""
-    value_cols = [c for c in data.columns if c not in ("date", "complete") and pd.api.types.is_numeric_dtype(data[c])]
+    value_cols = [
+        c for c in data.columns if c not in ("date", "complete") and pd.api.types.is_numeric_dtype(data[c])
+    ]
     group_cols = [c for c in data.columns if c not in value_cols and c not in ("date", "complete")]
     if group_cols:
-        return [(str(name), part.set_index("date")[value_cols[0]])
-                for name, part in data.groupby(group_cols[0], sort=False)]
+        return [
+            (str(name), part.set_index("date")[value_cols[0]])
+            for name, part in data.groupby(group_cols[0], sort=False)
+        ]
     return [(labels.get(value, value), data.set_index("date")[value]) for value in value_cols]
 
 
@@ -343,8 +380,13 @@ def plot_chart(data: pd.DataFrame, *, title: str = "", labels: dict[str, str] | 
             tail = s[s.index >= (final.index.max() if len(final) else first_provisional)]
             ax.plot(tail.index, tail.to_numpy(), color=colour, marker="o", ms=3, linestyle="--", alpha=0.6)
     if first_provisional is not None:
-        ax.axvspan(first_provisional - pd.Timedelta(hours=12), data["date"].max() + pd.Timedelta(hours=12),
-                   color="#7f7f7f", alpha=0.15, label=BAND_LABEL)
+        ax.axvspan(
+            first_provisional - pd.Timedelta(hours=12),
+            data["date"].max() + pd.Timedelta(hours=12),
+            color="#7f7f7f",
+            alpha=0.15,
+            label=BAND_LABEL,
+        )
     ax.set_ylim(bottom=0)
     ax.set_title(title, color=INK, fontsize=10)
     ax.tick_params(colors=INK, labelsize=8)

@@ -60,7 +60,9 @@ class RateLimitMeter(w.HBox):
             share = remaining / limit if limit else 0
             self.bar.bar_style = "success" if share > 0.5 else "warning" if share > 0.1 else "danger"
             text = f"{remaining:,} of {limit:,} calls left this hour"
-        self.label.value = f'<span style="color: var(--jp-ui-font-color2); white-space: nowrap;">{text}</span>'
+        self.label.value = (
+            f'<span style="color: var(--jp-ui-font-color2); white-space: nowrap;">{text}</span>'
+        )
 
     def __repr__(self) -> str:
         return f"RateLimitMeter(remaining={self.remaining}, limit={self.limit})"
@@ -83,11 +85,18 @@ class SandboxClock(w.HBox):
     def __init__(self, sandbox: Any) -> None:
         self.sandbox = sandbox
         self.label = w.HTML(layout=w.Layout(width="auto"))
-        self.advance_1 = w.Button(description="Advance 1 day", icon="forward", tooltip="Move the simulated clock",
-                                  layout=w.Layout(width="auto"))
-        self.advance_2 = w.Button(description="Advance 2 days", icon="fast-forward",
-                                  tooltip="Move the simulated clock (a new request's first reports take 1–2 days)",
-                                  layout=w.Layout(width="auto"))
+        self.advance_1 = w.Button(
+            description="Advance 1 day",
+            icon="forward",
+            tooltip="Move the simulated clock",
+            layout=w.Layout(width="auto"),
+        )
+        self.advance_2 = w.Button(
+            description="Advance 2 days",
+            icon="fast-forward",
+            tooltip="Move the simulated clock (a new request's first reports take 1–2 days)",
+            layout=w.Layout(width="auto"),
+        )
         self.on_advance = Listeners()
         super().__init__([self.label, self.advance_1, self.advance_2])
         self.add_class("asc-nb-sandbox-clock")
@@ -96,9 +105,11 @@ class SandboxClock(w.HBox):
         self.show()
 
     def show(self) -> None:
-        self.label.value = (f'<span style="color: var(--jp-ui-font-color2); white-space: nowrap;" title="simulated time: reports appear '
-                            f'as it moves"><i class="fa fa-clock-o"></i> Simulated clock: '
-                            f"{self.sandbox.now:%Y-%m-%d %H:%M} UTC</span>")
+        self.label.value = (
+            f'<span style="color: var(--jp-ui-font-color2); white-space: nowrap;" title="simulated time: reports appear '
+            f'as it moves"><i class="fa fa-clock-o"></i> Simulated clock: '
+            f"{self.sandbox.now:%Y-%m-%d %H:%M} UTC</span>"
+        )
 
     def advance(self, days: float) -> None:
         """Move the simulated clock ``days`` forward; the panels follow (date fields, request statuses)."""
@@ -133,17 +144,27 @@ class Dashboard(StaticRendering, w.VBox):
         self.requests_overview = RequestsOverview(client)
         # the explorer opens on the Overview's week (the last seven days every KPI's report has completed)
         self.explorer = ReportsExplorer(client, window=lambda: default_window(client))
-        self.mode = w.HTML(f'<span style="color: var(--jp-ui-font-color2);">Connected to {connection_label(client)}</span>')
+        self.mode = w.HTML(
+            f'<span style="color: var(--jp-ui-font-color2);">Connected to {connection_label(client)}</span>'
+        )
         sandbox = client.sandbox
         self.clock = SandboxClock(sandbox) if sandbox is not None else None
         #: the Overview tab (App Analytics metrics) is built the first time it is opened: its loads are not free
         self.overview: Overview | None = None
         #: the apps listing the panels share (loaded once, on the Request panel's worker)
         self.apps_frame: Any = None
-        self._overview_box = w.VBox([w.HTML("Open this tab to load App Analytics metrics for the chosen app.")])
-        self.tabs = w.Tab(children=[self.request_panel, w.VBox([self.requests_table, self.requests_overview]),
-                                    self.explorer, self._overview_box]
-                                   + ([self.store_panel] if self.store_panel is not None else []))
+        self._overview_box = w.VBox(
+            [w.HTML("Open this tab to load App Analytics metrics for the chosen app.")]
+        )
+        self.tabs = w.Tab(
+            children=[
+                self.request_panel,
+                w.VBox([self.requests_table, self.requests_overview]),
+                self.explorer,
+                self._overview_box,
+            ]
+            + ([self.store_panel] if self.store_panel is not None else [])
+        )
         for i, title in enumerate(self.titles):
             self.tabs.set_title(i, title)
         attach_views(self)  # the Views tab (asc_nb.widgets.views), built when first opened
@@ -170,7 +191,14 @@ class Dashboard(StaticRendering, w.VBox):
     def panels(self) -> tuple[Any, ...]:
         store = (self.store_panel,) if self.store_panel is not None else ()
         extra = () if self.overview is None else (self.overview,)
-        return (self.request_panel, self.requests_table, self.requests_overview, self.explorer, *extra, *store)
+        return (
+            self.request_panel,
+            self.requests_table,
+            self.requests_overview,
+            self.explorer,
+            *extra,
+            *store,
+        )
 
     @property
     def titles(self) -> tuple[str, ...]:
@@ -188,8 +216,10 @@ class Dashboard(StaticRendering, w.VBox):
         frame = self.requests_table.frame
         if self.explorer.request_id is not None or frame is None or frame.empty:
             return
-        live = [enum_text(a) == "ONGOING" and not is_true(s)
-                for a, s in zip(frame["access_type"], frame["stopped_due_to_inactivity"], strict=True)]
+        live = [
+            enum_text(a) == "ONGOING" and not is_true(s)
+            for a, s in zip(frame["access_type"], frame["stopped_due_to_inactivity"], strict=True)
+        ]
         ongoing = frame[live]
         row = (ongoing if len(ongoing) else frame).iloc[0]
         self.explorer.run(self.explorer.load, str(row["id"]))
@@ -198,7 +228,9 @@ class Dashboard(StaticRendering, w.VBox):
         """Build the Overview (first time: for the app chosen in the Request tab) and show its tab."""
         if self.overview is None:
             # the apps come from the dashboard's own listing: selecting the tab makes no API call on the kernel
-            self.overview = Overview(self.client, self.request_panel.app.value or None, app_frame=self.apps_frame)
+            self.overview = Overview(
+                self.client, self.request_panel.app.value or None, app_frame=self.apps_frame
+            )
             self._overview_box.children = [self.overview]
         if self.tabs.selected_index != TAB_OVERVIEW:
             self.tabs.selected_index = TAB_OVERVIEW
@@ -223,12 +255,18 @@ class Dashboard(StaticRendering, w.VBox):
         self.apps_frame = apps
         self.request_panel._reload(apps)
         self.requests_overview.apps = apps
-        self.explorer.app_names.update({str(a): str(n) for a, n in zip(apps["id"], apps["name"], strict=False)})
+        self.explorer.app_names.update(
+            {str(a): str(n) for a, n in zip(apps["id"], apps["name"], strict=False)}
+        )
         self.requests_table.run(self.requests_table._initial, apps, self.request_panel.app.value)
 
     def _follow_app(self, change: dict) -> None:
-        if change["new"] and change["new"] != self.requests_table.app.value and self.requests_table.app.frame is not None \
-                and change["new"] in set(self.requests_table.app.frame["id"].astype(str)):
+        if (
+            change["new"]
+            and change["new"] != self.requests_table.app.value
+            and self.requests_table.app.frame is not None
+            and change["new"] in set(self.requests_table.app.frame["id"].astype(str))
+        ):
             self.requests_table.app.value = change["new"]
 
     def _on_created(self, req: Any) -> None:
@@ -247,7 +285,9 @@ class Dashboard(StaticRendering, w.VBox):
         if self.overview is not None:  # its dates follow the clock too (and its cards reload on its workers)
             self.overview.follow_clock()
         if self.requests_table.app.value:
-            self.requests_table.run(self.requests_table._load)  # statuses move with the clock (waiting -> active)
+            self.requests_table.run(
+                self.requests_table._load
+            )  # statuses move with the clock (waiting -> active)
 
     def show_request(self, request_id: str) -> None:
         """Show ``request_id`` in the Requests tab (looked up on the table's worker)."""

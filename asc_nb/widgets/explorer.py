@@ -63,7 +63,14 @@ EMPTY_HELP = (
 )
 #: the report list starts with the categories analysts use most: App Store commerce (downloads, purchases) and
 #: engagement, then App Usage (Apple's category values; COMMERCE is how the API spells App Store Commerce)
-CATEGORY_ORDER = ("COMMERCE", "APP_STORE_COMMERCE", "APP_STORE_ENGAGEMENT", "APP_USAGE", "FRAMEWORK_USAGE", "PERFORMANCE")
+CATEGORY_ORDER = (
+    "COMMERCE",
+    "APP_STORE_COMMERCE",
+    "APP_STORE_ENGAGEMENT",
+    "APP_USAGE",
+    "FRAMEWORK_USAGE",
+    "PERFORMANCE",
+)
 VIEW_OPTIONS = [("As downloaded", ""), ("Per week", "WEEKLY"), ("Per month", "MONTHLY")]
 
 
@@ -96,8 +103,10 @@ class _Meter:
         if listed_all:
             text = f"{self.pct}% · {done} of {planned} segments · {nbytes / 1e6:,.1f} MB"
         else:
-            text = (f"about {self.pct}% · {done} of {planned}+ segments · {self.listed} of {self.instances} "
-                    f"instances listed · {nbytes / 1e6:,.1f} MB")
+            text = (
+                f"about {self.pct}% · {done} of {planned}+ segments · {self.listed} of {self.instances} "
+                f"instances listed · {nbytes / 1e6:,.1f} MB"
+            )
         return self.pct, text
 
     def all_in(self) -> bool:
@@ -106,8 +115,10 @@ class _Meter:
 
     def cancelled(self) -> str:
         more = "" if not self.instances or self.listed >= self.instances else "+"
-        return (f"Cancelled after {self.done} of {self.planned}{more} segments ({self.bytes / 1e6:,.1f} MB); "
-                "this download's table was not built")
+        return (
+            f"Cancelled after {self.done} of {self.planned}{more} segments ({self.bytes / 1e6:,.1f} MB); "
+            "this download's table was not built"
+        )
 
 
 @dataclass(frozen=True)
@@ -141,9 +152,15 @@ class ReportsExplorer(Panel):
     estimate = traitlets.Dict(allow_none=True, default_value=None)
     result = traitlets.Any(None)
 
-    def __init__(self, client: WidgetClient, request_id: str | None = None, *, days: int = 7,
-                 app_names: dict[str, str] | None = None,
-                 window: Callable[[], tuple[date, date]] | None = None) -> None:
+    def __init__(
+        self,
+        client: WidgetClient,
+        request_id: str | None = None,
+        *,
+        days: int = 7,
+        app_names: dict[str, str] | None = None,
+        window: Callable[[], tuple[date, date]] | None = None,
+    ) -> None:
         if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_DAYS:
             raise ValueError(f"days must be a whole number of days from 1 to {MAX_DAYS}; got {days!r}")
         self.client = client
@@ -157,15 +174,18 @@ class ReportsExplorer(Panel):
         self.title = heading("Reports")
         self.hint = w.HTML(_muted(EMPTY_HELP))
         self.category = w.Dropdown(options=[("All categories", "")], value="", description="Category")
-        self.search = w.Text(placeholder="filter reports by name", description="Search", continuous_update=True)
+        self.search = w.Text(
+            placeholder="filter reports by name", description="Search", continuous_update=True
+        )
         self.count = w.HTML()
         self.report = w.Dropdown(options=[], description="Report", layout=w.Layout(width="520px"))
         self.fields = w.HTML()
         self.fields_box = w.Accordion(children=[self.fields])
         self.fields_box.set_title(0, "Fields of this report")
         self.fields_box.selected_index = None
-        self.granularity = w.ToggleButtons(options=["DAILY", "WEEKLY", "MONTHLY"], value="DAILY",
-                                           description="Granularity")
+        self.granularity = w.ToggleButtons(
+            options=["DAILY", "WEEKLY", "MONTHLY"], value="DAILY", description="Granularity"
+        )
         self.start = w.DatePicker(value=first, description="Dates from")
         self.end = w.DatePicker(value=last, description="to")
         self.list_instances = w.Button(description="List instances", icon="list")
@@ -223,8 +243,17 @@ class ReportsExplorer(Panel):
             client=client,
         )
         self.children = (*self.children, self.tools)
-        self.busy_controls = [self.category, self.search, self.report, self.granularity, self.start, self.end,
-                              self.list_instances, self.confirm, self.not_now]
+        self.busy_controls = [
+            self.category,
+            self.search,
+            self.report,
+            self.granularity,
+            self.start,
+            self.end,
+            self.list_instances,
+            self.confirm,
+            self.not_now,
+        ]
         self.add_class("asc-nb-explorer")  # a stable hook for browser tests and user CSS
         self.category.observe(self._refilter, names="value")
         self.search.observe(self._refilter, names="value")
@@ -308,20 +337,30 @@ class ReportsExplorer(Panel):
         if self.request_id != request_id:
             return  # another request was opened meanwhile
         access = enum_text(value_of(req, "access_type"))
-        self.request_info = {"id": request_id, "app_id": app_id, "access_type": access,
-                             "app_name": self.app_names.get(app_id, app_id)}
+        self.request_info = {
+            "id": request_id,
+            "app_id": app_id,
+            "access_type": access,
+            "app_name": self.app_names.get(app_id, app_id),
+        }
         self.title.value = (
             f'<div title="request {html.escape(request_id)} · app id {html.escape(app_id)}">'
-            + heading_html(f"Reports of {self.request_info['app_name']} · {access.replace('_', ' ').lower()} request")
+            + heading_html(
+                f"Reports of {self.request_info['app_name']} · {access.replace('_', ' ').lower()} request"
+            )
             + "</div>"
         )
         self.reports = reports
-        cats = sorted({enum_text(c) for c in reports["category"].dropna()}, key=lambda c: (category_rank(c), c))
+        cats = sorted(
+            {enum_text(c) for c in reports["category"].dropna()}, key=lambda c: (category_rank(c), c)
+        )
         self.category.options = [("All categories", "")] + [(c.replace("_", " ").title(), c) for c in cats]
         self.category.value = ""
         self._refilter()
         self.error = None
-        self.status.show("info", f"{len(reports)} reports. Choose one, a granularity and dates, then Download.")
+        self.status.show(
+            "info", f"{len(reports)} reports. Choose one, a granularity and dates, then Download."
+        )
 
     def shown_reports(self) -> pd.DataFrame:
         frame = self.reports
@@ -413,16 +452,25 @@ class ReportsExplorer(Panel):
         return True
 
     def _snapshot(self) -> _Job:
-        return _Job(str(self.request_id), str(self.report_name), self.granularity.value,
-                    _iso(self.start.value), _iso(self.end.value))
+        return _Job(
+            str(self.request_id),
+            str(self.report_name),
+            self.granularity.value,
+            _iso(self.start.value),
+            _iso(self.end.value),
+        )
 
     def _still(self, job: _Job) -> bool:
         """Whether the panel still shows what ``job`` was started for."""
         return job == self._snapshot()
 
     def _list(self, job: _Job) -> pd.DataFrame | None:
-        rows = self.reports[self.reports["name"].astype(str) == job.report] if self.reports is not None else None
-        report = rows.iloc[0] if rows is not None and len(rows) else job.report  # a listing row saves a lookup
+        rows = (
+            self.reports[self.reports["name"].astype(str) == job.report] if self.reports is not None else None
+        )
+        report = (
+            rows.iloc[0] if rows is not None and len(rows) else job.report
+        )  # a listing row saves a lookup
         try:
             plan = self.client.plan_fetch(job.request_id, report, job.granularity, job.start, job.end)
             inst = plan.instances
@@ -453,16 +501,22 @@ class ReportsExplorer(Panel):
         nbytes = getattr(plan, "bytes", None)
         if nbytes is None and "size" in inst.columns:
             nbytes = int(pd.to_numeric(inst["size"], errors="coerce").fillna(0).sum()) or None
-        text = (f"Download estimate: {n} instance(s), about {calls:,} API call(s) — {share:.0%} of the "
-                f"hourly budget of {limit:,}" + (f" ({remaining:,} left)" if remaining is not None else ""))
+        text = (
+            f"Download estimate: {n} instance(s), about {calls:,} API call(s) — {share:.0%} of the "
+            f"hourly budget of {limit:,}" + (f" ({remaining:,} left)" if remaining is not None else "")
+        )
         text += f", {nbytes / 1e6:,.1f} MB." if nbytes else "; sizes are known once the segments are listed."
         return {"instances": n, "calls": calls, "limit": limit, "share": share, "bytes": nbytes, "text": text}
 
-    def _show_instances(self, inst: pd.DataFrame, covered: dict[str, tuple[date, date]] | None = None) -> None:
+    def _show_instances(
+        self, inst: pd.DataFrame, covered: dict[str, tuple[date, date]] | None = None
+    ) -> None:
         if inst.empty:
             self.instances_table.value = frame_html(
-                None, empty="No instances for these dates yet: a new request's first reports take 1–2 days, "
-                            "and Apple keeps each instance 35 days.")
+                None,
+                empty="No instances for these dates yet: a new request's first reports take 1–2 days, "
+                "and Apple keeps each instance 35 days.",
+            )
             return
         rows = []
         for _, row in inst.sort_values("processing_date").iterrows():
@@ -484,7 +538,8 @@ class ReportsExplorer(Panel):
                 f"{empty} instance(s) held no rows for the chosen dates. They were read anyway, and a new download "
                 "reads them again: Apple's listing does not say which dates an instance holds (an instance processed "
                 "on a day may carry that day, late rows and corrections of earlier days, or both), so every "
-                f"instance processed from the start date to {settle} after the end date is read.")
+                f"instance processed from the start date to {settle} after the end date is read."
+            )
         self.instances_table.value = table
 
     # ------------------------------------------------------------------ download
@@ -504,10 +559,14 @@ class ReportsExplorer(Panel):
             return
         est = self.estimate or {}
         if not confirmed and est.get("share", 0) > CONFIRM_SHARE:
-            self.confirm_text.value = (f'<span style="color: var(--jp-warn-color1);">{html.escape(est["text"])} '
-                                       "Download anyway?</span>")
+            self.confirm_text.value = (
+                f'<span style="color: var(--jp-warn-color1);">{html.escape(est["text"])} '
+                "Download anyway?</span>"
+            )
             self.confirm_box.layout.display = None
-            self.status.show("warn", f"This download uses {est['share']:.0%} of the hourly budget: confirm first.")
+            self.status.show(
+                "warn", f"This download uses {est['share']:.0%} of the hourly budget: confirm first."
+            )
             return
         self.confirm_box.layout.display = "none"
         self._download(job)
@@ -547,13 +606,19 @@ class ReportsExplorer(Panel):
                 self.progress.value = pct
                 self.progress_text.value = _muted(text)
                 if meter.all_in():
-                    self.status.show("busy", f"All {planned} segment(s) of {job.report} downloaded: reading them "
-                                             "into one table…")
+                    self.status.show(
+                        "busy",
+                        f"All {planned} segment(s) of {job.report} downloaded: reading them into one table…",
+                    )
             self.on_change()  # e.g. the dashboard's rate-limit meter follows the calls live
 
         supports_cancel = "cancel" in inspect.signature(self.client.fetch).parameters
-        kwargs: dict[str, Any] = {"granularity": job.granularity, "start": job.start, "end": job.end,
-                                  "progress": on_progress}
+        kwargs: dict[str, Any] = {
+            "granularity": job.granularity,
+            "start": job.start,
+            "end": job.end,
+            "progress": on_progress,
+        }
         if supports_cancel:
             kwargs["cancel"] = cancel
         self.status.show("busy", f"Downloading {job.report} ({job.granularity}, {job.start} → {job.end})…")
@@ -570,8 +635,11 @@ class ReportsExplorer(Panel):
             with meter.lock:
                 self.progress.bar_style = "warning"
                 self.progress_text.value = _muted(meter.cancelled())
-            self.status.show("warn", "Download cancelled: nothing was kept (verified segments already cached stay "
-                                     "cached; nothing half-written). Press Download to start again.")
+            self.status.show(
+                "warn",
+                "Download cancelled: nothing was kept (verified segments already cached stay "
+                "cached; nothing half-written). Press Download to start again.",
+            )
             return
         except Exception as exc:
             self.error = exc
@@ -582,16 +650,26 @@ class ReportsExplorer(Panel):
             self._job = None
             self._sync_controls()
         if not self._still(job):
-            self.status.show("info", f"The download of {job.report} for request {job.request_id} finished after "
-                                     "the choice changed; it is not shown here.")
+            self.status.show(
+                "info",
+                f"The download of {job.report} for request {job.request_id} finished after "
+                "the choice changed; it is not shown here.",
+            )
             return
         self._finish(job, frame)
 
     def _finish(self, job: _Job, frame: pd.DataFrame) -> None:
-        self.result = {"request_id": job.request_id, "report": job.report, "granularity": job.granularity,
-                       "start": job.start, "end": job.end}  # first: the frame's export name and code read it
+        self.result = {
+            "request_id": job.request_id,
+            "report": job.report,
+            "granularity": job.granularity,
+            "start": job.start,
+            "end": job.end,
+        }  # first: the frame's export name and code read it
         self.frame = frame
-        self.status.show("busy", f"Downloaded {job.report}: {frame.shape[0]:,} rows. Drawing the chart and the grid…")
+        self.status.show(
+            "busy", f"Downloaded {job.report}: {frame.shape[0]:,} rows. Drawing the chart and the grid…"
+        )
         self.progress.value, self.progress.bar_style = 100, "success"
         stats = frame.attrs.get("stats") or {}
         segs = stats.get("segments") if isinstance(stats, dict) else None
@@ -608,10 +686,12 @@ class ReportsExplorer(Panel):
             spans = frame.groupby(frame["instance_id"].astype(str), observed=True)["date"].agg(["min", "max"])
             covered = {i: (r["min"].date(), r["max"].date()) for i, r in spans.iterrows()}
             self._show_instances(self.instances, covered)
-        self.summary.value = (f'<div style="color: var(--jp-ui-font-color1); margin: 4px 0;">'
-                              f"<b>{frame.shape[0]:,}</b> rows × <b>{frame.shape[1]}</b> columns of "
-                              f"{html.escape(job.report)} · {job.granularity} · {job.start} → {job.end} "
-                              "(latest vintage of each row)</div>")
+        self.summary.value = (
+            f'<div style="color: var(--jp-ui-font-color1); margin: 4px 0;">'
+            f"<b>{frame.shape[0]:,}</b> rows × <b>{frame.shape[1]}</b> columns of "
+            f"{html.escape(job.report)} · {job.granularity} · {job.start} → {job.end} "
+            "(latest vintage of each row)</div>"
+        )
         self._setup_chart(frame, job)
         self._show_grid(frame, job.report)
         text = f"Downloaded {job.report}: {frame.shape[0]:,} rows."
@@ -632,15 +712,21 @@ class ReportsExplorer(Panel):
         for d in missing:
             if d > today - timedelta(days=days):
                 why = f"not published yet (Apple's numbers for a day come within about {days} days)"
-            elif access == "ONE_TIME_SNAPSHOT" and self.instances is not None and len(self.instances) and \
-                    d > pd.Timestamp(self.instances["processing_date"].max()).date():
+            elif (
+                access == "ONE_TIME_SNAPSHOT"
+                and self.instances is not None
+                and len(self.instances)
+                and d > pd.Timestamp(self.instances["processing_date"].max()).date()
+            ):
                 why = "after the snapshot was taken: a snapshot gets no new data (an ONGOING request does)"
             elif first is not None and d < first:
                 if (today - first).days >= RETENTION_DAYS - 1:
                     why = "past Apple's 35-day instance retention (older instances are deleted)"
                 else:
-                    why = (f"before this ONGOING request's first report ({first}): an ongoing request covers the days "
-                           "from its creation on; a ONE_TIME_SNAPSHOT request holds the history")
+                    why = (
+                        f"before this ONGOING request's first report ({first}): an ongoing request covers the days "
+                        "from its creation on; a ONE_TIME_SNAPSHOT request holds the history"
+                    )
             else:
                 why = "no rows: Apple leaves out rows under its privacy thresholds, so a small app's day can be empty"
             groups.setdefault(why, []).append(d)
@@ -689,16 +775,21 @@ class ReportsExplorer(Panel):
         """The arguments of :func:`charts.chart_data` the chart controls stand for."""
         job = self._snapshot()
         return {
-            "measures": [self.measure.value], "breakdown": self.breakdown.value or None, "top": int(self.top.value),
-            "period": self.view.value or None, "granularity": job.granularity,
+            "measures": [self.measure.value],
+            "breakdown": self.breakdown.value or None,
+            "top": int(self.top.value),
+            "period": self.view.value or None,
+            "granularity": job.granularity,
             "today": now_utc(self.client).date().isoformat(),
         }
 
     def plot_options(self) -> dict[str, Any]:
         """The arguments of :func:`charts.plot_chart` besides the data: the title and the measure's legend text."""
         by = f" by {self.breakdown.label}" if self.breakdown.value else ""
-        return {"title": f"{self.report_name} — {self.measure.label}{by}",
-                "labels": {self.measure.value: self.measure.label}}
+        return {
+            "title": f"{self.report_name} — {self.measure.label}{by}",
+            "labels": {self.measure.value: self.measure.label},
+        }
 
     def _redraw(self, _change: dict | None = None) -> None:
         if self.frame is None or not self.measure.value:
@@ -718,9 +809,12 @@ class ReportsExplorer(Panel):
         by = f" by {self.breakdown.label}" if self.breakdown.value else ""
         self.chart_note.value = _muted(
             f"{label}{by}, from zero. "
-            + (f"The last dates are provisional (inside the report's {charts.complete_days(report)}-day completeness "
-               "window: Apple may still revise them), drawn dashed on a grey band." if provisional else
-               "Every date shown is past the report's completeness window.")
+            + (
+                f"The last dates are provisional (inside the report's {charts.complete_days(report)}-day completeness "
+                "window: Apple may still revise them), drawn dashed on a grey band."
+                if provisional
+                else "Every date shown is past the report's completeness window."
+            )
         )
         try:  # the same public function the generated code calls (``.code``), so both draw one chart
             self.figure = charts.plot_chart(data, **self.plot_options())
@@ -741,16 +835,27 @@ class ReportsExplorer(Panel):
         except ImportError:  # the grid is an optional nicety: a plain table still shows every column
             self.grid_box.children = (w.HTML(frame_html(shown, max_rows=50)),)
             return
-        ints = [i for i, c in enumerate(frame.columns) if pd.api.types.is_integer_dtype(frame[c])
-                and not str(c).endswith(("_id", "identifier"))]
+        ints = [
+            i
+            for i, c in enumerate(frame.columns)
+            if pd.api.types.is_integer_dtype(frame[c]) and not str(c).endswith(("_id", "identifier"))
+        ]
         thousands = JavascriptFunction(
             "function (data, type) { return type === 'display' && data !== null && data !== undefined "
-            "? Number(data).toLocaleString('en-US') : data; }")
-        options = {"maxBytes": GRID_MAX_BYTES, "lengthMenu": [10, 25, 50, 100], "pageLength": 10,
-                   "columnDefs": [{"targets": ints, "render": thousands, "className": "dt-right"}] if ints else [],
-                   "classes": "display compact nowrap", "scrollX": True, "column_filters": "footer",
-                   # itables' default (True) makes only the small arrow sort, not a click on the header's text
-                   "text_in_header_can_be_selected": False, "showIndex": False}
+            "? Number(data).toLocaleString('en-US') : data; }"
+        )
+        options = {
+            "maxBytes": GRID_MAX_BYTES,
+            "lengthMenu": [10, 25, 50, 100],
+            "pageLength": 10,
+            "columnDefs": [{"targets": ints, "render": thousands, "className": "dt-right"}] if ints else [],
+            "classes": "display compact nowrap",
+            "scrollX": True,
+            "column_filters": "footer",
+            # itables' default (True) makes only the small arrow sort, not a click on the header's text
+            "text_in_header_can_be_selected": False,
+            "showIndex": False,
+        }
         if self.grid is None:
             self.grid = ITable(shown, **options)
         else:
@@ -758,8 +863,10 @@ class ReportsExplorer(Panel):
         note = ""
         cut = self.grid._dt_args.get("filtered_row_count")
         if cut:
-            note = _muted(f"The grid holds {len(frame) - cut:,} of {len(frame):,} rows (first and last); Export "
-                          "writes them all.")
+            note = _muted(
+                f"The grid holds {len(frame) - cut:,} of {len(frame):,} rows (first and last); Export "
+                "writes them all."
+            )
         self.grid_box.children = (w.HTML(note), self.grid) if note else (self.grid,)
 
     # ------------------------------------------------------------------ code and export

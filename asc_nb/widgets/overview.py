@@ -39,17 +39,32 @@ from ._common import Panel, Status, describe_error, frame_html, heading, now_utc
 __all__ = ["Overview", "KpiCards", "FunnelPanel", "BreakdownPanel", "DEFAULT_KPIS"]
 
 #: the cards, in order (conversion rate's parts are fetched with it; it is shown as a bound)
-DEFAULT_KPIS = ("impressions", "product_page_views", "total_downloads", "conversion_rate", "sessions",
-                "active_devices", "crashes")
+DEFAULT_KPIS = (
+    "impressions",
+    "product_page_views",
+    "total_downloads",
+    "conversion_rate",
+    "sessions",
+    "active_devices",
+    "crashes",
+)
 _WARNINGS_LOCK = threading.Lock()
 
 
 def _wrap() -> w.Layout:
     """A table and its chart side by side, the chart below when the panel is too narrow (never cut off)."""
     return w.Layout(flex_flow="row wrap")
+
+
 DIMENSIONS = ("territory", "device", "source_type", "page_type", "platform_version")
-BREAKDOWN_METRICS = ("impressions", "product_page_views", "total_downloads", "first_time_downloads",
-                     "redownloads", "sessions")
+BREAKDOWN_METRICS = (
+    "impressions",
+    "product_page_views",
+    "total_downloads",
+    "first_time_downloads",
+    "redownloads",
+    "sessions",
+)
 
 
 def label(name: str) -> str:
@@ -66,8 +81,12 @@ def default_window(source: Any, kpis: Iterable[str] = DEFAULT_KPIS) -> tuple[dt.
 
 def complete_after_days(metrics: Iterable[str]) -> int:
     """Days after which every report behind ``metrics`` is complete (Apple's per-report windows, registry)."""
-    reports = {r for name in M._expand(tuple(metrics)) if M.METRICS[name].kind != "ratio"
-               for r in M.METRICS[name].reports[:1]}
+    reports = {
+        r
+        for name in M._expand(tuple(metrics))
+        if M.METRICS[name].kind != "ratio"
+        for r in M.METRICS[name].reports[:1]
+    }
     return max((registry.get(r).complete_after_days for r in reports), default=0)
 
 
@@ -150,7 +169,9 @@ def sparkline_png(values: Sequence[float]) -> bytes:
     return _png(draw, (1.8, 0.45))
 
 
-def bars_png(labels: Sequence[str], values: Sequence[float], *, title: str = "", horizontal: bool = False) -> bytes:
+def bars_png(
+    labels: Sequence[str], values: Sequence[float], *, title: str = "", horizontal: bool = False
+) -> bytes:
     ink = charts.INK
 
     def draw(ax: Any) -> None:
@@ -171,7 +192,9 @@ def bars_png(labels: Sequence[str], values: Sequence[float], *, title: str = "",
 class _View(Panel):
     """One view of the Overview: its own worker (``busy``/``wait``), frame, code, Show code and Export."""
 
-    def __init__(self, title: str, body: list[w.Widget], *, source: Any = None, export_name: str = "") -> None:
+    def __init__(
+        self, title: str, body: list[w.Widget], *, source: Any = None, export_name: str = ""
+    ) -> None:
         self._code_text = ""
         self._export_name = export_name
         self.status = Status()
@@ -222,8 +245,14 @@ class KpiCards(_View):
                 delta = f"{'▲' if change >= 0 else '▼'} {abs(float(change)) * 100:.1f}% vs previous"
                 colour = "var(--jp-success-color1)" if change >= 0 else "var(--jp-error-color1)"
             bound = str(row["bound"] or "")
-            note = f'<div style="font-size: 10px; color: var(--jp-warn-color1);">{bound}</div>' if bound else ""
-            who = f"<div style='font-size: 10px;'>{html.escape(app_names.get(str(app), str(app)))}</div>" if app else ""
+            note = (
+                f'<div style="font-size: 10px; color: var(--jp-warn-color1);">{bound}</div>' if bound else ""
+            )
+            who = (
+                f"<div style='font-size: 10px;'>{html.escape(app_names.get(str(app), str(app)))}</div>"
+                if app
+                else ""
+            )
             text = w.HTML(
                 f'<div class="asc-nb-kpi" data-metric="{html.escape(name)}" style="padding: 2px 6px;">'
                 f"{who}<div class='asc-nb-kpi-label' title='{html.escape(name)}' "
@@ -234,8 +263,14 @@ class KpiCards(_View):
             )
             series = self._series(daily, name, app)
             spark = w.Image(value=sparkline_png(series), format="png") if len(series) > 1 else w.HTML()
-            boxes.append(w.VBox([text, spark], layout=w.Layout(
-                border="1px solid var(--jp-border-color2)", margin="3px", padding="3px", width="190px")))
+            boxes.append(
+                w.VBox(
+                    [text, spark],
+                    layout=w.Layout(
+                        border="1px solid var(--jp-border-color2)", margin="3px", padding="3px", width="190px"
+                    ),
+                )
+            )
         self.cards.children = boxes
 
     @staticmethod
@@ -257,8 +292,12 @@ class FunnelPanel(_View):
     def __init__(self, source: Any = None) -> None:
         self.table = w.HTML()
         self.chart = w.Image(format="png", layout=w.Layout(max_width="560px"))
-        super().__init__("Acquisition funnel", [w.HBox([self.table, self.chart], layout=_wrap())], source=source,
-                         export_name="funnel.csv")
+        super().__init__(
+            "Acquisition funnel",
+            [w.HBox([self.table, self.chart], layout=_wrap())],
+            source=source,
+            export_name="funnel.csv",
+        )
 
     def render(self, frame: pd.DataFrame) -> None:
         shown = frame.astype("object").copy()
@@ -266,8 +305,14 @@ class FunnelPanel(_View):
         shown["value"] = [_fmt(v, "count") for v in frame["value"]]
         for c in ("of_previous", "of_first"):
             shown[c] = [_fmt(v, "fraction") for v in frame[c]]
-        shown = shown.rename(columns={"step": "Step", "value": "Value", "of_previous": "Of the step before",
-                                      "of_first": "Of the first step"})  # the frame keeps its column names
+        shown = shown.rename(
+            columns={
+                "step": "Step",
+                "value": "Value",
+                "of_previous": "Of the step before",
+                "of_first": "Of the first step",
+            }
+        )  # the frame keeps its column names
         self.table.value = frame_html(shown)
         vals = [0.0 if v is pd.NA else float(v) for v in frame["value"].tolist()]
         self.chart.value = bars_png([label(s) for s in frame["step"]], vals, title="Funnel", horizontal=True)
@@ -277,15 +322,26 @@ class BreakdownPanel(_View):
     """One metric split by one dimension: the top N values and the rest as "Other", as table and chart."""
 
     def __init__(self, source: Any = None) -> None:
-        self.dimension = w.Dropdown(options=[(label(d), d) for d in DIMENSIONS], value="territory", description="By")
-        self.metric = w.Dropdown(options=[(label(m), m) for m in BREAKDOWN_METRICS], value="impressions",
-                                 description="Metric")
-        self.top = w.BoundedIntText(value=5, min=1, max=50, description="Top N", layout=w.Layout(width="160px"))
+        self.dimension = w.Dropdown(
+            options=[(label(d), d) for d in DIMENSIONS], value="territory", description="By"
+        )
+        self.metric = w.Dropdown(
+            options=[(label(m), m) for m in BREAKDOWN_METRICS], value="impressions", description="Metric"
+        )
+        self.top = w.BoundedIntText(
+            value=5, min=1, max=50, description="Top N", layout=w.Layout(width="160px")
+        )
         self.table = w.HTML()
         self.chart = w.Image(format="png", layout=w.Layout(max_width="560px"))
-        super().__init__("Breakdown", [w.HBox([self.metric, self.dimension, self.top]),
-                                       w.HBox([self.table, self.chart], layout=_wrap())], source=source,
-                         export_name="breakdown.csv")
+        super().__init__(
+            "Breakdown",
+            [
+                w.HBox([self.metric, self.dimension, self.top]),
+                w.HBox([self.table, self.chart], layout=_wrap()),
+            ],
+            source=source,
+            export_name="breakdown.csv",
+        )
 
     def render(self, frame: pd.DataFrame, dimension: str, metric: str) -> None:
         shown = frame.astype("object").copy()
@@ -294,7 +350,9 @@ class BreakdownPanel(_View):
         shown = shown.rename(columns={c: label(c) for c in shown.columns})
         self.table.value = frame_html(shown)
         vals = [0.0 if v is pd.NA else float(v) for v in frame[metric].tolist()]
-        self.chart.value = bars_png([str(x) for x in frame[dimension]], vals, title=f"{label(metric)} by {label(dimension).lower()}")
+        self.chart.value = bars_png(
+            [str(x) for x in frame[dimension]], vals, title=f"{label(metric)} by {label(dimension).lower()}"
+        )
 
 
 class Overview(Panel):
@@ -313,13 +371,23 @@ class Overview(Panel):
     ends at the source's last complete day (a store's :attr:`~asc_nb.Store.reference_day`).
     """
 
-    def __init__(self, source: Any, app_ids: str | Iterable[str] | None = None, *,
-                 kpis: Sequence[str] | None = None, start: Any = None, end: Any = None,
-                 autoload: bool = True, app_frame: pd.DataFrame | None = None) -> None:
+    def __init__(
+        self,
+        source: Any,
+        app_ids: str | Iterable[str] | None = None,
+        *,
+        kpis: Sequence[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        autoload: bool = True,
+        app_frame: pd.DataFrame | None = None,
+    ) -> None:
         self.source = source
         self.var = _source_name(source)
         lacking: list[str] = []
-        if kpis is None and self.var == "store":  # the default cards a lake can fill; say which reports it lacks
+        if (
+            kpis is None and self.var == "store"
+        ):  # the default cards a lake can fill; say which reports it lacks
             kpis, lacking = _answerable(source, DEFAULT_KPIS)
         self.kpi_names = tuple(DEFAULT_KPIS if kpis is None else kpis)
         #: reports a store lacks for the default cards (those cards are left out; the status line says so)
@@ -329,8 +397,11 @@ class Overview(Panel):
             raise ASCError(f"Unknown KPI metric(s): {', '.join(unknown)}; see asc_nb.metric_catalog()")
         # ``app_frame``: an apps listing the caller already has (the dashboard's): opening the tab makes no call.
         # Else a source that lists apps is asked on the worker (below); one that cannot (a Store) names none.
-        self._app_ids = None if app_ids is None else (
-            (app_ids,) if isinstance(app_ids, str) else tuple(str(a) for a in app_ids))
+        self._app_ids = (
+            None
+            if app_ids is None
+            else ((app_ids,) if isinstance(app_ids, str) else tuple(str(a) for a in app_ids))
+        )
         self._closed = False
         self._apps_problem = ""  # why the apps could not be listed, kept in the status after loads
         list_later = app_frame is None and callable(getattr(source, "apps", None))
@@ -341,8 +412,9 @@ class Overview(Panel):
         # by default the last 7 days every KPI's report has completed (Sessions/Crashes: five days)
         last = M._day(end, "end") if end is not None else default_window(source, self.kpi_names)[1]
         first = M._day(start, "start") if start is not None else last - dt.timedelta(days=6)
-        self.apps = w.SelectMultiple(options=options, value=chosen, description="Apps",
-                                     rows=min(4, len(options) or 1))
+        self.apps = w.SelectMultiple(
+            options=options, value=chosen, description="Apps", rows=min(4, len(options) or 1)
+        )
         self.start = w.DatePicker(value=first, description="From")
         self.end = w.DatePicker(value=last, description="To")
         self.refresh = w.Button(description="Refresh", icon="refresh", button_style="primary")
@@ -356,16 +428,29 @@ class Overview(Panel):
         self._round: dict[str, Any] = {"left": 0, "failed": 0, "sel": None}
         self._cache: M.CachingLoader | None = None
         self._cache_key: tuple[Any, ...] | None = None
-        super().__init__([
-            heading("App Analytics overview"),
-            w.HBox([self.apps, w.VBox([self.start, self.end]), w.VBox([self.refresh, self.progress])]),
-            self.status, self.kpis, self.funnel, self.breakdown,
-        ], client=source)
+        super().__init__(
+            [
+                heading("App Analytics overview"),
+                w.HBox([self.apps, w.VBox([self.start, self.end]), w.VBox([self.refresh, self.progress])]),
+                self.status,
+                self.kpis,
+                self.funnel,
+                self.breakdown,
+            ],
+            client=source,
+        )
         # stable hooks for browser tests and user CSS
         self.add_class("asc-nb-overview")
-        for widget, name in ((self.apps, "apps"), (self.start, "start"), (self.end, "end"),
-                             (self.refresh, "refresh"), (self.status, "status"), (self.kpis, "kpis"),
-                             (self.funnel, "funnel"), (self.breakdown, "breakdown")):
+        for widget, name in (
+            (self.apps, "apps"),
+            (self.start, "start"),
+            (self.end, "end"),
+            (self.refresh, "refresh"),
+            (self.status, "status"),
+            (self.kpis, "kpis"),
+            (self.funnel, "funnel"),
+            (self.breakdown, "breakdown"),
+        ):
             widget.add_class(f"asc-nb-overview-{name}")
         for view in self._views:
             view.observe(self._view_busy, names="busy")
@@ -382,14 +467,20 @@ class Overview(Panel):
     def follow_clock(self) -> None:
         """The window, same length, moved to end at the source's last complete day (after the sandbox's clock
         moved), and every view reloaded: cards never show a window the date fields no longer say."""
-        length = (self.end.value - self.start.value) if self.start.value and self.end.value else dt.timedelta(days=6)
+        length = (
+            (self.end.value - self.start.value)
+            if self.start.value and self.end.value
+            else dt.timedelta(days=6)
+        )
         last = default_window(self.source, self.kpi_names)[1]
         self.start.value, self.end.value = last - length, last
         self.load()
 
     def __repr__(self) -> str:
-        return (f"Overview(apps={[str(a) for a in self.apps.value]}, start={self.start.value}, end={self.end.value}, "
-                f"kpis={list(self.kpi_names)})")
+        return (
+            f"Overview(apps={[str(a) for a in self.apps.value]}, start={self.start.value}, end={self.end.value}, "
+            f"kpis={list(self.kpi_names)})"
+        )
 
     # ------------------------------------------------------------------ state
 
@@ -463,9 +554,14 @@ class Overview(Panel):
             raise ASCError("Choose both a start and an end date")
         if self.end.value < self.start.value:
             raise ASCError(f"The end date ({self.end.value}) is before the start date ({self.start.value})")
-        return {"apps": apps, "start": self.start.value, "end": self.end.value,
-                "dimension": self.breakdown.dimension.value, "metric": self.breakdown.metric.value,
-                "top": int(self.breakdown.top.value)}
+        return {
+            "apps": apps,
+            "start": self.start.value,
+            "end": self.end.value,
+            "dimension": self.breakdown.dimension.value,
+            "metric": self.breakdown.metric.value,
+            "top": int(self.breakdown.top.value),
+        }
 
     # ------------------------------------------------------------------ code for each view
 
@@ -474,10 +570,12 @@ class Overview(Panel):
         prev_start = start - dt.timedelta(days=(end - start).days + 1)
         names = list(M._expand(self.kpi_names))
         plot_cols = _lit(self.kpi_names)
-        plot = (f'daily.set_index("date")[{plot_cols}].astype("float").plot(subplots=True, figsize=(8, 12))'
-                if len(sel["apps"]) == 1 else
-                f'daily.pivot(index="date", columns="app_id", values={_lit(self.kpi_names)}).astype("float")'
-                f'.plot(subplots=True, figsize=(8, 16))')
+        plot = (
+            f'daily.set_index("date")[{plot_cols}].astype("float").plot(subplots=True, figsize=(8, 12))'
+            if len(sel["apps"]) == 1
+            else f'daily.pivot(index="date", columns="app_id", values={_lit(self.kpi_names)}).astype("float")'
+            f".plot(subplots=True, figsize=(8, 16))"
+        )
         return (
             "import asc_nb\n"
             f"daily = {self.var}.metrics({_lit(sel['apps'])}, {_lit(names)}, by=('date',),\n"
@@ -503,7 +601,7 @@ class Overview(Panel):
             f"rows = {self.var}.metrics({_lit(sel['apps'])}, [{metric!r}], by=({dim!r},),\n"
             f"    start={sel['start'].isoformat()!r}, end={sel['end'].isoformat()!r})\n"
             f"df = asc_nb.metrics.top_n(rows, {dim!r}, {metric!r}, n={sel['top']})\n"
-            f'df.plot.bar(x={dim!r}, y={metric!r})\n'
+            f"df.plot.bar(x={dim!r}, y={metric!r})\n"
         )
 
     # ------------------------------------------------------------------ work
@@ -526,11 +624,14 @@ class Overview(Panel):
             self._round = {"left": len(parts), "failed": 0, "sel": sel}
             self.progress.max, self.progress.value = len(parts), 0
             key = (tuple(sel["apps"]), sel["start"], sel["end"])
-            if "kpis" in parts or key != self._cache_key:  # a refresh reads new data; a breakdown change reuses it
+            if (
+                "kpis" in parts or key != self._cache_key
+            ):  # a refresh reads new data; a breakdown change reuses it
                 self._cache_key = key
                 self._cache = self._new_cache(sel)
-        self.status.show("busy", f"Loading {', '.join(parts)} for {', '.join(sel['apps'])}, "
-                                 f"{sel['start']} – {sel['end']}…")
+        self.status.show(
+            "busy", f"Loading {', '.join(parts)} for {', '.join(sel['apps'])}, {sel['start']} – {sel['end']}…"
+        )
         for part in parts:
             view = getattr(self, part)
             view.status.show("busy", "Loading…")
@@ -548,13 +649,19 @@ class Overview(Panel):
             if caught:
                 view.status.show("warn", "\n".join(sorted({str(c.message) for c in caught})))
             elif view.frame is not None and view.frame.attrs.get("approximate"):
-                view.status.show("ok", "Bounds are marked ≤ / ≥: unique counts summed over days or rows "
-                                       "can only bound the true number")
+                view.status.show(
+                    "ok",
+                    "Bounds are marked ≤ / ≥: unique counts summed over days or rows "
+                    "can only bound the true number",
+                )
             else:
                 view.status.show("ok", "Up to date")
             if part == "kpis" and self.lacking:
-                view.status.show(view.status.level, view.status.text + f"\nNo cards from {', '.join(self.lacking)}: "
-                                 "the store holds none (add them to store.sync(reports=...))")
+                view.status.show(
+                    view.status.level,
+                    view.status.text + f"\nNo cards from {', '.join(self.lacking)}: "
+                    "the store holds none (add them to store.sync(reports=...))",
+                )
             ok = True
         finally:
             self._finished(round_, ok)
@@ -573,12 +680,18 @@ class Overview(Panel):
         if round_["failed"]:
             self.status.show("error", f"{round_['failed']} view(s) failed: see their messages below{note}")
         else:
-            self.status.show("warn" if note else "ok", f"{', '.join(self.app_names.get(a, a) for a in sel['apps'])}: "
-                                                       f"{sel['start']} – {sel['end']}{note}")
+            self.status.show(
+                "warn" if note else "ok",
+                f"{', '.join(self.app_names.get(a, a) for a in sel['apps'])}: "
+                f"{sel['start']} – {sel['end']}{note}",
+            )
 
     def _new_cache(self, sel: dict[str, Any]) -> M.CachingLoader | None:
         """One fetch per report for all three views of a refresh (a Client source; a Store reads its lake)."""
-        if not (callable(getattr(self.source, "fetch", None)) and callable(getattr(self.source, "report_requests", None))):
+        if not (
+            callable(getattr(self.source, "fetch", None))
+            and callable(getattr(self.source, "report_requests", None))
+        ):
             return None
         start, end = sel["start"], sel["end"]
         prev_start = start - dt.timedelta(days=(end - start).days + 1)
@@ -595,23 +708,31 @@ class Overview(Panel):
         code = self.kpi_code(sel)
         start, end = sel["start"], sel["end"]
         prev_start = start - dt.timedelta(days=(end - start).days + 1)
-        daily = self._metrics(sel["apps"], M._expand(self.kpi_names), by=("date",),
-                              start=prev_start.isoformat(), end=end.isoformat(), approx=True)
+        daily = self._metrics(
+            sel["apps"],
+            M._expand(self.kpi_names),
+            by=("date",),
+            start=prev_start.isoformat(),
+            end=end.isoformat(),
+            approx=True,
+        )
         summary = M.kpi_summary(daily, self.kpi_names, start=start.isoformat(), end=end.isoformat())
         self.kpis.render(summary, daily, self.app_names)
         self.kpis.set_result(summary, code)
 
     def _load_funnel(self, sel: dict[str, Any]) -> None:
-        totals = self._metrics(sel["apps"], M.FUNNEL_STEPS, by=(),
-                               start=sel["start"].isoformat(), end=sel["end"].isoformat())
+        totals = self._metrics(
+            sel["apps"], M.FUNNEL_STEPS, by=(), start=sel["start"].isoformat(), end=sel["end"].isoformat()
+        )
         frame = M.funnel(totals)
         self.funnel.render(frame)
         self.funnel.set_result(frame, self.funnel_code(sel))
 
     def _load_breakdown(self, sel: dict[str, Any]) -> None:
         dim, metric = sel["dimension"], sel["metric"]
-        rows = self._metrics(sel["apps"], [metric], by=(dim,), start=sel["start"].isoformat(),
-                             end=sel["end"].isoformat())
+        rows = self._metrics(
+            sel["apps"], [metric], by=(dim,), start=sel["start"].isoformat(), end=sel["end"].isoformat()
+        )
         frame = M.top_n(rows, dim, metric, n=sel["top"])
         self.breakdown.render(frame, dim, metric)
         self.breakdown.set_result(frame, self.breakdown_code(sel))

@@ -115,12 +115,28 @@ def requests_overview(client: WidgetClient, apps: pd.DataFrame | None = None) ->
     for _, app in apps.iterrows():
         reqs = with_status(client, client.report_requests(str(app["id"])))
         if reqs.empty:
-            rows.append({"app_id": app["id"], "app_name": app["name"], "request_id": pd.NA,
-                         "access_type": pd.NA, "status": STATUS_NONE})
+            rows.append(
+                {
+                    "app_id": app["id"],
+                    "app_name": app["name"],
+                    "request_id": pd.NA,
+                    "access_type": pd.NA,
+                    "status": STATUS_NONE,
+                }
+            )
         for _, req in reqs.iterrows():
-            rows.append({"app_id": app["id"], "app_name": app["name"], "request_id": req["id"],
-                         "access_type": enum_text(req["access_type"]), "status": req["status"]})
-    return pd.DataFrame(rows, columns=["app_id", "app_name", "request_id", "access_type", "status"]).astype("string")
+            rows.append(
+                {
+                    "app_id": app["id"],
+                    "app_name": app["name"],
+                    "request_id": req["id"],
+                    "access_type": enum_text(req["access_type"]),
+                    "status": req["status"],
+                }
+            )
+    return pd.DataFrame(rows, columns=["app_id", "app_name", "request_id", "access_type", "status"]).astype(
+        "string"
+    )
 
 
 class RequestPanel(Panel):
@@ -160,7 +176,13 @@ class RequestPanel(Panel):
             client=client,
         )
         self.children = (*self.children, self.tools)  # the apps table: Show code / Export
-        self.busy_controls = [self.submit, self.app.dropdown, self.app.search, self.access_type, self.open_existing]
+        self.busy_controls = [
+            self.submit,
+            self.app.dropdown,
+            self.app.search,
+            self.access_type,
+            self.open_existing,
+        ]
         self.add_class("asc-nb-request-panel")  # a stable hook for browser tests and user CSS
         self.access_type.observe(self._on_access, names="value")
         self.access_type.observe(self._forget, names="value")
@@ -257,8 +279,10 @@ class RequestPanel(Panel):
             if stopped:
                 advice = "It was stopped due to inactivity: delete it in the Requests tab, then submit again."
             elif enum_text(value_of(existing, "access_type")) == "ONE_TIME_SNAPSHOT":
-                advice = ("A snapshot holds the history up to the day it was requested and gets no new data; for "
-                          "current data use an ONGOING request. " + SNAPSHOT_DELETE_NOTE)
+                advice = (
+                    "A snapshot holds the history up to the day it was requested and gets no new data; for "
+                    "current data use an ONGOING request. " + SNAPSHOT_DELETE_NOTE
+                )
             else:
                 advice = "Reuse it: Apple keeps generating its reports every day; there is no need for a second one."
             self.status.show(
@@ -300,7 +324,12 @@ class RequestsTable(Panel):
     pending = traitlets.Unicode("")
 
     def __init__(
-        self, client: WidgetClient, app_id: str | None = None, *, apps: pd.DataFrame | None = None, load: bool = True
+        self,
+        client: WidgetClient,
+        app_id: str | None = None,
+        *,
+        apps: pd.DataFrame | None = None,
+        load: bool = True,
     ) -> None:
         """``apps``: an apps frame already fetched (the dashboard shares one listing between pickers)."""
         self.app = AppPicker(client)
@@ -308,8 +337,9 @@ class RequestsTable(Panel):
         self.selected = w.Dropdown(options=[], description="Request", layout=w.Layout(width="520px"))
         self.refresh = w.Button(description="Refresh", icon="refresh")
         self.delete = w.Button(description="Delete…", icon="trash", button_style="danger")
-        self.recreate = w.Button(description="Recreate…", icon="repeat",
-                                 tooltip="Delete a stopped request, then request again")
+        self.recreate = w.Button(
+            description="Recreate…", icon="repeat", tooltip="Delete a stopped request, then request again"
+        )
         self.explore = w.Button(description="Explore reports", icon="search")
         self.confirm = w.Button(description="Yes, delete", button_style="danger", icon="check")
         self.cancel = w.Button(description="Cancel", icon="times")
@@ -334,8 +364,14 @@ class RequestsTable(Panel):
             client=client,
         )
         self.children = (*self.children, self.tools)
-        self.busy_controls = [self.app.dropdown, self.app.search, self.selected, self.refresh, self.confirm,
-                              self.cancel]
+        self.busy_controls = [
+            self.app.dropdown,
+            self.app.search,
+            self.selected,
+            self.refresh,
+            self.confirm,
+            self.cancel,
+        ]
         self.add_class("asc-nb-requests-table")  # a stable hook for browser tests and user CSS
         self.app.observe(self._on_app, names="value")
         self.selected.observe(self._on_selected, names="value")
@@ -399,8 +435,10 @@ class RequestsTable(Panel):
         return frame
 
     def _code(self) -> str:
-        return ("from asc_nb.widgets.requests import with_status\n"
-                f"df = with_status(client, client.report_requests({self.app.value!r}))")
+        return (
+            "from asc_nb.widgets.requests import with_status\n"
+            f"df = with_status(client, client.report_requests({self.app.value!r}))"
+        )
 
     def default_export_name(self) -> str:
         return f"requests_{self.app.value}.csv"
@@ -421,8 +459,10 @@ class RequestsTable(Panel):
             "Status": frame["status"],
         })  # fmt: skip
         self.table.value = frame_html(shown, empty=f"{self.app_name()} has no report requests yet.")
-        options = [(f"{enum_text(row['access_type'])} · {row['status']} · {row['id']}", str(row["id"]))
-                   for _, row in frame.iterrows()]
+        options = [
+            (f"{enum_text(row['access_type'])} · {row['status']} · {row['id']}", str(row["id"]))
+            for _, row in frame.iterrows()
+        ]
         set_options(self.selected, options)
         self._on_selected()
 
@@ -503,8 +543,10 @@ class RequestsTable(Panel):
         if access == "ONE_TIME_SNAPSHOT":
             text = f"Delete snapshot request {row['id']}? Its reports stop being available here. {SNAPSHOT_DELETE_NOTE}"
         else:
-            text = (f"Delete ONGOING request {row['id']}? Apple stops generating its reports; you can request "
-                    "ONGOING again afterwards, but the days in between get no reports.")
+            text = (
+                f"Delete ONGOING request {row['id']}? Apple stops generating its reports; you can request "
+                "ONGOING again afterwards, but the days in between get no reports."
+            )
         self._ask("delete", text, "Yes, delete")
         self.status.show("warn", f"Confirm to delete request {row['id']} of {self.app_name()}.")
 
@@ -570,8 +612,11 @@ class RequestsOverview(Panel):
     def __init__(self, client: WidgetClient, *, apps: pd.DataFrame | None = None) -> None:
         self.apps = apps
         self.list_all = w.Button(description="List all apps' requests", icon="list")
-        self.ensure_all = w.Button(description="Ensure ONGOING for all apps", icon="check-square-o",
-                                   tooltip="Create an ONGOING request for every app that has none")
+        self.ensure_all = w.Button(
+            description="Ensure ONGOING for all apps",
+            icon="check-square-o",
+            tooltip="Create an ONGOING request for every app that has none",
+        )
         self.table = w.HTML()
         self.status = Status()
         self.on_change = Listeners()
@@ -597,11 +642,19 @@ class RequestsOverview(Panel):
         if self.apps is None:
             self.apps = self.client.apps()
         self.frame = requests_overview(self.client, self.apps)
-        shown = self.frame.rename(columns={"app_name": "App", "access_type": "Access type", "status": "Status",
-                                           "request_id": "Request"}).drop(columns="app_id")
+        shown = self.frame.rename(
+            columns={
+                "app_name": "App",
+                "access_type": "Access type",
+                "status": "Status",
+                "request_id": "Request",
+            }
+        ).drop(columns="app_id")
         self.table.value = frame_html(shown, max_rows=200)
-        self.status.show("info", f"{self.frame['app_id'].nunique()} apps, "
-                                 f"{int(self.frame['request_id'].notna().sum())} requests.")
+        self.status.show(
+            "info",
+            f"{self.frame['app_id'].nunique()} apps, {int(self.frame['request_id'].notna().sum())} requests.",
+        )
 
     def _code(self) -> str:
         return "from asc_nb.widgets.requests import requests_overview\ndf = requests_overview(client)"
@@ -622,7 +675,9 @@ class RequestsOverview(Panel):
             app_id = str(app["id"])
             before = self.client.report_requests(app_id, "ONGOING")
             if len(before):
-                (stopped if is_true(before["stopped_due_to_inactivity"].iloc[0]) else existing).append(app["name"])
+                (stopped if is_true(before["stopped_due_to_inactivity"].iloc[0]) else existing).append(
+                    app["name"]
+                )
                 continue
             try:
                 with warnings.catch_warnings():
@@ -633,17 +688,29 @@ class RequestsOverview(Panel):
                 refused.append(app["name"])
             except Exception as exc:  # one app's failure must not hide the others'
                 failed.append(f"{app['name']} ({describe_error(exc).splitlines()[0]})")
-        self.result = {"created": created, "existing": existing, "stopped": stopped, "refused": refused,
-                       "failed": failed}
+        self.result = {
+            "created": created,
+            "existing": existing,
+            "stopped": stopped,
+            "refused": refused,
+            "failed": failed,
+        }
         self._load()
-        parts = [f"Created an ONGOING request for {len(created)} app(s)" + (f": {', '.join(created)}" if created else ""),
-                 f"{len(existing)} already had one"]
+        parts = [
+            f"Created an ONGOING request for {len(created)} app(s)"
+            + (f": {', '.join(created)}" if created else ""),
+            f"{len(existing)} already had one",
+        ]
         if stopped:
-            parts.append(f"{len(stopped)} hold one stopped due to inactivity (recreate it in the table above): "
-                         + ", ".join(stopped))
+            parts.append(
+                f"{len(stopped)} hold one stopped due to inactivity (recreate it in the table above): "
+                + ", ".join(stopped)
+            )
         if refused:
-            parts.append(f"this key may not create requests for {', '.join(refused)}: an Admin must, with an Admin "
-                         "key or in App Store Connect (Sales and Reports and Finance keys can only read)")
+            parts.append(
+                f"this key may not create requests for {', '.join(refused)}: an Admin must, with an Admin "
+                "key or in App Store Connect (Sales and Reports and Finance keys can only read)"
+            )
         if failed:
             parts.append("failed: " + "; ".join(failed))
         self.status.show("warn" if (refused or failed or stopped) else "ok", ". ".join(parts) + ".")

@@ -48,8 +48,10 @@ def _control(widget: Any) -> str:
     if not label and not text:
         return ""
     sep = ": " if label else ""
-    return (f'<span style="display: inline-block; margin: 2px 12px 2px 0; color: var(--jp-ui-font-color2, #555);">'
-            f"{label}{sep}<b>{text}</b></span>")
+    return (
+        f'<span style="display: inline-block; margin: 2px 12px 2px 0; color: var(--jp-ui-font-color2, #555);">'
+        f"{label}{sep}<b>{text}</b></span>"
+    )
 
 
 def static_html(widget: Any) -> str:
@@ -82,7 +84,9 @@ def static_html(widget: Any) -> str:
     if isinstance(widget, w.Tab | w.Accordion | w.Stack):
         parts = []
         for i, child in enumerate(widget.children):
-            title = html.escape(str(widget.get_title(i) if hasattr(widget, "get_title") else i) or f"Tab {i + 1}")
+            title = html.escape(
+                str(widget.get_title(i) if hasattr(widget, "get_title") else i) or f"Tab {i + 1}"
+            )
             open_ = " open" if i == widget.selected_index else ""
             parts.append(f"<details{open_}><summary><b>{title}</b></summary>{static_html(child)}</details>")
         return "".join(parts)
@@ -105,9 +109,14 @@ def with_static(widget: Any, bundle: Any) -> Any:
     if not isinstance(data, dict):
         return bundle
     body = static_html(widget)
-    data = {**data, "text/html": (f'<div class="{MARK}" style="border-left: 3px solid #9aa4b1; padding-left: 8px;">'
-                                  f'<div style="font-size: 11px; color: #777;">Static snapshot of the panel '
-                                  f"(run the notebook for the live one)</div>{body}</div>")}
+    data = {
+        **data,
+        "text/html": (
+            f'<div class="{MARK}" style="border-left: 3px solid #9aa4b1; padding-left: 8px;">'
+            f'<div style="font-size: 11px; color: #777;">Static snapshot of the panel '
+            f"(run the notebook for the live one)</div>{body}</div>"
+        ),
+    }
     return data if meta is None else (data, meta)
 
 

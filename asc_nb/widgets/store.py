@@ -22,8 +22,11 @@ from ._common import Panel, Status, describe_error, fit_text, frame_html, headin
 __all__ = ["StorePanel", "coverage_heatmap", "ledger_html"]
 
 #: status -> cell colour (JupyterLab theme variables: follows light and dark themes)
-_COLOURS = {"stored": "var(--jp-success-color1)", "missing": "var(--jp-layout-color3)",
-            "at_risk": "var(--jp-error-color1)"}
+_COLOURS = {
+    "stored": "var(--jp-success-color1)",
+    "missing": "var(--jp-layout-color3)",
+    "at_risk": "var(--jp-error-color1)",
+}
 _MAX_DAYS = 400
 
 
@@ -60,15 +63,21 @@ def coverage_heatmap(coverage: pd.DataFrame) -> str:
         f'<span style="display:inline-block;width:10px;height:10px;background:{c}"></span> {s.replace("_", " ")}'
         for s, c in _COLOURS.items()
     )
-    return (f'<div class="asc-nb-heatmap" style="overflow-x:auto"><table>{"".join(rows)}</table>'
-            f'<div style="color:var(--jp-ui-font-color2);font-size:var(--jp-ui-font-size0)">{legend}</div></div>')
+    return (
+        f'<div class="asc-nb-heatmap" style="overflow-x:auto"><table>{"".join(rows)}</table>'
+        f'<div style="color:var(--jp-ui-font-color2);font-size:var(--jp-ui-font-size0)">{legend}</div></div>'
+    )
 
 
 #: ledger state -> cell colour (theme variables; the bad states in the theme's warning/error colours)
 STATE_COLOURS = {
-    "final": "var(--jp-success-color1)", "provisional": "var(--jp-info-color2)",
-    "restated": "var(--jp-brand-color2)", "missing": "var(--jp-error-color1)", "empty": "var(--jp-warn-color0)",
-    "duplicate": "var(--jp-warn-color1)", "expiring": "var(--jp-error-color2)",
+    "final": "var(--jp-success-color1)",
+    "provisional": "var(--jp-info-color2)",
+    "restated": "var(--jp-brand-color2)",
+    "missing": "var(--jp-error-color1)",
+    "empty": "var(--jp-warn-color0)",
+    "duplicate": "var(--jp-warn-color1)",
+    "expiring": "var(--jp-error-color2)",
 }
 _NEEDS_ATTENTION = ("missing", "empty", "duplicate", "expiring", "restated")
 
@@ -82,23 +91,33 @@ def ledger_html(ledger: pd.DataFrame, *, max_days: int = _MAX_DAYS, max_rows: in
     if ledger is None or ledger.empty:
         return '<div class="asc-nb-ledger" style="color: var(--jp-ui-font-color2);">No ledger yet: sync first.</div>'
     rows = []
-    for (app, report, gran), part in ledger.groupby(["app_id", "report", "granularity"], sort=True, observed=True):
+    for (app, report, gran), part in ledger.groupby(
+        ["app_id", "report", "granularity"], sort=True, observed=True
+    ):
         part = part.sort_values("date").tail(max_days)
         cells = "".join(
             f'<span class="asc-nb-state asc-nb-state-{st}" title="{html.escape(f"{d:%Y-%m-%d}: {st} — {why}")}" '
             f'style="display:inline-block;width:6px;height:14px;margin-right:1px;background:{STATE_COLOURS[st]}">'
             "</span>"
-            for d, st, why in zip(part["date"], part["state"].astype(str), part["reason"].astype(str), strict=True))
+            for d, st, why in zip(
+                part["date"], part["state"].astype(str), part["reason"].astype(str), strict=True
+            )
+        )
         bad = part["state"].astype(str).isin(_NEEDS_ATTENTION[:-1]).sum()
         note = f' <b style="color:var(--jp-error-color1)">{bad} to fix</b>' if bad else ""
-        rows.append(f'<tr><td style="white-space:nowrap;padding-right:8px">{html.escape(str(app))} · '
-                    f'{html.escape(str(report))} <span style="color:var(--jp-ui-font-color2)">'
-                    f'{html.escape(str(gran).lower())}</span></td><td style="white-space:nowrap">{cells}</td>'
-                    f'<td style="white-space:nowrap;padding-left:8px">{note}</td></tr>')
+        rows.append(
+            f'<tr><td style="white-space:nowrap;padding-right:8px">{html.escape(str(app))} · '
+            f'{html.escape(str(report))} <span style="color:var(--jp-ui-font-color2)">'
+            f'{html.escape(str(gran).lower())}</span></td><td style="white-space:nowrap">{cells}</td>'
+            f'<td style="white-space:nowrap;padding-left:8px">{note}</td></tr>'
+        )
     legend = " ".join(
         f'<span class="asc-nb-legend" style="display:inline-block;width:10px;height:10px;background:{c}"></span> {s}'
-        for s, c in STATE_COLOURS.items())
-    worth = ledger[ledger["state"].astype(str).isin(_NEEDS_ATTENTION)].sort_values(["app_id", "report", "date"])
+        for s, c in STATE_COLOURS.items()
+    )
+    worth = ledger[ledger["state"].astype(str).isin(_NEEDS_ATTENTION)].sort_values(
+        ["app_id", "report", "date"]
+    )
     table = ""
     if len(worth):
         lines = []
@@ -109,18 +128,26 @@ def ledger_html(ledger: pd.DataFrame, *, max_days: int = _MAX_DAYS, max_rows: in
                 f"<td>{html.escape(str(r.report))}</td>"
                 f'<td class="asc-nb-state asc-nb-state-{st}" title="{html.escape(str(r.reason))}" '
                 f'style="background:{STATE_COLOURS[st]};color:var(--jp-ui-inverse-font-color0);padding:0 6px">'
-                f"{st}</td><td>{html.escape(str(r.reason)[:90])}{'…' if len(str(r.reason)) > 90 else ''}</td></tr>")
-        more = (f'<div style="color:var(--jp-ui-font-color2)">… {len(worth) - max_rows} more</div>'
-                if len(worth) > max_rows else "")
-        table = ('<table class="asc-nb-ledger-table"><thead><tr><th>date</th><th>app</th><th>report</th>'
-                 f'<th>state</th><th>why</th></tr></thead><tbody>{"".join(lines)}</tbody></table>{more}')
+                f"{st}</td><td>{html.escape(str(r.reason)[:90])}{'…' if len(str(r.reason)) > 90 else ''}</td></tr>"
+            )
+        more = (
+            f'<div style="color:var(--jp-ui-font-color2)">… {len(worth) - max_rows} more</div>'
+            if len(worth) > max_rows
+            else ""
+        )
+        table = (
+            '<table class="asc-nb-ledger-table"><thead><tr><th>date</th><th>app</th><th>report</th>'
+            f"<th>state</th><th>why</th></tr></thead><tbody>{''.join(lines)}</tbody></table>{more}"
+        )
     counts = ledger["state"].astype(str).value_counts()
     head = ", ".join(f"{int(counts[s])} {s}" for s in STATE_COLOURS if s in counts)
-    return (f'<div class="asc-nb-ledger jp-RenderedHTMLCommon" style="overflow-x:auto;padding:0">'
-            f"<div><b>Ledger</b> (reference day {html.escape(str(ledger.attrs.get('reference_day', '?')))}): "
-            f'{head}</div><table>{"".join(rows)}</table>'
-            f'<div style="color:var(--jp-ui-font-color2);font-size:var(--jp-ui-font-size0)">{legend}</div>'
-            f"{table}</div>")
+    return (
+        f'<div class="asc-nb-ledger jp-RenderedHTMLCommon" style="overflow-x:auto;padding:0">'
+        f"<div><b>Ledger</b> (reference day {html.escape(str(ledger.attrs.get('reference_day', '?')))}): "
+        f"{head}</div><table>{''.join(rows)}</table>"
+        f'<div style="color:var(--jp-ui-font-color2);font-size:var(--jp-ui-font-size0)">{legend}</div>'
+        f"{table}</div>"
+    )
 
 
 def _plain(exc: BaseException, store: Store) -> str:
@@ -128,8 +155,10 @@ def _plain(exc: BaseException, store: Store) -> str:
     import sqlite3
 
     if isinstance(exc, sqlite3.DatabaseError):
-        return (f"the store at {store.path} cannot be read ({exc}): its state.sqlite is damaged or not a store's; "
-                "point the panel at a store directory made by a sync")
+        return (
+            f"the store at {store.path} cannot be read ({exc}): its state.sqlite is damaged or not a store's; "
+            "point the panel at a store directory made by a sync"
+        )
     return describe_error(exc)
 
 
@@ -141,36 +170,67 @@ class StorePanel(Panel):
     ``.frame`` (``store.coverage()``).
     """
 
-    def __init__(self, client: WidgetClient, store: Store | None = None, *, reports: tuple[str, ...] = DEFAULT_REPORTS,
-                 load: bool = True) -> None:
+    def __init__(
+        self,
+        client: WidgetClient,
+        store: Store | None = None,
+        *,
+        reports: tuple[str, ...] = DEFAULT_REPORTS,
+        load: bool = True,
+    ) -> None:
         self.store = store if store is not None else Store()
         self.status = Status()
         self.reports = fit_text(w.Textarea(value=", ".join(reports), description="Reports"))  # never cut off
         self.backfill = w.Checkbox(value=False, description="Backfill (ONE_TIME_SNAPSHOT)", indent=False)
-        self.sync_button = w.Button(description="Sync", icon="refresh", button_style="primary",
-                                    tooltip="Fetch what is new into the store (runs in the background)")
-        self.refresh_button = w.Button(description="Refresh", icon="eye", tooltip="Re-read the store's coverage")
-        self.progress = w.IntProgress(value=0, min=0, max=1, description="Sync", layout=w.Layout(width="420px"))
+        self.sync_button = w.Button(
+            description="Sync",
+            icon="refresh",
+            button_style="primary",
+            tooltip="Fetch what is new into the store (runs in the background)",
+        )
+        self.refresh_button = w.Button(
+            description="Refresh", icon="eye", tooltip="Re-read the store's coverage"
+        )
+        self.progress = w.IntProgress(
+            value=0, min=0, max=1, description="Sync", layout=w.Layout(width="420px")
+        )
         self.progress.layout.visibility = "hidden"
         self.heatmap = w.HTML()
         self.table = w.HTML()
-        self.repair_button = w.Button(description="Repair", icon="wrench",
-                                      tooltip="Carry out the ledger's repair plan: re-sync, ensure ONGOING, "
-                                              "ONE_TIME_SNAPSHOT for missing days (runs in the background)")
+        self.repair_button = w.Button(
+            description="Repair",
+            icon="wrench",
+            tooltip="Carry out the ledger's repair plan: re-sync, ensure ONGOING, "
+            "ONE_TIME_SNAPSHOT for missing days (runs in the background)",
+        )
         self.ledger_view = w.HTML()
         self.plan_view = w.HTML()
         self.result: pd.DataFrame | None = None
         self.ledger: pd.DataFrame | None = None
         self.plan: pd.DataFrame | None = None
         super().__init__(
-            [heading("Local store"), w.HBox([self.reports]), w.HBox([self.sync_button, self.backfill,
-                                                                     self.refresh_button, self.progress]),
-             self.status, self.heatmap, self.table, heading("Integrity ledger"), w.HBox([self.repair_button]),
-             self.ledger_view, self.plan_view],
+            [
+                heading("Local store"),
+                w.HBox([self.reports]),
+                w.HBox([self.sync_button, self.backfill, self.refresh_button, self.progress]),
+                self.status,
+                self.heatmap,
+                self.table,
+                heading("Integrity ledger"),
+                w.HBox([self.repair_button]),
+                self.ledger_view,
+                self.plan_view,
+            ],
             client=client,
         )
         self.children = (*self.children, self.tools)  # the Show code / Export row exists once Panel built it
-        self.busy_controls = [self.sync_button, self.refresh_button, self.reports, self.backfill, self.repair_button]
+        self.busy_controls = [
+            self.sync_button,
+            self.refresh_button,
+            self.reports,
+            self.backfill,
+            self.repair_button,
+        ]
         self.repair_button.add_class("asc-nb-repair")
         self.ledger_view.add_class("asc-nb-ledger-view")
         self.status.add_class("asc-nb-store-status")
@@ -200,13 +260,19 @@ class StorePanel(Panel):
         self.result = result
         failed = result[result["status"] == "failed"]
         pending = int((result["status"] == "pending").sum())
-        text = (f"Synced: {int(result['new_instances'].sum()):,} new instance(s), {int(result['rows'].sum()):,} rows, "
-                f"{int(result['api_calls'].sum()):,} API call(s).")
-        if pending:  # why, in the store's own words (a snapshot not made yet, or a new request's first reports)
+        text = (
+            f"Synced: {int(result['new_instances'].sum()):,} new instance(s), {int(result['rows'].sum()):,} rows, "
+            f"{int(result['api_calls'].sum()):,} API call(s)."
+        )
+        if (
+            pending
+        ):  # why, in the store's own words (a snapshot not made yet, or a new request's first reports)
             why = sorted({str(e) for e in result.loc[result["status"] == "pending", "error"].dropna()})
             text += f" {pending} part(s) pending:" + "".join(f"\n{w}" for w in why[:5])
         notes = sorted({str(e) for e in result.loc[result["status"] == "ok", "error"].dropna()})
-        text += "".join(f"\n{n}" for n in notes[:5])  # what the sync recovered from (a request deleted meanwhile)
+        text += "".join(
+            f"\n{n}" for n in notes[:5]
+        )  # what the sync recovered from (a request deleted meanwhile)
         if len(failed):
             text += "\n" + "\n".join(f"{r.app_id} {r.report}: {r.error}" for r in failed.itertuples())
         self.progress.value = self.progress.max
@@ -240,12 +306,17 @@ class StorePanel(Panel):
         else:
             text = f"Repair: {len(acted)} action(s) carried out"
             if pending:
-                text += (f"; {pending} part(s) pending (a ONE_TIME_SNAPSHOT Apple makes in 1-2 days: press Repair "
-                         "again then)")
+                text += (
+                    f"; {pending} part(s) pending (a ONE_TIME_SNAPSHOT Apple makes in 1-2 days: press Repair "
+                    "again then)"
+                )
             if len(left):
                 text += f"; {len(left)} range(s) cannot be repaired now:"
-                text += "".join(f"\n{r.app_id} {r.report or ''} {'' if pd.isna(r.start) else f'{r.start:%Y-%m-%d}'}: "
-                                f"{r.reason}" for r in left.head(5).itertuples(index=False))
+                text += "".join(
+                    f"\n{r.app_id} {r.report or ''} {'' if pd.isna(r.start) else f'{r.start:%Y-%m-%d}'}: "
+                    f"{r.reason}"
+                    for r in left.head(5).itertuples(index=False)
+                )
         if len(failed):
             text += "\n" + "\n".join(f"{r.app_id} {r.report}: {r.error}" for r in failed.itertuples())
         self.status.show("error" if len(failed) else "warn" if len(left) or pending else "ok", text)
@@ -256,10 +327,13 @@ class StorePanel(Panel):
             self.ledger_view.value = ledger_html(self.ledger)
         except Exception as exc:  # an unreadable store: say so, keep the rest of the tab working
             self.ledger = None
-            self.ledger_view.value = (f'<div class="asc-nb-ledger" style="color:var(--jp-error-color1)">'
-                                      f"{html.escape(_plain(exc, self.store))}</div>")
-        self.plan_view.value = "" if self.plan is None or self.plan.empty else frame_html(
-            self.plan, empty="", max_rows=15)
+            self.ledger_view.value = (
+                f'<div class="asc-nb-ledger" style="color:var(--jp-error-color1)">'
+                f"{html.escape(_plain(exc, self.store))}</div>"
+            )
+        self.plan_view.value = (
+            "" if self.plan is None or self.plan.empty else frame_html(self.plan, empty="", max_rows=15)
+        )
         try:
             coverage = self.store.coverage()
         except Exception as exc:  # noqa: BLE001 - the same unreadable store: in words, not a traceback

@@ -37,7 +37,13 @@ CHOICES = (
 )
 _WARNINGS_LOCK = threading.Lock()  # catch_warnings swaps process-wide state: one panel at a time
 COMPARE = ("impressions", "total_downloads", "sessions", "conversion_rate")
-TERRITORY_METRICS = ("total_downloads", "impressions", "product_page_views", "first_time_downloads", "sessions")
+TERRITORY_METRICS = (
+    "total_downloads",
+    "impressions",
+    "product_page_views",
+    "first_time_downloads",
+    "sessions",
+)
 
 
 class ViewsPanel(Panel):
@@ -48,9 +54,17 @@ class ViewsPanel(Panel):
     ``.frame``, ``.code``; ``wait()`` after a change.
     """
 
-    def __init__(self, source: Any, app_ids: str | Iterable[str] | None = None, *, start: Any = None,
-                 end: Any = None, view: str = "funnel", app_frame: pd.DataFrame | None = None,
-                 autoload: bool = True) -> None:
+    def __init__(
+        self,
+        source: Any,
+        app_ids: str | Iterable[str] | None = None,
+        *,
+        start: Any = None,
+        end: Any = None,
+        view: str = "funnel",
+        app_frame: pd.DataFrame | None = None,
+        autoload: bool = True,
+    ) -> None:
         self.source = source
         self.view: V.View | None = None
         ref = V.reference_day(source)
@@ -60,7 +74,9 @@ class ViewsPanel(Panel):
         self.apps = w.SelectMultiple(options=[], description="Apps", rows=3)
         self.start = w.DatePicker(value=first, description="From")
         self.end = w.DatePicker(value=last, description="To")
-        self.metric = w.Dropdown(options=list(TERRITORY_METRICS), value="total_downloads", description="Metric")
+        self.metric = w.Dropdown(
+            options=list(TERRITORY_METRICS), value="total_downloads", description="Metric"
+        )
         self.approx = w.Checkbox(value=True, description="Bounds for unique counts", indent=False)
         self.refresh = w.Button(description="Show", icon="refresh")
         self.chart = w.Image(format="png", layout=w.Layout(max_width="900px"))
@@ -68,13 +84,24 @@ class ViewsPanel(Panel):
         self.table = w.HTML()
         self.status = Status()
         super().__init__([], client=source)
-        self.children = (heading("Views"), w.HBox([self.choice, self.metric, self.approx]),
-                         w.HBox([self.apps, w.VBox([self.start, self.end]), self.refresh]),
-                         self.status, self.chart, self.notes, self.table, self.tools)
+        self.children = (
+            heading("Views"),
+            w.HBox([self.choice, self.metric, self.approx]),
+            w.HBox([self.apps, w.VBox([self.start, self.end]), self.refresh]),
+            self.status,
+            self.chart,
+            self.notes,
+            self.table,
+            self.tools,
+        )
         self.busy_controls = [self.refresh, self.choice]
         self.refresh.on_click(lambda _b: self.load())
         self.choice.observe(lambda _c: self.load(), names="value")
-        wanted = None if app_ids is None else ([app_ids] if isinstance(app_ids, str) else [str(a) for a in app_ids])
+        wanted = (
+            None
+            if app_ids is None
+            else ([app_ids] if isinstance(app_ids, str) else [str(a) for a in app_ids])
+        )
         if app_frame is not None:
             self._set_apps(app_frame, wanted)
         elif wanted is not None and not callable(getattr(source, "apps", None)):
@@ -113,7 +140,9 @@ class ViewsPanel(Panel):
             return V.territories(self.source, apps, self.metric.value, **kw)
         if key == "session_cohorts":
             return V.session_cohorts(self.source, apps, approx=approx, **kw)
-        return V.compare_apps(self.source, apps, ["impressions", "total_downloads", "sessions"], approx=approx, **kw)
+        return V.compare_apps(
+            self.source, apps, ["impressions", "total_downloads", "sessions"], approx=approx, **kw
+        )
 
     def _load(self) -> None:
         self.status.show("busy", "Computing…")
@@ -121,12 +150,16 @@ class ViewsPanel(Panel):
             warnings.simplefilter("always")
             view = self._make()
         self.chart.value = view.png()
-        self.notes.value = f'<div style="color: var(--jp-ui-font-color2);">{html.escape(view.notes_text())}</div>'
+        self.notes.value = (
+            f'<div style="color: var(--jp-ui-font-color2);">{html.escape(view.notes_text())}</div>'
+        )
         self.table.value = frame_html(view.frame, max_rows=30)
         self.view = view
         self.frame = view.frame
         gaps = sorted({str(c.message) for c in caught})
-        self.status.show("warn" if gaps else "ok", "\n".join([f"{view.title}: {len(view.frame)} rows", *gaps]))
+        self.status.show(
+            "warn" if gaps else "ok", "\n".join([f"{view.title}: {len(view.frame)} rows", *gaps])
+        )
 
     def _code(self) -> str:
         return self.view.code if self.view is not None else ""
@@ -134,7 +167,9 @@ class ViewsPanel(Panel):
 
 def attach(dashboard: Any) -> None:
     """Add a "Views" tab to a Dashboard; its panel (``dashboard.views_panel``) is built when first opened."""
-    box = w.VBox([w.HTML("Open this tab to compute the funnel, period comparisons, territories and cohorts.")])
+    box = w.VBox(
+        [w.HTML("Open this tab to compute the funnel, period comparisons, territories and cohorts.")]
+    )
     dashboard.views_panel = None
     tabs = dashboard.tabs
     tabs.children = (*tabs.children, box)

@@ -107,7 +107,9 @@ def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def lab_server(chromium_path: Path, lab_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def lab_server(
+    chromium_path: Path, lab_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """Start JupyterLab (token off, its own HOME and settings) and yield its base URL."""
     home = tmp_path_factory.mktemp("lab-home")
     settings = home / "lab-settings"
@@ -125,13 +127,17 @@ def lab_server(chromium_path: Path, lab_root: Path, tmp_path_factory: pytest.Tem
         "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
         f"--ServerApp.root_dir={lab_root}", "--LabApp.expose_app_in_browser=True",
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, cwd=lab_root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=lab_root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited ({proc.returncode}):\n{(home / 'jupyterlab.log').read_text()}")
+                raise RuntimeError(
+                    f"JupyterLab exited ({proc.returncode}):\n{(home / 'jupyterlab.log').read_text()}"
+                )
             try:
                 with urllib.request.urlopen(f"{url}/api/status", timeout=2) as r:
                     if r.status == 200:
@@ -139,7 +145,9 @@ def lab_server(chromium_path: Path, lab_root: Path, tmp_path_factory: pytest.Tem
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"JupyterLab not up after {SERVER_START_TIMEOUT}s:\n{(home / 'jupyterlab.log').read_text()}")
+                raise RuntimeError(
+                    f"JupyterLab not up after {SERVER_START_TIMEOUT}s:\n{(home / 'jupyterlab.log').read_text()}"
+                )
             time.sleep(0.2)
         yield url
     finally:

@@ -71,7 +71,9 @@ def test_a_409_and_its_message(nb) -> None:
     label = select.locator("option").nth(1).inner_text()
     name = re.split(r"\s+—\s+", label)[0].strip()
     button(panel, "Submit").click()
-    warn = panel.locator(".asc-nb-status.asc-nb-warn").filter(has_text=f"{name} already has an ONGOING request")
+    warn = panel.locator(".asc-nb-status.asc-nb-warn").filter(
+        has_text=f"{name} already has an ONGOING request"
+    )
     warn.wait_for(timeout=20_000)
     assert "Reuse it: Apple keeps generating its reports every day" in warn.inner_text()
     assert button(panel, "Open it").is_visible()
@@ -90,7 +92,8 @@ def test_download_shows_the_measure_columns_in_the_grid(nb) -> None:
     report.select_option(label="App Sessions Standard")
     button(explorer, "Download").click()
     explorer.locator(".asc-nb-status.asc-nb-ok").filter(has_text="Downloaded App Sessions Standard").wait_for(
-        timeout=30_000)
+        timeout=30_000
+    )
     grid = explorer.locator(".asc-nb-grid")
     headers = grid.locator("th").all_inner_texts()
     for measure in ("Sessions", "Unique Devices"):
@@ -132,7 +135,9 @@ def test_cancel_stops_a_download(nb) -> None:
     cancel = button(explorer, "Cancel")
     page.wait_for_function("el => !el.disabled", arg=cancel.element_handle(), timeout=20_000)
     cancel.click()
-    explorer.locator(".asc-nb-status.asc-nb-warn").filter(has_text="Download cancelled").wait_for(timeout=20_000)
+    explorer.locator(".asc-nb-status.asc-nb-warn").filter(has_text="Download cancelled").wait_for(
+        timeout=20_000
+    )
     kernel_exec(page, "client.sandbox.faults.clear()")
     # the status is written inside the job; the panel leaves `busy` (and re-enables Download) as the job returns
     download = button(explorer, "Download")
@@ -148,7 +153,8 @@ def test_sandbox_clock_moves_and_the_dates_follow(nb) -> None:
     end_before = explorer.locator("input[type=date]").nth(1).input_value()
     button(clock, "Advance 1 day").click()
     page.wait_for_function(
-        "([el, d]) => !el.innerText.includes('Simulated clock: ' + d)", arg=[clock.element_handle(), before])
+        "([el, d]) => !el.innerText.includes('Simulated clock: ' + d)", arg=[clock.element_handle(), before]
+    )
     after = re.search(r"Simulated clock: (\d{4}-\d{2}-\d{2})", clock.inner_text()).group(1)
     assert after > before
     end = explorer.locator("input[type=date]").nth(1)

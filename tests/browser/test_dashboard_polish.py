@@ -37,10 +37,15 @@ JS_DARK_PIXELS = """img => { const c = document.createElement('canvas'); c.width
 
 def _write_notebook(root) -> None:
     nb = {
-        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": c}
-                  for c in CELLS],
-        "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}},
-        "nbformat": 4, "nbformat_minor": 5,
+        "cells": [
+            {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": c}
+            for c in CELLS
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
     }
     (root / NOTEBOOK).write_text(json.dumps(nb))
 
@@ -82,9 +87,14 @@ def test_the_reports_tab_opened_first_shows_a_request_and_app_store_reports(nb) 
     explorer = dash(page).locator(".asc-nb-explorer")
     explorer.get_by_text(re.compile(r"Reports of .+ · ongoing request")).wait_for(timeout=30_000)
     report = explorer.locator("select").filter(has=page.locator("option", has_text="App Downloads Standard"))
-    options = [o.replace("\xa0", " ").strip() for o in report.locator("option").all_inner_texts()]  # ipywidgets: nbsp
+    options = [
+        o.replace("\xa0", " ").strip() for o in report.locator("option").all_inner_texts()
+    ]  # ipywidgets: nbsp
     assert options[0] == "App Downloads Standard", options[:5]
-    assert report.evaluate("s => s.options[s.selectedIndex].text").replace("\xa0", " ") == "App Downloads Standard"
+    assert (
+        report.evaluate("s => s.options[s.selectedIndex].text").replace("\xa0", " ")
+        == "App Downloads Standard"
+    )
     assert len(options) > 50
     assert not page.locator(".asc-nb-explorer").get_by_text("No request is open here yet").is_visible()
 
@@ -93,11 +103,15 @@ def test_a_header_click_sorts_the_grid_and_measures_come_first(nb) -> None:
     page = nb.page
     explorer = dash(page).locator(".asc-nb-explorer")
     button(explorer, "Download").click()
-    explorer.locator(".asc-nb-status.asc-nb-ok").filter(has_text="Downloaded App Downloads Standard").wait_for(
-        timeout=60_000)
+    explorer.locator(".asc-nb-status.asc-nb-ok").filter(
+        has_text="Downloaded App Downloads Standard"
+    ).wait_for(timeout=60_000)
     grid = explorer.locator(".asc-nb-grid")
-    head = grid.locator(".dt-scroll-head thead th") if grid.locator(".dt-scroll-head").count() else \
-        grid.locator("thead th")
+    head = (
+        grid.locator(".dt-scroll-head thead th")
+        if grid.locator(".dt-scroll-head").count()
+        else grid.locator("thead th")
+    )
     headers = [h.strip() for h in head.all_inner_texts()]
     assert headers[:2] == ["Date", "Counts"], headers
 
@@ -109,13 +123,19 @@ def test_a_header_click_sorts_the_grid_and_measures_come_first(nb) -> None:
     assert len(shown) == 10
     header = head.nth(1).locator(".dt-column-title")
     header.click()  # on the header's text, where a person clicks
-    page.wait_for_function("el => el.closest('th').classList.contains('dt-ordering-asc')",
-                           arg=header.element_handle(), timeout=10_000)
+    page.wait_for_function(
+        "el => el.closest('th').classList.contains('dt-ordering-asc')",
+        arg=header.element_handle(),
+        timeout=10_000,
+    )
     up = counts()
     assert up == sorted(up) and up != shown
     header.click()
-    page.wait_for_function("el => el.closest('th').classList.contains('dt-ordering-desc')",
-                           arg=header.element_handle(), timeout=10_000)
+    page.wait_for_function(
+        "el => el.closest('th').classList.contains('dt-ordering-desc')",
+        arg=header.element_handle(),
+        timeout=10_000,
+    )
     down = counts()
     assert down == sorted(down, reverse=True) and down[0] >= max(up)
 
@@ -152,8 +172,10 @@ def test_overview_is_on_the_explorers_week_and_its_labels_are_words(nb) -> None:
     tab(page, "Overview").click()
     ov = dash(page).locator(".asc-nb-overview")
     ov.locator(".asc-nb-overview-status .asc-nb-ok").wait_for(timeout=60_000)
-    shown = [ov.locator(".asc-nb-overview-start input[type=date]").input_value(),
-             ov.locator(".asc-nb-overview-end input[type=date]").input_value()]
+    shown = [
+        ov.locator(".asc-nb-overview-start input[type=date]").input_value(),
+        ov.locator(".asc-nb-overview-end input[type=date]").input_value(),
+    ]
     assert shown == week
     labels = [t.strip() for t in ov.locator(".asc-nb-kpi-label").all_inner_texts()]
     assert "Product page views" in labels and "Active devices" in labels, labels
@@ -184,6 +206,8 @@ def test_the_store_reports_field_shows_every_name(nb) -> None:
     assert field is not None
     assert "App Store Installation and Deletion Standard" in field.input_value()
     size = "el => [el.scrollWidth, el.clientWidth, el.scrollHeight, el.clientHeight]"
-    fits = field.evaluate("el => el.scrollWidth <= el.clientWidth + 1 && el.scrollHeight <= el.clientHeight + 1")
+    fits = field.evaluate(
+        "el => el.scrollWidth <= el.clientWidth + 1 && el.scrollHeight <= el.clientHeight + 1"
+    )
     assert fits, field.evaluate(size)
     dash(page).screenshot(path=str(nb.screenshot_path("polish-store-field.png")))

@@ -23,10 +23,15 @@ CELLS = [
 
 def _write_notebook(root) -> None:
     nb = {
-        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": c}
-                  for c in CELLS],
-        "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}},
-        "nbformat": 4, "nbformat_minor": 5,
+        "cells": [
+            {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": c}
+            for c in CELLS
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
     }
     (root / NOTEBOOK).write_text(json.dumps(nb))
 
@@ -75,5 +80,7 @@ def test_overview_cards_follow_the_app_and_range_chosen_in_the_page(lab) -> None
     after = {m: card(ov, m).inner_text() for m in before}
     assert after != before
     assert all(after[m] != before[m] for m in before), (before, after)
-    assert page.locator(".jp-OutputArea-output [data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+    assert (
+        page.locator(".jp-OutputArea-output [data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+    )
     ov.screenshot(path=str(lab.screenshot_path("overview.png")))

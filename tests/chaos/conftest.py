@@ -141,8 +141,9 @@ def install_token_expiry(sb: Sandbox, clock: SkewClock) -> None:
     """Let ``clock.expire_next`` reach the token check of the matching request (and that check only)."""
     verify = sb.keys.verify
 
-    def verify_with_jump(authorization: str | None, method: str | None = None, path: str = "",
-                         query: str = "") -> Any:
+    def verify_with_jump(
+        authorization: str | None, method: str | None = None, path: str = "", query: str = ""
+    ) -> Any:
         clock.take_jump(path + (f"?{query}" if query else ""))
         try:
             return verify(authorization, method, path, query)
@@ -191,13 +192,19 @@ class World:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def client(self, cache_dir: Path, sleeps: Sleeps, **kwargs: Any) -> Client:
-        return Client(sandbox=self.sandbox, base_url=self.base_url, cache_dir=cache_dir, sleep=sleeps, **kwargs)
+        return Client(
+            sandbox=self.sandbox, base_url=self.base_url, cache_dir=cache_dir, sleep=sleeps, **kwargs
+        )
 
     def ongoing(self, app_id: str) -> list[Any]:
         """The (not deleted) ONGOING requests of an app, straight from the world's state."""
         world = self.sandbox.world
         with world.lock:
-            return [r for r in world.requests.values() if r.app_id == app_id and r.access_type is AccessType.ONGOING]
+            return [
+                r
+                for r in world.requests.values()
+                if r.app_id == app_id and r.access_type is AccessType.ONGOING
+            ]
 
     def requests_per_app_and_type(self) -> dict[tuple[str, str], int]:
         world = self.sandbox.world
@@ -250,8 +257,23 @@ def _baseline(w: World, cache: Path) -> Baseline:
         path = c.download_segment(segments.iloc[0])
         frame = c.fetch(request_id, REPORT, start=start, end=end, progress=False)
         assert len(frame) > 0
-        return Baseline(apps, data_app, mutable_app, request_id, requests, request, report_id, reports,
-                        instance_id, instances, segments, path.read_bytes(), start, end, frame)
+        return Baseline(
+            apps,
+            data_app,
+            mutable_app,
+            request_id,
+            requests,
+            request,
+            report_id,
+            reports,
+            instance_id,
+            instances,
+            segments,
+            path.read_bytes(),
+            start,
+            end,
+            frame,
+        )
 
 
 @pytest.fixture
@@ -270,8 +292,9 @@ def client_pool(world: World) -> Iterator[dict[Any, Client]]:
 
 
 @pytest.fixture
-def fresh(world: World, client_pool: dict[Any, Client], tmp_path: Path, sleeps: Sleeps
-          ) -> Iterator[Callable[..., Client]]:
+def fresh(
+    world: World, client_pool: dict[Any, Client], tmp_path: Path, sleeps: Sleeps
+) -> Iterator[Callable[..., Client]]:
     """``fresh(**client_kwargs)``: a client on the shared world with an empty cache and this test's
     sleep recorder; faults and clock skew are cleared before and after."""
 

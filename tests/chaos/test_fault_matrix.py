@@ -98,7 +98,11 @@ API_FAULTS = [
 
 DOWNLOAD_FAULTS = [
     Fault("download 503 SlowDown x2", "dl-transient", _dl("rate_limit", 2)),
-    Fault("download 503 x2, Retry-After: 5", "dl-transient-ra", _dl("server_error", 2, status=503, retry_after=5)),
+    Fault(
+        "download 503 x2, Retry-After: 5",
+        "dl-transient-ra",
+        _dl("server_error", 2, status=503, retry_after=5),
+    ),
     Fault("download 500 x2", "dl-transient", _dl("server_error", 2, status=500)),
     Fault("download 502 x2", "dl-transient", _dl("server_error", 2, status=502)),
     Fault("download 504 x2", "dl-transient", _dl("server_error", 2, status=504)),
@@ -142,8 +146,9 @@ DOWNLOAD_STEPS = ["download_segment", "fetch"]
 
 
 _KEY = ec.generate_private_key(ec.SECP256R1())
-_PEM = _KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                          serialization.NoEncryption()).decode()
+_PEM = _KEY.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+).decode()
 
 
 def _invalid_client(w: World, make: Callable[..., Client], **kwargs: Any) -> Client:
@@ -174,7 +179,10 @@ def _run_api_step(step: Step, c: Client, w: World) -> tuple[bool, str]:
     if step.name == "report_request":
         got, want = c.report_request(b.request_id), b.request
         same = (got.id, got.access_type, got.stopped_due_to_inactivity) == (
-            want.id, want.access_type, want.stopped_due_to_inactivity)
+            want.id,
+            want.access_type,
+            want.stopped_due_to_inactivity,
+        )
         return same and got.app_id in (None, b.data_app), "request record"
     if step.name == "create_report_request":
         req = c.create_report_request(b.mutable_app, "ONGOING")
@@ -192,7 +200,9 @@ def _run_api_step(step: Step, c: Client, w: World) -> tuple[bool, str]:
     if step.name == "segments":
         return _same(c.segments(b.instance_id), b.segments), "segments frame"
     if step.name.startswith("fetch"):
-        return _same(c.fetch(b.request_id, REPORT, start=b.start, end=b.end, progress=False), b.frame), "fetch frame"
+        return _same(
+            c.fetch(b.request_id, REPORT, start=b.start, end=b.end, progress=False), b.frame
+        ), "fetch frame"
     raise AssertionError(step.name)
 
 
@@ -206,15 +216,28 @@ def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
 
 # expected outcome of an API fault on a retried step (GET, DELETE, and fetch's listings)
 RETRIED = {
-    "429-burst": None, "429-burst-ra": None, "5xx": None, "reset": None, "truncate": None, "timeout": None,
-    "401-once": None, "skew-slow": None,
-    "429-storm": RateLimitError, "429-long": RateLimitError, "5xx-storm": ServerError,
-    "401-invalid": AuthenticationError, "skew-fast": AuthenticationError,
+    "429-burst": None,
+    "429-burst-ra": None,
+    "5xx": None,
+    "reset": None,
+    "truncate": None,
+    "timeout": None,
+    "401-once": None,
+    "skew-slow": None,
+    "429-storm": RateLimitError,
+    "429-long": RateLimitError,
+    "5xx-storm": ServerError,
+    "401-invalid": AuthenticationError,
+    "skew-fast": AuthenticationError,
 }
 # ... on a POST (never retried blindly; create checks what happened; ensure_ongoing tries twice)
 CREATE = {
-    **RETRIED, "429-burst": RateLimitError, "429-burst-ra": RateLimitError, "5xx": ServerError,
-    "reset": NetworkError, "timeout": NetworkError,
+    **RETRIED,
+    "429-burst": RateLimitError,
+    "429-burst-ra": RateLimitError,
+    "5xx": ServerError,
+    "reset": NetworkError,
+    "timeout": NetworkError,
 }
 ENSURE = {**CREATE, "reset": None, "timeout": None}
 
@@ -312,8 +335,12 @@ def test_api_fault(world: World, fresh, sleeps, chaos, step: Step, fault: Fault)
 
 
 DOWNLOAD_EXPECTED: dict[str, type[BaseException] | None] = {
-    "dl-transient": None, "dl-transient-ra": None, "dl-expired": None,
-    "dl-storm": ServerError, "dl-checksum-storm": ChecksumError, "dl-size-storm": ChecksumError,
+    "dl-transient": None,
+    "dl-transient-ra": None,
+    "dl-expired": None,
+    "dl-storm": ServerError,
+    "dl-checksum-storm": ChecksumError,
+    "dl-size-storm": ChecksumError,
 }
 
 

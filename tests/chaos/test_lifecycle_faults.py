@@ -27,8 +27,12 @@ def own(tmp_path: Path):
     def make(sb: Sandbox, sleeps: Sleeps | None = None) -> Client:
         handle = stack.enter_context(sb.serve()) if not hasattr(sb, "_chaos_handle") else sb._chaos_handle
         sb._chaos_handle = handle  # type: ignore[attr-defined]
-        c = Client(sandbox=sb, base_url=handle.base_url, cache_dir=tmp_path / "cache",
-                   sleep=sleeps if sleeps is not None else Sleeps())
+        c = Client(
+            sandbox=sb,
+            base_url=handle.base_url,
+            cache_dir=tmp_path / "cache",
+            sleep=sleeps if sleeps is not None else Sleeps(),
+        )
         stack.callback(c.close)
         return c
 
@@ -38,8 +42,11 @@ def own(tmp_path: Path):
 
 def _ongoing(sb: Sandbox, app_id: str) -> list[str]:
     with sb.world.lock:
-        return [r.id for r in sb.world.requests.values()
-                if r.app_id == app_id and r.access_type is AccessType.ONGOING]
+        return [
+            r.id
+            for r in sb.world.requests.values()
+            if r.app_id == app_id and r.access_type is AccessType.ONGOING
+        ]
 
 
 # --------------------------------------------------------------------------- 409 races
@@ -135,8 +142,9 @@ def test_stopped_due_to_inactivity(own, chaos) -> None:
     assert req.id == old and req.stopped_due_to_inactivity is True
     today = sb.now.date()
     with pytest.warns(UserWarning, match="no rows for .* daily date"):
-        frame = c.fetch(req.id, REPORT, start=str(today.replace(day=today.day) - _days(4)), end=str(today),
-                        progress=False)
+        frame = c.fetch(
+            req.id, REPORT, start=str(today.replace(day=today.day) - _days(4)), end=str(today), progress=False
+        )
     assert frame.attrs["missing_dates"], "dates after the stop must be reported missing"
     # restart: DELETE, then POST (503 once: not retried blindly, checked, tried again)
     sb.faults.add("server_error", path=r"^/v1/analyticsReportRequests$", method="POST", count=1, status=503)
@@ -209,8 +217,9 @@ def _publish_broken(sb: Sandbox, inst_id: str, mangle) -> None:
         sb.world._segment_cache[inst_id] = blobs
 
 
-@pytest.mark.parametrize("kind", ["truncated gzip at the source", "garbled gzip at the source",
-                                  "non-UTF-8 bytes at the source"])
+@pytest.mark.parametrize(
+    "kind", ["truncated gzip at the source", "garbled gzip at the source", "non-UTF-8 bytes at the source"]
+)
 def test_broken_file_published(own, chaos, kind: str) -> None:
     chaos.start(kind, "read_instance")
     sb = Sandbox(seed=10, apps=1, history_days=10)
@@ -221,7 +230,9 @@ def test_broken_file_published(own, chaos, kind: str) -> None:
     elif kind.startswith("garbled"):
         _publish_broken(sb, inst_id, lambda b: b[:20] + bytes(x ^ 0x5A for x in b[20:60]) + b[60:])
     else:
-        _publish_broken(sb, inst_id, lambda b: gzip.compress(gzip.decompress(b).replace(b"\t", b"\t\xff\xfe", 3)))
+        _publish_broken(
+            sb, inst_id, lambda b: gzip.compress(gzip.decompress(b).replace(b"\t", b"\t\xff\xfe", 3))
+        )
     with pytest.raises((SegmentFormatError, ServerError)) as info:
         c.read_instance(inst_id, progress=False)
     bad = unverified_files(c.cache_dir)
@@ -233,7 +244,9 @@ def test_broken_file_published(own, chaos, kind: str) -> None:
 
 
 def test_download_url_expired_for_good_says_so(own, chaos) -> None:
-    chaos.start("expired download URL, persistent", "download_segment")  # stays 'failed' in the ledger until fixed
+    chaos.start(
+        "expired download URL, persistent", "download_segment"
+    )  # stays 'failed' in the ledger until fixed
     sb = Sandbox(seed=9, apps=1, history_days=10)
     c = own(sb)
     seg, _ = _one_segment(c, sb)

@@ -190,8 +190,13 @@ def test_token_header_and_claims(ec_key, key_pem):
     token = signer.token()
     header = jwt.get_unverified_header(token)
     assert header == {"alg": "ES256", "kid": KEY_ID, "typ": "JWT"}
-    claims = jwt.decode(token, ec_key.public_key(), algorithms=["ES256"], audience="appstoreconnect-v1",
-                        options={"verify_exp": False, "verify_iat": False})
+    claims = jwt.decode(
+        token,
+        ec_key.public_key(),
+        algorithms=["ES256"],
+        audience="appstoreconnect-v1",
+        options={"verify_exp": False, "verify_iat": False},
+    )
     assert claims["iss"] == ISSUER
     assert claims["iat"] < now  # backdated for clock skew
     assert now - claims["iat"] <= 60
@@ -213,7 +218,9 @@ def test_token_cached_until_near_expiry(key_pem):
 
 def test_scope(ec_key, key_pem):
     signer = TokenSigner(Credentials(KEY_ID, ISSUER, key_pem), scope=["GET /v1/apps"])
-    claims = jwt.decode(signer.token(), ec_key.public_key(), algorithms=["ES256"], audience="appstoreconnect-v1")
+    claims = jwt.decode(
+        signer.token(), ec_key.public_key(), algorithms=["ES256"], audience="appstoreconnect-v1"
+    )
     assert claims["scope"] == ["GET /v1/apps"]
     with pytest.raises(ConfigError):
         TokenSigner(Credentials(KEY_ID, ISSUER, key_pem), scope="GET /v1/apps")

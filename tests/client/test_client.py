@@ -190,7 +190,9 @@ def test_forbidden_for_reader_key(make_client, sandbox):
     admin = make_client(sandbox)
     app_id = next(iter(sandbox.world.apps))
     req = admin.create_report_request(app_id, "ONGOING")
-    reader = make_client(sandbox, credentials=Credentials(key["key_id"], key["issuer_id"], key["private_key_pem"]))
+    reader = make_client(
+        sandbox, credentials=Credentials(key["key_id"], key["issuer_id"], key["private_key_pem"])
+    )
     assert list(reader.report_requests(app_id)["id"]) == [req.id]  # reading is allowed
     with pytest.raises(ForbiddenError, match="Only an Admin key may create or delete") as info:
         reader.create_report_request(app_id, "ONE_TIME_SNAPSHOT")
@@ -343,7 +345,9 @@ def test_5xx_exhausted_raises_server_error(make_client, sandbox):
     sandbox.faults.add("server_error", path="/v1/apps", count=None, status=500)
     with pytest.raises(ServerError) as info:
         client.apps()
-    assert info.value.status == 500 and str(info.value).startswith("500 Internal Server Error — UNEXPECTED_ERROR")
+    assert info.value.status == 500 and str(info.value).startswith(
+        "500 Internal Server Error — UNEXPECTED_ERROR"
+    )
     sandbox.faults.clear()
 
 
@@ -426,8 +430,13 @@ def test_401_unknown_key_raises_after_one_resign(make_client, sandbox):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        .decode()
+    )
     stranger = Credentials("ZZZZZZZZZZ", sandbox.issuer_id, pem)
     client = make_client(sandbox, credentials=stranger)
     with pytest.raises(AuthenticationError) as info:
@@ -476,12 +485,21 @@ def test_enum_args_accept_members_and_any_case(client, sandbox):
     app_id = next(iter(sandbox.world.apps))
     for value in ("ongoing", "ONGOING", AccessType.ONGOING, " Ongoing "):
         assert client.report_requests(app_id, access_type=value).empty
-    assert all("filter%5BaccessType%5D=ONGOING" in c[2] or "filter[accessType]=ONGOING" in c[2]
-               for c in api_calls(sandbox))
+    assert all(
+        "filter%5BaccessType%5D=ONGOING" in c[2] or "filter[accessType]=ONGOING" in c[2]
+        for c in api_calls(sandbox)
+    )
 
 
 def test_error_family():
-    for cls in (AuthenticationError, ForbiddenError, NotFoundError, ConflictError, RateLimitError, ServerError):
+    for cls in (
+        AuthenticationError,
+        ForbiddenError,
+        NotFoundError,
+        ConflictError,
+        RateLimitError,
+        ServerError,
+    ):
         assert issubclass(cls, APIError) and issubclass(cls, asc_nb.ASCError)
 
 

@@ -43,8 +43,14 @@ def test_given_sandbox_is_used_quietly(fresh_notice, capsys, tmp_path):
 
 def test_explicit_kwargs_against_served_sandbox(served_sandbox, tmp_path):
     sb = served_sandbox.sandbox
-    with asc_nb.connect(key_id=sb.key_id, issuer_id=sb.issuer_id, private_key=sb.private_key_pem,
-                        base_url=served_sandbox.base_url, cache_dir=tmp_path, environ={}) as client:
+    with asc_nb.connect(
+        key_id=sb.key_id,
+        issuer_id=sb.issuer_id,
+        private_key=sb.private_key_pem,
+        base_url=served_sandbox.base_url,
+        cache_dir=tmp_path,
+        environ={},
+    ) as client:
         assert client.sandbox is None and client.base_url.startswith("http://127.0.0.1:")
         assert client.credentials.source == "arguments"
         assert len(client.apps()) == 3
@@ -53,8 +59,12 @@ def test_explicit_kwargs_against_served_sandbox(served_sandbox, tmp_path):
 @pytest.mark.parametrize("how", ["path", "literal", "b64"])
 def test_env_credentials_and_base_url(served_sandbox, tmp_path, how):
     sb = served_sandbox.sandbox
-    env = {"ASC_KEY_ID": sb.key_id, "ASC_ISSUER_ID": sb.issuer_id, "ASC_BASE_URL": served_sandbox.base_url,
-           "ASC_NB_CACHE_DIR": str(tmp_path / "c")}
+    env = {
+        "ASC_KEY_ID": sb.key_id,
+        "ASC_ISSUER_ID": sb.issuer_id,
+        "ASC_BASE_URL": served_sandbox.base_url,
+        "ASC_NB_CACHE_DIR": str(tmp_path / "c"),
+    }
     if how == "path":
         key = tmp_path / f"AuthKey_{sb.key_id}.p8"
         key.write_text(sb.private_key_pem)
@@ -65,8 +75,9 @@ def test_env_credentials_and_base_url(served_sandbox, tmp_path, how):
         env["ASC_PRIVATE_KEY_B64"] = base64.b64encode(sb.private_key_pem.encode()).decode()
     with asc_nb.connect(environ=env) as client:
         assert client.cache_dir == tmp_path / "c"
-        assert client.credentials.source.startswith({"path": "ASC_PRIVATE_KEY_PATH", "literal": "ASC_PRIVATE_KEY",
-                                                     "b64": "ASC_PRIVATE_KEY_B64"}[how])
+        assert client.credentials.source.startswith(
+            {"path": "ASC_PRIVATE_KEY_PATH", "literal": "ASC_PRIVATE_KEY", "b64": "ASC_PRIVATE_KEY_B64"}[how]
+        )
         assert len(client.apps()) == 3
 
 
@@ -105,8 +116,21 @@ def test_both_credentials_forms_refused(sandbox):
 
 
 def test_public_surface():
-    for name in ("connect", "Client", "Credentials", "Sandbox", "AccessType", "Category", "Granularity",
-                 "ASCError", "APIError", "ConfigError", "ChecksumError", "ConflictError", "RateLimitError"):
+    for name in (
+        "connect",
+        "Client",
+        "Credentials",
+        "Sandbox",
+        "AccessType",
+        "Category",
+        "Granularity",
+        "ASCError",
+        "APIError",
+        "ConfigError",
+        "ChecksumError",
+        "ConflictError",
+        "RateLimitError",
+    ):
         assert getattr(asc_nb, name)
     assert asc_nb.Sandbox is Sandbox
 

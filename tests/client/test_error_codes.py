@@ -55,7 +55,9 @@ def test_code_decides_the_class(code: str, status: int, cls: type[E.APIError]) -
 
 def test_every_table_row_is_tested() -> None:
     for prefix, cls in E.CODE_CLASSES:
-        assert any((code == prefix or code.startswith(prefix + ".")) and want is cls for code, _, want in ROWS), prefix
+        assert any(
+            (code == prefix or code.startswith(prefix + ".")) and want is cls for code, _, want in ROWS
+        ), prefix
 
 
 @pytest.mark.parametrize(
@@ -76,7 +78,9 @@ def test_every_table_row_is_tested() -> None:
         ("SOMETHING_NEW", 418, E.APIError),
     ],
 )
-def test_unknown_or_odd_codes_fall_back_to_the_status(code: object, status: int, cls: type[E.APIError]) -> None:
+def test_unknown_or_odd_codes_fall_back_to_the_status(
+    code: object, status: int, cls: type[E.APIError]
+) -> None:
     assert E.error_class(status, code) is cls
     assert type(from_response(_response(status, code))) is cls
 

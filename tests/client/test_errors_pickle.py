@@ -19,17 +19,38 @@ from asc_nb.errors import APIError, ConflictError, NotFoundError, RateLimitError
 from asc_nb.sandbox import Sandbox
 
 
-@pytest.mark.parametrize("err", [
-    ConflictError(409, code="STATE_ERROR", detail="You already have such an entity", method="POST",
-                  path="/v1/analyticsReportRequests", hint="reuse it"),
-    ServerError(503, code="SERVICE_UNAVAILABLE", title="Service unavailable", attempts=5),
-    APIError(418, detail="teapot", source={"parameter": "limit"}, errors=[{"code": "X"}]),
-], ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize(
+    "err",
+    [
+        ConflictError(
+            409,
+            code="STATE_ERROR",
+            detail="You already have such an entity",
+            method="POST",
+            path="/v1/analyticsReportRequests",
+            hint="reuse it",
+        ),
+        ServerError(503, code="SERVICE_UNAVAILABLE", title="Service unavailable", attempts=5),
+        APIError(418, detail="teapot", source={"parameter": "limit"}, errors=[{"code": "X"}]),
+    ],
+    ids=lambda e: type(e).__name__,
+)
 def test_api_errors_round_trip(err: APIError) -> None:
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is type(err)
     assert str(back) == str(err)
-    for name in ("status", "code", "title", "detail", "source", "method", "path", "errors", "attempts", "hint"):
+    for name in (
+        "status",
+        "code",
+        "title",
+        "detail",
+        "source",
+        "method",
+        "path",
+        "errors",
+        "attempts",
+        "hint",
+    ):
         assert getattr(back, name) == getattr(err, name), name
 
 
@@ -52,8 +73,13 @@ def test_rate_limit_details_round_trip() -> None:
 
 
 def _raise_conflict() -> None:
-    raise ConflictError(409, code="STATE_ERROR", detail="You already have such an entity",
-                        method="POST", path="/v1/analyticsReportRequests")
+    raise ConflictError(
+        409,
+        code="STATE_ERROR",
+        detail="You already have such an entity",
+        method="POST",
+        path="/v1/analyticsReportRequests",
+    )
 
 
 def test_raised_in_a_worker_process_arrives_typed() -> None:

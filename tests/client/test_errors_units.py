@@ -22,15 +22,26 @@ def response(status, body=None, *, method="GET", path="/v1/apps", headers=None, 
 
 
 def body(status, code, title, detail, **extra):
-    return {"errors": [{"id": "err-1", "status": str(status), "code": code, "title": title, "detail": detail, **extra}]}
+    return {
+        "errors": [
+            {"id": "err-1", "status": str(status), "code": code, "title": title, "detail": detail, **extra}
+        ]
+    }
 
 
 @pytest.mark.parametrize(
     "status, cls",
     [
-        (400, E.BadRequestError), (401, E.AuthenticationError), (403, E.ForbiddenError),
-        (404, E.NotFoundError), (409, E.ConflictError), (422, E.UnprocessableError),
-        (429, E.RateLimitError), (500, E.ServerError), (503, E.ServerError), (418, E.APIError),
+        (400, E.BadRequestError),
+        (401, E.AuthenticationError),
+        (403, E.ForbiddenError),
+        (404, E.NotFoundError),
+        (409, E.ConflictError),
+        (422, E.UnprocessableError),
+        (429, E.RateLimitError),
+        (500, E.ServerError),
+        (503, E.ServerError),
+        (418, E.APIError),
     ],
 )
 def test_status_maps_to_class(status, cls):
@@ -40,17 +51,32 @@ def test_status_maps_to_class(status, cls):
 
 
 def test_conflict_message_reads_well():
-    r = response(409, body(409, "STATE_ERROR", "The request cannot be fulfilled.", "You already have such an entity"),
-                 method="POST", path="/v1/analyticsReportRequests")
+    r = response(
+        409,
+        body(409, "STATE_ERROR", "The request cannot be fulfilled.", "You already have such an entity"),
+        method="POST",
+        path="/v1/analyticsReportRequests",
+    )
     err = from_response(r)
-    assert str(err) == "409 Conflict — STATE_ERROR: You already have such an entity (POST /v1/analyticsReportRequests)"
+    assert (
+        str(err)
+        == "409 Conflict — STATE_ERROR: You already have such an entity (POST /v1/analyticsReportRequests)"
+    )
     assert err.code == "STATE_ERROR" and err.title.startswith("The request")
     assert err.request_id == "err-1" and err.method == "POST" and err.path == "/v1/analyticsReportRequests"
 
 
 def test_source_parameter_and_no_query_in_message():
-    r = response(400, body(400, "PARAMETER_ERROR.INVALID", "bad", "'x' is not valid",
-                           source={"parameter": "filter[granularity]"}))
+    r = response(
+        400,
+        body(
+            400,
+            "PARAMETER_ERROR.INVALID",
+            "bad",
+            "'x' is not valid",
+            source={"parameter": "filter[granularity]"},
+        ),
+    )
     err = from_response(r)
     assert err.source == {"parameter": "filter[granularity]"}
     assert "[parameter filter[granularity]]" in str(err)
@@ -58,10 +84,16 @@ def test_source_parameter_and_no_query_in_message():
 
 
 def test_forbidden_on_create_explains_admin():
-    r = response(403, body(403, "FORBIDDEN_ERROR", "no", "The API key in use does not allow this request"),
-                 method="POST", path="/v1/analyticsReportRequests")
+    r = response(
+        403,
+        body(403, "FORBIDDEN_ERROR", "no", "The API key in use does not allow this request"),
+        method="POST",
+        path="/v1/analyticsReportRequests",
+    )
     assert "Only an Admin key" in str(from_response(r))
-    r = response(403, body(403, "FORBIDDEN_ERROR", "no", "nope"), method="DELETE", path="/v1/analyticsReportRequests/x")
+    r = response(
+        403, body(403, "FORBIDDEN_ERROR", "no", "nope"), method="DELETE", path="/v1/analyticsReportRequests/x"
+    )
     assert "Only an Admin key" in str(from_response(r))
     r = response(403, body(403, "FORBIDDEN_ERROR", "no", "nope"))
     assert "Admin" not in str(from_response(r))
@@ -70,7 +102,9 @@ def test_forbidden_on_create_explains_admin():
 def test_tolerant_of_plain_text_and_missing_detail():
     err = from_response(response(406, text="Not Acceptable", headers={"content-type": "text/plain"}))
     assert str(err).startswith("406 Not Acceptable — Not Acceptable")
-    err = from_response(response(500, {"errors": [{"status": "500", "code": "UNEXPECTED_ERROR", "title": "Oops"}]}))
+    err = from_response(
+        response(500, {"errors": [{"status": "500", "code": "UNEXPECTED_ERROR", "title": "Oops"}]})
+    )
     assert "UNEXPECTED_ERROR: Oops" in str(err)
     err = from_response(response(502, text="<html>bad gateway</html>", headers={"content-type": "text/html"}))
     assert str(err) == "502 Bad Gateway (GET /v1/apps)"
@@ -84,8 +118,11 @@ def test_multiple_errors_counted():
 
 
 def test_rate_limit_error_carries_retry_after_and_budget():
-    r = response(429, body(429, "RATE_LIMIT_EXCEEDED", "t", "d"),
-                 headers={"retry-after": "7", "x-rate-limit": "user-hour-lim:3600;user-hour-rem:0;"})
+    r = response(
+        429,
+        body(429, "RATE_LIMIT_EXCEEDED", "t", "d"),
+        headers={"retry-after": "7", "x-rate-limit": "user-hour-lim:3600;user-hour-rem:0;"},
+    )
     err = from_response(r)
     assert err.retry_after == 7 and err.rate_limit.remaining == 0
 

@@ -53,8 +53,9 @@ def test_specific_dtypes():
 
 
 def test_unknown_enum_value_does_not_break_dtype():
-    rec = Report.from_resource({"type": "analyticsReports", "id": "x",
-                                "attributes": {"name": "New", "category": "SOMETHING_NEW"}})
+    rec = Report.from_resource(
+        {"type": "analyticsReports", "id": "x", "attributes": {"name": "New", "category": "SOMETHING_NEW"}}
+    )
     assert rec.category == "SOMETHING_NEW"
     df = frames.to_frame("reports", [rec])
     assert df["category"].isna().all() and df.dtypes.to_dict() == frames.empty("reports").dtypes.to_dict()

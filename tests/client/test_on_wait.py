@@ -18,7 +18,9 @@ def test_retry_after_wait_is_announced_before_sleeping() -> None:
     sleeps: list[float] = []
     seen: list[tuple[str, float, int, str]] = []
     with _client(sb, sleeps) as client:
-        remove = client.on_wait(lambda reason, s: seen.append((reason, s, len(sleeps), threading.current_thread().name)))
+        remove = client.on_wait(
+            lambda reason, s: seen.append((reason, s, len(sleeps), threading.current_thread().name))
+        )
         sb.faults.add("rate_limit", path="/v1/apps", retry_after=7)
         assert len(client.apps()) == 3
         # announced once, with Apple's seconds, before the sleep happened, on the calling thread
@@ -46,7 +48,9 @@ def test_backoff_without_retry_after_and_pacer_waits_are_announced() -> None:
     seen.clear()
     with _client(sb, sleeps, pacer=pacer) as client:
         client.on_wait(lambda reason, s: seen.append((reason, s)))
-        pacer.observe(RateLimit(limit=3600, remaining=0, updated_at=datetime.now(timezone.utc)))  # Apple said: nothing left this hour
+        pacer.observe(
+            RateLimit(limit=3600, remaining=0, updated_at=datetime.now(timezone.utc))
+        )  # Apple said: nothing left this hour
         client.apps()
         assert seen and seen[0][0] == "pacer" and seen[0][1] > 0 and seen[0][1] == pacer.waited
 

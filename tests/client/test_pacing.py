@@ -27,8 +27,9 @@ class ScaledTime:
 def test_bulk_job_paces_itself_with_zero_429(make_client) -> None:
     t = ScaledTime()
     sb = Sandbox(seed=0, rate_limit=10, wall_clock=t.clock)
-    client = make_client(sb, sleep=t.sleep, clock=t.clock,
-                         retry=RetryPolicy(max_retries=0))  # any 429 would raise
+    client = make_client(
+        sb, sleep=t.sleep, clock=t.clock, retry=RetryPolicy(max_retries=0)
+    )  # any 429 would raise
     for _ in range(25):
         t.now += 1.0  # one second of work between calls
         client.apps()
@@ -53,8 +54,13 @@ def test_without_pacing_the_same_job_hits_429(make_client) -> None:
     """The control: the same job with pacing off is refused, so the test above can fail."""
     t = ScaledTime()
     sb = Sandbox(seed=0, rate_limit=10, wall_clock=t.clock)
-    client = make_client(sb, sleep=t.sleep, clock=t.clock, pacer=Pacer(clock=t.clock, max_wait=0),
-                         retry=RetryPolicy(max_retries=0))
+    client = make_client(
+        sb,
+        sleep=t.sleep,
+        clock=t.clock,
+        pacer=Pacer(clock=t.clock, max_wait=0),
+        retry=RetryPolicy(max_retries=0),
+    )
     try:
         for _ in range(25):
             t.now += 1.0

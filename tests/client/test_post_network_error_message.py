@@ -34,7 +34,9 @@ def test_unverified_post_does_not_claim_it_checked(tmp_path) -> None:
     with Client(sandbox=sb, cache_dir=tmp_path, sleep=lambda s: None) as client:
         app = str(client.apps().id[0])
         sb.faults.add("server_error", path="/v1/analyticsReportRequests$", method="POST", status=503)
-        sb.faults.add("server_error", path=r"/v1/apps/\d+/analyticsReportRequests", method="GET", count=None, status=500)
+        sb.faults.add(
+            "server_error", path=r"/v1/apps/\d+/analyticsReportRequests", method="GET", count=None, status=500
+        )
         with pytest.raises(Exception) as info:
             client.create_report_request(app, "ONGOING")
         sb.faults.clear()

@@ -28,8 +28,14 @@ def server(pages: dict[str, dict]):
 
 
 def test_foreign_links_next_refused(signer):
-    transport, seen = server({"/v1/apps": {"data": [{"type": "apps", "id": "1"}],
-                                           "links": {"self": "x", "next": "https://evil.example/v1/apps?cursor=2"}}})
+    transport, seen = server(
+        {
+            "/v1/apps": {
+                "data": [{"type": "apps", "id": "1"}],
+                "links": {"self": "x", "next": "https://evil.example/v1/apps?cursor=2"},
+            }
+        }
+    )
     session = Session("https://api.example.test", signer, transport=transport)
     pages = session.pages("/v1/apps", limit=200)
     assert next(pages)["data"][0]["id"] == "1"
@@ -39,17 +45,21 @@ def test_foreign_links_next_refused(signer):
 
 
 def test_links_next_scheme_downgrade_refused(signer):
-    transport, _ = server({"/v1/apps": {"data": [], "links": {"self": "x", "next": "http://api.example.test/v1/apps?c=2"}}})
+    transport, _ = server(
+        {"/v1/apps": {"data": [], "links": {"self": "x", "next": "http://api.example.test/v1/apps?c=2"}}}
+    )
     session = Session("https://api.example.test", signer, transport=transport)
     with pytest.raises(UnsafeURLError):
         list(session.pages("/v1/apps"))
 
 
 def test_relative_links_next_followed_and_loop_detected(signer):
-    transport, seen = server({
-        "/v1/apps": {"data": [{"id": "1"}], "links": {"self": "x", "next": "/v1/more?cursor=a"}},
-        "/v1/more": {"data": [{"id": "2"}], "links": {"self": "x", "next": "/v1/more?cursor=a"}},
-    })
+    transport, seen = server(
+        {
+            "/v1/apps": {"data": [{"id": "1"}], "links": {"self": "x", "next": "/v1/more?cursor=a"}},
+            "/v1/more": {"data": [{"id": "2"}], "links": {"self": "x", "next": "/v1/more?cursor=a"}},
+        }
+    )
     session = Session("https://api.example.test", signer, transport=transport)
     ids = []
     with pytest.raises(APIError, match="PAGING_LOOP"):

@@ -73,7 +73,9 @@ def test_exception_midway_leaves_nothing(tmp_path):
     assert list((tmp_path / ".partial").iterdir()) == []
 
 
-@pytest.mark.parametrize("bad", ["../../etc/passwd", "..", "a" * 31, "g" * 32, "/" + "a" * 31, "", "a" * 32 + "/"])
+@pytest.mark.parametrize(
+    "bad", ["../../etc/passwd", "..", "a" * 31, "g" * 32, "/" + "a" * 31, "", "a" * 32 + "/"]
+)
 def test_checksum_cannot_become_a_path(tmp_path, bad):
     cache = SegmentCache(tmp_path)
     with pytest.raises(ValueError):

@@ -14,7 +14,9 @@ from .conftest import gz, table_text
 
 
 def fetched(rows, report="App Sessions Standard", granularity="DAILY"):
-    df = pd.DataFrame(rows, columns=["date", "territory", "sessions", "processing_date", "instance_id", "segment_id"])
+    df = pd.DataFrame(
+        rows, columns=["date", "territory", "sessions", "processing_date", "instance_id", "segment_id"]
+    )
     df = df.astype({"date": "datetime64[ns]", "processing_date": "datetime64[ns]", "sessions": "Int64"})
     df.attrs.update(report=report, granularity=granularity, report_id="r1-req")
     return df
@@ -27,11 +29,14 @@ def duck(root, sql="select date, territory, sessions, report, granularity from t
 
 
 def test_roundtrip_duckdb_and_pandas(tmp_path):
-    df = fetched([
-        ("2026-03-01", "US", 3, "2026-03-04", "i1", "s1"),
-        ("2026-03-01", "NA", None, "2026-03-04", "i1", "s1"),
-        ("2026-03-02", "FR", 7, "2026-03-04", "i1", "s2"),
-    ], report="App Crashes / Expanded")
+    df = fetched(
+        [
+            ("2026-03-01", "US", 3, "2026-03-04", "i1", "s1"),
+            ("2026-03-01", "NA", None, "2026-03-04", "i1", "s1"),
+            ("2026-03-02", "FR", 7, "2026-03-04", "i1", "s2"),
+        ],
+        report="App Crashes / Expanded",
+    )
     to_parquet(df, tmp_path)
     dirs = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("date=*"))
     assert dirs == [
@@ -49,15 +54,24 @@ def test_roundtrip_duckdb_and_pandas(tmp_path):
     assert typed["date"].dtype == "datetime64[ns]"
     assert typed["sessions"].dtype == "Int64"
     assert typed["sessions"].sum() == 10
-    assert set(typed.columns) >= {"date", "territory", "sessions", "processing_date", "instance_id",
-                                  "segment_id", "report", "granularity"}
+    assert set(typed.columns) >= {
+        "date",
+        "territory",
+        "sessions",
+        "processing_date",
+        "instance_id",
+        "segment_id",
+        "report",
+        "granularity",
+    }
     plain = pd.read_parquet(tmp_path)  # what a pandas user writes
     assert len(plain) == 3 and int(plain["sessions"].sum()) == 10
 
 
 def test_rewrite_is_idempotent_and_newer_vintage_replaces_older(tmp_path):
-    old = fetched([("2026-03-01", "US", 8, "2026-03-02", "i1", "s1"),
-                   ("2026-03-01", "FR", 1, "2026-03-02", "i1", "s1")])
+    old = fetched(
+        [("2026-03-01", "US", 8, "2026-03-02", "i1", "s1"), ("2026-03-01", "FR", 1, "2026-03-02", "i1", "s1")]
+    )
     to_parquet(old, tmp_path)
     to_parquet(old, tmp_path)
     assert duck(tmp_path, "select count(*) from t").iloc[0, 0] == 2
@@ -79,14 +93,20 @@ def test_series_do_not_prune_each_other(tmp_path):
 
 
 def test_all_vintages_kept_when_asked(tmp_path):
-    df = fetched([("2026-03-01", "US", 8, "2026-03-02", "i1", "s1"),
-                  ("2026-03-01", "US", 10, "2026-03-04", "i3", "s9")])
+    df = fetched(
+        [
+            ("2026-03-01", "US", 8, "2026-03-02", "i1", "s1"),
+            ("2026-03-01", "US", 10, "2026-03-04", "i3", "s9"),
+        ]
+    )
     to_parquet(df, tmp_path, latest_only=False)
     assert sorted(duck(tmp_path)["sessions"].tolist()) == [8, 10]
 
 
 def test_plain_frame_needs_names_then_appends(tmp_path):
-    df = parse_segment(gz(table_text(["Date", "Territory", "Counts"], [["2026-03-01", "US", 1], ["", "FR", 2]])))
+    df = parse_segment(
+        gz(table_text(["Date", "Territory", "Counts"], [["2026-03-01", "US", 1], ["", "FR", 2]]))
+    )
     with pytest.raises(ValueError, match="report="):
         to_parquet(df, tmp_path)
     to_parquet(df, tmp_path, report="Custom", granularity="WEEKLY")

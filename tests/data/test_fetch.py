@@ -77,8 +77,11 @@ def test_read_instance_all_segments_exact_values(client, sb, req):
     assert set(df["segment_id"].astype(str)) == set(segs.id)
     assert (df["instance_id"].astype(str) == inst.id).all()
     assert (df["processing_date"] == inst.processing_date).all()
-    for col, theirs in [("sessions", "Sessions"), ("total_session_duration", "Total Session Duration"),
-                        ("unique_devices", "Unique Devices")]:
+    for col, theirs in [
+        ("sessions", "Sessions"),
+        ("total_session_duration", "Total Session Duration"),
+        ("unique_devices", "Unique Devices"),
+    ]:
         assert df[col].sum() == truth[theirs].sum()
         assert df[col].isna().sum() == truth[theirs].isna().sum()  # suppressed rows stay missing, not 0
     assert sorted(df["territory"].astype(str)) == sorted(truth["Territory"].astype(str))
@@ -235,7 +238,9 @@ def expected_totals(sb: Sandbox, processing_dates: list[dt.date], days: list[dt.
     """Per Date: the value from the greatest processingDate that covers it (Apple's rule), via datagen."""
     out = {}
     for day in days:
-        covering = [(p, v) for p in processing_dates for d, v in covered_dates("DAILY", p, "ONGOING") if d == day]
+        covering = [
+            (p, v) for p in processing_dates for d, v in covered_dates("DAILY", p, "ONGOING") if d == day
+        ]
         if covering:
             _, vintage = max(covering)
             out[day] = int(rows_for_date(sb.seed, app_of(sb), SESSIONS, "DAILY", day, vintage)[column].sum())
@@ -261,8 +266,10 @@ def test_fetch_dedupes_restated_dates_to_exact_totals(client, sb, req):
     assert got[restated] == final
     every = client.fetch(req.id, SESSIONS, start=start, end=end, vintages=True, progress=False)
     raw = int(every.loc[every["date"] == pd.Timestamp(restated), "sessions"].sum())
-    assert raw == sum(int(rows_for_date(sb.seed, app_of(sb), SESSIONS, "DAILY", restated, v)["Sessions"].sum())
-                      for v in (0, 1, 2))
+    assert raw == sum(
+        int(rows_for_date(sb.seed, app_of(sb), SESSIONS, "DAILY", restated, v)["Sessions"].sum())
+        for v in (0, 1, 2)
+    )
     assert raw > 2 * final
 
 
@@ -272,7 +279,9 @@ def test_fetch_api_calls_are_minimal_and_rerun_downloads_nothing(client, sb, req
     calls = sb.calls[before:]
     api = [p for _, h, p in calls if h == "api"]
     n_instances = df.attrs["stats"]["instances"]
-    assert len(api) == 2 + n_instances  # reports?filter[name] + instances?filter[processingDate] + segments each
+    assert (
+        len(api) == 2 + n_instances
+    )  # reports?filter[name] + instances?filter[processingDate] + segments each
     assert "filter%5Bname%5D" in api[0] or "filter[name]" in api[0]
     assert "processingDate" in api[1]
     n_dl = len([1 for _, h, _ in calls if h == "download"])
@@ -297,7 +306,9 @@ def test_fetch_comma_bom_report_and_blanks(tmp_path):
     columns = [asc_nb.models.snake(c) for c in truth.columns]
     assert list(df.columns[: len(columns)]) == columns
     assert len(df) == len(truth) > 0
-    theirs = next(c for c in truth.columns if pd.api.types.is_integer_dtype(truth[c]) and c != "App Apple Identifier")
+    theirs = next(
+        c for c in truth.columns if pd.api.types.is_integer_dtype(truth[c]) and c != "App Apple Identifier"
+    )
     measure = asc_nb.models.snake(theirs)
     assert df[measure].sum() == truth[theirs].sum()
     assert df[measure].isna().sum() == truth[theirs].isna().sum()
@@ -309,8 +320,13 @@ def test_fetch_reports_missing_dates(client, sb, req):
     rep = client.reports(req.id, name=SESSIONS).iloc[0]
     last = max(d.date() for d in client.instances(rep.id, "DAILY").processing_date)
     with pytest.warns(MissingDatesWarning, match="no rows for 2"):
-        df = client.fetch(req.id, SESSIONS, start=last - dt.timedelta(days=2), end=last + dt.timedelta(days=1),
-                          progress=False)
+        df = client.fetch(
+            req.id,
+            SESSIONS,
+            start=last - dt.timedelta(days=2),
+            end=last + dt.timedelta(days=1),
+            progress=False,
+        )
     assert df.attrs["missing_dates"] == [last, last + dt.timedelta(days=1)]  # not published yet
 
 
@@ -329,8 +345,9 @@ def test_progress_bar_counts_segments_and_is_quiet_when_disabled(client, req, ca
 
 def test_progress_callback_sees_every_segment_and_byte(client, req, capsys):
     calls: list[tuple[int, int, int, int]] = []
-    df = client.fetch(req.id, SESSIONS, start="2026-02-20", end="2026-02-24",
-                      progress=lambda *counts: calls.append(counts))
+    df = client.fetch(
+        req.id, SESSIONS, start="2026-02-20", end="2026-02-24", progress=lambda *counts: calls.append(counts)
+    )
     stats = df.attrs["stats"]
     assert capsys.readouterr().err == ""  # a callback replaces the bar
     done, planned, nbytes, planned_bytes = calls[-1]
@@ -361,15 +378,20 @@ def test_fetch_to_parquet_streams_and_matches_in_memory(client, sb, req, tmp_pat
     assert back["sessions"].sum() == df["sessions"].sum() and len(back) == len(df)
     # the in-memory frame exported with to_parquet reads back the same through DuckDB
     to_parquet(df, tmp_path / "pq2")
-    s2 = con.execute(f"select sum(sessions) from read_parquet('{tmp_path}/pq2/**/*.parquet', hive_partitioning=true)")
+    s2 = con.execute(
+        f"select sum(sessions) from read_parquet('{tmp_path}/pq2/**/*.parquet', hive_partitioning=true)"
+    )
     assert int(s2.fetchone()[0]) == int(df["sessions"].sum())
 
 
 def test_fetch_over_loopback_http(tmp_path):
     sb = Sandbox(seed=5, apps=1, history_days=8, segment_rows=80)
     with sb.serve() as srv:
-        c = asc_nb.Client(asc_nb.Credentials(sb.key_id, sb.issuer_id, sb.private_key_pem), base_url=srv.base_url,
-                          cache_dir=tmp_path / "c")
+        c = asc_nb.Client(
+            asc_nb.Credentials(sb.key_id, sb.issuer_id, sb.private_key_pem),
+            base_url=srv.base_url,
+            cache_dir=tmp_path / "c",
+        )
         with c:
             r = c.ensure_ongoing(c.apps().id[0])
             df = c.fetch(r.id, SESSIONS, start="2026-02-25", end="2026-02-27", progress=False, workers=4)
@@ -384,11 +406,14 @@ def test_fetch_weekly_keeps_the_week_overlapping_start(tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("error", MissingDatesWarning)
             # starts on a Wednesday: the week dated Monday 2026-02-09 overlaps the range and is kept
-            df = c.fetch(r.id, SESSIONS, granularity="WEEKLY", start="2026-02-11", end="2026-02-22", progress=False)
+            df = c.fetch(
+                r.id, SESSIONS, granularity="WEEKLY", start="2026-02-11", end="2026-02-22", progress=False
+            )
     got = {d.date(): int(v) for d, v in df.groupby("date")["sessions"].sum().items()}
     mondays = [dt.date(2026, 2, 9), dt.date(2026, 2, 16)]
-    assert got == {m: int(rows_for_date(sb.seed, app_of(sb), SESSIONS, "WEEKLY", m)["Sessions"].sum())
-                   for m in mondays}
+    assert got == {
+        m: int(rows_for_date(sb.seed, app_of(sb), SESSIONS, "WEEKLY", m)["Sessions"].sum()) for m in mondays
+    }
     assert df.attrs["missing_dates"] == []
 
 

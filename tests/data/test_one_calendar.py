@@ -26,5 +26,8 @@ def test_expected_dates_agree_day_by_day(g) -> None:
             got = models.expected_dates(first, last, g)
             assert got == vintage.expected_dates(first.isoformat(), last.isoformat(), g.value)
             assert got[0] == models.period_start(first, g) <= first and models.period_end(got[-1], g) >= last
-            assert all(models.period_end(a, g) + dt.timedelta(days=1) == b for a, b in zip(got, got[1:], strict=False))
+            assert all(
+                models.period_end(a, g) + dt.timedelta(days=1) == b
+                for a, b in zip(got, got[1:], strict=False)
+            )
     assert models.expected_dates(dt.date(2026, 3, 2), dt.date(2026, 3, 1), g) == []

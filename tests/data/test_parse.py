@@ -17,9 +17,19 @@ from asc_nb.data.parse import SegmentFormatError, parse_segment, read_table, sna
 from .conftest import gz, table_text
 
 SESSIONS = [
-    "Date", "App Name", "App Apple Identifier", "App Version", "Device", "Platform Version",
-    "Source Type", "Page Type", "App Download Date", "Territory", "Sessions",
-    "Total Session Duration (seconds)", "Unique Devices",
+    "Date",
+    "App Name",
+    "App Apple Identifier",
+    "App Version",
+    "Device",
+    "Platform Version",
+    "Source Type",
+    "Page Type",
+    "App Download Date",
+    "Territory",
+    "Sessions",
+    "Total Session Duration (seconds)",
+    "Unique Devices",
 ]
 
 
@@ -27,12 +37,23 @@ def sessions_rows(n: int, seed: int = 0) -> list[list[object]]:
     rnd = random.Random(seed)
     rows = []
     for i in range(n):
-        rows.append([
-            f"2026-03-{1 + i % 28:02d}", "Café App", "1234567890", rnd.choice(["1.10", "1.2", "2.0"]),
-            rnd.choice(["iPhone", "iPad"]), rnd.choice(["iOS 18.1", "17.0"]), "App Store search",
-            "Product page", "2026-01-15", rnd.choice(["US", "NA", "DE"]),
-            None if i % 17 == 0 else rnd.randint(0, 500), rnd.randint(1, 9999), rnd.randint(1, 50),
-        ])
+        rows.append(
+            [
+                f"2026-03-{1 + i % 28:02d}",
+                "Café App",
+                "1234567890",
+                rnd.choice(["1.10", "1.2", "2.0"]),
+                rnd.choice(["iPhone", "iPad"]),
+                rnd.choice(["iOS 18.1", "17.0"]),
+                "App Store search",
+                "Product page",
+                "2026-01-15",
+                rnd.choice(["US", "NA", "DE"]),
+                None if i % 17 == 0 else rnd.randint(0, 500),
+                rnd.randint(1, 9999),
+                rnd.randint(1, 50),
+            ]
+        )
     return rows
 
 
@@ -40,9 +61,19 @@ def test_types_names_and_values():
     rows = sessions_rows(50)
     df = parse_segment(gz(table_text(SESSIONS, rows)))
     assert list(df.columns) == [
-        "date", "app_name", "app_apple_identifier", "app_version", "device", "platform_version",
-        "source_type", "page_type", "app_download_date", "territory", "sessions",
-        "total_session_duration_seconds", "unique_devices",
+        "date",
+        "app_name",
+        "app_apple_identifier",
+        "app_version",
+        "device",
+        "platform_version",
+        "source_type",
+        "page_type",
+        "app_download_date",
+        "territory",
+        "sessions",
+        "total_session_duration_seconds",
+        "unique_devices",
     ]
     assert df["date"].dtype == "datetime64[ns]"
     assert df["app_download_date"].dtype == "datetime64[ns]"
@@ -60,11 +91,14 @@ def test_types_names_and_values():
 
 
 def test_blanks_stay_missing_not_zero():
-    text = table_text(["Date", "Territory", "Page Title", "Counts"], [
-        ["2026-03-01", "US", "", 0],
-        ["2026-03-01", "", "Summer", ""],
-        ["", "FR", "Spring", 5],
-    ])
+    text = table_text(
+        ["Date", "Territory", "Page Title", "Counts"],
+        [
+            ["2026-03-01", "US", "", 0],
+            ["2026-03-01", "", "Summer", ""],
+            ["", "FR", "Spring", 5],
+        ],
+    )
     df = parse_segment(gz(text))
     assert df["counts"].tolist()[0] == 0
     assert df["counts"].isna().tolist() == [False, True, False]
@@ -75,10 +109,13 @@ def test_blanks_stay_missing_not_zero():
 
 
 def test_unknown_columns_are_kept_and_typed():
-    text = table_text(["Date", "Counts", "Brand New Metric", "Mystery Dimension", "Ratio"], [
-        ["2026-03-01", 1, 10, "alpha", 0.5],
-        ["2026-03-02", 2, "", "beta", 1.25],
-    ])
+    text = table_text(
+        ["Date", "Counts", "Brand New Metric", "Mystery Dimension", "Ratio"],
+        [
+            ["2026-03-01", 1, 10, "alpha", 0.5],
+            ["2026-03-02", 2, "", "beta", 1.25],
+        ],
+    )
     df = parse_segment(gz(text))
     assert list(df.columns) == ["date", "counts", "brand_new_metric", "mystery_dimension", "ratio"]
     assert df["brand_new_metric"].dtype == "Int64"
@@ -165,7 +202,11 @@ def test_sources_agree_bytes_path_file_and_streaming(tmp_path, monkeypatch):
 
 def test_snake_columns_unique():
     assert snake_columns(["Counts", "counts", "App Name", "App-Name", ""]) == [
-        "counts", "counts_2", "app_name", "app_name_2", "column_5",
+        "counts",
+        "counts_2",
+        "app_name",
+        "app_name_2",
+        "column_5",
     ]
 
 
@@ -182,8 +223,9 @@ def test_unify_tables_by_name_reordered_missing_and_conflicting():
     assert unify_tables([]).num_rows == 0
 
 
-_text = st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc"], blacklist_characters="\t\r\n\ufeff"),
-                max_size=8)
+_text = st.text(
+    alphabet=st.characters(blacklist_categories=["Cs", "Cc"], blacklist_characters="\t\r\n\ufeff"), max_size=8
+)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -30,24 +30,67 @@ from asc_nb.sandbox import Sandbox
 from .conftest import gz, table_text
 
 SESSIONS = "App Sessions Standard"
-HEADER = ["Date", "App Name", "App Apple Identifier", "App Version", "Device", "Platform Version", "Source Type",
-          "Page Type", "App Download Date", "Territory", "Sessions", "Total Session Duration", "Unique Devices"]
+HEADER = [
+    "Date",
+    "App Name",
+    "App Apple Identifier",
+    "App Version",
+    "Device",
+    "Platform Version",
+    "Source Type",
+    "Page Type",
+    "App Download Date",
+    "Territory",
+    "Sessions",
+    "Total Session Duration",
+    "Unique Devices",
+]
 #: typed by hand from Apple's App Sessions page (independent of the registry)
 DTYPES = {
-    "date": "datetime64[ns]", "app_name": "string", "app_apple_identifier": "Int64", "app_version": "string",
-    "device": "string", "platform_version": "string", "source_type": "string", "page_type": "string",
-    "app_download_date": "datetime64[ns]", "territory": "string", "sessions": "Int64",
-    "total_session_duration": "Int64", "unique_devices": "Int64",
+    "date": "datetime64[ns]",
+    "app_name": "string",
+    "app_apple_identifier": "Int64",
+    "app_version": "string",
+    "device": "string",
+    "platform_version": "string",
+    "source_type": "string",
+    "page_type": "string",
+    "app_download_date": "datetime64[ns]",
+    "territory": "string",
+    "sessions": "Int64",
+    "total_session_duration": "Int64",
+    "unique_devices": "Int64",
 }
-CRASHES_HEADER = ["Count", "Territory", "Date", "Platform", "Device", "Build", "Unique Devices", "Release Type",
-                  "App Name", "App Version"]
+CRASHES_HEADER = [
+    "Count",
+    "Territory",
+    "Date",
+    "Platform",
+    "Device",
+    "Build",
+    "Unique Devices",
+    "Release Type",
+    "App Name",
+    "App Version",
+]
 
 
 def row(**over: object) -> list[object]:
-    base = {"Date": "2026-03-01", "App Name": "Café", "App Apple Identifier": "1234567890", "App Version": "1.10",
-            "Device": "iPhone", "Platform Version": "iOS 18.1", "Source Type": "App Store search",
-            "Page Type": "Product page", "App Download Date": "", "Territory": "NA", "Sessions": 3,
-            "Total Session Duration": 40, "Unique Devices": 2}
+    base = {
+        "Date": "2026-03-01",
+        "App Name": "Café",
+        "App Apple Identifier": "1234567890",
+        "App Version": "1.10",
+        "Device": "iPhone",
+        "Platform Version": "iOS 18.1",
+        "Source Type": "App Store search",
+        "Page Type": "Product page",
+        "App Download Date": "",
+        "Territory": "NA",
+        "Sessions": 3,
+        "Total Session Duration": 40,
+        "Unique Devices": 2,
+    }
     base.update({k.replace("_", " "): v for k, v in over.items()})
     return [base[h] for h in HEADER]
 
@@ -116,8 +159,12 @@ BAD = [
     ("US date", {"Date": "02/26/2026"}, "date", "02/26/2026"),
     ("date that is not a date", {"App_Download_Date": "soon"}, "app_download_date", "soon"),
     ("integer beyond int64", {"Unique_Devices": str(2**63)}, "unique_devices", str(2**63)),
-    ("identifier beyond int64", {"App_Apple_Identifier": "99999999999999999999"}, "app_apple_identifier",
-     "99999999999999999999"),
+    (
+        "identifier beyond int64",
+        {"App_Apple_Identifier": "99999999999999999999"},
+        "app_apple_identifier",
+        "99999999999999999999",
+    ),
     ("decimal in a count", {"Total_Session_Duration": "12.5"}, "total_session_duration", "12.5"),
 ]
 
@@ -160,7 +207,10 @@ def test_several_bad_values_all_listed_in_file_order():
     assert (info.value.line, info.value.column) == (2, "sessions")
     df, warned = coerce(blob)
     assert df.attrs["parse_issues"][["line", "column"]].values.tolist() == [
-        [2, "sessions"], [4, "date"], [4, "unique_devices"]]
+        [2, "sessions"],
+        [4, "date"],
+        [4, "unique_devices"],
+    ]
     assert len(warned) == 1 and "3 value(s)" in str(warned[0].message)
     assert_dtypes(df)
 
@@ -199,8 +249,11 @@ def test_ragged_row_is_a_format_error_in_both_modes():
 # --------------------------------------------------------------------------- empty and header-only
 
 
-@pytest.mark.parametrize("body", ["\t".join(HEADER) + "\n", "\t".join(HEADER), "\t".join(HEADER) + "\r\n",
-                                  "\t".join(HEADER) + "\n\n"], ids=["newline", "no newline", "crlf", "blank line"])
+@pytest.mark.parametrize(
+    "body",
+    ["\t".join(HEADER) + "\n", "\t".join(HEADER), "\t".join(HEADER) + "\r\n", "\t".join(HEADER) + "\n\n"],
+    ids=["newline", "no newline", "crlf", "blank line"],
+)
 @pytest.mark.parametrize("errors", ["raise", "coerce"])
 def test_header_only_segment_is_empty_with_typed_columns(body, errors):
     df = asc_nb.parse_segment(gz(body), report=SESSIONS, errors=errors)
@@ -229,12 +282,21 @@ def test_bom_tab_file(errors):
 
 
 def test_bom_comma_file_crashes_expanded_with_quotes_and_a_bad_count():
-    body = (",".join(CRASHES_HEADER) + "\n"
-            '3,US,2026-03-01,iOS,iPhone,"123",2,App Store,"Café, Inc.",1.10\n'
-            '"1,000",NA,2026-03-01,iOS,iPad,124,,TestFlight,Plain,2.0\n')
+    body = (
+        ",".join(CRASHES_HEADER) + "\n"
+        '3,US,2026-03-01,iOS,iPhone,"123",2,App Store,"Café, Inc.",1.10\n'
+        '"1,000",NA,2026-03-01,iOS,iPad,124,,TestFlight,Plain,2.0\n'
+    )
     blob = gz(body, bom=True)
-    expected = {"count": "Int64", "territory": "string", "date": "datetime64[ns]", "build": "string",
-                "unique_devices": "Int64", "app_name": "string", "app_version": "string"}
+    expected = {
+        "count": "Int64",
+        "territory": "string",
+        "date": "datetime64[ns]",
+        "build": "string",
+        "unique_devices": "Int64",
+        "app_name": "string",
+        "app_version": "string",
+    }
     with pytest.raises(SegmentFormatError) as info:
         asc_nb.parse_segment(blob, report="App Crashes Expanded")
     assert (info.value.line, info.value.column, info.value.value) == (3, "count", "1,000")
@@ -287,10 +349,29 @@ def test_reordered_columns_are_no_drift():
 
 _cell = st.one_of(
     st.integers(-(2**64), 2**64).map(str),
-    st.sampled_from(["", "1,000", "02/26/2026", "2026-03-01", "NA", "1.10", "1e3", "nan", "-", " 5", "0x10",
-                     "2026-02-30", "9999-12-31", "Café", "\u00a0"]),
-    st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc"], blacklist_characters="\t\r\n\ufeff"),
-             max_size=6),
+    st.sampled_from(
+        [
+            "",
+            "1,000",
+            "02/26/2026",
+            "2026-03-01",
+            "NA",
+            "1.10",
+            "1e3",
+            "nan",
+            "-",
+            " 5",
+            "0x10",
+            "2026-02-30",
+            "9999-12-31",
+            "Café",
+            "\u00a0",
+        ]
+    ),
+    st.text(
+        alphabet=st.characters(blacklist_categories=["Cs", "Cc"], blacklist_characters="\t\r\n\ufeff"),
+        max_size=6,
+    ),
 )
 
 

@@ -32,7 +32,9 @@ def unverified(cache: Path) -> list[Path]:
     """Temporary files, and cache entries whose bytes do not hash to their name."""
     if not cache.exists():
         return []
-    partial = [p for p in (cache / ".partial").glob("*") if p.is_file()] if (cache / ".partial").exists() else []
+    partial = (
+        [p for p in (cache / ".partial").glob("*") if p.is_file()] if (cache / ".partial").exists() else []
+    )
     store = SegmentCache(cache)
     bad = [p for p in cache.rglob("*.gz") if not store.verify(p.name[:-3])]
     return partial + bad
@@ -61,7 +63,9 @@ def test_plan_then_fetch_makes_each_call_once(client, sb, req) -> None:
     df = client.fetch(plan, progress=False)
     fetched = api_calls(sb, before)
     # only the segment listings remain: one per planned instance, nothing listed twice
-    assert sorted(fetched) == sorted(f"/v1/analyticsReportInstances/{i}/segments?limit=200" for i in plan.instances.id)
+    assert sorted(fetched) == sorted(
+        f"/v1/analyticsReportInstances/{i}/segments?limit=200" for i in plan.instances.id
+    )
     old_style = client.fetch(req.id, SESSIONS, "DAILY", "2026-02-22", "2026-02-25", progress=False)
     pd.testing.assert_frame_equal(df, old_style)
     assert df.attrs["request_id"] == req.id and df.attrs["report_id"] == plan.report.id
@@ -73,7 +77,9 @@ def test_a_report_record_or_row_costs_no_lookup(client, sb, req) -> None:
     for report in (record, row):
         before = len(sb.calls)
         plan = client.plan_fetch(req.id, report, start="2026-02-24", end="2026-02-25")
-        assert [p.split("?")[0] for p in api_calls(sb, before)] == [f"/v1/analyticsReports/{record.id}/instances"]
+        assert [p.split("?")[0] for p in api_calls(sb, before)] == [
+            f"/v1/analyticsReports/{record.id}/instances"
+        ]
         assert plan.report.id == record.id and plan.report.name == SESSIONS
 
 
@@ -153,8 +159,15 @@ def test_cancel_over_loopback_with_latency_returns_early(tmp_path) -> None:
     """A real server with 0.3 s per request: the whole job takes many seconds; cancel stops it in well under one."""
     sb = Sandbox(seed=3, apps=1, history_days=12, segment_rows=60, latency=0.3)
     cache = tmp_path / "cache"
-    with sb.serve() as srv, asc_nb.connect(asc_nb.Credentials(sb.key_id, sb.issuer_id, sb.private_key_pem),
-                                           base_url=srv.base_url, cache_dir=cache, environ={}) as c:
+    with (
+        sb.serve() as srv,
+        asc_nb.connect(
+            asc_nb.Credentials(sb.key_id, sb.issuer_id, sb.private_key_pem),
+            base_url=srv.base_url,
+            cache_dir=cache,
+            environ={},
+        ) as c,
+    ):
         plan = c.plan_fetch(c.ensure_ongoing(c.apps().id[0]), SESSIONS, start="2026-02-16", end="2026-02-25")
         jobs = len(plan.instances)
         segments = sum(len(c.segments(i)) for i in plan.instances.id)
@@ -191,8 +204,9 @@ def test_connect_transport_carries_api_and_download_calls(sb, tmp_path) -> None:
             return sb.transport().handle_request(request)
 
     with asc_nb.connect(sandbox=sb, cache_dir=tmp_path / "c", transport=Recorder()) as c:
-        df = c.fetch(c.ensure_ongoing(c.apps().id[0]), SESSIONS, start="2026-02-25", end="2026-02-25",
-                     progress=False)
+        df = c.fetch(
+            c.ensure_ongoing(c.apps().id[0]), SESSIONS, start="2026-02-25", end="2026-02-25", progress=False
+        )
     assert len(df) > 0
     assert {"api.asc-sandbox.invalid", "downloads.asc-sandbox.invalid"} <= set(seen)
 
@@ -200,8 +214,11 @@ def test_connect_transport_carries_api_and_download_calls(sb, tmp_path) -> None:
 def test_client_mode_and_explicit_arguments(sb, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("ASC_BASE_URL", "http://127.0.0.1:9")  # the Client itself never reads it
     creds = asc_nb.Credentials(sb.key_id, sb.issuer_id, sb.private_key_pem)
-    with asc_nb.Client(sandbox=sb, cache_dir=tmp_path) as a, asc_nb.Client(creds, cache_dir=tmp_path) as b, \
-            asc_nb.Client(creds, base_url="http://127.0.0.1:8765", cache_dir=tmp_path) as c:
+    with (
+        asc_nb.Client(sandbox=sb, cache_dir=tmp_path) as a,
+        asc_nb.Client(creds, cache_dir=tmp_path) as b,
+        asc_nb.Client(creds, base_url="http://127.0.0.1:8765", cache_dir=tmp_path) as c,
+    ):
         assert (a.mode, b.mode, c.mode) == ("sandbox", "apple", "custom")
         assert b.base_url == "https://api.appstoreconnect.apple.com"
         assert "custom server" in repr(c) and "apple" in repr(b)

@@ -22,13 +22,15 @@ def frame(rows):
 
 
 def test_latest_per_date_replaces_the_whole_batch():
-    df = frame([
-        ("2026-03-01", "US", 8, "2026-03-02"),
-        ("2026-03-01", "FR", 1, "2026-03-02"),  # gone in the restatement: must not survive
-        ("2026-03-01", "US", 10, "2026-03-04"),
-        ("2026-03-02", "US", 5, "2026-03-03"),
-        ("2026-03-02", "US", 6, "2026-03-03"),  # same vintage (another segment): both kept
-    ])
+    df = frame(
+        [
+            ("2026-03-01", "US", 8, "2026-03-02"),
+            ("2026-03-01", "FR", 1, "2026-03-02"),  # gone in the restatement: must not survive
+            ("2026-03-01", "US", 10, "2026-03-04"),
+            ("2026-03-02", "US", 5, "2026-03-03"),
+            ("2026-03-02", "US", 6, "2026-03-03"),  # same vintage (another segment): both kept
+        ]
+    )
     out = latest_vintage(df)
     assert out["counts"].tolist() == [10, 5, 6]
     by_dim = latest_vintage(df, by=["territory"])  # per Date + dimensions keeps the orphan
@@ -53,17 +55,24 @@ def test_restated_dates_reach_the_final_values():
     for pdate in ("2026-03-05", "2026-03-06", "2026-03-07"):
         for blob in instance_segments(0, APP, REPORT, "DAILY", pdate, "ONGOING", segment_rows=150):
             t = read_table(blob)
-            tables.append(t.append_column("processing_date", pa.array([pd.Timestamp(pdate)] * t.num_rows,
-                                                                      pa.timestamp("ns"))))
+            tables.append(
+                t.append_column(
+                    "processing_date", pa.array([pd.Timestamp(pdate)] * t.num_rows, pa.timestamp("ns"))
+                )
+            )
     raw = arrow_to_pandas(unify_tables(tables))
     out = latest_vintage(raw)
     # Dates 03-02 .. 03-06 appear; 03-04 is in all three instances
-    seen = {d for p in ("2026-03-05", "2026-03-06", "2026-03-07")
-            for d, _ in covered_dates("DAILY", p, "ONGOING")}
+    seen = {
+        d for p in ("2026-03-05", "2026-03-06", "2026-03-07") for d, _ in covered_dates("DAILY", p, "ONGOING")
+    }
     assert seen == {dt.date(2026, 3, d) for d in range(2, 7)}
     for day in sorted(seen):
-        latest = max(p for p in ("2026-03-05", "2026-03-06", "2026-03-07")
-                     if any(d == day for d, _ in covered_dates("DAILY", p, "ONGOING")))
+        latest = max(
+            p
+            for p in ("2026-03-05", "2026-03-06", "2026-03-07")
+            if any(d == day for d, _ in covered_dates("DAILY", p, "ONGOING"))
+        )
         vintage = dict(covered_dates("DAILY", latest, "ONGOING"))[day]
         truth = rows_for_date(0, APP, REPORT, "DAILY", day, vintage)
         got = out[out["date"] == pd.Timestamp(day)]
@@ -79,9 +88,15 @@ def test_restated_dates_reach_the_final_values():
 def test_expected_dates():
     assert expected_dates("2026-03-01", "2026-03-03") == [dt.date(2026, 3, d) for d in (1, 2, 3)]
     assert expected_dates("2026-03-04", "2026-03-17", "WEEKLY") == [
-        dt.date(2026, 3, 2), dt.date(2026, 3, 9), dt.date(2026, 3, 16)]
+        dt.date(2026, 3, 2),
+        dt.date(2026, 3, 9),
+        dt.date(2026, 3, 16),
+    ]
     assert expected_dates("2026-01-15", "2026-03-01", "monthly") == [
-        dt.date(2026, 1, 1), dt.date(2026, 2, 1), dt.date(2026, 3, 1)]
+        dt.date(2026, 1, 1),
+        dt.date(2026, 2, 1),
+        dt.date(2026, 3, 1),
+    ]
     assert expected_dates("2026-03-02", "2026-03-01") == []
 
 

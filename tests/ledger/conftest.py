@@ -48,7 +48,10 @@ def recall(world: World, ledger: pd.DataFrame) -> tuple[list, list]:
     by_key = {(r.app_id, r.report, r.date.date().isoformat()): str(r.state) for r in ledger.itertuples()}
     found, missed = [], []
     for fault in world.sandbox.data_faults:
-        ok = all(by_key.get((fault.app_id, fault.report, day)) in states for day, states in fault.affected().items())
+        ok = all(
+            by_key.get((fault.app_id, fault.report, day)) in states
+            for day, states in fault.affected().items()
+        )
         (found if ok else missed).append(fault)
     return found, missed
 

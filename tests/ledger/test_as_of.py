@@ -42,13 +42,21 @@ def test_metric_reproduced_after_a_late_restatement(tmp_path):
 
     again = store.metrics(app, ["sessions", "session_duration"], **ask, as_of=published_on)
     pd.testing.assert_frame_equal(again, published)
-    assert _bytes(again, attrs=False) == _bytes(published, attrs=False)  # only attrs["as_of"] says it was asked
+    assert _bytes(again, attrs=False) == _bytes(
+        published, attrs=False
+    )  # only attrs["as_of"] says it was asked
     assert _bytes(again) == _bytes(stamped)
-    assert _bytes(store.read(REPORT, start="2026-02-10", as_of=published_on), attrs=False) == _bytes(rows_then, attrs=False)
+    assert _bytes(store.read(REPORT, start="2026-02-10", as_of=published_on), attrs=False) == _bytes(
+        rows_then, attrs=False
+    )
 
 
 def test_as_of_in_the_future_is_a_config_error(clean):
-    app = clean.sandbox.data_faults and clean.sandbox.data_faults[0].app_id or next(iter(clean.sandbox.world.apps))
+    app = (
+        clean.sandbox.data_faults
+        and clean.sandbox.data_faults[0].app_id
+        or next(iter(clean.sandbox.world.apps))
+    )
     with pytest.raises(ConfigError):
         clean.store.metrics(app, ["sessions"], as_of="2031-01-01")
     with pytest.raises(ConfigError):

@@ -25,18 +25,41 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "asc_nb", *args], capture_output=True, text=True,
-                          env=env or _env(), timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "asc_nb", *args],
+        capture_output=True,
+        text=True,
+        env=env or _env(),
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
 def sandbox_cli(tmp_path_factory):
     keys = tmp_path_factory.mktemp("keys")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "asc_nb.sandbox", "--write-credentials", str(keys), "--seed", str(SEED),
-         "--apps", "2", "--history-days", str(HISTORY), "--data-faults", FAULTS,
-         "--fault-reports", "App Sessions Standard"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_env())
+        [
+            sys.executable,
+            "-m",
+            "asc_nb.sandbox",
+            "--write-credentials",
+            str(keys),
+            "--seed",
+            str(SEED),
+            "--apps",
+            "2",
+            "--history-days",
+            str(HISTORY),
+            "--data-faults",
+            FAULTS,
+            "--fault-reports",
+            "App Sessions Standard",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=_env(),
+    )
     try:
         line = json.loads(proc.stdout.readline())
         yield line
@@ -56,9 +79,13 @@ def test_sandbox_cli_prints_its_data_faults(sandbox_cli):
 
 
 def test_check_then_sync_repair_end_to_end(sandbox_cli, tmp_path):
-    env = _env(ASC_BASE_URL=sandbox_cli["base_url"], ASC_KEY_ID=sandbox_cli["key_id"],
-               ASC_ISSUER_ID=sandbox_cli["issuer_id"], ASC_PRIVATE_KEY_PATH=sandbox_cli["key_path"],
-               ASC_NB_CACHE_DIR=str(tmp_path / "cache"))
+    env = _env(
+        ASC_BASE_URL=sandbox_cli["base_url"],
+        ASC_KEY_ID=sandbox_cli["key_id"],
+        ASC_ISSUER_ID=sandbox_cli["issuer_id"],
+        ASC_PRIVATE_KEY_PATH=sandbox_cli["key_path"],
+        ASC_NB_CACHE_DIR=str(tmp_path / "cache"),
+    )
     store = tmp_path / "store"
     reports = ",".join(REPORTS)
     assert run("sync", "--store", str(store), "--reports", reports, env=env).returncode == 0
@@ -88,8 +115,11 @@ def test_check_then_sync_repair_end_to_end(sandbox_cli, tmp_path):
     plan = s.repair_plan()
     assert set(plan["action"]) <= {"not_repairable"}
     gap = next(f for f in sandbox_cli["data_faults"] if f["kind"] == "gap")
-    day = ledger[(ledger["app_id"] == gap["app_id"]) & (ledger["report"] == gap["report"])
-                 & (ledger["date"] == gap["date"])]
+    day = ledger[
+        (ledger["app_id"] == gap["app_id"])
+        & (ledger["report"] == gap["report"])
+        & (ledger["date"] == gap["date"])
+    ]
     assert list(day["state"]) == ["final"] and "ONE_TIME_SNAPSHOT" in day["reason"].iloc[0]
 
 

@@ -23,12 +23,16 @@ def _plan_days(plan: pd.DataFrame, action: str) -> set[tuple[str, str, str]]:
 def test_expired_and_empty_early_vintages_end_final_with_the_snapshots_rows(tmp_path):
     w = make_world(tmp_path, faults="expired=1,empty=1")
     ledger = w.store.health()
-    early = {(r.app_id, r.report, r.date.date().isoformat()) for r in ledger.itertuples()
-             if r.state in ("missing", "empty") and pd.notna(r.rows)}  # rows stored, but an early vintage
+    early = {
+        (r.app_id, r.report, r.date.date().isoformat())
+        for r in ledger.itertuples()
+        if r.state in ("missing", "empty") and pd.notna(r.rows)
+    }  # rows stored, but an early vintage
     faulted = {(f.app_id, f.report, d) for f in w.sandbox.data_faults for d in f.affected()}
     assert early and early <= faulted
-    assert {f.kind for f in w.sandbox.data_faults
-            if any((f.app_id, f.report, d) in early for d in f.affected())} == {"expired", "empty"}
+    assert {
+        f.kind for f in w.sandbox.data_faults if any((f.app_id, f.report, d) in early for d in f.affected())
+    } == {"expired", "empty"}
     plan = w.store.repair_plan()
     assert early <= _plan_days(plan, "snapshot")
     assert "not_repairable" not in set(plan["action"])
@@ -40,7 +44,10 @@ def test_expired_and_empty_early_vintages_end_final_with_the_snapshots_rows(tmp_
     w.sandbox.advance(days=2)  # Apple makes the snapshot
     repair(w.store, w.client)
     after = w.store.health()
-    state = {(r.app_id, r.report, r.date.date().isoformat()): (str(r.state), str(r.reason)) for r in after.itertuples()}
+    state = {
+        (r.app_id, r.report, r.date.date().isoformat()): (str(r.state), str(r.reason))
+        for r in after.itertuples()
+    }
     assert {d: state[d][0] for d in faulted} == {d: "final" for d in faulted}
     assert all("ONE_TIME_SNAPSHOT" in state[d][1] for d in early)
 
@@ -53,7 +60,9 @@ def test_expired_and_empty_early_vintages_end_final_with_the_snapshots_rows(tmp_
         assert set(rows["processing_date"]) == {pd.Timestamp(day) + pd.Timedelta(days=1)}
         truth = rows_for_date(world.seed, world.apps[app], report, "DAILY", day)  # Apple's final values
         assert len(rows) == len(truth)
-        measures = [c for c in truth.columns if str(truth[c].dtype) == "Int64" and c != "App Apple Identifier"]
+        measures = [
+            c for c in truth.columns if str(truth[c].dtype) == "Int64" and c != "App Apple Identifier"
+        ]
         assert measures
         for c in measures:
             assert int(rows[snake(c)].sum()) == int(truth[c].sum()), (report, day, c)

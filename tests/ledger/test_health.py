@@ -29,7 +29,13 @@ def test_every_injected_fault_is_found_and_nothing_else(faulted):
     ledger = faulted.store.health()
     found, missed = recall(faulted, ledger)
     assert len(faulted.sandbox.data_faults) == 20
-    assert {f.kind for f in faulted.sandbox.data_faults} == {"gap", "empty", "duplicate", "restatement", "expired"}
+    assert {f.kind for f in faulted.sandbox.data_faults} == {
+        "gap",
+        "empty",
+        "duplicate",
+        "restatement",
+        "expired",
+    }
     assert len({f.app_id for f in faulted.sandbox.data_faults}) == 3
     assert missed == [] and len(found) == 20
     bad = {(r.app_id, r.report, r.date.date().isoformat()) for r in flagged(ledger).itertuples()}
@@ -43,23 +49,35 @@ def test_rows_carry_evidence_and_a_reason(faulted):
     dup = ledger[ledger["state"] == "duplicate"]
     assert len(dup) == 4
     for r in dup.itertuples():
-        assert len(r.instance_ids) == 2 and len(set(r.processing_dates)) == 1  # two instances, one processing date
+        assert (
+            len(r.instance_ids) == 2 and len(set(r.processing_dates)) == 1
+        )  # two instances, one processing date
         assert r.instance_ids[0] in r.reason and r.instance_ids[1] in r.reason
     restated = ledger[ledger["state"] == "restated"]
     for r in restated.itertuples():
-        fault = next(f for f in faulted.sandbox.data_faults if f.kind == "restatement" and f.app_id == r.app_id
-                     and f.report == r.report)
+        fault = next(
+            f
+            for f in faulted.sandbox.data_faults
+            if f.kind == "restatement" and f.app_id == r.app_id and f.report == r.report
+        )
         final = (pd.Timestamp(fault.date) + pd.Timedelta(days=3)).date().isoformat()
         # the restating instance, then the final vintage it replaced (kept in the store's history for as_of)
-        assert r.processing_dates == [fault.at, final] and fault.at in r.reason and "kept for as_of" in r.reason
+        assert (
+            r.processing_dates == [fault.at, final] and fault.at in r.reason and "kept for as_of" in r.reason
+        )
     empty = ledger[(ledger["state"] == "empty") & ledger["rows"].isna()]
     assert len(empty) >= 4 and "no rows" in empty["reason"].iloc[0]
 
 
 def test_filters(faulted):
     app = faulted.sandbox.data_faults[0].app_id
-    part = faulted.store.health(apps=[app], reports="App Sessions Standard", states=["missing", "empty"],
-                                start="2026-02-01", end="2026-02-20")
+    part = faulted.store.health(
+        apps=[app],
+        reports="App Sessions Standard",
+        states=["missing", "empty"],
+        start="2026-02-01",
+        end="2026-02-20",
+    )
     assert set(part["app_id"]) == {app} and set(part["report"]) == {"App Sessions Standard"}
     assert set(part["state"].astype(str)) <= {"missing", "empty"}
     assert part["date"].between(pd.Timestamp("2026-02-01"), pd.Timestamp("2026-02-20")).all()
@@ -91,7 +109,9 @@ def test_unknown_state_future_now_and_unreadable_store_are_typed(faulted, tmp_pa
         faulted.store.health(now="2027-01-01")
     with pytest.raises(ConfigError, match="start"):
         faulted.store.health(start="yesterday")
-    with pytest.raises(ASCError, match="no report 'App Sesions Standard'; did you mean 'App Sessions Standard'"):
+    with pytest.raises(
+        ASCError, match="no report 'App Sesions Standard'; did you mean 'App Sessions Standard'"
+    ):
         faulted.store.health(reports="App Sesions Standard")
     with pytest.raises(ConfigError, match="granularity"):
         faulted.store.health(granularity="HOURLY")

@@ -18,8 +18,11 @@ def _dates(plan: pd.DataFrame, action: str) -> set[tuple[str, str, str]]:
 
 
 def _flagged(ledger: pd.DataFrame) -> set[tuple[str, str, str]]:
-    return {(r.app_id, r.report, r.date.date().isoformat()) for r in flagged(ledger).itertuples()
-            if r.state != "restated"}
+    return {
+        (r.app_id, r.report, r.date.date().isoformat())
+        for r in flagged(ledger).itertuples()
+        if r.state != "restated"
+    }
 
 
 def test_plan_covers_every_bad_date_once(faulted):
@@ -34,7 +37,9 @@ def test_plan_covers_every_bad_date_once(faulted):
         row = plan[(plan["app_id"] == r.app_id) & (plan["report"] == r.report) & (plan["start"] == r.date)]
         assert list(row["action"]) == ["not_repairable"] and "does not say which" in row["reason"].iloc[0]
     # every gap day (no rows at all) is a snapshot; no app has a snapshot yet, so none has to wait
-    gaps = {(f.app_id, f.report, d) for f in faulted.sandbox.data_faults if f.kind == "gap" for d in f.affected()}
+    gaps = {
+        (f.app_id, f.report, d) for f in faulted.sandbox.data_faults if f.kind == "gap" for d in f.affected()
+    }
     assert gaps <= _dates(plan, "snapshot")
     assert "wait" not in set(plan["action"]) and "ensure_ongoing" not in set(plan["action"])
 
@@ -49,7 +54,9 @@ def test_repair_turns_every_repairable_date_final(tmp_path):
     plan, synced = repair(w.store, w.client)
     assert set(synced["status"]) == {"pending"}  # Apple makes a snapshot 1-2 days after it is asked for
     snapshots = [c for c in w.sandbox.calls[calls:] if c[0] == "POST"]
-    assert len(snapshots) == len({a for a, _r, _d in repairable})  # one ONE_TIME_SNAPSHOT per app that needs it
+    assert len(snapshots) == len(
+        {a for a, _r, _d in repairable}
+    )  # one ONE_TIME_SNAPSHOT per app that needs it
     w.sandbox.advance(days=2)
     plan2, synced2 = repair(w.store, w.client)
     assert set(synced2["status"]) == {"ok"}
@@ -57,12 +64,22 @@ def test_repair_turns_every_repairable_date_final(tmp_path):
     state = {(r.app_id, r.report, r.date.date().isoformat()): str(r.state) for r in after.itertuples()}
     assert {d for d in repairable if state[d] != "final"} == set()
     # only duplicates are not repairable (a person compares them); early vintages were planned as a snapshot
-    dups = {(r.app_id, r.report, r.date.date().isoformat()) for r in w.store.health(states="duplicate").itertuples()}
-    before_dups = {(f.app_id, f.report, d) for f in w.sandbox.data_faults if f.kind == "duplicate" for d in f.affected()}
+    dups = {
+        (r.app_id, r.report, r.date.date().isoformat())
+        for r in w.store.health(states="duplicate").itertuples()
+    }
+    before_dups = {
+        (f.app_id, f.report, d) for f in w.sandbox.data_faults if f.kind == "duplicate" for d in f.affected()
+    }
     assert unrepairable == before_dups
     reasons = {(r.app_id, r.report, r.date.date().isoformat()): str(r.reason) for r in after.itertuples()}
-    for d in unrepairable - dups:  # a snapshot merged for other dates replaced both twins: final, and it says so
-        assert state[d] == "final" and "replaced the rows of a duplicated instance" in reasons[d], (d, reasons[d])
+    for d in (
+        unrepairable - dups
+    ):  # a snapshot merged for other dates replaced both twins: final, and it says so
+        assert state[d] == "final" and "replaced the rows of a duplicated instance" in reasons[d], (
+            d,
+            reasons[d],
+        )
     again = w.store.repair_plan()
     assert not ({"snapshot", "resync"} & set(again["action"]))
     # the snapshot was merged only from the oldest date to repair, not its whole history since 2024

@@ -16,8 +16,12 @@ NOW = "2026-03-02"  # the sandbox's default start day
 def world(**fault) -> Sandbox:
     sb = Sandbox(seed=5, apps=1, history_days=20)
     app = next(iter(sb.world.apps))
-    return Sandbox(seed=5, apps=1, history_days=20,
-                   data_faults=[DataFault(app_id=app, report=REPORT, **fault)] if fault else None)
+    return Sandbox(
+        seed=5,
+        apps=1,
+        history_days=20,
+        data_faults=[DataFault(app_id=app, report=REPORT, **fault)] if fault else None,
+    )
 
 
 def instances(client, sb):
@@ -50,7 +54,9 @@ def test_empty_instance_is_header_only_and_its_date_never_comes(make_client):
     client = make_client(sb)
     listing = instances(client, sb)
     assert rows(client, by_pdate(listing, "2026-02-20")["id"].iloc[0]).empty
-    later = pd.concat([rows(client, by_pdate(listing, p)["id"].iloc[0]) for p in ("2026-02-21", "2026-02-22")])
+    later = pd.concat(
+        [rows(client, by_pdate(listing, p)["id"].iloc[0]) for p in ("2026-02-21", "2026-02-22")]
+    )
     assert "2026-02-19" not in set(later["date"].dt.date.astype(str))
 
 
@@ -103,8 +109,11 @@ def test_a_snapshot_is_never_faulted(make_client):
 
 def test_counted_faults_are_placed_by_the_seed():
     a = Sandbox(seed=11, history_days=40, data_faults="gap=2,empty=1,duplicate=1,restatement=1,expired=1")
-    b = Sandbox(seed=11, history_days=40, data_faults={"gap": 2, "empty": 1, "duplicate": 1, "restatement": 1,
-                                                        "expired": 1})
+    b = Sandbox(
+        seed=11,
+        history_days=40,
+        data_faults={"gap": 2, "empty": 1, "duplicate": 1, "restatement": 1, "expired": 1},
+    )
     c = Sandbox(seed=12, history_days=40, data_faults="gap=2,empty=1,duplicate=1,restatement=1,expired=1")
     assert a.data_faults == b.data_faults != c.data_faults
     assert len(a.data_faults) == 6

@@ -16,12 +16,14 @@ def test_ledger_cells_are_coloured_by_state_with_the_reason_on_hover(faulted):
     ledger = faulted.store.health()
     markup = ledger_html(ledger)
     cells = re.findall(r'class="asc-nb-state asc-nb-state-(\w+)" title="([^"]*)"', markup)
-    strip = cells[:len(ledger)]
+    strip = cells[: len(ledger)]
     assert len(strip) == len(ledger)
     assert {s for s, _ in strip} == set(ledger["state"].astype(str))
     dup = ledger[ledger["state"] == "duplicate"].iloc[0]
-    assert any(s == "duplicate" and t.startswith(f"{dup['date']:%Y-%m-%d}: duplicate — Apple published")
-               for s, t in strip)
+    assert any(
+        s == "duplicate" and t.startswith(f"{dup['date']:%Y-%m-%d}: duplicate — Apple published")
+        for s, t in strip
+    )
     for state in ("missing", "duplicate", "restated", "empty"):
         assert f"background:{STATE_COLOURS[state]}" in markup
     assert "asc-nb-ledger-table" in markup and "reference day 2026-03-02" in markup
@@ -34,7 +36,10 @@ def test_repair_button_runs_on_the_worker_and_says_what_it_did(tmp_path):
         store.sync(client, reports=list(REPORTS), progress=False)
         panel = StorePanel(client, store, reports=REPORTS)
         assert panel.wait(60)
-        assert "asc-nb-state-missing" in panel.ledger_view.value or "asc-nb-state-empty" in panel.ledger_view.value
+        assert (
+            "asc-nb-state-missing" in panel.ledger_view.value
+            or "asc-nb-state-empty" in panel.ledger_view.value
+        )
         sb.faults.add("slow", path="/analyticsReportRequests", seconds=0.6)
         t0 = time.monotonic()
         panel.repair_button.click()

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest.importorskip("mcp.server.mcpserver", reason="the mcp extra (pip install 'asc-nb[mcp]') is not installed")
+pytest.importorskip(
+    "mcp.server.mcpserver", reason="the mcp extra (pip install 'asc-nb[mcp]') is not installed"
+)
 
 from mcp_harness import MAX_ROWS, REPORTS, TIMEOUT, Server, World, environ, server_env  # noqa: E402
 
@@ -28,9 +30,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     key_path.write_text(sb.private_key_pem)
     store_dir = tmp / "store"
     with sb.serve() as handle:
-        env = {"ASC_KEY_ID": sb.key_id, "ASC_ISSUER_ID": sb.issuer_id, "ASC_PRIVATE_KEY": sb.private_key_pem,
-               "ASC_PRIVATE_KEY_PATH": str(key_path), "ASC_BASE_URL": handle.base_url,
-               "ASC_NB_CACHE_DIR": str(tmp / "cache")}
+        env = {
+            "ASC_KEY_ID": sb.key_id,
+            "ASC_ISSUER_ID": sb.issuer_id,
+            "ASC_PRIVATE_KEY": sb.private_key_pem,
+            "ASC_PRIVATE_KEY_PATH": str(key_path),
+            "ASC_BASE_URL": handle.base_url,
+            "ASC_NB_CACHE_DIR": str(tmp / "cache"),
+        }
         argv = ["sync", "--store", str(store_dir), "--reports", ",".join(REPORTS), "--json"]
         with environ({k: v for k, v in env.items() if k != "ASC_PRIVATE_KEY"}):
             assert main(argv) == 0
@@ -46,9 +53,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 @pytest.fixture(scope="session")
 def mcp_server(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     errlog = tmp_path_factory.mktemp("mcp-server") / "stderr.txt"
-    server = Server(["-m", "asc_nb", "mcp", "--store", str(world.store_dir), "--max-rows", str(MAX_ROWS),
-                     "--timeout", str(TIMEOUT)], server_env(world), errlog)
+    server = Server(
+        [
+            "-m",
+            "asc_nb",
+            "mcp",
+            "--store",
+            str(world.store_dir),
+            "--max-rows",
+            str(MAX_ROWS),
+            "--timeout",
+            str(TIMEOUT),
+        ],
+        server_env(world),
+        errlog,
+    )
     yield server
     server.close()
-
-

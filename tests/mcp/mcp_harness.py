@@ -80,7 +80,9 @@ class Server:
         params = StdioServerParameters(command=sys.executable, args=self.args, env=self.env, cwd=str(ROOT))
         with open(self.errlog_path, "w") as errlog:
             try:
-                async with Client(stdio_client(params, errlog=errlog), read_timeout_seconds=120, cache=None) as client:
+                async with Client(
+                    stdio_client(params, errlog=errlog), read_timeout_seconds=120, cache=None
+                ) as client:
                     self._ready.set_result(client)
                     while True:
                         job = await anyio.to_thread.run_sync(self._jobs.get)

@@ -20,7 +20,9 @@ def test_the_tools_are_listed_and_all_read_only(mcp_server) -> None:
     assert {"app_ids", "metrics", "start", "end", "by", "as_of"} <= set(schema["properties"])
     assert set(schema["required"]) == {"app_ids", "metrics"}
     # nothing that could create or delete a request, or write
-    assert not {n for n in (t.name for t in listed) if any(w in n for w in ("create", "delete", "sync", "write"))}
+    assert not {
+        n for n in (t.name for t in listed) if any(w in n for w in ("create", "delete", "sync", "write"))
+    }
 
 
 def test_list_apps_names_every_app_of_the_store(mcp_server, world) -> None:
@@ -58,11 +60,15 @@ def test_list_reports_is_store_reports(mcp_server, world) -> None:
 
 def test_describe_report_is_the_registry(mcp_server) -> None:
     got = mcp_server.ok("describe_report", {"name": "app downloads standard"})  # names ignore case
-    assert got["report"] == "App Downloads Standard" and got["category"] == str(asc_nb.registry.get(got["report"]).category)
+    assert got["report"] == "App Downloads Standard" and got["category"] == str(
+        asc_nb.registry.get(got["report"]).category
+    )
     fields = table(got["fields"])
     want = asc_nb.describe_report("App Downloads Standard")
     assert [r["column"] for r in fields.records] == list(want["column"])
-    assert [r["additive"] for r in fields.records] == [None if pd.isna(x) else bool(x) for x in want["additive"]]
+    assert [r["additive"] for r in fields.records] == [
+        None if pd.isna(x) else bool(x) for x in want["additive"]
+    ]
     assert {"first_time_downloads", "redownloads", "total_downloads"} <= set(got["metrics"])
     assert [r["view"] for r in table(got["stored"]).records] == ["app_downloads_standard_daily"]
     assert "asc_nb.describe_report('App Downloads Standard')" in got["provenance"]["code"]
@@ -88,17 +94,27 @@ def test_a_long_lived_server_sees_what_a_sync_adds_beside_it(tmp_path) -> None:
     client = asc_nb.connect(sandbox=sb, cache_dir=tmp_path / "cache")
     store = asc_nb.Store(tmp_path / "store")
     store.sync(client, reports=["App Sessions Standard"], progress=False)
-    server = Server(["-m", "asc_nb", "mcp", "--store", str(store.path)],
-                    {"PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}, tmp_path / "stderr.txt")
+    server = Server(
+        ["-m", "asc_nb", "mcp", "--store", str(store.path)],
+        {"PYTHONPATH": str(ROOT), "HOME": str(tmp_path)},
+        tmp_path / "stderr.txt",
+    )
     try:
         assert [r["view"] for r in table(server.ok("list_reports")["stored"]).records] == [
-            "app_sessions_standard_daily"]
-        assert "app_downloads_standard_daily" not in server.error(
-            "sql", {"query": "select count(*) from app_downloads_standard_daily"}).split("views:")[-1]
+            "app_sessions_standard_daily"
+        ]
+        assert (
+            "app_downloads_standard_daily"
+            not in server.error("sql", {"query": "select count(*) from app_downloads_standard_daily"}).split(
+                "views:"
+            )[-1]
+        )
         store.sync(client, reports=["App Downloads Standard"], progress=False)
         views = [r["view"] for r in table(server.ok("list_reports")["stored"]).records]
         assert views == ["app_downloads_standard_daily", "app_sessions_standard_daily"]
-        n = server.ok("sql", {"query": "select count(*) as n from app_downloads_standard_daily"})["result"]["rows"]
+        n = server.ok("sql", {"query": "select count(*) as n from app_downloads_standard_daily"})["result"][
+            "rows"
+        ]
         assert n == [[len(store.read("App Downloads Standard"))]]
         assert {len(a["views"]) for a in server.ok("list_apps")["apps"]} == {2}
     finally:

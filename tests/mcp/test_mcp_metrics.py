@@ -32,14 +32,28 @@ def test_first_time_downloads_by_territory_last_week_vs_the_week_before(mcp_serv
     app = world.apps[0]
     answers = {}
     for label, (start, end) in zip(("last", "before"), weeks(world), strict=True):
-        got = mcp_server.ok("metrics", {"app_ids": [app], "metrics": ["first_time_downloads"], "by": ["territory"],
-                                        "start": start, "end": end})
-        values = {r["territory"]: r["first_time_downloads"] for r in table(got["result"]).records
-                  if r["first_time_downloads"]}
+        got = mcp_server.ok(
+            "metrics",
+            {
+                "app_ids": [app],
+                "metrics": ["first_time_downloads"],
+                "by": ["territory"],
+                "start": start,
+                "end": end,
+            },
+        )
+        values = {
+            r["territory"]: r["first_time_downloads"]
+            for r in table(got["result"]).records
+            if r["first_time_downloads"]
+        }
         assert values == raw_first_time_by_territory(world, app, start, end), label
         want = world.store.metrics([app], ["first_time_downloads"], by=("territory",), start=start, end=end)
-        assert values == {str(t): int(v) for t, v in zip(want["territory"], want["first_time_downloads"], strict=True)
-                          if pd.notna(v) and v}
+        assert values == {
+            str(t): int(v)
+            for t, v in zip(want["territory"], want["first_time_downloads"], strict=True)
+            if pd.notna(v) and v
+        }
         answers[label] = got
     assert answers["last"]["result"] != answers["before"]["result"]  # two different weeks, two answers
 
@@ -47,8 +61,9 @@ def test_first_time_downloads_by_territory_last_week_vs_the_week_before(mcp_serv
 def test_provenance_names_reports_vintages_and_reproducing_code(mcp_server, world) -> None:
     app = world.apps[1]
     start, end = weeks(world)[0]
-    got = mcp_server.ok("metrics", {"app_ids": [app], "metrics": ["total_downloads", "sessions"],
-                                    "start": start, "end": end})
+    got = mcp_server.ok(
+        "metrics", {"app_ids": [app], "metrics": ["total_downloads", "sessions"], "start": start, "end": end}
+    )
     prov = got["provenance"]
     assert prov["as_of"] == "latest" and prov["reference_day"] == world.store.reference_day.isoformat()
     by_report = {r["report"]: r for r in prov["reports"]}
@@ -67,7 +82,9 @@ def test_provenance_names_reports_vintages_and_reproducing_code(mcp_server, worl
     assert res.columns == [str(c) for c in df.columns]
     assert [r[0] for r in res.rows] == [d.date().isoformat() for d in df["date"]]
     for name in ("total_downloads", "sessions"):
-        assert [r[res.columns.index(name)] for r in res.rows] == [None if pd.isna(v) else int(v) for v in df[name]]
+        assert [r[res.columns.index(name)] for r in res.rows] == [
+            None if pd.isna(v) else int(v) for v in df[name]
+        ]
     assert got["sources"]["total_downloads"].startswith("App Downloads Standard DAILY")
 
 
@@ -75,23 +92,47 @@ def test_the_last_days_are_marked_provisional(mcp_server, world) -> None:
     ref = world.store.reference_day
     days = registry.get("App Sessions Standard").complete_after_days
     start = (ref - dt.timedelta(days=8)).isoformat()
-    got = mcp_server.ok("metrics", {"app_ids": world.apps[:1], "metrics": ["sessions"], "start": start,
-                                    "end": ref.isoformat()})
+    got = mcp_server.ok(
+        "metrics",
+        {"app_ids": world.apps[:1], "metrics": ["sessions"], "start": start, "end": ref.isoformat()},
+    )
     dates = [r[0] for r in table(got["result"]).rows]
     want = [d for d in dates if dt.date.fromisoformat(d) > ref - dt.timedelta(days=days)]
     assert want and got["provenance"]["provisional_dates"] == want
-    old = mcp_server.ok("metrics", {"app_ids": world.apps[:1], "metrics": ["sessions"], "by": [],
-                                    "start": (ref - dt.timedelta(days=16)).isoformat(),
-                                    "end": (ref - dt.timedelta(days=10)).isoformat()})
+    old = mcp_server.ok(
+        "metrics",
+        {
+            "app_ids": world.apps[:1],
+            "metrics": ["sessions"],
+            "by": [],
+            "start": (ref - dt.timedelta(days=16)).isoformat(),
+            "end": (ref - dt.timedelta(days=10)).isoformat(),
+        },
+    )
     assert old["provenance"]["provisional_dates"] == []
-    total = mcp_server.ok("metrics", {"app_ids": world.apps[:1], "metrics": ["sessions"], "by": [], "start": start,
-                                      "end": ref.isoformat()})
-    assert total["provenance"]["provisional_dates"] == want  # a total without dates still says which may change
+    total = mcp_server.ok(
+        "metrics",
+        {
+            "app_ids": world.apps[:1],
+            "metrics": ["sessions"],
+            "by": [],
+            "start": start,
+            "end": ref.isoformat(),
+        },
+    )
+    assert (
+        total["provenance"]["provisional_dates"] == want
+    )  # a total without dates still says which may change
 
 
 def test_summed_unique_counts_are_refused_in_the_librarys_words(mcp_server, world) -> None:
-    args = {"app_ids": world.apps, "metrics": ["active_devices"], "by": [], "start": weeks(world)[0][0],
-            "end": weeks(world)[0][1]}
+    args = {
+        "app_ids": world.apps,
+        "metrics": ["active_devices"],
+        "by": [],
+        "start": weeks(world)[0][0],
+        "end": weeks(world)[0][1],
+    }
     text = mcp_server.error("metrics", args)
     with pytest.raises(NonAdditiveMetricError) as raised:
         world.store.metrics(world.apps, ["active_devices"], by=(), start=args["start"], end=args["end"])
@@ -99,22 +140,28 @@ def test_summed_unique_counts_are_refused_in_the_librarys_words(mcp_server, worl
 
     got = mcp_server.ok("metrics", {**args, "approx": True})
     assert got["approximate"] == {"active_devices": "upper bound"}
-    want = world.store.metrics(world.apps, ["active_devices"], by=(), start=args["start"], end=args["end"],
-                               approx=True)
-    assert [r["active_devices"] for r in table(got["result"]).records] == [int(v) for v in want["active_devices"]]
+    want = world.store.metrics(
+        world.apps, ["active_devices"], by=(), start=args["start"], end=args["end"], approx=True
+    )
+    assert [r["active_devices"] for r in table(got["result"]).records] == [
+        int(v) for v in want["active_devices"]
+    ]
     assert "approx=True" in got["provenance"]["code"]
 
 
-@pytest.mark.parametrize("args, words", [
-    ({"metrics": ["downloadz"]}, ["MetricError", "Unknown metric", "downloadz", "total_downloads"]),
-    ({"metrics": ["sessions"], "start": "2026-13-40"}, ["start"]),
-    ({"metrics": ["sessions"], "start": "2026-02-20", "end": "2026-02-10"}, ["end", "before start"]),
-    ({"metrics": ["sessions"], "by": ["no_such_column"]}, ["MetricError", "no_such_column"]),
-    ({"metrics": ["sessions"], "granularity": "HOURLY"}, ["granularity"]),
-    ({"metrics": ["sessions"], "as_of": "2099-01-01"}, ["ConfigError", "as_of=2099-01-01"]),  # the future
-    ({"metrics": ["sessions"], "as_of": "yesterday-ish"}, ["as_of"]),
-    ({"metrics": []}, ["metrics"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        ({"metrics": ["downloadz"]}, ["MetricError", "Unknown metric", "downloadz", "total_downloads"]),
+        ({"metrics": ["sessions"], "start": "2026-13-40"}, ["start"]),
+        ({"metrics": ["sessions"], "start": "2026-02-20", "end": "2026-02-10"}, ["end", "before start"]),
+        ({"metrics": ["sessions"], "by": ["no_such_column"]}, ["MetricError", "no_such_column"]),
+        ({"metrics": ["sessions"], "granularity": "HOURLY"}, ["granularity"]),
+        ({"metrics": ["sessions"], "as_of": "2099-01-01"}, ["ConfigError", "as_of=2099-01-01"]),  # the future
+        ({"metrics": ["sessions"], "as_of": "yesterday-ish"}, ["as_of"]),
+        ({"metrics": []}, ["metrics"]),
+    ],
+)
 def test_bad_questions_are_tool_errors_and_the_server_lives_on(mcp_server, world, args, words) -> None:
     text = mcp_server.error("metrics", {"app_ids": world.apps[:1], **args})
     for word in words:
@@ -124,18 +171,26 @@ def test_bad_questions_are_tool_errors_and_the_server_lives_on(mcp_server, world
 
 
 def test_an_answer_too_big_for_one_reply_says_how_to_narrow_it(mcp_server, world) -> None:
-    text = mcp_server.error("metrics", {"app_ids": world.apps, "metrics": ["total_downloads"],
-                                        "by": ["date", "territory", "device"]})
+    text = mcp_server.error(
+        "metrics",
+        {"app_ids": world.apps, "metrics": ["total_downloads"], "by": ["date", "territory", "device"]},
+    )
     assert f"more than one answer may carry ({MAX_ROWS})" in text and "narrow" in text
 
 
 def test_as_of_answers_what_the_store_knew_then(mcp_server, world) -> None:
     ref = world.store.reference_day
     as_of = (ref - dt.timedelta(days=3)).isoformat()  # before the restating sync's processing dates
-    args = {"app_ids": world.apps[:1], "metrics": ["sessions"], "start": (ref - dt.timedelta(days=8)).isoformat(),
-            "end": as_of}
+    args = {
+        "app_ids": world.apps[:1],
+        "metrics": ["sessions"],
+        "start": (ref - dt.timedelta(days=8)).isoformat(),
+        "end": as_of,
+    }
     got = mcp_server.ok("metrics", {**args, "as_of": as_of})
-    want = world.store.metrics(world.apps[:1], ["sessions"], start=args["start"], end=args["end"], as_of=as_of)
+    want = world.store.metrics(
+        world.apps[:1], ["sessions"], start=args["start"], end=args["end"], as_of=as_of
+    )
     latest = world.store.metrics(world.apps[:1], ["sessions"], start=args["start"], end=args["end"])
     assert got["provenance"]["as_of"] == as_of
     for entry in got["provenance"]["reports"]:
@@ -149,10 +204,19 @@ def test_as_of_answers_what_the_store_knew_then(mcp_server, world) -> None:
 
 def test_the_store_and_metrics_agree_for_several_apps_and_a_bounded_ratio(mcp_server, world) -> None:
     start, end = weeks(world)[1]
-    got = mcp_server.ok("metrics", {"app_ids": world.apps, "metrics": ["sessions", "sessions_per_active_device"],
-                                    "start": start, "end": end, "approx": True})
-    want = world.store.metrics(world.apps, ["sessions", "sessions_per_active_device"], start=start, end=end,
-                               approx=True)
+    got = mcp_server.ok(
+        "metrics",
+        {
+            "app_ids": world.apps,
+            "metrics": ["sessions", "sessions_per_active_device"],
+            "start": start,
+            "end": end,
+            "approx": True,
+        },
+    )
+    want = world.store.metrics(
+        world.apps, ["sessions", "sessions_per_active_device"], start=start, end=end, approx=True
+    )
     # active devices summed over rows is an upper bound, so sessions per device is a lower bound
     assert got["approximate"] == {"sessions_per_active_device": "lower bound"} == want.attrs["approximate"]
     res = table(got["result"])
@@ -171,13 +235,24 @@ def test_health_is_the_stores_ledger(mcp_server, world) -> None:
     assert res.columns == [str(c) for c in want.columns]
     assert len(res.rows) == len(want) > 0
     assert got["states"] == {str(k): int(v) for k, v in want["state"].astype("string").value_counts().items()}
-    assert set(got["states"]) <= {"final", "provisional", "missing", "empty", "duplicate", "restated", "expiring"}
-    some = mcp_server.ok("health", {"apps": world.apps[:1], "reports": ["App Sessions Standard"],
-                                    "states": ["provisional"]})
+    assert set(got["states"]) <= {
+        "final",
+        "provisional",
+        "missing",
+        "empty",
+        "duplicate",
+        "restated",
+        "expiring",
+    }
+    some = mcp_server.ok(
+        "health", {"apps": world.apps[:1], "reports": ["App Sessions Standard"], "states": ["provisional"]}
+    )
     rows = table(some["result"]).records
     assert rows and {(r["app_id"], r["report"], r["state"]) for r in rows} == {
-        (world.apps[0], "App Sessions Standard", "provisional")}
+        (world.apps[0], "App Sessions Standard", "provisional")
+    }
     assert some["provenance"]["code"].endswith(
-        f"df = store.health(apps={world.apps[:1]!r}, reports=['App Sessions Standard'], states=['provisional'])")
+        f"df = store.health(apps={world.apps[:1]!r}, reports=['App Sessions Standard'], states=['provisional'])"
+    )
     text = mcp_server.error("health", {"states": ["sparkling"]})
     assert "ConfigError" in text and "sparkling" in text

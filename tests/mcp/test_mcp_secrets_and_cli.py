@@ -18,10 +18,14 @@ def test_no_response_and_nothing_on_stderr_holds_a_secret(mcp_server, world) -> 
     app = world.apps[0]
     key_path = str(world.key_path)
     battery = [
-        ("list_apps", {}), ("list_reports", {"catalog": True}), ("describe_report", {"name": "nope"}),
-        ("list_metrics", {}), ("metrics", {"app_ids": [app], "metrics": ["first_time_downloads"], "by": ["territory"]}),
+        ("list_apps", {}),
+        ("list_reports", {"catalog": True}),
+        ("describe_report", {"name": "nope"}),
+        ("list_metrics", {}),
+        ("metrics", {"app_ids": [app], "metrics": ["first_time_downloads"], "by": ["territory"]}),
         ("metrics", {"app_ids": [app], "metrics": ["active_devices"], "by": []}),
-        ("metrics", {"app_ids": [app], "metrics": ["x"]}), ("health", {}),
+        ("metrics", {"app_ids": [app], "metrics": ["x"]}),
+        ("health", {}),
         ("sql", {"query": "select getenv('ASC_PRIVATE_KEY')"}),
         ("sql", {"query": f"select * from read_text('{key_path}')"}),
         ("sql", {"query": f"select * from '{key_path}'"}),
@@ -48,15 +52,36 @@ def test_no_response_and_nothing_on_stderr_holds_a_secret(mcp_server, world) -> 
 def test_the_server_answers_while_its_env_names_a_key_it_never_reads(world, tmp_path) -> None:
     # a raw JSON-RPC exchange: stdout must be JSON-RPC lines only, nothing printed around them
     messages = [
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "0"},
+            },
+        },
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "sql", "arguments": {
-            "query": "select count(*) as n from app_downloads_standard_daily"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {
+                "name": "sql",
+                "arguments": {"query": "select count(*) as n from app_downloads_standard_daily"},
+            },
+        },
     ]
-    proc = subprocess.Popen([sys.executable, "-m", "asc_nb", "mcp", "--store", str(world.store_dir)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=server_env(world), cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "asc_nb", "mcp", "--store", str(world.store_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=server_env(world),
+        cwd=ROOT,
+    )
     out = []
     try:
         for m in messages:
@@ -75,7 +100,8 @@ def test_the_server_answers_while_its_env_names_a_key_it_never_reads(world, tmp_
     assert [m.get("id") for m in lines] == [1, 2], stdout
     answer = lines[1]["result"]
     assert not answer.get("isError") and answer["structuredContent"]["result"]["rows"][0][0] == len(
-        world.store.read("App Downloads Standard"))
+        world.store.read("App Downloads Standard")
+    )
     assert proc.returncode == 0, err
     for secret in key_lines(world.sandbox.private_key_pem):
         assert secret not in stdout + err
@@ -83,8 +109,15 @@ def test_the_server_answers_while_its_env_names_a_key_it_never_reads(world, tmp_
 
 def test_a_directory_that_is_no_store_is_refused(tmp_path, world) -> None:
     for target in (tmp_path / "missing", tmp_path):
-        proc = subprocess.run([sys.executable, "-m", "asc_nb", "mcp", "--store", str(target)], input="",
-                              capture_output=True, text=True, env=server_env(world), cwd=ROOT, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "asc_nb", "mcp", "--store", str(target)],
+            input="",
+            capture_output=True,
+            text=True,
+            env=server_env(world),
+            cwd=ROOT,
+            timeout=60,
+        )
         assert proc.returncode == 2
         assert proc.stdout == ""
         assert "no asc-nb store" in proc.stderr and "lake/" in proc.stderr
@@ -93,6 +126,12 @@ def test_a_directory_that_is_no_store_is_refused(tmp_path, world) -> None:
 
 
 def test_help_names_the_subcommand() -> None:
-    proc = subprocess.run([sys.executable, "-m", "asc_nb", "mcp", "--help"], capture_output=True, text=True,
-                          cwd=ROOT, timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "asc_nb", "mcp", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 0 and "--store DIR" in proc.stdout and "read-only" in proc.stdout

@@ -14,8 +14,10 @@ from asc_nb.mcp.sql import check_query
 
 
 def test_a_select_answers_as_store_sql_does_with_provenance(mcp_server, world) -> None:
-    query = ("select app_id, territory, sum(counts) as n from app_downloads_standard_daily "
-             "where download_type = 'First-time download' group by all order by app_id, territory")
+    query = (
+        "select app_id, territory, sum(counts) as n from app_downloads_standard_daily "
+        "where download_type = 'First-time download' group by all order by app_id, territory"
+    )
     got = mcp_server.ok("sql", {"query": query})
     want = world.store.sql(query)
     res = table(got["result"])
@@ -34,8 +36,11 @@ def test_describe_and_dates_come_back_as_json(mcp_server) -> None:
     cols = table(mcp_server.ok("sql", {"query": "describe app_sessions_standard_daily"})["result"])
     names = [r["column_name"] for r in cols.records]
     assert {"app_id", "date", "sessions", "processing_date", "instance_id"} <= set(names)
-    got = table(mcp_server.ok("sql", {"query": "select max(date) d, max(processing_date) p "
-                                                "from app_sessions_standard_daily"})["result"])
+    got = table(
+        mcp_server.ok(
+            "sql", {"query": "select max(date) d, max(processing_date) p from app_sessions_standard_daily"}
+        )["result"]
+    )
     d, p = got.rows[0]
     assert len(d) == 10 and d[4] == "-" and p >= d  # ISO dates, processed after the day they cover
 
@@ -67,8 +72,10 @@ REFUSED = [
     ("select * from glob('/*')", "glob"),
     ("select * from sniff_csv('{key_path}')", "sniff_csv"),
     ("with t as (select * from read_json_auto('/etc/hostname')) select * from t", "read_json_auto"),
-    ("select * from app_sessions_standard_daily where app_id in (select * from read_csv('{key_path}'))",
-     "read_csv"),
+    (
+        "select * from app_sessions_standard_daily where app_id in (select * from read_csv('{key_path}'))",
+        "read_csv",
+    ),
     ("select * from query('select 1')", "query"),
     ("select * from duckdb_settings()", "duckdb_settings"),
     # a bare file path is a replacement scan: DuckDB itself, with external access off, sees no such table
@@ -110,16 +117,22 @@ def test_bad_sql_and_unknown_views_are_tool_errors_that_name_the_views(mcp_serve
 def test_row_and_time_limits(mcp_server) -> None:
     text = mcp_server.error("sql", {"query": "select * from app_sessions_standard_daily"})
     assert f"more than {MAX_ROWS} rows" in text and "LIMIT" in text
-    assert mcp_server.ok("sql", {"query": "select * from range(5)", "max_rows": 5})["result"]["row_count"] == 5
+    assert (
+        mcp_server.ok("sql", {"query": "select * from range(5)", "max_rows": 5})["result"]["row_count"] == 5
+    )
     text = mcp_server.error("sql", {"query": "select * from range(6)", "max_rows": 5})
     assert "more than 5 rows" in text
     # a caller cannot raise the server's cap
-    text = mcp_server.error("sql", {"query": f"select * from range({MAX_ROWS + 1})", "max_rows": 10 * MAX_ROWS})
+    text = mcp_server.error(
+        "sql", {"query": f"select * from range({MAX_ROWS + 1})", "max_rows": 10 * MAX_ROWS}
+    )
     assert f"more than {MAX_ROWS} rows" in text
     slow = "select count(*) from range(100000000) a, range(1000000) b where a.range * b.range = -1"
     text = mcp_server.error("sql", {"query": slow})
     assert f"longer than {TIMEOUT:g} s" in text
-    assert mcp_server.ok("sql", {"query": "select 2 as two"})["result"]["rows"] == [[2]]  # the connection recovered
+    assert mcp_server.ok("sql", {"query": "select 2 as two"})["result"]["rows"] == [
+        [2]
+    ]  # the connection recovered
     # few rows, but heavy ones
     text = mcp_server.error("sql", {"query": "select repeat('x', 1000000) as wide from range(3)"})
     assert "characters of JSON" in text and "aggregate" in text
@@ -127,11 +140,16 @@ def test_row_and_time_limits(mcp_server) -> None:
 
 def _fingerprint(store_dir) -> dict[str, str]:
     """Every file (by content) and folder of the store, and the state database's rows (not its -wal/-shm)."""
-    files = {str(p.relative_to(store_dir)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-             for p in sorted(store_dir.rglob("*")) if "state.sqlite" not in p.name}
+    files = {
+        str(p.relative_to(store_dir)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(store_dir.rglob("*"))
+        if "state.sqlite" not in p.name
+    }
     con = sqlite3.connect(f"file:{store_dir / 'state.sqlite'}?mode=ro", uri=True)
     try:
-        tables = [r[0] for r in con.execute("select name from sqlite_master where type = 'table' order by name")]
+        tables = [
+            r[0] for r in con.execute("select name from sqlite_master where type = 'table' order by name")
+        ]
         for t in tables:
             rows = con.execute(f'select * from "{t}"').fetchall()
             files[f"state:{t}"] = hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest()
@@ -143,11 +161,17 @@ def _fingerprint(store_dir) -> dict[str, str]:
 def test_no_tool_writes_the_store(mcp_server, world) -> None:
     before = _fingerprint(world.store_dir)
     app = world.apps[0]
-    calls = [("list_apps", {}), ("list_reports", {"catalog": True}), ("describe_report", {"name": "App Sessions "
-             "Standard"}), ("list_metrics", {}), ("metrics", {"app_ids": [app], "metrics": ["sessions"]}),
-             ("health", {}), ("sql", {"query": "select count(*) from app_sessions_standard_daily"}),
-             ("sql", {"query": f"copy (select 1) to '{world.store.lake}/x.parquet'"}),
-             ("sql", {"query": "create view app_x_daily as select 1"})]
+    calls = [
+        ("list_apps", {}),
+        ("list_reports", {"catalog": True}),
+        ("describe_report", {"name": "App Sessions Standard"}),
+        ("list_metrics", {}),
+        ("metrics", {"app_ids": [app], "metrics": ["sessions"]}),
+        ("health", {}),
+        ("sql", {"query": "select count(*) from app_sessions_standard_daily"}),
+        ("sql", {"query": f"copy (select 1) to '{world.store.lake}/x.parquet'"}),
+        ("sql", {"query": "create view app_x_daily as select 1"}),
+    ]
     for name, args in calls:
         mcp_server.call(name, args)
     assert _fingerprint(world.store_dir) == before
@@ -155,8 +179,10 @@ def test_no_tool_writes_the_store(mcp_server, world) -> None:
 
 
 def test_every_duckdb_type_comes_back_as_json(mcp_server) -> None:
-    query = ("select [1, 2] as l, {'a': 1} as s, interval 1 day as i, 1.5::decimal(10, 2) as d, 'x'::blob as b, "
-             "timestamp '2026-02-01 10:30:00' as ts, null as n, 'nan'::double as nan, 12345678901234567890::hugeint h")
+    query = (
+        "select [1, 2] as l, {'a': 1} as s, interval 1 day as i, 1.5::decimal(10, 2) as d, 'x'::blob as b, "
+        "timestamp '2026-02-01 10:30:00' as ts, null as n, 'nan'::double as nan, 12345678901234567890::hugeint h"
+    )
     got = table(mcp_server.ok("sql", {"query": query})["result"])
     row = got.records[0]
     assert row["l"] == [1, 2] and row["s"] == {"a": 1} and row["d"] == 1.5 and row["n"] is None
@@ -164,17 +190,20 @@ def test_every_duckdb_type_comes_back_as_json(mcp_server) -> None:
     assert isinstance(row["i"], str) and isinstance(row["b"], str)
 
 
-@pytest.mark.parametrize("name, args", [
-    ("sql", {"query": None}),
-    ("sql", {}),
-    ("sql", {"query": "select 1", "max_rows": "many"}),
-    ("sql", {"query": "select 1", "max_rows": 0}),
-    ("sql", {"query": "select " + "1 + " * 6000 + "1"}),
-    ("metrics", {"app_ids": 5, "metrics": ["sessions"]}),
-    ("metrics", {"app_ids": ["1"], "metrics": ["sessions"], "filters": {"territory": 3}}),
-    ("describe_report", {}),
-    ("no_such_tool", {}),
-])
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("sql", {"query": None}),
+        ("sql", {}),
+        ("sql", {"query": "select 1", "max_rows": "many"}),
+        ("sql", {"query": "select 1", "max_rows": 0}),
+        ("sql", {"query": "select " + "1 + " * 6000 + "1"}),
+        ("metrics", {"app_ids": 5, "metrics": ["sessions"]}),
+        ("metrics", {"app_ids": ["1"], "metrics": ["sessions"], "filters": {"territory": 3}}),
+        ("describe_report", {}),
+        ("no_such_tool", {}),
+    ],
+)
 def test_malformed_calls_are_errors_not_crashes(mcp_server, name, args) -> None:
     result = mcp_server.call(name, args)
     assert result.is_error, result.structured_content

@@ -44,8 +44,12 @@ def test_as_of_reads_only_instances_processed_by_then_latest_vintage_among_them(
     expected = known_on(vintages, as_of)
     got = then.set_index("date")["sessions"].dropna().astype("int64")
     pd.testing.assert_series_equal(got, expected, check_names=False, check_index_type=False)
-    pd.testing.assert_series_equal(now.set_index("date")["sessions"].dropna().astype("int64"),
-                                   known_on(vintages, today), check_names=False, check_index_type=False)
+    pd.testing.assert_series_equal(
+        now.set_index("date")["sessions"].dropna().astype("int64"),
+        known_on(vintages, today),
+        check_names=False,
+        check_index_type=False,
+    )
     restated = [d for d in expected.index if d in got.index and known_on(vintages, today)[d] != expected[d]]
     assert restated, "the window should hold a date Apple restated after as_of"
     assert then.attrs["as_of"] == as_of.isoformat() and now.attrs["as_of"] is None
@@ -98,6 +102,8 @@ def test_store_as_of_equals_the_client_as_of_after_the_store_saw_both_vintages(t
             assert (new["sessions"] >= old["sessions"]).all() and (new["sessions"] > old["sessions"]).any()
             assert old["provisional"].any() and not new["provisional"].all()
             with pytest.raises(ConfigError):
-                store.metrics([app], ["sessions"], start=start, end=end, as_of=sb.now.date() + dt.timedelta(days=1))
+                store.metrics(
+                    [app], ["sessions"], start=start, end=end, as_of=sb.now.date() + dt.timedelta(days=1)
+                )
         finally:
             store.close()

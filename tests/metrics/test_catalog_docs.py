@@ -17,8 +17,10 @@ def test_every_catalog_metric_has_a_doc_line_citing_apple():
     cat = asc_nb.metric_catalog()
     for name, source in zip(cat["name"], cat["source"], strict=True):
         assert source.startswith("https://developer.apple.com/"), name
-        line = next((r for r in rows if re.search(rf"(^\| |[ /,]){re.escape(name)}( |,|$)", r.split("|")[1] + " ")),
-                    None)
+        line = next(
+            (r for r in rows if re.search(rf"(^\| |[ /,]){re.escape(name)}( |,|$)", r.split("|")[1] + " ")),
+            None,
+        )
         assert line is not None, f"{name} has no row in docs/metrics.md"
         cited = line.rstrip(" |").rsplit("|", 1)[-1].strip()
         assert re.search(r"Help|page|Measuring", cited), (name, cited)

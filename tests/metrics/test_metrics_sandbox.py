@@ -28,7 +28,9 @@ def world(tmp_path_factory):
     client.close()
 
 
-def raw(client: Client, app: str, report: str, granularity="DAILY", start=START, end=END, **kw) -> pd.DataFrame:
+def raw(
+    client: Client, app: str, report: str, granularity="DAILY", start=START, end=END, **kw
+) -> pd.DataFrame:
     req = client.report_requests(app)["id"].iloc[0]
     return client.fetch(req, report, granularity, start, end, progress=False, **kw)
 
@@ -45,7 +47,10 @@ def is_(df: pd.DataFrame, col: str, value: str) -> pd.Series:
 
 def seen(df: pd.DataFrame) -> pd.DataFrame:
     """App Store Connect's impressions, by hand: Impression rows plus product page views."""
-    return df[is_(df, "event", "Impression") | (is_(df, "event", "Page view") & is_(df, "page_type", "Product page"))]
+    return df[
+        is_(df, "event", "Impression")
+        | (is_(df, "event", "Page view") & is_(df, "page_type", "Product page"))
+    ]
 
 
 def hand(df: pd.DataFrame, metric: str) -> pd.Series:
@@ -56,9 +61,23 @@ def hand(df: pd.DataFrame, metric: str) -> pd.Series:
     return out.astype("float64" if m.kind == "amount" else "int64")
 
 
-ADDITIVE = ["impressions", "product_page_views", "first_time_downloads", "redownloads", "total_downloads",
-            "updates", "restores", "sessions", "session_duration", "crashes", "installations", "deletions",
-            "purchases", "sales", "proceeds"]
+ADDITIVE = [
+    "impressions",
+    "product_page_views",
+    "first_time_downloads",
+    "redownloads",
+    "total_downloads",
+    "updates",
+    "restores",
+    "sessions",
+    "session_duration",
+    "crashes",
+    "installations",
+    "deletions",
+    "purchases",
+    "sales",
+    "proceeds",
+]
 
 
 @pytest.mark.parametrize("metric", ADDITIVE)
@@ -82,16 +101,20 @@ def test_additive_metric_by_date_equals_hand_sum(world, metric):
     assert got.attrs["sources"][metric] == f"{report} DAILY"
 
 
-@pytest.mark.parametrize("metric", ["impression_events_unique", "product_page_views_unique", "active_devices",
-                                    "paying_users"])
+@pytest.mark.parametrize(
+    "metric", ["impression_events_unique", "product_page_views_unique", "active_devices", "paying_users"]
+)
 def test_unique_metric_at_report_grain_equals_the_raw_rows(world, metric):
     sb, client, app = world
     m = M.METRICS[metric]
     report = m.reports[0]
     schema = registry.get(report)
-    grain = [f.column for f in schema.fields
-             if f.kind in ("dimension", "date", "identifier")
-             and f.column not in ("date", "app_name", "app_apple_identifier")]
+    grain = [
+        f.column
+        for f in schema.fields
+        if f.kind in ("dimension", "date", "identifier")
+        and f.column not in ("date", "app_name", "app_apple_identifier")
+    ]
     by = ["date", *[c for c in grain if c not in {c for c, v in m.where if len(v) == 1}]]
     got = client.metrics([app], [metric], by=by, start=START, end=END)
     assert got.attrs["approximate"] == {}
@@ -104,14 +127,17 @@ def test_unique_metric_at_report_grain_equals_the_raw_rows(world, metric):
 
 def test_conversion_rate_is_total_downloads_over_summed_unique_impressions_marked_as_a_bound(world):
     sb, client, app = world
-    got = client.metrics([app], ["conversion_rate", "total_downloads", "impressions_unique"], start=START,
-                         end=END, approx=True)
+    got = client.metrics(
+        [app], ["conversion_rate", "total_downloads", "impressions_unique"], start=START, end=END, approx=True
+    )
     assert got.attrs["approximate"] == {"conversion_rate": "lower bound", "impressions_unique": "upper bound"}
     downloads = hand(raw(client, app, "App Downloads Standard"), "total_downloads")
     unique = hand(raw(client, app, "App Store Discovery and Engagement Standard"), "impressions_unique")
     expected = (downloads / unique).dropna()
     series = got.set_index("date")["conversion_rate"].dropna().astype("float64")
-    pd.testing.assert_series_equal(series, expected.astype("float64"), check_names=False, check_index_type=False)
+    pd.testing.assert_series_equal(
+        series, expected.astype("float64"), check_names=False, check_index_type=False
+    )
     assert ((series > 0) & (series < 5)).all()
 
 
@@ -122,8 +148,9 @@ def test_breakdown_and_filter_match_the_raw_rows(world):
     by_territory = client.metrics([app], ["impressions"], by=("territory",), start=START, end=END)
     expected = imp.groupby("territory")["counts"].sum(min_count=1).dropna().astype("int64")
     got = by_territory.set_index("territory")["impressions"].dropna().astype("int64")
-    pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False,
-                                   check_index_type=False)
+    pd.testing.assert_series_equal(
+        got.sort_index(), expected.sort_index(), check_names=False, check_index_type=False
+    )
     top = expected.idxmax()
     only = client.metrics([app], ["impressions"], by=(), start=START, end=END, filters={"territory": [top]})
     assert int(only["impressions"].iloc[0]) == int(expected[top])
@@ -150,16 +177,21 @@ def test_weekly_unique_devices_come_from_weekly_instances(world):
     sb, client, app = world
     report = "App Sessions Standard"
     schema = registry.get(report)
-    grain = [f.column for f in schema.fields
-             if f.kind in ("dimension", "date") and f.column not in ("date", "app_name")]
+    grain = [
+        f.column
+        for f in schema.fields
+        if f.kind in ("dimension", "date") and f.column not in ("date", "app_name")
+    ]
     start, end = "2026-02-09", "2026-02-15"
-    got = client.metrics([app], ["active_devices", "sessions"], by=("date", *grain), granularity="WEEKLY",
-                         start=start, end=end)
+    got = client.metrics(
+        [app], ["active_devices", "sessions"], by=("date", *grain), granularity="WEEKLY", start=start, end=end
+    )
     assert got.attrs["sources"]["active_devices"] == f"{report} WEEKLY"
     weekly = raw(client, app, report, "WEEKLY", start, end)
     assert len(weekly) and set(weekly["date"]) == {pd.Timestamp(start)}
     assert sorted(got["active_devices"].dropna().astype("int64")) == sorted(
-        weekly["unique_devices"].dropna().astype("int64"))
+        weekly["unique_devices"].dropna().astype("int64")
+    )
     daily = raw(client, app, report, "DAILY", start, end)
     daily_sum = int(daily["unique_devices"].sum())
     assert int(got["active_devices"].sum()) != daily_sum  # not seven daily counts added up
@@ -204,8 +236,10 @@ def test_metrics_over_both_transports_equal_the_hand_sum(make_client):
     client = make_client(Sandbox(seed=0, history_days=40))
     app = str(client.apps()["id"].iloc[0])
     got = client.metrics([app], ["impressions", "sessions"], start="2026-02-16", end="2026-02-19")
-    for metric, report in (("impressions", "App Store Discovery and Engagement Standard"),
-                           ("sessions", "App Sessions Standard")):
+    for metric, report in (
+        ("impressions", "App Store Discovery and Engagement Standard"),
+        ("sessions", "App Sessions Standard"),
+    ):
         expected = hand(raw(client, app, report, start="2026-02-16", end="2026-02-19"), metric)
         series = got.set_index("date")[metric].astype("int64")
         pd.testing.assert_series_equal(series, expected, check_names=False, check_index_type=False)
@@ -223,15 +257,18 @@ def test_weekly_first_time_downloads_are_apples_weekly_rows_not_thinned_daily_su
     daily_sum = int(daily.loc[is_(daily, "download_type", "First-time download"), "counts"].sum())
     assert int(got["first_time_downloads"].iloc[0]) == by_hand
     assert daily_sum < by_hand  # the daily rows lose more to privacy thresholds: the old, silent shortfall
-    print(f"weekly first-time downloads: WEEKLY rows {by_hand}, DAILY sums {daily_sum} "
-          f"({1 - daily_sum / by_hand:.1%} low)")
+    print(
+        f"weekly first-time downloads: WEEKLY rows {by_hand}, DAILY sums {daily_sum} "
+        f"({1 - daily_sum / by_hand:.1%} low)"
+    )
 
 
 def test_impressions_count_product_page_views_and_impression_events_do_not(world):
     sb, client, app = world
     df = raw(client, app, "App Store Discovery and Engagement Standard")
-    got = client.metrics([app], ["impressions", "impression_events", "product_page_views"], by=(),
-                         start=START, end=END)
+    got = client.metrics(
+        [app], ["impressions", "impression_events", "product_page_views"], by=(), start=START, end=END
+    )
     events = int(df.loc[is_(df, "event", "Impression"), "counts"].sum())
     pages = int(df.loc[is_(df, "event", "Page view") & is_(df, "page_type", "Product page"), "counts"].sum())
     assert int(got["impression_events"].iloc[0]) == events

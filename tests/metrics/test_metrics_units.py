@@ -67,38 +67,84 @@ class FakeSource:
 
 def de_rows() -> pd.DataFrame:
     d1, d2 = "2026-02-02", "2026-02-03"
-    return make(DE, [
-        dict(date=d1, event="Impression", territory="US", counts=100, unique_counts=60),
-        dict(date=d1, event="Impression", territory="GB", counts=50, unique_counts=40),
-        dict(date=d1, event="Page view", page_type="Product page", territory="US", counts=30, unique_counts=20),
-        dict(date=d1, event="page VIEW", page_type="product page", territory="GB", counts=5, unique_counts=4),
-        dict(date=d1, event="Page view", page_type="In-app event", territory="US", counts=7, unique_counts=7),
-        dict(date=d1, event="Tap", territory="US", counts=9, unique_counts=9),
-        dict(date=d2, event="Impression", territory="US", counts=80, unique_counts=50),
-        dict(date=d2, event="Impression", territory="GB", counts=pd.NA, unique_counts=pd.NA),  # privacy drop
-    ])
+    return make(
+        DE,
+        [
+            dict(date=d1, event="Impression", territory="US", counts=100, unique_counts=60),
+            dict(date=d1, event="Impression", territory="GB", counts=50, unique_counts=40),
+            dict(
+                date=d1,
+                event="Page view",
+                page_type="Product page",
+                territory="US",
+                counts=30,
+                unique_counts=20,
+            ),
+            dict(
+                date=d1,
+                event="page VIEW",
+                page_type="product page",
+                territory="GB",
+                counts=5,
+                unique_counts=4,
+            ),
+            dict(
+                date=d1,
+                event="Page view",
+                page_type="In-app event",
+                territory="US",
+                counts=7,
+                unique_counts=7,
+            ),
+            dict(date=d1, event="Tap", territory="US", counts=9, unique_counts=9),
+            dict(date=d2, event="Impression", territory="US", counts=80, unique_counts=50),
+            dict(
+                date=d2, event="Impression", territory="GB", counts=pd.NA, unique_counts=pd.NA
+            ),  # privacy drop
+        ],
+    )
 
 
 def dl_rows() -> pd.DataFrame:
     d1, d2 = "2026-02-02", "2026-02-03"
-    return make(DL, [
-        dict(date=d1, download_type="First-time download", territory="US", counts=12),
-        dict(date=d1, download_type="Redownload", territory="US", counts=3),
-        dict(date=d1, download_type="First-time download", territory="GB", counts=4),
-        dict(date=d1, download_type="Auto-update", territory="US", counts=40),
-        dict(date=d1, download_type="Manual update", territory="US", counts=2),
-        dict(date=d1, download_type="Restore", territory="US", counts=1),
-        dict(date=d2, download_type="First-time download", territory="US", counts=10),
-    ])
+    return make(
+        DL,
+        [
+            dict(date=d1, download_type="First-time download", territory="US", counts=12),
+            dict(date=d1, download_type="Redownload", territory="US", counts=3),
+            dict(date=d1, download_type="First-time download", territory="GB", counts=4),
+            dict(date=d1, download_type="Auto-update", territory="US", counts=40),
+            dict(date=d1, download_type="Manual update", territory="US", counts=2),
+            dict(date=d1, download_type="Restore", territory="US", counts=1),
+            dict(date=d2, download_type="First-time download", territory="US", counts=10),
+        ],
+    )
 
 
 def test_catalog_lists_the_required_metrics_with_definitions_and_sources():
     cat = asc_nb.metric_catalog()
     assert list(cat.columns) == ["name", "reports", "definition", "expression", "additive", "unit", "source"]
-    required = {"impressions", "impressions_unique", "product_page_views", "product_page_views_unique",
-                "conversion_rate", "first_time_downloads", "redownloads", "total_downloads", "updates",
-                "sessions", "session_duration", "active_devices", "crashes", "installations", "deletions",
-                "purchases", "sales", "proceeds", "paying_users"}
+    required = {
+        "impressions",
+        "impressions_unique",
+        "product_page_views",
+        "product_page_views_unique",
+        "conversion_rate",
+        "first_time_downloads",
+        "redownloads",
+        "total_downloads",
+        "updates",
+        "sessions",
+        "session_duration",
+        "active_devices",
+        "crashes",
+        "installations",
+        "deletions",
+        "purchases",
+        "sales",
+        "proceeds",
+        "paying_users",
+    }
     assert required <= set(cat["name"])
     assert cat["name"].is_unique
     assert cat["source"].str.startswith("https://developer.apple.com/").all()
@@ -126,14 +172,36 @@ def test_catalog_lists_the_required_metrics_with_definitions_and_sources():
 def test_additive_counts_by_date_match_a_hand_sum():
     de, dl = de_rows(), dl_rows()
     src = FakeSource({(DE, "DAILY"): de, (DL, "DAILY"): dl})
-    df = M.metrics(src, [APP], ["impressions", "product_page_views", "first_time_downloads", "redownloads",
-                                "total_downloads", "updates", "restores"])
-    assert list(df.columns) == ["date", "impressions", "product_page_views", "first_time_downloads",
-                                "redownloads", "total_downloads", "updates", "restores", "provisional"]
+    df = M.metrics(
+        src,
+        [APP],
+        [
+            "impressions",
+            "product_page_views",
+            "first_time_downloads",
+            "redownloads",
+            "total_downloads",
+            "updates",
+            "restores",
+        ],
+    )
+    assert list(df.columns) == [
+        "date",
+        "impressions",
+        "product_page_views",
+        "first_time_downloads",
+        "redownloads",
+        "total_downloads",
+        "updates",
+        "restores",
+        "provisional",
+    ]
     assert str(df["impressions"].dtype) == "Int64"
     d1 = df.iloc[0]
     assert d1["date"] == pd.Timestamp("2026-02-02")
-    assert d1["impressions"] == 150 + 35  # App Store Connect's impressions: list impressions + product page views
+    assert (
+        d1["impressions"] == 150 + 35
+    )  # App Store Connect's impressions: list impressions + product page views
     assert d1["product_page_views"] == 35  # case-insensitive values; in-app event pages are not product pages
     assert d1["first_time_downloads"] == 16 and d1["redownloads"] == 3 and d1["total_downloads"] == 19
     assert d1["updates"] == 42 and d1["restores"] == 1
@@ -155,13 +223,18 @@ def test_unique_count_by_date_alone_is_refused_and_names_the_exact_grain():
 
 def test_unique_count_at_the_report_grain_is_exact_and_not_summed():
     de = de_rows()
-    grain = ["date"] + [f.column for f in registry.get(DE).fields
-                        if f.kind in ("dimension", "date") and f.column not in ("date", "app_name")]
+    grain = ["date"] + [
+        f.column
+        for f in registry.get(DE).fields
+        if f.kind in ("dimension", "date") and f.column not in ("date", "app_name")
+    ]
     src = FakeSource({(DE, "DAILY"): de})
     df = M.metrics(src, [APP], ["impression_events_unique"], by=[c for c in grain if c != "event"])
     assert df.attrs["approximate"] == {}
     imp = de[de.event == "Impression"]
-    assert sorted(df["impression_events_unique"].dropna().tolist()) == sorted(imp.unique_counts.dropna().tolist())
+    assert sorted(df["impression_events_unique"].dropna().tolist()) == sorted(
+        imp.unique_counts.dropna().tolist()
+    )
     # App Store Connect's unique impressions add two Event values' rows: a device can be in both, never exact
     with pytest.raises(NonAdditiveMetricError, match="never exact"):
         M.metrics(src, [APP], ["impressions_unique"], by=[c for c in grain if c != "event"])
@@ -179,14 +252,20 @@ def test_approx_sums_unique_counts_as_an_upper_bound_and_the_ratio_as_a_lower_bo
 
 
 def test_ratio_is_numerator_over_denominator_never_an_average_of_ratios():
-    de = make(DE, [
-        dict(date="2026-02-02", event="Impression", territory="US", counts=1, unique_counts=100),
-        dict(date="2026-02-02", event="Impression", territory="GB", counts=1, unique_counts=10),
-    ])
-    dl = make(DL, [
-        dict(date="2026-02-02", download_type="First-time download", territory="US", counts=10),
-        dict(date="2026-02-02", download_type="First-time download", territory="GB", counts=10),
-    ])
+    de = make(
+        DE,
+        [
+            dict(date="2026-02-02", event="Impression", territory="US", counts=1, unique_counts=100),
+            dict(date="2026-02-02", event="Impression", territory="GB", counts=1, unique_counts=10),
+        ],
+    )
+    dl = make(
+        DL,
+        [
+            dict(date="2026-02-02", download_type="First-time download", territory="US", counts=10),
+            dict(date="2026-02-02", download_type="First-time download", territory="GB", counts=10),
+        ],
+    )
     src = FakeSource({(DE, "DAILY"): de, (DL, "DAILY"): dl})
     df = M.metrics(src, [APP], ["conversion_rate"], approx=True)
     assert df["conversion_rate"].iloc[0] == pytest.approx(20 / 110)  # not (0.1 + 1.0) / 2
@@ -199,8 +278,11 @@ def test_filters_select_rows_case_insensitively_and_a_single_value_counts_as_gro
     src = FakeSource({(DE, "DAILY"): de})
     df = M.metrics(src, [APP], ["impressions"], filters={"territory": ["us"]})
     assert df["impressions"].tolist() == [100 + 30, 80]
-    grain = [f.column for f in registry.get(DE).fields
-             if f.kind in ("dimension", "date") and f.column not in ("date", "app_name", "territory", "event")]
+    grain = [
+        f.column
+        for f in registry.get(DE).fields
+        if f.kind in ("dimension", "date") and f.column not in ("date", "app_name", "territory", "event")
+    ]
     df = M.metrics(src, [APP], ["impression_events_unique"], by=("date", *grain), filters={"territory": "GB"})
     assert df.attrs["approximate"] == {}
     assert df["impression_events_unique"].iloc[0] == 40
@@ -214,7 +296,9 @@ def test_breakdown_or_filter_the_report_lacks_is_a_clear_error():
         M.metrics(src, [APP], ["crashes"], filters={"territory": ["US"]})
     with pytest.raises(MetricError, match="metric_catalog"):
         M.metrics(src, [APP], ["impresions"])
-    with pytest.raises(MetricError, match=r"asc_nb\.metrics\.retention\("):  # in the catalog, but its own function
+    with pytest.raises(
+        MetricError, match=r"asc_nb\.metrics\.retention\("
+    ):  # in the catalog, but its own function
         M.metrics(src, [APP], ["retention"])
     with pytest.raises(ValueError):  # MetricError is a ValueError too
         M.metrics(src, [APP], [])
@@ -237,13 +321,23 @@ def test_several_apps_make_app_id_a_group_key():
 def test_weekly_reads_weekly_instances_where_the_report_has_them():
     schema = registry.get(SE)
     assert asc_nb.Granularity.WEEKLY in tuple(asc_nb.Granularity.parse(g) for g in schema.granularities)
-    grain = [f.column for f in schema.fields
-             if f.kind in ("dimension", "date") and f.column not in ("date", "app_name")]
+    grain = [
+        f.column
+        for f in schema.fields
+        if f.kind in ("dimension", "date") and f.column not in ("date", "app_name")
+    ]
     weekly = make(SE, [dict(date="2026-02-02", sessions=70, unique_devices=9)])
     daily = make(SE, [dict(date=f"2026-02-0{d}", sessions=10, unique_devices=3) for d in range(2, 9)])
     src = FakeSource({(SE, "WEEKLY"): weekly, (SE, "DAILY"): daily})
-    df = M.metrics(src, [APP], ["sessions", "active_devices"], by=("date", *grain), granularity="WEEKLY",
-                   start="2026-02-04", end="2026-02-08")
+    df = M.metrics(
+        src,
+        [APP],
+        ["sessions", "active_devices"],
+        by=("date", *grain),
+        granularity="WEEKLY",
+        start="2026-02-04",
+        end="2026-02-08",
+    )
     assert [c[1] for c in src.calls] == ["WEEKLY"]
     assert df["active_devices"].tolist() == [9]  # Apple's weekly unique devices, not 7 x 3
     assert df["date"].tolist() == [pd.Timestamp("2026-02-02")]
@@ -256,8 +350,13 @@ def test_weekly_downloads_come_from_the_weekly_rows_apple_publishes_not_daily_su
     """App Downloads Standard is DAILY only; Apple publishes WEEKLY rows in the Detailed report: use those."""
     dd = "App Downloads Detailed"
     assert "WEEKLY" not in [g.value for g in registry.get(DL).granularities]
-    weekly = make(dd, [dict(date="2026-02-02", download_type="Redownload", counts=40),
-                       dict(date="2026-02-02", download_type="Redownload", territory="GB", counts=5)])
+    weekly = make(
+        dd,
+        [
+            dict(date="2026-02-02", download_type="Redownload", counts=40),
+            dict(date="2026-02-02", download_type="Redownload", territory="GB", counts=5),
+        ],
+    )
     daily = make(DL, [dict(date=f"2026-02-0{d}", download_type="Redownload", counts=d) for d in range(1, 10)])
     src = FakeSource({(dd, "WEEKLY"): weekly, (DL, "DAILY"): daily})
     df = M.metrics(src, [APP], ["redownloads"], granularity="WEEKLY", start="2026-02-02", end="2026-02-08")
@@ -279,8 +378,12 @@ def test_a_family_published_only_daily_is_summed_per_week_with_a_loud_warning():
 
 
 def test_plan_loads_each_report_once_and_counts_its_minimum_calls():
-    p = M.plan([APP], ["impressions", "product_page_views", "total_downloads", "sessions", "crashes"],
-               start="2026-02-02", end="2026-02-15")
+    p = M.plan(
+        [APP],
+        ["impressions", "product_page_views", "total_downloads", "sessions", "crashes"],
+        start="2026-02-02",
+        end="2026-02-15",
+    )
     assert sorted(f.report for f in p.fetches) == sorted([DE, DL, SE, CR])
     n = {(APP, DE): 3, (APP, DL): 2, (APP, SE): 250, (APP, CR): 0}
     # 1 request lookup + per report: 1 report lookup + instance pages + one segment listing per instance
@@ -288,8 +391,11 @@ def test_plan_loads_each_report_once_and_counts_its_minimum_calls():
 
 
 def test_a_metric_whose_report_the_registry_does_not_describe_is_refused_not_guessed():
-    pending = [m.name for m in M.METRICS.values()
-               if m.kind != "ratio" and any(not registry.get(r).fields for r in m.reports)]
+    pending = [
+        m.name
+        for m in M.METRICS.values()
+        if m.kind != "ratio" and any(not registry.get(r).fields for r in m.reports)
+    ]
     for name in pending:
         with pytest.raises(MetricError, match="registry"):
             M.plan([APP], [name])
@@ -323,13 +429,17 @@ class DatedSource(FakeSource):
 def test_provisional_is_counted_back_from_the_sources_today_by_each_reports_window():
     de = de_rows()  # 2026-02-02 and 2026-02-03; Discovery and Engagement is complete within three days
     assert registry.get(DE).complete_after_days == 3
-    for today, expected in ((dt.date(2026, 2, 5), [False, True]), (dt.date(2026, 2, 6), [False, False]),
-                            (dt.date(2026, 2, 4), [True, True])):
+    for today, expected in (
+        (dt.date(2026, 2, 5), [False, True]),
+        (dt.date(2026, 2, 6), [False, False]),
+        (dt.date(2026, 2, 4), [True, True]),
+    ):
         df = M.metrics(DatedSource({(DE, "DAILY"): de}, today), [APP], ["impressions"])
         assert df["provisional"].tolist() == expected, today
         assert df.attrs["reference_day"] == today.isoformat() and df.attrs["as_of"] is None
-    totals = M.metrics(DatedSource({(DE, "DAILY"): de}, dt.date(2026, 2, 5)), [APP], ["impressions"], by=(),
-                       end="2026-02-03")
+    totals = M.metrics(
+        DatedSource({(DE, "DAILY"): de}, dt.date(2026, 2, 5)), [APP], ["impressions"], by=(), end="2026-02-03"
+    )
     assert totals["provisional"].tolist() == [True]  # the window's last day is not final yet
 
 

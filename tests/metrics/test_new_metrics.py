@@ -46,22 +46,43 @@ def series(df, name):
 
 def test_every_new_metric_is_in_the_catalog_with_apples_page():
     cat = asc_nb.metric_catalog().set_index("name")
-    for name in ("product_page_conversion_rate", "crash_rate", "sales_per_paying_user", "proceeds_per_paying_user",
-                 "retention", "active_last_30_days"):
-        assert cat.loc[name, "source"].startswith("https://developer.apple.com/help/app-store-connect/reference/")
+    for name in (
+        "product_page_conversion_rate",
+        "crash_rate",
+        "sales_per_paying_user",
+        "proceeds_per_paying_user",
+        "retention",
+        "active_last_30_days",
+    ):
+        assert cat.loc[name, "source"].startswith(
+            "https://developer.apple.com/help/app-store-connect/reference/"
+        )
         assert not cat.loc[name, "additive"]
 
 
 def test_product_page_conversion_rate_is_product_page_downloads_over_unique_page_views(world):
     sb, client, app, req = world
-    dl, de = raw(client, req, "App Downloads Standard"), raw(client, req, "App Store Discovery and Engagement Standard")
+    dl, de = (
+        raw(client, req, "App Downloads Standard"),
+        raw(client, req, "App Store Discovery and Engagement Standard"),
+    )
     got = client.metrics([app], ["product_page_conversion_rate"], start=START, end=END, approx=True)
     assert got.attrs["approximate"] == {"product_page_conversion_rate": "lower bound"}
-    downloads = per_date(dl, (is_(dl, "download_type", "First-time download") | is_(dl, "download_type", "Redownload"))
-                         & is_(dl, "page_type", "Product page"), "counts")
-    views = per_date(de, is_(de, "event", "Page view") & is_(de, "page_type", "Product page"), "unique_counts")
-    pd.testing.assert_series_equal(series(got, "product_page_conversion_rate"), downloads / views,
-                                   check_names=False, check_index_type=False)
+    downloads = per_date(
+        dl,
+        (is_(dl, "download_type", "First-time download") | is_(dl, "download_type", "Redownload"))
+        & is_(dl, "page_type", "Product page"),
+        "counts",
+    )
+    views = per_date(
+        de, is_(de, "event", "Page view") & is_(de, "page_type", "Product page"), "unique_counts"
+    )
+    pd.testing.assert_series_equal(
+        series(got, "product_page_conversion_rate"),
+        downloads / views,
+        check_names=False,
+        check_index_type=False,
+    )
     with pytest.raises(NonAdditiveMetricError):
         client.metrics([app], ["product_page_conversion_rate"], start=START, end=END)
 
@@ -72,22 +93,26 @@ def test_crash_rate_is_crashes_over_sessions_of_the_same_days(world):
     got = client.metrics([app], ["crash_rate", "crashes", "sessions"], start=START, end=END)
     assert got.attrs["approximate"] == {}
     expected = cr.groupby("date")["crashes"].sum().astype("float64") / se.groupby("date")["sessions"].sum()
-    pd.testing.assert_series_equal(series(got, "crash_rate"), expected.astype("float64"), check_names=False,
-                                   check_index_type=False)
+    pd.testing.assert_series_equal(
+        series(got, "crash_rate"), expected.astype("float64"), check_names=False, check_index_type=False
+    )
     by_version = client.metrics([app], ["crash_rate"], by=("date", "app_version"), start=START, end=END)
     assert by_version["crash_rate"].notna().any()
 
 
-@pytest.mark.parametrize("name, measure", [("sales_per_paying_user", "sales_in_usd"),
-                                           ("proceeds_per_paying_user", "proceeds_in_usd")])
+@pytest.mark.parametrize(
+    "name, measure",
+    [("sales_per_paying_user", "sales_in_usd"), ("proceeds_per_paying_user", "proceeds_in_usd")],
+)
 def test_per_paying_user_ratios_are_amount_over_paying_users(world, name, measure):
     sb, client, app, req = world
     pu = raw(client, req, "App Store Purchases Standard")
     got = client.metrics([app], [name], start=START, end=END, approx=True)
     assert got.attrs["approximate"] == {name: "lower bound"}  # paying users summed over rows: an upper bound
     expected = pu.groupby("date")[measure].sum().astype("float64") / pu.groupby("date")["paying_users"].sum()
-    pd.testing.assert_series_equal(series(got, name), expected.astype("float64"), check_names=False,
-                                   check_index_type=False)
+    pd.testing.assert_series_equal(
+        series(got, name), expected.astype("float64"), check_names=False, check_index_type=False
+    )
 
 
 def test_retention_is_the_cohorts_devices_x_days_later_over_day_zero_with_bounds(world):

@@ -15,12 +15,21 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "06-app-analytics
 
 def test_html_export_embeds_every_chart_as_png():
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    stored = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                 if "image/png" in o.get("data", {}))
+    stored = sum(
+        1
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if "image/png" in o.get("data", {})
+    )
     assert stored >= 4  # KPIs, funnel, breakdowns, the non-additivity comparison
     # the Overview's static rendering (tools/run_notebooks.py keeps it) carries its own chart images
-    in_static = sum(str(o.get("data", {}).get("text/html", "")).count('src="data:image/png;base64,')
-                    for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    in_static = sum(
+        str(o.get("data", {}).get("text/html", "")).count('src="data:image/png;base64,')
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    )
     body, _ = HTMLExporter().from_notebook_node(nb)
     assert body.count('src="data:image/png;base64,') == stored + in_static
 

@@ -22,7 +22,9 @@ def test_make_lab_leaves_git_status_clean(tmp_path) -> None:
         pytest.skip("make is not installed")
     repo = tmp_path / "repo"
     (repo / "tools").mkdir(parents=True)
-    shutil.copytree(REPO / "notebooks", repo / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copytree(
+        REPO / "notebooks", repo / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints")
+    )
     for rel in ("Makefile", ".gitignore", "tools/lab_copy.py"):
         shutil.copy2(REPO / rel, repo / rel)
     _git(repo, "init", "-q")
@@ -30,8 +32,9 @@ def test_make_lab_leaves_git_status_clean(tmp_path) -> None:
     _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "shipped")
 
     def make_lab_dir() -> None:
-        subprocess.run(["make", "-s", "lab-dir", f"PYTHON={sys.executable}"], cwd=repo, check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["make", "-s", "lab-dir", f"PYTHON={sys.executable}"], cwd=repo, check=True, capture_output=True
+        )
 
     make_lab_dir()
     lab = repo / "lab"
@@ -42,7 +45,9 @@ def test_make_lab_leaves_git_status_clean(tmp_path) -> None:
     nb = json.loads(edited.read_text())
     nb["cells"].append({"cell_type": "markdown", "metadata": {}, "source": ["my notes"]})
     edited.write_text(json.dumps(nb))
-    (lab / "Untitled.ipynb").write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    (lab / "Untitled.ipynb").write_text(
+        json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    )
     (lab / ".ipynb_checkpoints").mkdir()
     make_lab_dir()  # a second `make lab` tops up, never overwrites
     assert "my notes" in edited.read_text() and (lab / "Untitled.ipynb").exists()

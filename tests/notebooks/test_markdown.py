@@ -50,6 +50,10 @@ def test_the_check_catches_an_indented_heading() -> None:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_markdown_cells_render_as_written(path: Path) -> None:
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    bad = [f"cell {i}: {p}" for i, c in enumerate(cells) if c["cell_type"] == "markdown"
-           for p in problems("".join(c["source"]))]
+    bad = [
+        f"cell {i}: {p}"
+        for i, c in enumerate(cells)
+        if c["cell_type"] == "markdown"
+        for p in problems("".join(c["source"]))
+    ]
     assert not bad, "\n".join(bad)

@@ -25,8 +25,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = ROOT / "notebooks"
-NOTEBOOKS = ["01-quickstart.ipynb", "02-lifecycle.ipynb", "03-widgets.ipynb", "04-bulk-export.ipynb",
-             "06-app-analytics.ipynb", "07-views-and-report.ipynb"]
+NOTEBOOKS = [
+    "01-quickstart.ipynb",
+    "02-lifecycle.ipynb",
+    "03-widgets.ipynb",
+    "04-bulk-export.ipynb",
+    "06-app-analytics.ipynb",
+    "07-views-and-report.ipynb",
+]
 
 #: base64 image payloads are random text: scanning them for token-like runs only finds noise
 BINARY_MIME = re.compile(r"^image/(png|jpeg|gif|webp)$")
@@ -45,7 +51,9 @@ SECRETS: dict[str, re.Pattern[str]] = {
     ),
 }
 
-LOCAL_PATHS = re.compile(r"(?:/tmp/|/var/folders/|/private/var/|\\AppData\\Local\\Temp|/home/[^/\s]+/|/root/)")
+LOCAL_PATHS = re.compile(
+    r"(?:/tmp/|/var/folders/|/private/var/|\\AppData\\Local\\Temp|/home/[^/\s]+/|/root/)"
+)
 PROGRESS_BAR = re.compile(r"\d+%\|")
 
 
@@ -72,8 +80,10 @@ def output_texts(nb: dict) -> Iterator[tuple[str, str]]:
             if kind == "stream":
                 yield f"{where} ({out.get('name')})", _text(out.get("text", ""))
             elif kind == "error":
-                yield f"{where} (error)", "\n".join([out.get("ename", ""), out.get("evalue", ""),
-                                                     *out.get("traceback", [])])
+                yield (
+                    f"{where} (error)",
+                    "\n".join([out.get("ename", ""), out.get("evalue", ""), *out.get("traceback", [])]),
+                )
             for mime, value in (out.get("data") or {}).items():
                 if not BINARY_MIME.match(mime):
                     yield f"{where} ({mime})", _text(value)
@@ -177,7 +187,9 @@ def test_committed_executed(name: str) -> None:
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert code, f"{name} has no code cells"
     counts = [c.get("execution_count") for c in code]
-    assert None not in counts, f"{name}: cells {[i for i, n in enumerate(counts) if n is None]} were never executed"
+    assert None not in counts, (
+        f"{name}: cells {[i for i, n in enumerate(counts) if n is None]} were never executed"
+    )
     assert counts == list(range(1, len(code) + 1)), (
         f"{name}: execution counts {counts} — run it top to bottom in a fresh kernel "
         "(jupyter nbconvert --to notebook --execute --inplace)"

@@ -35,12 +35,15 @@ def account(tmp_path_factory: pytest.TempPathFactory):
     key_path = keys / f"AuthKey_{sandbox.key_id}.p8"
     key_path.write_text(sandbox.private_key_pem)
     with sandbox.serve() as server:
-        yield sandbox, {
-            "ASC_BASE_URL": server.base_url,
-            "ASC_KEY_ID": sandbox.key_id,
-            "ASC_ISSUER_ID": sandbox.issuer_id,
-            "ASC_PRIVATE_KEY_PATH": str(key_path),
-        }
+        yield (
+            sandbox,
+            {
+                "ASC_BASE_URL": server.base_url,
+                "ASC_KEY_ID": sandbox.key_id,
+                "ASC_ISSUER_ID": sandbox.issuer_id,
+                "ASC_PRIVATE_KEY_PATH": str(key_path),
+            },
+        )
 
 
 def _run(name: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, workdir: Path) -> dict:
@@ -50,8 +53,9 @@ def _run(name: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, workdi
         monkeypatch.setenv(var, value)
     monkeypatch.setenv("MPLBACKEND", "agg")
     nb = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=180, kernel_name="python3",
-                                     resources={"metadata": {"path": str(workdir)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+    )
     client.execute()  # raises CellExecutionError on the first failing cell
     return json.loads(nbformat.writes(nb))
 

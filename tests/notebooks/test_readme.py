@@ -33,9 +33,13 @@ def test_readme_examples_return_data(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     ns: dict = {}
     try:
-        for code in blocks():  # as written: nothing is put in front of a block (the raw-HTTP one starts its server)
+        for (
+            code
+        ) in blocks():  # as written: nothing is put in front of a block (the raw-HTTP one starts its server)
             with warnings.catch_warnings():
-                warnings.simplefilter("error", asc_nb.MissingDatesWarning)  # "returns data": every date has rows
+                warnings.simplefilter(
+                    "error", asc_nb.MissingDatesWarning
+                )  # "returns data": every date has rows
                 exec(compile(code, "README.md", "exec"), ns)
     finally:
         server = ns.get("server")

@@ -19,8 +19,10 @@ def served(tmp_path_factory):
         req = client.report_requests(app)["id"].iloc[0]
         end = sb.now.date() - pd.Timedelta(days=3)
         start = end - pd.Timedelta(days=4)
-        yield {name: client.fetch(req, name, "DAILY", start, end, progress=False)
-               for name in ("App Install Performance", "Photos Picker")}
+        yield {
+            name: client.fetch(req, name, "DAILY", start, end, progress=False)
+            for name in ("App Install Performance", "Photos Picker")
+        }
 
 
 def test_avg_install_duration_is_an_integer_average_that_may_not_be_summed(served):

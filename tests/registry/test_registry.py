@@ -37,20 +37,28 @@ def test_every_entry_is_documented_or_says_why_not() -> None:
         assert r.complete_after_days >= 0
         if r.documented:
             assert r.fields, r.name
-            assert r.source and r.source.startswith("https://developer.apple.com/documentation/analytics-reports/")
+            assert r.source and r.source.startswith(
+                "https://developer.apple.com/documentation/analytics-reports/"
+            )
             assert any(f.kind == "date" for f in r.fields), r.name
         else:
             assert r.fields == () and len(r.notes) > 20, r.name
 
 
 # Apple's field lists for the four reports whose layouts FACTS.md §10 records (Standard drops the "D" fields).
-_SESSIONS = ("Date, App Name, App Apple Identifier, App Version, Device, Platform Version, Source Type, Source Info*, "
-             "Campaign*, Page Type, Page Title*, App Download Date, Territory, Sessions, Total Session Duration, "
-             "Unique Devices")
-_DOWNLOADS = ("Date, App Name, App Apple Identifier, Download Type, App Version, Device, Platform Version, Source Type, "
-              "Source Info*, Campaign*, Page Type, Page Title*, Pre-Order, Territory, Counts")
-_DISCOVERY = ("Date, App Name, App Apple Identifier, Event, Page Type, Page Title*, Source Type, Source Info*, Campaign*, "
-              "Engagement Type, Device, Platform Version, Territory, Counts, Unique Counts")
+_SESSIONS = (
+    "Date, App Name, App Apple Identifier, App Version, Device, Platform Version, Source Type, Source Info*, "
+    "Campaign*, Page Type, Page Title*, App Download Date, Territory, Sessions, Total Session Duration, "
+    "Unique Devices"
+)
+_DOWNLOADS = (
+    "Date, App Name, App Apple Identifier, Download Type, App Version, Device, Platform Version, Source Type, "
+    "Source Info*, Campaign*, Page Type, Page Title*, Pre-Order, Territory, Counts"
+)
+_DISCOVERY = (
+    "Date, App Name, App Apple Identifier, Event, Page Type, Page Title*, Source Type, Source Info*, Campaign*, "
+    "Engagement Type, Device, Platform Version, Territory, Counts, Unique Counts"
+)
 
 
 def _level(spec: str, detailed: bool) -> list[str]:
@@ -65,7 +73,9 @@ KNOWN = {
     "App Downloads Detailed": _level(_DOWNLOADS, True),
     "App Store Discovery and Engagement Standard": _level(_DISCOVERY, False),
     "App Store Discovery and Engagement Detailed": _level(_DISCOVERY, True),
-    "App Crashes": "Date, App Name, App Apple Identifier, App Version, Device, Platform Version, Crashes, Unique Devices".split(", "),
+    "App Crashes": "Date, App Name, App Apple Identifier, App Version, Device, Platform Version, Crashes, Unique Devices".split(
+        ", "
+    ),
 }
 
 
@@ -112,12 +122,22 @@ def test_every_unique_count_is_not_additive_and_every_other_count_is() -> None:
 
 def test_unique_devices_and_unique_counts_by_name() -> None:
     assert registry.get("App Crashes").field("Unique Devices").additive is False
-    assert registry.get("App Store Discovery and Engagement Detailed").field("unique_counts").additive is False
+    assert (
+        registry.get("App Store Discovery and Engagement Detailed").field("unique_counts").additive is False
+    )
     assert registry.get("App Crashes").field("Crashes").additive is True
 
 
-@pytest.mark.parametrize("kind, dtype", [("date", "datetime64[ns]"), ("dimension", "string"), ("count", "Int64"),
-                                         ("identifier", "Int64"), ("amount", "Float64")])
+@pytest.mark.parametrize(
+    "kind, dtype",
+    [
+        ("date", "datetime64[ns]"),
+        ("dimension", "string"),
+        ("count", "Int64"),
+        ("identifier", "Int64"),
+        ("amount", "Float64"),
+    ],
+)
 def test_dtype_mapping(kind: str, dtype: str) -> None:
     f = registry.Field("X", "x", kind, None, "d")  # type: ignore[arg-type]
     assert f.dtype == dtype
@@ -131,8 +151,15 @@ def test_every_field_column_is_snake_of_its_name() -> None:
             assert f.description and f.description[-1] in ".)", (r.name, f.name)
 
 
-@pytest.mark.parametrize("spelling", ["app sessions detailed", "  App Sessions   Detailed ", "APP SESSIONS DETAILED",
-                                      "App\tSessions Detailed"])
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "app sessions detailed",
+        "  App Sessions   Detailed ",
+        "APP SESSIONS DETAILED",
+        "App\tSessions Detailed",
+    ],
+)
 def test_lookup_ignores_case_and_spaces(spelling: str) -> None:
     assert registry.get(spelling).name == "App Sessions Detailed"
 
@@ -201,14 +228,20 @@ def _mini(**report: object) -> dict:
     return {"common_fields": {"Date": {"kind": "date", "description": "d."}}, "reports": [base]}
 
 
-@pytest.mark.parametrize("bad, message", [
-    (_mini(fields=[{"name": "N", "kind": "number", "description": "d."}]), "kind"),
-    (_mini(fields=[{"name": "N", "kind": "count"}]), "description"),
-    (_mini(fields=[{"name": "N", "kind": "dimension", "additive": True, "description": "d."}]), "additive"),
-    (_mini(fields=[], documented=False), "notes"),
-    (_mini(fields=["Date", {"name": "date", "kind": "date", "description": "d."}]), "same column"),
-    (_mini(documented=False), "documented"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (_mini(fields=[{"name": "N", "kind": "number", "description": "d."}]), "kind"),
+        (_mini(fields=[{"name": "N", "kind": "count"}]), "description"),
+        (
+            _mini(fields=[{"name": "N", "kind": "dimension", "additive": True, "description": "d."}]),
+            "additive",
+        ),
+        (_mini(fields=[], documented=False), "notes"),
+        (_mini(fields=["Date", {"name": "date", "kind": "date", "description": "d."}]), "same column"),
+        (_mini(documented=False), "documented"),
+    ],
+)
 def test_malformed_data_is_refused(bad: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         registry._build(bad)
@@ -216,7 +249,9 @@ def test_malformed_data_is_refused(bad: dict, message: str) -> None:
 
 def test_registry_imports_only_models_and_errors() -> None:
     src = Path(registry.__file__).read_text()
-    imports = {line.split()[1] for line in src.splitlines() if line.startswith(("from asc_nb", "import asc_nb"))}
+    imports = {
+        line.split()[1] for line in src.splitlines() if line.startswith(("from asc_nb", "import asc_nb"))
+    }
     assert imports <= {"asc_nb.models", "asc_nb.errors"}
 
 
@@ -232,6 +267,8 @@ def test_levels_and_families() -> None:
         assert len(sibling) == 1 and {r.level, sibling[0].level} == {"Standard", "Detailed"}
         s, d = (r, sibling[0]) if r.level == "Standard" else (sibling[0], r)
         # Detailed = Standard + extra dimensions, same measures, same order otherwise
-        assert [f.name for f in d.fields if f.name in s.columns or f.column in s.columns] == [f.name for f in s.fields]
+        assert [f.name for f in d.fields if f.name in s.columns or f.column in s.columns] == [
+            f.name for f in s.fields
+        ]
         assert [f.name for f in d.measures] == [f.name for f in s.measures]
         assert all(f.kind == "dimension" for f in d.fields if f.column not in s.columns)

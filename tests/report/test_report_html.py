@@ -22,15 +22,22 @@ from .conftest import ARTIFACTS, REPO
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "asc_nb", "report", *args], capture_output=True, text=True,
-                          cwd=REPO, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "asc_nb", "report", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
 def written(synced, tmp_path_factory):
     store_dir, apps, _client = synced
     out = tmp_path_factory.mktemp("report") / "report.html"
-    done = cli("--store", str(store_dir), "--app", apps[0], "--app", apps[1], "--out", str(out), "--days", "21")
+    done = cli(
+        "--store", str(store_dir), "--app", apps[0], "--app", apps[1], "--out", str(out), "--days", "21"
+    )
     assert done.returncode == 0, done.stderr
     assert f"wrote {out}" in done.stdout and "data as of 2026-03-02" in done.stdout
     return out
@@ -41,7 +48,9 @@ def test_the_file_needs_no_network(written):
     assert "<link" not in text and "@import" not in text and "@font-face" not in text
     # no src/href/url() leaving the page: only data: URIs and in-page anchors
     refs = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)""", text) + re.findall(r"url\(([^)]+)\)", text)
-    assert refs and all(r.startswith(("data:", "#")) for r in refs), [r for r in refs if not r.startswith("data:")]
+    assert refs and all(r.startswith(("data:", "#")) for r in refs), [
+        r for r in refs if not r.startswith("data:")
+    ]
     assert "<script src" not in text
 
 
@@ -52,7 +61,7 @@ def test_sections_numbers_code_and_marks(written, synced):
         assert f'id="{section}"' in text, section
     assert "Not available" not in text
     assert "Data as of 2026-03-02" in text and "provisional" in text
-    assert 'class=provisional' in text  # cohort rows inside the completeness window are tinted
+    assert "class=provisional" in text  # cohort rows inside the completeness window are tinted
     store = Store(store_dir)
     try:
         with warnings.catch_warnings():
@@ -86,7 +95,9 @@ def test_offline_chromium_shows_every_chart_and_table(written, chromium):
 
     def check(page, asked):
         assert asked == []  # nothing went to the network
-        images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
+        images = page.evaluate(
+            "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
+        )
         assert len(images) == 5 and all(ok and w > 100 and h > 100 for ok, w, h in images), images
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
@@ -114,7 +125,9 @@ def test_tables_sort_by_value_without_a_library(written, chromium):
         header = table.locator("th", has_text="total_downloads")
 
         def values():
-            return [float(v) for v in column.evaluate_all("cells => cells.map(c => c.getAttribute('data-v'))")]
+            return [
+                float(v) for v in column.evaluate_all("cells => cells.map(c => c.getAttribute('data-v'))")
+            ]
 
         before = values()
         assert before == sorted(before, reverse=True)

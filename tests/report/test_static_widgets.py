@@ -31,13 +31,25 @@ def _tool():
 
 
 def test_static_html_shows_markup_images_and_values_but_not_hidden_parts():
-    png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    )
     hidden = w.HTML("<b>secret of the live panel</b>")
     hidden.layout.display = "none"
-    tree = w.VBox([w.HTML("<table><tr><td>42</td></tr></table>"), w.Image(value=png, format="png"),
-                   w.HBox([w.Dropdown(options=[("Apples", "a"), ("Pears", "p")], value="p", description="Fruit"),
-                           w.Button(description="Click me")]), hidden,
-                   w.Tab(children=[w.HTML("first"), w.HTML("second")], titles=("One", "Two"), selected_index=1)])
+    tree = w.VBox(
+        [
+            w.HTML("<table><tr><td>42</td></tr></table>"),
+            w.Image(value=png, format="png"),
+            w.HBox(
+                [
+                    w.Dropdown(options=[("Apples", "a"), ("Pears", "p")], value="p", description="Fruit"),
+                    w.Button(description="Click me"),
+                ]
+            ),
+            hidden,
+            w.Tab(children=[w.HTML("first"), w.HTML("second")], titles=("One", "Two"), selected_index=1),
+        ]
+    )
     out = static_html(tree)
     assert "<td>42</td>" in out and "data:image/png;base64," in out and "Fruit: <b>Pears</b>" in out
     assert "secret" not in out and "Click me" not in out
@@ -62,16 +74,31 @@ def test_a_panel_bundle_carries_its_chart_and_table(synced):
 def test_run_notebooks_keeps_static_renderings_and_only_the_state_live_widgets_need():
     tool = _tool()
     nb = nbformat.v4.new_notebook()
-    static_out = nbformat.v4.new_output("display_data", data={
-        "text/plain": "Panel()", VIEW: {"model_id": "p1", "version_major": 2, "version_minor": 0},
-        "text/html": f'<div class="{MARK}">table</div>'})
-    live_out = nbformat.v4.new_output("display_data", data={
-        "text/plain": "IntSlider()", VIEW: {"model_id": "s1", "version_major": 2, "version_minor": 0}})
-    nb.cells = [nbformat.v4.new_code_cell("p", outputs=[static_out]), nbformat.v4.new_code_cell("s", outputs=[live_out])]
-    state = {"p1": {"state": {"children": ["IPY_MODEL_p2"]}}, "p2": {"state": {}},
-             "s1": {"state": {"layout": "IPY_MODEL_l1"}}, "l1": {"state": {}}}
-    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": state, "version_major": 2,
-                                                                            "version_minor": 0}}
+    static_out = nbformat.v4.new_output(
+        "display_data",
+        data={
+            "text/plain": "Panel()",
+            VIEW: {"model_id": "p1", "version_major": 2, "version_minor": 0},
+            "text/html": f'<div class="{MARK}">table</div>',
+        },
+    )
+    live_out = nbformat.v4.new_output(
+        "display_data",
+        data={"text/plain": "IntSlider()", VIEW: {"model_id": "s1", "version_major": 2, "version_minor": 0}},
+    )
+    nb.cells = [
+        nbformat.v4.new_code_cell("p", outputs=[static_out]),
+        nbformat.v4.new_code_cell("s", outputs=[live_out]),
+    ]
+    state = {
+        "p1": {"state": {"children": ["IPY_MODEL_p2"]}},
+        "p2": {"state": {}},
+        "s1": {"state": {"layout": "IPY_MODEL_l1"}},
+        "l1": {"state": {}},
+    }
+    nb.metadata["widgets"] = {
+        "application/vnd.jupyter.widget-state+json": {"state": state, "version_major": 2, "version_minor": 0}
+    }
     counts = tool.keep_static(nb)
     assert counts == {"static": 1, "live": 1, "models": 2}
     assert VIEW not in nb.cells[0].outputs[0]["data"] and "text/html" in nb.cells[0].outputs[0]["data"]
@@ -89,10 +116,15 @@ def test_every_stored_widget_output_reads_without_a_kernel():
         for i, cell in enumerate(nb["cells"]):
             for out in cell.get("outputs", []):
                 data = out.get("data", {})
-                if VIEW in data and data[VIEW].get("model_id") not in state.get("state", {}) \
-                        and MARK not in "".join(data.get("text/html", "")):
+                if (
+                    VIEW in data
+                    and data[VIEW].get("model_id") not in state.get("state", {})
+                    and MARK not in "".join(data.get("text/html", ""))
+                ):
                     bare.append(f"{path.name} cell {i}")
-    assert bare == [], f"widget outputs with neither saved state nor a static rendering (re-run make notebooks): {bare}"
+    assert bare == [], (
+        f"widget outputs with neither saved state nor a static rendering (re-run make notebooks): {bare}"
+    )
 
 
 @pytest.mark.browser
@@ -110,13 +142,19 @@ def test_nbconvert_html_of_every_notebook_shows_its_charts_offline(chromium, tmp
             for out in cell.get("outputs", []):
                 data = out.get("data", {})
                 expected += "image/png" in data
-                expected += str(data.get("text/html", "")).count("<img") if MARK in str(data.get("text/html", "")) else 0
+                expected += (
+                    str(data.get("text/html", "")).count("<img")
+                    if MARK in str(data.get("text/html", ""))
+                    else 0
+                )
 
         def check(page, asked, name=path.name, expected=expected):
             images = page.query_selector_all("img")
             assert len(images) >= expected, (name, len(images), expected)
             for k, img in enumerate(images):
-                assert page.evaluate("(i) => i.complete && i.naturalWidth > 0", img), f"{name}: image {k} did not load"
+                assert page.evaluate("(i) => i.complete && i.naturalWidth > 0", img), (
+                    f"{name}: image {k} did not load"
+                )
                 img.scroll_into_view_if_needed()
                 shot = np.asarray(Image.open(io.BytesIO(img.screenshot())).convert("L"), dtype=float)
                 assert shot.std() > 3, f"{name}: image {k} is blank"

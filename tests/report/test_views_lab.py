@@ -33,18 +33,27 @@ def in_lab(chromium, url: str, root: Path, fn):
 pytestmark = pytest.mark.browser
 
 NOTEBOOK = "views-browser.ipynb"
-CELL = ("import asc_nb\n"
-        "from asc_nb.widgets.views import ViewsPanel\n"
-        "client = asc_nb.connect(sandbox=asc_nb.Sandbox(seed=0, history_days=40))\n"
-        "panel = ViewsPanel(client, start='2026-02-16', end='2026-02-27', view='territories')\n"
-        "panel.wait()\n"
-        "panel")
+CELL = (
+    "import asc_nb\n"
+    "from asc_nb.widgets.views import ViewsPanel\n"
+    "client = asc_nb.connect(sandbox=asc_nb.Sandbox(seed=0, history_days=40))\n"
+    "panel = ViewsPanel(client, start='2026-02-16', end='2026-02-27', view='territories')\n"
+    "panel.wait()\n"
+    "panel"
+)
 
 
 def test_live_panel_is_the_widget_and_its_chart_draws(chromium, lab_server, lab_root) -> None:
-    nb = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": CELL}],
-          "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
-                                      "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": [
+            {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": CELL}
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     (lab_root / NOTEBOOK).write_text(json.dumps(nb))
     in_lab(chromium, lab_server, lab_root, _live)
 
@@ -55,8 +64,11 @@ def _live(lab) -> None:
     page = lab.page
     widget = page.locator(".jp-OutputArea-output .jupyter-widgets img").first
     widget.wait_for(timeout=60_000)
-    page.wait_for_function("() => { const i = document.querySelector('.jp-OutputArea-output .jupyter-widgets img');"
-                           " return i && i.complete && i.naturalWidth > 100; }", timeout=60_000)
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.jp-OutputArea-output .jupyter-widgets img');"
+        " return i && i.complete && i.naturalWidth > 100; }",
+        timeout=60_000,
+    )
     assert page.get_by_text("Error displaying widget").count() == 0
     assert page.locator(".asc-nb-static").count() == 0  # the widget, not the static copy, in a live kernel
     assert page.get_by_text("Total downloads by territory: ").count() >= 1

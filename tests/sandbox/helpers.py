@@ -31,7 +31,9 @@ class SpecChecker:
     """Validates a response body against the spec's schema for (operation, status)."""
 
     def __init__(self) -> None:
-        registry = Registry().with_resource("urn:asc", Resource.from_contents(SPEC, default_specification=DRAFT4))
+        registry = Registry().with_resource(
+            "urn:asc", Resource.from_contents(SPEC, default_specification=DRAFT4)
+        )
         self._registry = registry
         self._validators: dict[str, OAS30Validator] = {}
         self.seen: set[tuple[str, int]] = set()
@@ -76,8 +78,16 @@ class SpecChecker:
 CHECKER = SpecChecker()
 
 
-def sign(key: dict[str, Any], *, lifetime: int = 600, now: float | None = None, headers: dict | None = None,
-         algorithm: str = "ES256", pem: str | None = None, **claims: Any) -> str:
+def sign(
+    key: dict[str, Any],
+    *,
+    lifetime: int = 600,
+    now: float | None = None,
+    headers: dict | None = None,
+    algorithm: str = "ES256",
+    pem: str | None = None,
+    **claims: Any,
+) -> str:
     """A token for ``key`` (a dict with key_id, issuer_id, private_key_pem, maybe individual)."""
     now = time.time() if now is None else now
     payload: dict[str, Any] = {"iat": int(now), "exp": int(now) + lifetime, "aud": "appstoreconnect-v1"}
@@ -106,8 +116,13 @@ def _spec_hook(response: httpx.Response) -> None:
 class Api:
     """A raw httpx client on the API host, authenticated with a key, spec-checking every response."""
 
-    def __init__(self, sb: Sandbox, key: dict[str, Any] | None = None, base_url: str | None = None,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        sb: Sandbox,
+        key: dict[str, Any] | None = None,
+        base_url: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.sb = sb
         self.key = key or demo_key(sb)
         self.http = httpx.Client(
@@ -126,8 +141,14 @@ class Api:
     def get_url(self, url: str) -> httpx.Response:
         return self.http.get(url, headers=self.auth())
 
-    def post(self, path: str, doc: Any = None, *, content: bytes | None = None,
-             content_type: str = "application/json") -> httpx.Response:
+    def post(
+        self,
+        path: str,
+        doc: Any = None,
+        *,
+        content: bytes | None = None,
+        content_type: str = "application/json",
+    ) -> httpx.Response:
         body = content if content is not None else json.dumps(doc).encode()
         return self.http.post(path, content=body, headers={**self.auth(), "Content-Type": content_type})
 
@@ -152,8 +173,13 @@ class Api:
 
 
 def create_doc(app_id: str, access_type: str = "ONGOING") -> dict[str, Any]:
-    return {"data": {"type": "analyticsReportRequests", "attributes": {"accessType": access_type},
-                     "relationships": {"app": {"data": {"type": "apps", "id": app_id}}}}}
+    return {
+        "data": {
+            "type": "analyticsReportRequests",
+            "attributes": {"accessType": access_type},
+            "relationships": {"app": {"data": {"type": "apps", "id": app_id}}},
+        }
+    }
 
 
 def first_app(sb: Sandbox) -> str:

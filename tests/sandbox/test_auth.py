@@ -55,9 +55,13 @@ def test_missing_or_non_bearer_header_is_401(api: Api, sb: Sandbox) -> None:
 def test_bad_tokens_are_401(api: Api, sb: Sandbox, change: dict) -> None:
     kwargs = dict(change)
     if kwargs.get("pem") == "other":
-        kwargs["pem"] = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode()
+        kwargs["pem"] = (
+            ec.generate_private_key(ec.SECP256R1())
+            .private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            .decode()
+        )
     _assert_401(_get(api, sign(demo_key(sb), **kwargs)))
 
 
@@ -70,8 +74,12 @@ def test_hs256_is_rejected(api: Api, sb: Sandbox) -> None:
     import jwt
 
     now = int(time.time())
-    token = jwt.encode({"iss": sb.issuer_id, "iat": now, "exp": now + 600, "aud": "appstoreconnect-v1"},
-                       "secret-secret-secret-secret-secret!", algorithm="HS256", headers={"kid": sb.key_id})
+    token = jwt.encode(
+        {"iss": sb.issuer_id, "iat": now, "exp": now + 600, "aud": "appstoreconnect-v1"},
+        "secret-secret-secret-secret-secret!",
+        algorithm="HS256",
+        headers={"kid": sb.key_id},
+    )
     _assert_401(_get(api, token))
 
 
@@ -127,7 +135,9 @@ def test_keys_are_made_at_run_time(sb: Sandbox) -> None:
 
 def test_scoped_tokens_only_reach_their_scope(api: Api, sb: Sandbox) -> None:
     token = sign(demo_key(sb), scope=["GET /v1/apps?filter[name]=X"])
-    ok = api.http.get("/v1/apps", params={"filter[name]": "X", "limit": "5"}, headers={"Authorization": f"Bearer {token}"})
+    ok = api.http.get(
+        "/v1/apps", params={"filter[name]": "X", "limit": "5"}, headers={"Authorization": f"Bearer {token}"}
+    )
     assert ok.status_code == 200
     _assert_401(api.http.get("/v1/apps", headers={"Authorization": f"Bearer {token}"}))
     _assert_401(_get(api, sign(demo_key(sb), scope="GET /v1/apps")))

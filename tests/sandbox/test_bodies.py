@@ -45,13 +45,33 @@ L = ("data", "relationships", "app", "data")
 
 CASES = [
     # (body, status, code, pointer)
-    (_with((*A, "accessType"), ["ONGOING"]), 422, "ENTITY_ERROR.ATTRIBUTE.TYPE", "/data/attributes/accessType"),
-    (_with((*A, "accessType"), {"v": "ONGOING"}), 422, "ENTITY_ERROR.ATTRIBUTE.TYPE", "/data/attributes/accessType"),
+    (
+        _with((*A, "accessType"), ["ONGOING"]),
+        422,
+        "ENTITY_ERROR.ATTRIBUTE.TYPE",
+        "/data/attributes/accessType",
+    ),
+    (
+        _with((*A, "accessType"), {"v": "ONGOING"}),
+        422,
+        "ENTITY_ERROR.ATTRIBUTE.TYPE",
+        "/data/attributes/accessType",
+    ),
     (_with((*A, "accessType"), 1), 422, "ENTITY_ERROR.ATTRIBUTE.TYPE", "/data/attributes/accessType"),
     (_with((*A, "accessType"), None), 422, "ENTITY_ERROR.ATTRIBUTE.TYPE", "/data/attributes/accessType"),
-    (_with((*A, "accessType"), "ongoing"), 422, "ENTITY_ERROR.ATTRIBUTE.INVALID", "/data/attributes/accessType"),
+    (
+        _with((*A, "accessType"), "ongoing"),
+        422,
+        "ENTITY_ERROR.ATTRIBUTE.INVALID",
+        "/data/attributes/accessType",
+    ),
     (_with((*A, "name"), "x"), 422, "ENTITY_ERROR.ATTRIBUTE.UNKNOWN", "/data/attributes/name"),
-    (_with((*A, "accessType"), delete=True), 422, "ENTITY_ERROR.ATTRIBUTE.REQUIRED", "/data/attributes/accessType"),
+    (
+        _with((*A, "accessType"), delete=True),
+        422,
+        "ENTITY_ERROR.ATTRIBUTE.REQUIRED",
+        "/data/attributes/accessType",
+    ),
     (_with(A, ["ONGOING"]), 422, "ENTITY_ERROR.INVALID", "/data/attributes"),
     (_with(("data",), [_valid()["data"]]), 422, "ENTITY_ERROR.INVALID", "/data"),
     (_with(("data",), "analyticsReportRequests"), 422, "ENTITY_ERROR.INVALID", "/data"),
@@ -61,21 +81,51 @@ CASES = [
     (_with(("data", "type"), ["analyticsReportRequests"]), 422, "ENTITY_ERROR.INVALID", "/data/type"),
     (_with(("data", "type"), "apps"), 422, "ENTITY_ERROR.TYPE.INVALID", "/data/type"),
     (_with(("data", "relationships"), []), 422, "ENTITY_ERROR.INVALID", "/data/relationships"),
-    (_with(("data", "relationships", "apps"), {}), 422, "ENTITY_ERROR.RELATIONSHIP.UNKNOWN",
-     "/data/relationships/apps"),
-    (_with(("data", "relationships", "app"), delete=True), 422, "ENTITY_ERROR.RELATIONSHIP.REQUIRED",
-     "/data/relationships/app"),
-    (_with(L, [{"type": "apps", "id": APP}]), 422, "ENTITY_ERROR.RELATIONSHIP.INVALID",
-     "/data/relationships/app/data"),  # a to-many linkage where a to-one belongs
+    (
+        _with(("data", "relationships", "apps"), {}),
+        422,
+        "ENTITY_ERROR.RELATIONSHIP.UNKNOWN",
+        "/data/relationships/apps",
+    ),
+    (
+        _with(("data", "relationships", "app"), delete=True),
+        422,
+        "ENTITY_ERROR.RELATIONSHIP.REQUIRED",
+        "/data/relationships/app",
+    ),
+    (
+        _with(L, [{"type": "apps", "id": APP}]),
+        422,
+        "ENTITY_ERROR.RELATIONSHIP.INVALID",
+        "/data/relationships/app/data",
+    ),  # a to-many linkage where a to-one belongs
     (_with(L, None), 422, "ENTITY_ERROR.RELATIONSHIP.INVALID", "/data/relationships/app/data"),
-    (_with((*L, "id"), int(APP)), 422, "ENTITY_ERROR.RELATIONSHIP.INVALID", "/data/relationships/app/data/id"),
+    (
+        _with((*L, "id"), int(APP)),
+        422,
+        "ENTITY_ERROR.RELATIONSHIP.INVALID",
+        "/data/relationships/app/data/id",
+    ),
     (_with((*L, "id"), [APP]), 422, "ENTITY_ERROR.RELATIONSHIP.INVALID", "/data/relationships/app/data/id"),
-    (_with((*L, "id"), delete=True), 422, "ENTITY_ERROR.RELATIONSHIP.REQUIRED", "/data/relationships/app/data/id"),
-    (_with((*L, "type"), "analyticsReportRequests"), 422, "ENTITY_ERROR.RELATIONSHIP.INVALID",
-     "/data/relationships/app/data/type"),
+    (
+        _with((*L, "id"), delete=True),
+        422,
+        "ENTITY_ERROR.RELATIONSHIP.REQUIRED",
+        "/data/relationships/app/data/id",
+    ),
+    (
+        _with((*L, "type"), "analyticsReportRequests"),
+        422,
+        "ENTITY_ERROR.RELATIONSHIP.INVALID",
+        "/data/relationships/app/data/type",
+    ),
     (_with((*L, "meta"), {}), 422, "ENTITY_ERROR.RELATIONSHIP.INVALID", "/data/relationships/app/data/meta"),
-    (_with((*L, "a/b~c"), 1), 422, "ENTITY_ERROR.RELATIONSHIP.INVALID",
-     "/data/relationships/app/data/a~1b~0c"),  # RFC 6901 escaping
+    (
+        _with((*L, "a/b~c"), 1),
+        422,
+        "ENTITY_ERROR.RELATIONSHIP.INVALID",
+        "/data/relationships/app/data/a~1b~0c",
+    ),  # RFC 6901 escaping
     ([_valid()], 422, "ENTITY_UNPROCESSABLE", ""),
     ("ONGOING", 422, "ENTITY_UNPROCESSABLE", ""),
     (None, 422, "ENTITY_UNPROCESSABLE", ""),
@@ -91,8 +141,12 @@ def _body(doc: Any) -> bytes:
     return doc if isinstance(doc, bytes) else json.dumps(doc).encode()
 
 
-@pytest.mark.parametrize("doc, status, code, pointer", CASES, ids=[f"{i}:{c[2]}:{c[3]}" for i, c in enumerate(CASES)])
-def test_each_mistake_is_named_by_code_and_pointer(front: Front, doc: Any, status: int, code: str, pointer: str):
+@pytest.mark.parametrize(
+    "doc, status, code, pointer", CASES, ids=[f"{i}:{c[2]}:{c[3]}" for i, c in enumerate(CASES)]
+)
+def test_each_mistake_is_named_by_code_and_pointer(
+    front: Front, doc: Any, status: int, code: str, pointer: str
+):
     r = front.api.post(PATH, content=_body(doc))
     assert r.status_code == status, r.text
     err = r.json()["errors"][0]
@@ -113,7 +167,11 @@ def test_entity_errors_can_answer_409_like_apple(front: Front) -> None:
 # --------------------------------------------------------------------------- properties
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=16,
 )
@@ -159,7 +217,9 @@ def _check(front: Front, body: bytes) -> None:
     assert not front.sb.internal_errors
 
 
-PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROPERTY = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @PROPERTY

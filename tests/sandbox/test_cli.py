@@ -17,9 +17,24 @@ from .helpers import sign
 def test_cli_prints_credentials_and_serves(tmp_path: Path) -> None:
     creds = tmp_path / "creds"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "asc_nb.sandbox", "--port", "0", "--write-credentials", str(creds),
-         "--seed", "4", "--apps", "2", "--history-days", "3"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "asc_nb.sandbox",
+            "--port",
+            "0",
+            "--write-credentials",
+            str(creds),
+            "--seed",
+            "4",
+            "--apps",
+            "2",
+            "--history-days",
+            "3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
@@ -32,7 +47,9 @@ def test_cli_prints_credentials_and_serves(tmp_path: Path) -> None:
         assert pem.startswith("-----BEGIN PRIVATE KEY-----")
         assert oct(key_path.stat().st_mode & 0o777) == "0o600"
         token = sign({"key_id": info["key_id"], "issuer_id": info["issuer_id"], "private_key_pem": pem})
-        with httpx.Client(base_url=info["base_url"], headers={"Authorization": f"Bearer {token}"}, timeout=10) as c:
+        with httpx.Client(
+            base_url=info["base_url"], headers={"Authorization": f"Bearer {token}"}, timeout=10
+        ) as c:
             apps = c.get("/v1/apps").json()["data"]
             assert len(apps) == 2
             req = c.get(f"/v1/apps/{apps[0]['id']}/analyticsReportRequests").json()["data"][0]["id"]

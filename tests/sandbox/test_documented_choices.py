@@ -22,8 +22,13 @@ def test_reads_are_exactly_routes_READS(front: Front) -> None:
     report = f"r1-{req_id}"
     inst = api.get(f"/v1/analyticsReports/{report}/instances").json()["data"][0]["id"]
     seg = api.get(f"/v1/analyticsReportInstances/{inst}/segments").json()["data"][0]
-    ids = {"apps": app, "analyticsReportRequests": req_id, "analyticsReports": report,
-           "analyticsReportInstances": inst, "analyticsReportSegments": seg["id"]}
+    ids = {
+        "apps": app,
+        "analyticsReportRequests": req_id,
+        "analyticsReports": report,
+        "analyticsReportInstances": inst,
+        "analyticsReportSegments": seg["id"],
+    }
     req = sb.world.requests[req_id]
     assert set(models.ENDPOINTS_BY_NAME) >= routes.READS
     touched = set()

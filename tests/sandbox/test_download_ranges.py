@@ -52,10 +52,17 @@ def test_a_cut_download_resumes_with_a_range(front: Front, segment: dict) -> Non
 
 @pytest.mark.parametrize(
     "header, first, last",
-    [("bytes=0-9", 0, 9), ("bytes=10-", 10, None), ("bytes=-7", -7, None), ("bytes=5-999999999", 5, None),
-     ("bytes=0-0", 0, 0)],
+    [
+        ("bytes=0-9", 0, 9),
+        ("bytes=10-", 10, None),
+        ("bytes=-7", -7, None),
+        ("bytes=5-999999999", 5, None),
+        ("bytes=0-0", 0, 0),
+    ],
 )
-def test_single_ranges_get_206(front: Front, segment: dict, header: str, first: int, last: int | None) -> None:
+def test_single_ranges_get_206(
+    front: Front, segment: dict, header: str, first: int, last: int | None
+) -> None:
     size = segment["sizeInBytes"]
     whole = front.dl.get(segment["url"]).content
     r = front.dl.get(segment["url"], headers={"Range": header})
@@ -78,8 +85,13 @@ def test_a_range_past_the_end_is_416(front: Front, segment: dict, header: str) -
 
 @pytest.mark.parametrize(
     "headers",
-    [{"Range": "bytes=0-1,5-6"}, {"Range": "items=0-1"}, {"Range": "bytes=9-3"}, {"Range": "bytes=abc"},
-     {"Range": "bytes=0-9", "If-Range": '"not-the-etag"'}],
+    [
+        {"Range": "bytes=0-1,5-6"},
+        {"Range": "items=0-1"},
+        {"Range": "bytes=9-3"},
+        {"Range": "bytes=abc"},
+        {"Range": "bytes=0-9", "If-Range": '"not-the-etag"'},
+    ],
     ids=["multi", "unit", "reversed", "garbage", "if-range-mismatch"],
 )
 def test_ranges_s3_ignores_get_the_whole_object(front: Front, segment: dict, headers: dict) -> None:

@@ -22,11 +22,15 @@ def segment(sb: Sandbox, api: Api) -> dict:
     return api.get(f"/v1/analyticsReportInstances/{inst}/segments").json()["data"][0]
 
 
-def test_segment_url_is_on_the_download_host_and_serves_verified_gzip(segment: dict, downloader: httpx.Client,
-                                                                       sb: Sandbox) -> None:
+def test_segment_url_is_on_the_download_host_and_serves_verified_gzip(
+    segment: dict, downloader: httpx.Client, sb: Sandbox
+) -> None:
     attrs = segment["attributes"]
     url = attrs["url"]
-    assert url.startswith(sb.download_base_url + "/") and urlsplit(url).netloc != urlsplit(sb.api_base_url).netloc
+    assert (
+        url.startswith(sb.download_base_url + "/")
+        and urlsplit(url).netloc != urlsplit(sb.api_base_url).netloc
+    )
     assert "X-Amz-Expires=300" in url and "X-Amz-Signature=" in url
     r = downloader.get(url)
     assert r.status_code == 200
@@ -43,8 +47,9 @@ def test_authorization_header_is_refused(segment: dict, downloader: httpx.Client
     assert b"<Code>InvalidArgument</Code>" in r.content and r.headers["content-type"] == "application/xml"
 
 
-def test_url_expires_after_five_simulated_minutes(segment: dict, downloader: httpx.Client, sb: Sandbox,
-                                                  api: Api) -> None:
+def test_url_expires_after_five_simulated_minutes(
+    segment: dict, downloader: httpx.Client, sb: Sandbox, api: Api
+) -> None:
     url = segment["attributes"]["url"]
     sb.advance(minutes=5)
     assert downloader.get(url).status_code == 200
@@ -66,7 +71,9 @@ def test_tampered_signature_or_path_is_403(segment: dict, downloader: httpx.Clie
     assert downloader.get(url.split("?")[0]).status_code == 403
 
 
-def test_deleted_request_segments_are_gone(segment: dict, downloader: httpx.Client, api: Api, sb: Sandbox) -> None:
+def test_deleted_request_segments_are_gone(
+    segment: dict, downloader: httpx.Client, api: Api, sb: Sandbox
+) -> None:
     req_id = next(iter(sb.world.requests))
     api.delete(f"/v1/analyticsReportRequests/{req_id}")
     r = downloader.get(segment["attributes"]["url"])
@@ -82,9 +89,9 @@ def test_some_instances_have_several_segments(make_api) -> None:
     inst = api.get(f"/v1/analyticsReports/r10-{req}/instances").json()["data"][-1]["id"]
     segs = api.get(f"/v1/analyticsReportInstances/{inst}/segments").json()["data"]
     assert len(segs) > 1
-    assert [s["id"] for s in segs] == [s["id"] for s in
-                                       api.get(f"/v1/analyticsReportInstances/{inst}/relationships/segments")
-                                       .json()["data"]]
+    assert [s["id"] for s in segs] == [
+        s["id"] for s in api.get(f"/v1/analyticsReportInstances/{inst}/relationships/segments").json()["data"]
+    ]
     with httpx.Client(transport=sb.transport()) as dl:
         for s in segs:
             body = dl.get(s["attributes"]["url"]).content

@@ -13,9 +13,10 @@ from .helpers import SPEC
 ROOT = Path(__file__).resolve().parents[2]
 
 
-
 def _spec_ops() -> dict[tuple[str, str], dict]:
-    return {(m.upper(), p): op for p, ops in SPEC["paths"].items() for m, op in ops.items() if m != "parameters"}
+    return {
+        (m.upper(), p): op for p, ops in SPEC["paths"].items() for m, op in ops.items() if m != "parameters"
+    }
 
 
 def test_every_spec_operation_has_exactly_one_row() -> None:
@@ -39,13 +40,17 @@ def test_parameters_enums_and_maxima_match_the_spec() -> None:
             enum = schema.get("items", schema).get("enum")
             if name.startswith("filter["):
                 allowed = ep.filters[name[7:-1]]
-                assert (tuple(enum) if enum else None) == (tuple(str(v) for v in allowed) if allowed else None) or \
-                    set(enum or ()) == {str(v) for v in allowed or ()}, name
+                assert (tuple(enum) if enum else None) == (
+                    tuple(str(v) for v in allowed) if allowed else None
+                ) or set(enum or ()) == {str(v) for v in allowed or ()}, name
             elif name.startswith("fields["):
                 declared = set(ep.fields[name[7:-1]])
                 if name == "fields[apps]":
                     # the table also knows the two 4.5.1 additions (SOURCE.md)
-                    assert set(enum) <= declared and declared - set(enum) <= {"performanceOverviews", "assetLibrary"}
+                    assert set(enum) <= declared and declared - set(enum) <= {
+                        "performanceOverviews",
+                        "assetLibrary",
+                    }
                 else:
                     assert set(enum) == declared, name
             elif name == "include":
@@ -60,8 +65,13 @@ def test_parameters_enums_and_maxima_match_the_spec() -> None:
 
 def test_resource_attributes_exist_in_the_spec_schemas() -> None:
     schemas = SPEC["components"]["schemas"]
-    names = {"apps": "App", "analyticsReportRequests": "AnalyticsReportRequest", "analyticsReports": "AnalyticsReport",
-             "analyticsReportInstances": "AnalyticsReportInstance", "analyticsReportSegments": "AnalyticsReportSegment"}
+    names = {
+        "apps": "App",
+        "analyticsReportRequests": "AnalyticsReportRequest",
+        "analyticsReports": "AnalyticsReport",
+        "analyticsReportInstances": "AnalyticsReportInstance",
+        "analyticsReportSegments": "AnalyticsReportSegment",
+    }
     for type_, res in models.RESOURCES.items():
         props = schemas[names[type_]]["properties"]
         assert props["type"]["enum"] == [type_]

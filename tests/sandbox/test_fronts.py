@@ -48,7 +48,14 @@ def _script(api: Api, dl: httpx.Client, advance) -> list[tuple]:
     assert url.startswith(dl_origin[0] + "/reports/")
     record(api.get(f"/v1/analyticsReportSegments/{segs[0]['id']}"))
     body = dl.get(url)
-    out.append(("DOWNLOAD", body.status_code, hashlib.md5(body.content).hexdigest(), "content-encoding" in body.headers))
+    out.append(
+        (
+            "DOWNLOAD",
+            body.status_code,
+            hashlib.md5(body.content).hexdigest(),
+            "content-encoding" in body.headers,
+        )
+    )
     out.append(("AUTH-DOWNLOAD", dl.get(url, headers={"Authorization": "Bearer x"}).status_code))
     snap = record(api.create(app, "ONE_TIME_SNAPSHOT")).json()["data"]["id"]
     record(api.delete(f"/v1/analyticsReportRequests/{snap}"))
@@ -91,9 +98,11 @@ def test_loopback_serves_16_concurrent_clients() -> None:
     sb = Sandbox(history_days=3, apps=4)
     key = demo_key(sb)
     with sb.serve() as srv:
+
         def worker(i: int) -> tuple[int, int, bool]:
-            with httpx.Client(base_url=srv.base_url, timeout=20,
-                              headers={"Authorization": f"Bearer {sign(key)}"}) as c:
+            with httpx.Client(
+                base_url=srv.base_url, timeout=20, headers={"Authorization": f"Bearer {sign(key)}"}
+            ) as c:
                 apps = c.get("/v1/apps").json()["data"]
                 app = apps[i % len(apps)]["id"]
                 req = c.get(f"/v1/apps/{app}/analyticsReportRequests").json()["data"][0]["id"]
@@ -126,11 +135,16 @@ def test_async_transport() -> None:
     token = sign(demo_key(sb))
 
     async def main() -> list[int]:
-        async with httpx.AsyncClient(transport=sb.async_transport(), base_url=sb.api_base_url,
-                                     headers={"Authorization": f"Bearer {token}"}) as c:
+        async with httpx.AsyncClient(
+            transport=sb.async_transport(),
+            base_url=sb.api_base_url,
+            headers={"Authorization": f"Bearer {token}"},
+        ) as c:
             app = first_app(sb)
-            rs = await asyncio.gather(*(c.get(f"/v1/apps/{app}/analyticsReportRequests") for _ in range(8)),
-                                      c.post("/v1/analyticsReportRequests", json=create_doc(app, "ONE_TIME_SNAPSHOT")))
+            rs = await asyncio.gather(
+                *(c.get(f"/v1/apps/{app}/analyticsReportRequests") for _ in range(8)),
+                c.post("/v1/analyticsReportRequests", json=create_doc(app, "ONE_TIME_SNAPSHOT")),
+            )
             return [r.status_code for r in rs]
 
     # a thread of its own: a session-wide Playwright (browser tier) keeps a loop running in this one

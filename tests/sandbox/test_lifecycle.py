@@ -53,7 +53,9 @@ def test_stopped_request_still_blocks(sb: Sandbox, api: Api) -> None:
     app = first_app(sb)
     req = api.create(app).json()["data"]["id"]
     sb.advance(days=31)
-    assert api.get(f"/v1/analyticsReportRequests/{req}").json()["data"]["attributes"]["stoppedDueToInactivity"]
+    assert api.get(f"/v1/analyticsReportRequests/{req}").json()["data"]["attributes"][
+        "stoppedDueToInactivity"
+    ]
     assert api.create(app).status_code == 409
     api.delete(f"/v1/analyticsReportRequests/{req}")
     assert api.create(app).status_code == 201
@@ -77,21 +79,58 @@ def test_snapshot_cooldown_counts_deleted_ones(api: Api, sb: Sandbox) -> None:
     "doc, content_type, status, pointer",
     [
         (b"{not json", "application/json", 422, ""),
-        ({"data": {"type": "apps", "attributes": {"accessType": "ONGOING"}}}, "application/json", 422, "/data/type"),
-        ({"data": {"type": "analyticsReportRequests", "attributes": {"accessType": "WEEKLY"},
-                   "relationships": {"app": {"data": {"type": "apps", "id": "x"}}}}}, "application/json", 422,
-         "/data/attributes/accessType"),
-        ({"data": {"type": "analyticsReportRequests", "attributes": {"accessType": "ONGOING"}}},
-         "application/json", 422, "/data/relationships"),
-        ({"data": {"type": "analyticsReportRequests", "attributes": {"accessType": "ONGOING"},
-                   "relationships": {"app": {"data": {"type": "apps", "id": "404"}}}}}, "application/json", 422,
-         "/data/relationships/app/data/id"),
+        (
+            {"data": {"type": "apps", "attributes": {"accessType": "ONGOING"}}},
+            "application/json",
+            422,
+            "/data/type",
+        ),
+        (
+            {
+                "data": {
+                    "type": "analyticsReportRequests",
+                    "attributes": {"accessType": "WEEKLY"},
+                    "relationships": {"app": {"data": {"type": "apps", "id": "x"}}},
+                }
+            },
+            "application/json",
+            422,
+            "/data/attributes/accessType",
+        ),
+        (
+            {"data": {"type": "analyticsReportRequests", "attributes": {"accessType": "ONGOING"}}},
+            "application/json",
+            422,
+            "/data/relationships",
+        ),
+        (
+            {
+                "data": {
+                    "type": "analyticsReportRequests",
+                    "attributes": {"accessType": "ONGOING"},
+                    "relationships": {"app": {"data": {"type": "apps", "id": "404"}}},
+                }
+            },
+            "application/json",
+            422,
+            "/data/relationships/app/data/id",
+        ),
         ({"data": {"type": "analyticsReportRequests"}}, "application/json", 422, "/data/attributes"),
         (None, "text/plain", 415, None),
     ],
-    ids=["bad-json", "wrong-type", "bad-access-type", "no-app", "unknown-app", "no-attributes", "content-type"],
+    ids=[
+        "bad-json",
+        "wrong-type",
+        "bad-access-type",
+        "no-app",
+        "unknown-app",
+        "no-attributes",
+        "content-type",
+    ],
 )
-def test_malformed_bodies(api: Api, sb: Sandbox, doc, content_type: str, status: int, pointer: str | None) -> None:
+def test_malformed_bodies(
+    api: Api, sb: Sandbox, doc, content_type: str, status: int, pointer: str | None
+) -> None:
     if doc is None:
         doc = create_doc(first_app(sb))
     body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
@@ -104,9 +143,17 @@ def test_malformed_bodies(api: Api, sb: Sandbox, doc, content_type: str, status:
 
 
 def test_unknown_ids_and_paths_are_404(api: Api) -> None:
-    for path in ("/v1/apps/999", "/v1/analyticsReportRequests/nope", "/v1/analyticsReports/r1-nope",
-                 "/v1/analyticsReports/nope", "/v1/analyticsReportInstances/nope", "/v1/analyticsReportSegments/nope",
-                 "/v1/analyticsReportInstances/nope/segments", "/v1/apps/999/analyticsReportRequests", "/v2/whatever"):
+    for path in (
+        "/v1/apps/999",
+        "/v1/analyticsReportRequests/nope",
+        "/v1/analyticsReports/r1-nope",
+        "/v1/analyticsReports/nope",
+        "/v1/analyticsReportInstances/nope",
+        "/v1/analyticsReportSegments/nope",
+        "/v1/analyticsReportInstances/nope/segments",
+        "/v1/apps/999/analyticsReportRequests",
+        "/v2/whatever",
+    ):
         r = api.get(path)
         assert r.status_code == 404, path
         assert r.json()["errors"][0]["code"] == "NOT_FOUND"
@@ -119,7 +166,12 @@ def test_reports_exist_at_once_instances_after_24_to_48_hours(api: Api, sb: Sand
     reports = api.all_pages(f"/v1/analyticsReportRequests/{req}/reports")
     assert len(reports) == 129 and all(re.fullmatch(rf"r\d+-{req}", r["id"]) for r in reports)
     assert {r["attributes"]["category"] for r in reports} == {
-        "APP_USAGE", "APP_STORE_ENGAGEMENT", "COMMERCE", "FRAMEWORK_USAGE", "PERFORMANCE"}
+        "APP_USAGE",
+        "APP_STORE_ENGAGEMENT",
+        "COMMERCE",
+        "FRAMEWORK_USAGE",
+        "PERFORMANCE",
+    }
     report = reports[0]["id"]
     ready = sb.world.requests[req].ready_at
     assert timedelta(hours=24) <= ready - sb.now <= timedelta(hours=48)
@@ -136,13 +188,19 @@ def test_ready_delay_differs_per_request_but_not_per_run() -> None:
     delays = []
     for seed in (0, 1):
         sb = Sandbox(seed=seed, apps=4)
-        delays.append([sb.world.create_request(a, __import__("asc_nb").models.AccessType.ONGOING).ready_at - sb.now
-                       for a in sb.world.apps])
+        delays.append(
+            [
+                sb.world.create_request(a, __import__("asc_nb").models.AccessType.ONGOING).ready_at - sb.now
+                for a in sb.world.apps
+            ]
+        )
     assert len(set(delays[0])) > 1
     sb = Sandbox(seed=0, apps=4)
     from asc_nb.models import AccessType
 
-    assert [sb.world.create_request(a, AccessType.ONGOING).ready_at - sb.now for a in sb.world.apps] == delays[0]
+    assert [
+        sb.world.create_request(a, AccessType.ONGOING).ready_at - sb.now for a in sb.world.apps
+    ] == delays[0]
 
 
 def test_ongoing_schedule_daily_weekly_fridays_monthly_fifth(api: Api, sb: Sandbox) -> None:
@@ -183,14 +241,20 @@ def test_inactivity_stops_an_ongoing_request(sb: Sandbox, api: Api) -> None:
         api.get(f"/v1/analyticsReportRequests/{keep}/reports", limit=1)
         # reading the request itself does not count as reading its data
         api.get(f"/v1/analyticsReportRequests/{idle}")
-    assert not api.get(f"/v1/analyticsReportRequests/{keep}").json()["data"]["attributes"]["stoppedDueToInactivity"]
-    assert api.get(f"/v1/analyticsReportRequests/{idle}").json()["data"]["attributes"]["stoppedDueToInactivity"]
+    assert not api.get(f"/v1/analyticsReportRequests/{keep}").json()["data"]["attributes"][
+        "stoppedDueToInactivity"
+    ]
+    assert api.get(f"/v1/analyticsReportRequests/{idle}").json()["data"]["attributes"][
+        "stoppedDueToInactivity"
+    ]
     last = max(_dates(_instances(api, f"r1-{idle}"), "DAILY"))
     stopped_at = sb.world.requests[idle].stopped_at
     assert date.fromisoformat(last) <= stopped_at.date()
     sb.advance(days=3)
     assert max(_dates(_instances(api, f"r1-{idle}"), "DAILY")) == last  # nothing new, even after a read
-    assert api.get(f"/v1/analyticsReportRequests/{idle}").json()["data"]["attributes"]["stoppedDueToInactivity"]
+    assert api.get(f"/v1/analyticsReportRequests/{idle}").json()["data"]["attributes"][
+        "stoppedDueToInactivity"
+    ]
 
 
 def test_inactivity_period_is_configurable(make_api) -> None:
@@ -198,9 +262,13 @@ def test_inactivity_period_is_configurable(make_api) -> None:
     api = make_api(sb)
     req = api.create(first_app(sb)).json()["data"]["id"]
     sb.advance(days=1, hours=23)
-    assert not api.get(f"/v1/analyticsReportRequests/{req}").json()["data"]["attributes"]["stoppedDueToInactivity"]
+    assert not api.get(f"/v1/analyticsReportRequests/{req}").json()["data"]["attributes"][
+        "stoppedDueToInactivity"
+    ]
     sb.advance(hours=1)
-    assert api.get(f"/v1/analyticsReportRequests/{req}").json()["data"]["attributes"]["stoppedDueToInactivity"]
+    assert api.get(f"/v1/analyticsReportRequests/{req}").json()["data"]["attributes"][
+        "stoppedDueToInactivity"
+    ]
 
 
 def test_snapshot_backfills_history_then_nothing_new(api: Api, sb: Sandbox) -> None:
@@ -232,7 +300,10 @@ def test_history_days_world(make_api) -> None:
     api = make_api(sb)
     for app in sb.world.apps:
         reqs = api.get(f"/v1/apps/{app}/analyticsReportRequests").json()["data"]
-        assert len(reqs) == 1 and reqs[0]["attributes"] == {"accessType": "ONGOING", "stoppedDueToInactivity": False}
+        assert len(reqs) == 1 and reqs[0]["attributes"] == {
+            "accessType": "ONGOING",
+            "stoppedDueToInactivity": False,
+        }
         daily = _dates(_instances(api, f"r1-{reqs[0]['id']}"), "DAILY")
         assert 27 <= len(daily) <= 29 and daily[-1] == sb.now.date().isoformat()
 

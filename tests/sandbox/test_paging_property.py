@@ -18,7 +18,10 @@ def world() -> Iterator[tuple[Api, dict[str, tuple[str, list[str]]]]]:
     sb = Sandbox(seed=9, history_days=40)
     api = Api(sb)
     req = api.get(f"/v1/apps/{first_app(sb)}/analyticsReportRequests").json()["data"][0]["id"]
-    paths = {"reports": f"/v1/analyticsReportRequests/{req}/reports", "instances": f"/v1/analyticsReports/r3-{req}/instances"}
+    paths = {
+        "reports": f"/v1/analyticsReportRequests/{req}/reports",
+        "instances": f"/v1/analyticsReports/r3-{req}/instances",
+    }
     full = {k: (p, [d["id"] for d in api.all_pages(p, limit=200)]) for k, p in paths.items()}
     yield api, full
     api.close()

@@ -31,7 +31,12 @@ def _bad(r, parameter: str, code: str = "PARAMETER_ERROR.INVALID") -> None:
     "path, params, parameter, code",
     [
         ("/v1/apps", {"foo": "1"}, "foo", "PARAMETER_ERROR.ILLEGAL"),
-        ("/v1/apps", {"include": "appInfo"}, "include", "PARAMETER_ERROR.INVALID"),  # not a relationship of apps
+        (
+            "/v1/apps",
+            {"include": "appInfo"},
+            "include",
+            "PARAMETER_ERROR.INVALID",
+        ),  # not a relationship of apps
         ("/v1/apps", {"limit": "201"}, "limit", "PARAMETER_ERROR.INVALID"),
         ("/v1/apps", {"limit": "0"}, "limit", "PARAMETER_ERROR.INVALID"),
         ("/v1/apps", {"limit": "ten"}, "limit", "PARAMETER_ERROR.INVALID"),
@@ -47,21 +52,34 @@ def test_bad_parameters_on_apps(api: Api, path: str, params: dict, parameter: st
 
 def test_bad_parameters_on_analytics_endpoints(api: Api, world: dict[str, str]) -> None:
     req, rep, app = world["request"], world["report"], world["app"]
-    _bad(api.get(f"/v1/apps/{app}/analyticsReportRequests", **{"filter[accessType]": "WEEKLY"}),
-         "filter[accessType]")
+    _bad(
+        api.get(f"/v1/apps/{app}/analyticsReportRequests", **{"filter[accessType]": "WEEKLY"}),
+        "filter[accessType]",
+    )
     _bad(api.get(f"/v1/apps/{app}/analyticsReportRequests", **{"limit[reports]": "51"}), "limit[reports]")
     _bad(api.get(f"/v1/apps/{app}/analyticsReportRequests", include="instances"), "include")
     _bad(api.get(f"/v1/analyticsReportRequests/{req}", limit="5"), "limit", "PARAMETER_ERROR.ILLEGAL")
-    _bad(api.get(f"/v1/analyticsReportRequests/{req}/reports", **{"filter[category]": "GAMES"}),
-         "filter[category]")
-    _bad(api.get(f"/v1/analyticsReports/{rep}/instances", **{"filter[granularity]": "HOURLY"}),
-         "filter[granularity]")
-    _bad(api.get(f"/v1/analyticsReports/{rep}/instances", **{"filter[processingDate]": "03/02/2026"}),
-         "filter[processingDate]")
-    _bad(api.get(f"/v1/analyticsReports/{rep}/instances", **{"fields[analyticsReportInstances]": "url"}),
-         "fields[analyticsReportInstances]")
-    _bad(api.get(f"/v1/analyticsReports/{rep}/relationships/instances", **{"filter[granularity]": "DAILY"}),
-         "filter[granularity]", "PARAMETER_ERROR.ILLEGAL")
+    _bad(
+        api.get(f"/v1/analyticsReportRequests/{req}/reports", **{"filter[category]": "GAMES"}),
+        "filter[category]",
+    )
+    _bad(
+        api.get(f"/v1/analyticsReports/{rep}/instances", **{"filter[granularity]": "HOURLY"}),
+        "filter[granularity]",
+    )
+    _bad(
+        api.get(f"/v1/analyticsReports/{rep}/instances", **{"filter[processingDate]": "03/02/2026"}),
+        "filter[processingDate]",
+    )
+    _bad(
+        api.get(f"/v1/analyticsReports/{rep}/instances", **{"fields[analyticsReportInstances]": "url"}),
+        "fields[analyticsReportInstances]",
+    )
+    _bad(
+        api.get(f"/v1/analyticsReports/{rep}/relationships/instances", **{"filter[granularity]": "DAILY"}),
+        "filter[granularity]",
+        "PARAMETER_ERROR.ILLEGAL",
+    )
     _bad(api.get(f"/v1/analyticsReports/{rep}/instances", limit="500"), "limit")
     r = api.http.delete(f"/v1/analyticsReportRequests/{req}?include=reports", headers=api.auth())
     _bad(r, "include", "PARAMETER_ERROR.ILLEGAL")
@@ -98,20 +116,28 @@ def test_next_link_echoes_other_parameters_and_the_cursor_is_opaque(api: Api, wo
 def test_sparse_fieldsets(api: Api, world: dict[str, str]) -> None:
     apps = api.get("/v1/apps", **{"fields[apps]": "name"}).json()["data"]
     assert all(set(a["attributes"]) == {"name"} and "relationships" not in a for a in apps)
-    rep = api.get(f"/v1/analyticsReports/{world['report']}", **{"fields[analyticsReports]": "category"}).json()
+    rep = api.get(
+        f"/v1/analyticsReports/{world['report']}", **{"fields[analyticsReports]": "category"}
+    ).json()
     assert rep["data"]["attributes"] == {"category": rep["data"]["attributes"]["category"]}
     assert "relationships" not in rep["data"]
-    inst = api.get(f"/v1/analyticsReports/{world['report']}/instances",
-                   **{"fields[analyticsReportInstances]": "processingDate,segments"}).json()["data"][0]
+    inst = api.get(
+        f"/v1/analyticsReports/{world['report']}/instances",
+        **{"fields[analyticsReportInstances]": "processingDate,segments"},
+    ).json()["data"][0]
     assert set(inst["attributes"]) == {"processingDate"} and "segments" in inst["relationships"]
-    req = api.get(f"/v1/analyticsReportRequests/{world['request']}",
-                  **{"fields[analyticsReportRequests]": "accessType"}).json()["data"]
+    req = api.get(
+        f"/v1/analyticsReportRequests/{world['request']}", **{"fields[analyticsReportRequests]": "accessType"}
+    ).json()["data"]
     assert req["attributes"] == {"accessType": "ONGOING"}
 
 
 def test_include_reports_with_limit(api: Api, world: dict[str, str]) -> None:
-    body = api.get(f"/v1/analyticsReportRequests/{world['request']}", include="reports",
-                   **{"limit[reports]": "3", "fields[analyticsReports]": "name"}).json()
+    body = api.get(
+        f"/v1/analyticsReportRequests/{world['request']}",
+        include="reports",
+        **{"limit[reports]": "3", "fields[analyticsReports]": "name"},
+    ).json()
     rel = body["data"]["relationships"]["reports"]
     assert rel["meta"]["paging"] == {"total": 129, "limit": 3}
     assert [d["id"] for d in rel["data"]] == [i["id"] for i in body["included"]]
@@ -129,19 +155,26 @@ def test_filters(api: Api, sb: Sandbox, world: dict[str, str]) -> None:
     assert sorted(d["attributes"]["name"] for d in got["data"]) == sorted(names)
     perf = api.all_pages(f"/v1/analyticsReportRequests/{req}/reports", **{"filter[category]": "PERFORMANCE"})
     assert perf and {d["attributes"]["category"] for d in perf} == {"PERFORMANCE"}
-    weekly = api.all_pages(f"/v1/analyticsReports/{world['report']}/instances",
-                           **{"filter[granularity]": "WEEKLY,MONTHLY"})
+    weekly = api.all_pages(
+        f"/v1/analyticsReports/{world['report']}/instances", **{"filter[granularity]": "WEEKLY,MONTHLY"}
+    )
     assert {d["attributes"]["granularity"] for d in weekly} <= {"WEEKLY", "MONTHLY"}
     daily = api.all_pages(f"/v1/analyticsReports/{world['report']}/instances")
     one = daily[0]["attributes"]["processingDate"]
-    only = api.get(f"/v1/analyticsReports/{world['report']}/instances", **{"filter[processingDate]": one}).json()
+    only = api.get(
+        f"/v1/analyticsReports/{world['report']}/instances", **{"filter[processingDate]": one}
+    ).json()
     assert {d["attributes"]["processingDate"] for d in only["data"]} == {one}
     app = sb.world.apps[world["app"]]
-    assert [a["id"] for a in api.get("/v1/apps", **{"filter[bundleId]": app["bundleId"]}).json()["data"]] == [app["id"]]
+    assert [a["id"] for a in api.get("/v1/apps", **{"filter[bundleId]": app["bundleId"]}).json()["data"]] == [
+        app["id"]
+    ]
     assert api.get("/v1/apps", **{"filter[id]": "1"}).json()["data"] == []
     names_sorted = [a["attributes"]["name"] for a in api.get("/v1/apps", sort="-name").json()["data"]]
     assert names_sorted == sorted(names_sorted, key=str.casefold, reverse=True)
-    snap = api.get(f"/v1/apps/{world['app']}/analyticsReportRequests", **{"filter[accessType]": "ONE_TIME_SNAPSHOT"})
+    snap = api.get(
+        f"/v1/apps/{world['app']}/analyticsReportRequests", **{"filter[accessType]": "ONE_TIME_SNAPSHOT"}
+    )
     assert snap.json()["data"] == []
 
 
@@ -149,7 +182,10 @@ def test_linkage_endpoints(api: Api, world: dict[str, str]) -> None:
     links = api.get(f"/v1/apps/{world['app']}/relationships/analyticsReportRequests").json()
     assert links["data"] == [{"type": "analyticsReportRequests", "id": world["request"]}]
     reps = api.get(f"/v1/analyticsReportRequests/{world['request']}/relationships/reports", limit=2).json()
-    assert reps["data"][0] == {"type": "analyticsReports", "id": f"r1-{world['request']}"} and "next" in reps["links"]
+    assert (
+        reps["data"][0] == {"type": "analyticsReports", "id": f"r1-{world['request']}"}
+        and "next" in reps["links"]
+    )
     insts = api.all_pages(f"/v1/analyticsReports/{world['report']}/relationships/instances")
     full = api.all_pages(f"/v1/analyticsReports/{world['report']}/instances")
     assert [i["id"] for i in insts] == [i["id"] for i in full]

@@ -30,8 +30,13 @@ def test_every_declared_response_occurs_and_validates(make_api) -> None:
     report = f"r10-{req}"
     inst = admin.get(f"/v1/analyticsReports/{report}/instances").json()["data"][0]["id"]
     seg = admin.get(f"/v1/analyticsReportInstances/{inst}/segments").json()["data"][0]["id"]
-    ids = {"apps": app, "analyticsReportRequests": req, "analyticsReports": report,
-           "analyticsReportInstances": inst, "analyticsReportSegments": seg}
+    ids = {
+        "apps": app,
+        "analyticsReportRequests": req,
+        "analyticsReports": report,
+        "analyticsReportInstances": inst,
+        "analyticsReportSegments": seg,
+    }
     other_app = list(sb.world.apps)[1]
 
     for ep in models.ENDPOINTS:

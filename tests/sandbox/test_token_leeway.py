@@ -81,7 +81,8 @@ def test_the_clients_own_tokens_fit_the_rules(front: Front) -> None:
     from asc_nb.auth import Credentials, TokenSigner
 
     for key in (demo_key(front.sb), front.sb.add_key(role="ADMIN", individual=True)):
-        creds = Credentials(key["key_id"], key["issuer_id"], key["private_key_pem"],
-                            individual=bool(key.get("individual")))
+        creds = Credentials(
+            key["key_id"], key["issuer_id"], key["private_key_pem"], individual=bool(key.get("individual"))
+        )
         token = TokenSigner(creds, clock=lambda: float(NOW)).token()
         assert _status(front, token)[0] == 200

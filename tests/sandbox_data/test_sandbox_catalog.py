@@ -176,9 +176,7 @@ def test_granularities_are_the_registrys_downloads_weekly_monthly_only_in_detail
     assert find_report("App Downloads Standard").granularities == (Granularity.DAILY,)
     assert find_report("App Downloads Detailed").granularities == tuple(Granularity)
     daily_only = [s for s in catalog() if s.granularities == (Granularity.DAILY,)]
-    assert daily_only and all(
-        registry.get(s.name).granularities == (Granularity.DAILY,) for s in daily_only
-    )
+    assert daily_only and all(registry.get(s.name).granularities == (Granularity.DAILY,) for s in daily_only)
 
 
 def test_undocumented_reports_share_the_generic_columns():

@@ -43,9 +43,10 @@ MAIN = [
     "App Clip Usage Standard",
     "Streaming Playback Performance",  # generic layout (Apple documents no fields)
 ]
-PAIRS = sorted({s.family for s in catalog() if s.name.endswith(" Detailed")} & {
-    s.family for s in catalog() if s.name.endswith(" Standard")
-})
+PAIRS = sorted(
+    {s.family for s in catalog() if s.name.endswith(" Detailed")}
+    & {s.family for s in catalog() if s.name.endswith(" Standard")}
+)
 
 
 def _dims(name: str) -> list[str]:
@@ -131,7 +132,11 @@ def test_every_weekly_and_monthly_row_is_its_days_summed_and_uniques_are_bounded
 
 
 def test_monthly_totals_are_the_sums_of_the_days():
-    for name in ("App Sessions Standard", "App Store Discovery and Engagement Detailed", "App Downloads Detailed"):
+    for name in (
+        "App Sessions Standard",
+        "App Store Discovery and Engagement Detailed",
+        "App Downloads Detailed",
+    ):
         month = world_rows(SEED, APP, name, MONTHLY, FEBRUARY[0])
         days = _days(name, FEBRUARY, world=True)
         published_days = _days(name, FEBRUARY, world=False)
@@ -159,7 +164,10 @@ def test_detailed_rolled_up_never_exceeds_standard_and_equals_it_before_privacy(
             world_sum = det_all.groupby(std_dims)[m].sum()
             assert world_sum.sort_index().equals(std_all[m].sort_index()), (g, m)  # same world
             rolled = det_pub.groupby(std_dims)[m].sum()
-            assert rolled.index.isin(std_pub.index).all(), (g, m)  # a detailed row's standard row is published
+            assert rolled.index.isin(std_pub.index).all(), (
+                g,
+                m,
+            )  # a detailed row's standard row is published
             assert (rolled <= std_pub[m].reindex(rolled.index)).all(), (g, m)
             dropped = det_all[~det_all["published"]].groupby(std_dims).size()
             intact = rolled.index.difference(dropped.index)
@@ -223,9 +231,7 @@ def test_unique_counts_never_exceed_their_counts():
 # --------------------------------------------------------------------------- documented limits and values
 
 
-@pytest.mark.parametrize(
-    "name", [s.name for s in catalog() if "App Download Date" in s.column_names]
-)
+@pytest.mark.parametrize("name", [s.name for s in catalog() if "App Download Date" in s.column_names])
 def test_app_download_date_is_blank_beyond_thirty_days(name):
     spec = find_report(name)
     assert DOWNLOAD_DATE_MAX_AGE == 30
@@ -237,7 +243,10 @@ def test_app_download_date_is_blank_beyond_thirty_days(name):
         assert dl.isna().any() and dl.notna().any()
         shown = df.loc[dl.notna()]
         assert (shown["App Download Date"] <= pd.Timestamp(last)).all()
-        assert (shown["App Download Date"] >= pd.Timestamp(last) - pd.Timedelta(days=30 + len(datagen.period_days(g, day)) - 1)).all()
+        assert (
+            shown["App Download Date"]
+            >= pd.Timestamp(last) - pd.Timedelta(days=30 + len(datagen.period_days(g, day)) - 1)
+        ).all()
         if g is DAILY:
             age = (shown["Date"] - shown["App Download Date"]).dt.days
             assert age.between(0, 30).all() and age.max() >= 20
@@ -259,7 +268,11 @@ def test_funnel_values_are_realistic():
     disc = rows_for_date(SEED, APP, "App Store Discovery and Engagement Standard", DAILY, WEEK[2])
     events = disc.groupby("Event")["Counts"].sum()
     assert events["Impression"] > 3 * events["Page view"] > 3 * events["Tap"] > 0
-    dl = rows_for_date(SEED, APP, "App Downloads Standard", DAILY, WEEK[2]).groupby("Download Type")["Counts"].sum()
+    dl = (
+        rows_for_date(SEED, APP, "App Downloads Standard", DAILY, WEEK[2])
+        .groupby("Download Type")["Counts"]
+        .sum()
+    )
     assert dl["First-time Download"] > 0 and dl.sum() < events["Impression"]
     inst = rows_for_date(SEED, APP, "App Store Installation and Deletion Standard", DAILY, WEEK[2])
     by_event = inst.groupby("Event")["Counts"].sum()
@@ -325,7 +338,9 @@ def test_the_world_is_deterministic_and_independent_of_who_asks_first():
     )
 
 
-@pytest.mark.parametrize("name", ["App Sessions Detailed", "Browser Choice Screen Selection", "App Store Purchases Standard"])
+@pytest.mark.parametrize(
+    "name", ["App Sessions Detailed", "Browser Choice Screen Selection", "App Store Purchases Standard"]
+)
 def test_packed_and_numbered_keys_aggregate_the_same(name, monkeypatch):
     """Reports with very many dimensions number their keys instead of packing them: same rows."""
     from asc_nb.sandbox import world

@@ -62,7 +62,9 @@ def test_restatement_overwrites_the_partition_and_keeps_the_old_vintage(make_cli
     assert not after.equals(before)
     pd.testing.assert_frame_equal(after, canonical(stores["parquet"].read(REPORT)))
     # one vintage per (app, date) in the current table: DuckDB sees no doubled date
-    got = delta.sql("select date, count(distinct processing_date) n from app_sessions_standard_daily group by date")
+    got = delta.sql(
+        "select date, count(distinct processing_date) n from app_sessions_standard_daily group by date"
+    )
     assert got["n"].max() == 1
 
     v = delta.vintages(REPORT)
@@ -78,34 +80,45 @@ def test_restatement_overwrites_the_partition_and_keeps_the_old_vintage(make_cli
     pd.testing.assert_frame_equal(then, canonical(stores["parquet"].read(REPORT, as_of=day_one)))
     # ... and the vintage path gives the same rows
     by_vintage = dest._read_by_vintage(REPORT, "DAILY", None, day_one.isoformat())
-    pd.testing.assert_frame_equal(canonical(by_vintage.to_pandas()).reset_index(drop=True),
-                                  canonical(dest.read(REPORT, "DAILY", as_of=day_one.isoformat()).to_pandas()))
+    pd.testing.assert_frame_equal(
+        canonical(by_vintage.to_pandas()).reset_index(drop=True),
+        canonical(dest.read(REPORT, "DAILY", as_of=day_one.isoformat()).to_pandas()),
+    )
     # vacuumed: the old version's files are gone, the history table still answers
     removed = deltalake.DeltaTable(str(dest.table_path(REPORT, "DAILY"))).vacuum(
-        retention_hours=0, enforce_retention_duration=False, dry_run=False)
+        retention_hours=0, enforce_retention_duration=False, dry_run=False
+    )
     assert removed  # the superseded partitions' files
     pd.testing.assert_frame_equal(canonical(delta.read(REPORT, as_of=day_one)), then)
 
 
 def test_a_late_older_vintage_is_recorded_not_current_and_as_of_leaves_time_travel(tmp_path):
     lake = open_destination({"format": "delta", "root": str(tmp_path / "d")})
-    first = lake.write_partition("R", "DAILY", "2026-03-01", "1", pa.table({"sessions": [10]}), ("2026-03-04", "i3"))
+    first = lake.write_partition(
+        "R", "DAILY", "2026-03-01", "1", pa.table({"sessions": [10]}), ("2026-03-04", "i3")
+    )
     assert first == asc_nb.store.destination.WriteResult(True, 1, None)
     assert lake.version_as_of("R", "DAILY", "2026-03-04") == 0
-    late = lake.write_partition("R", "DAILY", "2026-03-01", "1", pa.table({"sessions": [8]}), ("2026-03-02", "i1"))
+    late = lake.write_partition(
+        "R", "DAILY", "2026-03-01", "1", pa.table({"sessions": [8]}), ("2026-03-02", "i1")
+    )
     assert late.written is False
     assert lake.read("R", "DAILY").column("sessions").to_pylist() == [10]
     assert lake.version_as_of("R", "DAILY", "2026-03-03") is None  # a late vintage: no version is the answer
     assert lake.read("R", "DAILY", as_of="2026-03-03").column("sessions").to_pylist() == [8]
     assert lake.read("R", "DAILY", as_of="2026-03-01").num_rows == 0
     assert lake.vintages("R", "DAILY")["current"].tolist() == [False, True]
-    newer = lake.write_partition("R", "DAILY", "2026-03-01", "1", pa.table({"sessions": [11]}), ("2026-03-05", "i4"))
+    newer = lake.write_partition(
+        "R", "DAILY", "2026-03-01", "1", pa.table({"sessions": [11]}), ("2026-03-05", "i4")
+    )
     assert newer.replaced == ("2026-03-04", "i3")
     v = lake.vintages("R", "DAILY")
     assert v["current"].tolist() == [False, False, True] and v["rows"].tolist() == [1, 1, 1]
     assert lake.read("R", "DAILY", as_of="2026-03-04").column("sessions").to_pylist() == [10]
     # the same vintage again (a retry): nothing written, nothing duplicated
-    again = lake.write_partition("R", "DAILY", "2026-03-01", "1", pa.table({"sessions": [11]}), ("2026-03-05", "i4"))
+    again = lake.write_partition(
+        "R", "DAILY", "2026-03-01", "1", pa.table({"sessions": [11]}), ("2026-03-05", "i4")
+    )
     assert again.written is False and lake.read("R", "DAILY").num_rows == 1
 
 
@@ -135,14 +148,27 @@ def test_duckdb_polars_and_dask_read_the_delta_tables(make_client, stores):
     expect = delta.read(REPORT).groupby("app_id")["sessions"].agg(["sum", "count"]).astype("int64")
     path = str(delta.destination.table_path(REPORT, "DAILY"))
     # DuckDB (through the Store: the current version's files)
-    by_sql = delta.sql("select app_id, sum(sessions) as sum, count(sessions) as count "
-                       "from app_sessions_standard_daily group by app_id").set_index("app_id").sort_index()
+    by_sql = (
+        delta.sql(
+            "select app_id, sum(sessions) as sum, count(sessions) as count "
+            "from app_sessions_standard_daily group by app_id"
+        )
+        .set_index("app_id")
+        .sort_index()
+    )
     # Polars reads the Delta table itself
-    by_polars = (pl.read_delta(path).group_by("app_id").agg(pl.col("sessions").sum().alias("sum"),
-                 pl.col("sessions").count().alias("count")).sort("app_id").to_pandas().set_index("app_id"))
+    by_polars = (
+        pl.read_delta(path)
+        .group_by("app_id")
+        .agg(pl.col("sessions").sum().alias("sum"), pl.col("sessions").count().alias("count"))
+        .sort("app_id")
+        .to_pandas()
+        .set_index("app_id")
+    )
     # Dask over the current version's files (hive partitions: date=, app_id=)
-    frame = dd.read_parquet(delta.destination.files(REPORT, "DAILY"), engine="pyarrow",
-                            dataset={"partitioning": "hive"})
+    frame = dd.read_parquet(
+        delta.destination.files(REPORT, "DAILY"), engine="pyarrow", dataset={"partitioning": "hive"}
+    )
     by_dask = frame.groupby("app_id")["sessions"].agg(["sum", "count"]).compute()
     by_dask.index = by_dask.index.astype(str)
     for got in (by_sql, by_polars, by_dask.sort_index()):
@@ -157,8 +183,12 @@ def test_a_table_deleted_and_made_again_in_one_process_is_written_afresh(tmp_pat
     root = tmp_path / "d"
     lake = open_destination({"format": "delta", "root": str(root)})
     for i in range(3):
-        lake.write_partition("R", "DAILY", f"2026-03-0{i + 1}", "1", pa.table({"sessions": [i]}), ("2026-03-09", "i"))
+        lake.write_partition(
+            "R", "DAILY", f"2026-03-0{i + 1}", "1", pa.table({"sessions": [i]}), ("2026-03-09", "i")
+        )
     shutil.rmtree(root)  # a user removes the store; the same process syncs again
     lake = open_destination({"format": "delta", "root": str(root)})
-    assert lake.write_partition("R", "DAILY", "2026-03-01", "1", pa.table({"sessions": [7]}), ("2026-03-09", "i")).written
+    assert lake.write_partition(
+        "R", "DAILY", "2026-03-01", "1", pa.table({"sessions": [7]}), ("2026-03-09", "i")
+    ).written
     assert lake.read("R", "DAILY").column("sessions").to_pylist() == [7]

@@ -38,14 +38,32 @@ def sandbox_cli(tmp_path_factory):
     keys = tmp_path_factory.mktemp("keys")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "asc_nb.sandbox", "--write-credentials", str(keys), "--seed", str(SEED),
-         "--apps", str(APPS), "--history-days", str(HISTORY)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "asc_nb.sandbox",
+            "--write-credentials",
+            str(keys),
+            "--seed",
+            str(SEED),
+            "--apps",
+            str(APPS),
+            "--history-days",
+            str(HISTORY),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
     )
     try:
         line = json.loads(proc.stdout.readline())
-        yield {"base_url": line["base_url"], "key_id": line["key_id"], "issuer_id": line["issuer_id"],
-               "key_path": line["key_path"]}
+        yield {
+            "base_url": line["base_url"],
+            "key_id": line["key_id"],
+            "issuer_id": line["issuer_id"],
+            "key_path": line["key_path"],
+        }
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -56,8 +74,13 @@ def sandbox_cli(tmp_path_factory):
 
 
 def connect(creds: dict[str, str], cache: Path) -> asc_nb.Client:
-    return asc_nb.connect(key_id=creds["key_id"], issuer_id=creds["issuer_id"], private_key=creds["key_path"],
-                          base_url=creds["base_url"], cache_dir=cache)
+    return asc_nb.connect(
+        key_id=creds["key_id"],
+        issuer_id=creds["issuer_id"],
+        private_key=creds["key_path"],
+        base_url=creds["base_url"],
+        cache_dir=cache,
+    )
 
 
 def sync(creds: dict[str, str], store_dir: Path, cache: Path, fmt: str = "delta") -> pd.DataFrame:
@@ -106,7 +129,9 @@ def assert_whole(store_dir: Path, clean_store: asc_nb.Store, fmt: str = "delta")
                 continue
             per = got.groupby(["app_id", "date", "processing_date", "instance_id"], observed=True).size()
             assert per.groupby(level=["app_id", "date"]).size().max() == 1  # one vintage per partition
-            known = clean_store.vintages(report).set_index(["app_id", "date", "processing_date", "instance_id"])
+            known = clean_store.vintages(report).set_index(
+                ["app_id", "date", "processing_date", "instance_id"]
+            )
             for key, n in per.items():
                 assert int(known.loc[key, "rows"]) == int(n), (report, key)
     finally:
@@ -135,9 +160,21 @@ def test_kill9_mid_delta_sync_then_resync_equals_clean(point, sandbox_cli, clean
     at = {"first": 1, "random": RANDOM_COMMITS, "two-thirds": 2 * total // 3}[point]
     store_dir, cache = tmp_path / "store", tmp_path / "cache"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(sandbox_cli), str(store_dir), str(cache),
-                             json.dumps(list(REPORTS))],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            json.dumps(sandbox_cli),
+            str(store_dir),
+            str(cache),
+            json.dumps(list(REPORTS)),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
         if commits(store_dir) >= at:
@@ -145,7 +182,9 @@ def test_kill9_mid_delta_sync_then_resync_equals_clean(point, sandbox_cli, clean
             break
         time.sleep(0.005)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == -signal.SIGKILL, f"the sync ended ({proc.returncode}) before {at} commits: {err}"
+    assert proc.returncode == -signal.SIGKILL, (
+        f"the sync ended ({proc.returncode}) before {at} commits: {err}"
+    )
     assert commits(store_dir) < total
     assert_whole(store_dir, clean["delta"])  # kill point {point}, RANDOM_COMMITS={RANDOM_COMMITS}
     result = sync(sandbox_cli, store_dir, cache)
@@ -171,8 +210,9 @@ def small_disk(tmp_path):
     mounted = []
 
     def mount(size: int) -> Path:
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True,
-                           text=True)
+        r = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True, text=True
+        )
         if r.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here (needs root): {r.stderr.strip()}")
         mounted.append(mnt)
@@ -189,12 +229,16 @@ def small_disk(tmp_path):
 
 @pytest.mark.skipif(shutil.which("mount") is None, reason="no mount(8)")
 @pytest.mark.parametrize("fmt", ["delta", "parquet"])
-def test_disk_full_mid_sync_leaves_whole_commits_and_resync_equals_clean(fmt, sandbox_cli, clean, small_disk,
-                                                                         tmp_path):
+def test_disk_full_mid_sync_leaves_whole_commits_and_resync_equals_clean(
+    fmt, sandbox_cli, clean, small_disk, tmp_path
+):
     clean_store = clean[fmt]
     need = _size(clean_store.path)
     disk = small_disk(need // 3)  # fills up about a third of the way through
-    store_dir, cache = disk / "store", tmp_path / "cache"  # the download cache is elsewhere: only the store fills
+    store_dir, cache = (
+        disk / "store",
+        tmp_path / "cache",
+    )  # the download cache is elsewhere: only the store fills
     try:
         result = sync(sandbox_cli, store_dir, cache, fmt)
         failed = (result["status"] != "ok").any()

@@ -55,5 +55,15 @@ def ctx(served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
         report_id = str(c.reports(request_id, name=REPORT)["id"].iloc[0])
         instance_id = str(c.instances(report_id, "DAILY")["id"].iloc[-2])
         segment = c.segments(instance_id).iloc[0]
-        yield Ctx(sb, handle.base_url, handle.download_base_url, c, app_id, request_id, report_id, instance_id,
-                  segment, tmp)
+        yield Ctx(
+            sb,
+            handle.base_url,
+            handle.download_base_url,
+            c,
+            app_id,
+            request_id,
+            report_id,
+            instance_id,
+            segment,
+            tmp,
+        )

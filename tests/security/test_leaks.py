@@ -111,8 +111,13 @@ def _lifecycle(sb: Sandbox, c: Client) -> tuple[list[Any], list[BaseException]]:
     sb.faults.add("truncate", host="download", count=1)
     sb.faults.add("corrupt", host="download", count=1)
     c.apps()
-    frame = c.fetch(req.id, REPORT, start=str(inst["processing_date"].iloc[-5].date()),
-                    end=str(inst["processing_date"].iloc[-3].date()), progress=False)
+    frame = c.fetch(
+        req.id,
+        REPORT,
+        start=str(inst["processing_date"].iloc[-5].date()),
+        end=str(inst["processing_date"].iloc[-3].date()),
+        progress=False,
+    )
     objects.append(frame)
     sb.faults.clear()
     for kind, kw in (("rate_limit", {}), ("server_error", {"status": 502})):
@@ -134,15 +139,21 @@ def _lifecycle(sb: Sandbox, c: Client) -> tuple[list[Any], list[BaseException]]:
     except ASCError as exc:
         errors.append(exc)
     sb.faults.clear()
-    for bad in (lambda: c.report_request("00000000-0000-0000-0000-000000000000"),
-                lambda: c.create_report_request(app_id, "ONGOING")):
+    for bad in (
+        lambda: c.report_request("00000000-0000-0000-0000-000000000000"),
+        lambda: c.create_report_request(app_id, "ONGOING"),
+    ):
         try:
             bad()
         except ASCError as exc:
             errors.append(exc)
     # a key the server does not know: 401 twice (re-signed once), AuthenticationError
-    stranger = asc_nb.connect(key_id="ZZZZZZZZZ8", issuer_id=sb.issuer_id,
-                              private_key=sb.add_key()["private_key_pem"], base_url=c.base_url)
+    stranger = asc_nb.connect(
+        key_id="ZZZZZZZZZ8",
+        issuer_id=sb.issuer_id,
+        private_key=sb.add_key()["private_key_pem"],
+        base_url=c.base_url,
+    )
     try:
         stranger.apps()
     except ASCError as exc:
@@ -190,7 +201,9 @@ def _evil_server(routes: dict[str, tuple[int, dict[str, str], bytes]]) -> tuple[
 
         def do_GET(self) -> None:  # noqa: N802
             seen.append({k.lower(): v for k, v in self.headers.items()} | {":path": self.path})
-            status, headers, body = routes.get(self.path.split("?")[0], (200, {}, b'{"data": [], "links": {}}'))
+            status, headers, body = routes.get(
+                self.path.split("?")[0], (200, {}, b'{"data": [], "links": {}}')
+            )
             self.send_response(status)
             for k, v in {"Content-Type": "application/json", **headers}.items():
                 self.send_header(k, v)
@@ -203,8 +216,15 @@ def _evil_server(routes: dict[str, tuple[int, dict[str, str], bytes]]) -> tuple[
     return srv, seen
 
 
-@pytest.mark.parametrize("trick", ["links.next on another port", "links.next with userinfo", "302 to another host",
-                                   "links.next downgraded to another scheme"])
+@pytest.mark.parametrize(
+    "trick",
+    [
+        "links.next on another port",
+        "links.next with userinfo",
+        "302 to another host",
+        "links.next downgraded to another scheme",
+    ],
+)
 def test_token_not_sent_to_another_origin(trick: str, tmp_path: Path) -> None:
     sb = Sandbox(seed=32)
     other, other_seen = _evil_server({})
@@ -215,8 +235,11 @@ def test_token_not_sent_to_another_origin(trick: str, tmp_path: Path) -> None:
         "302 to another host": None,
         "links.next downgraded to another scheme": None,
     }[trick]
-    page = {"data": [{"type": "apps", "id": "1", "attributes": {"name": "x"}}],
-            "links": {"self": "/v1/apps", **({"next": nxt} if nxt else {})}, "meta": {"paging": {"limit": 200}}}
+    page = {
+        "data": [{"type": "apps", "id": "1", "attributes": {"name": "x"}}],
+        "links": {"self": "/v1/apps", **({"next": nxt} if nxt else {})},
+        "meta": {"paging": {"limit": 200}},
+    }
     routes = {"/v1/apps": (200, {}, json.dumps(page).encode())}
     if trick == "302 to another host":
         routes = {"/v1/apps": (302, {"Location": f"http://127.0.0.1:{o_port}/v1/apps"}, b"")}
@@ -225,8 +248,14 @@ def test_token_not_sent_to_another_origin(trick: str, tmp_path: Path) -> None:
     if trick == "links.next downgraded to another scheme":
         page["links"]["next"] = base.replace("http://", "https://") + "/v1/apps?cursor=x"
         routes["/v1/apps"] = (200, {}, json.dumps(page).encode())
-    c = asc_nb.connect(key_id=sb.key_id, issuer_id=sb.issuer_id, private_key=sb.private_key_pem, base_url=base,
-                       cache_dir=tmp_path, sleep=Sleeps())
+    c = asc_nb.connect(
+        key_id=sb.key_id,
+        issuer_id=sb.issuer_id,
+        private_key=sb.private_key_pem,
+        base_url=base,
+        cache_dir=tmp_path,
+        sleep=Sleeps(),
+    )
     try:
         with pytest.raises(ASCError) as info:
             c.apps()
@@ -269,7 +298,9 @@ def test_token_and_key_never_in_reprs_errors_or_logs(world, caplog: pytest.LogCa
         r.getMessage() + (logging.Formatter().formatException(r.exc_info) if r.exc_info else "")
         for r in caplog.records
     )
-    assert any(r.name.startswith("httpcore") for r in caplog.records), "DEBUG logging of httpcore was not captured"
+    assert any(r.name.startswith("httpcore") for r in caplog.records), (
+        "DEBUG logging of httpcore was not captured"
+    )
     assert not find(secrets, logs), "a secret is in the logs"
     assert not find(secrets, _text_of(objects, errors)), "a secret is in a repr/str or an exception message"
 
@@ -343,23 +374,45 @@ def test_notebook_outputs_hold_no_secret() -> None:
     for nb in notebooks:
         doc = json.loads(nb.read_text())
         outputs = json.dumps([cell.get("outputs", []) for cell in doc["cells"]])
-        for pattern in (jwt, re.compile(r"BEGIN (EC )?PRIVATE KEY"), re.compile(r"Bearer [A-Za-z0-9]"), SIGNATURE):
+        for pattern in (
+            jwt,
+            re.compile(r"BEGIN (EC )?PRIVATE KEY"),
+            re.compile(r"Bearer [A-Za-z0-9]"),
+            SIGNATURE,
+        ):
             assert not pattern.search(outputs), f"{nb.name}: {pattern.pattern} in outputs"
 
 
 # --------------------------------------------------------------------------- transport rules
 
 
-@pytest.mark.parametrize("url", ["http://api.example.com", "http://10.0.0.1", "http://127.0.0.1.nip.io",
-                                 "http://localhost.example.com", "http://0.0.0.0", "http://[::ffff:7f00:1]",
-                                 "http://169.254.169.254"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://api.example.com",
+        "http://10.0.0.1",
+        "http://127.0.0.1.nip.io",
+        "http://localhost.example.com",
+        "http://0.0.0.0",
+        "http://[::ffff:7f00:1]",
+        "http://169.254.169.254",
+    ],
+)
 def test_plain_http_refused_except_loopback(url: str) -> None:
     with pytest.raises(ConfigError, match="Refusing plain http"):
         Session(url, None)
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:9", "http://[::1]:9",
-                                 "http://127.5.5.5", "https://api.appstoreconnect.apple.com"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080",
+        "http://localhost:9",
+        "http://[::1]:9",
+        "http://127.5.5.5",
+        "https://api.appstoreconnect.apple.com",
+    ],
+)
 def test_loopback_and_https_allowed(url: str) -> None:
     Session(url, None).close()
 
@@ -396,8 +449,12 @@ def test_key_file_read_not_copied(tmp_path: Path) -> None:
     os.chmod(key_file, 0o600)
     before = (key_file.read_bytes(), key_file.stat().st_mtime_ns, sorted(os.listdir(keys)))
     cache = tmp_path / "cache"
-    env = {"ASC_KEY_ID": sb.key_id, "ASC_ISSUER_ID": sb.issuer_id, "ASC_PRIVATE_KEY_PATH": str(key_file),
-           "ASC_NB_CACHE_DIR": str(cache)}
+    env = {
+        "ASC_KEY_ID": sb.key_id,
+        "ASC_ISSUER_ID": sb.issuer_id,
+        "ASC_PRIVATE_KEY_PATH": str(key_file),
+        "ASC_NB_CACHE_DIR": str(cache),
+    }
     _OPENS.clear()
     _WATCH.set()
     try:
@@ -408,19 +465,29 @@ def test_key_file_read_not_copied(tmp_path: Path) -> None:
                 app = str(c.apps()["id"].iloc[0])
                 req = str(c.report_requests(app)["id"].iloc[0])
                 c.fetch(req, REPORT, start=str(sb.now.date().replace(day=1)), progress=False)
-            with asc_nb.connect(key_id=None, issuer_id=sb.issuer_id, private_key=key_file, base_url=handle.base_url,
-                                cache_dir=cache) as c2:
+            with asc_nb.connect(
+                key_id=None,
+                issuer_id=sb.issuer_id,
+                private_key=key_file,
+                base_url=handle.base_url,
+                cache_dir=cache,
+            ) as c2:
                 c2.apps()
     finally:
         _WATCH.clear()
     opens = list(_OPENS)
     of_key = [o for o in opens if o[0] == str(key_file)]
     assert len(of_key) == 2, of_key  # once per Credentials, nothing else
-    assert all("w" not in m and "a" not in m and "+" not in m and not f & (os.O_WRONLY | os.O_RDWR)
-               for _, m, f in of_key), of_key
+    assert all(
+        "w" not in m and "a" not in m and "+" not in m and not f & (os.O_WRONLY | os.O_RDWR)
+        for _, m, f in of_key
+    ), of_key
     assert not [o for o in opens if ":" in o[0] and str(key_file) in o[0]], "the key file was copied or moved"
-    written = [p for p, m, f in opens if ("w" in m or "a" in m or "+" in m or f & (os.O_WRONLY | os.O_RDWR))
-               and not p.startswith("/dev/")]
+    written = [
+        p
+        for p, m, f in opens
+        if ("w" in m or "a" in m or "+" in m or f & (os.O_WRONLY | os.O_RDWR)) and not p.startswith("/dev/")
+    ]
     body = key_lines(sb.private_key_pem)
     leaked = [p for p in written if Path(p).is_file() and find(body, Path(p).read_bytes().decode("latin-1"))]
     assert not leaked, f"key material written to {leaked}"

@@ -49,7 +49,9 @@ def test_store_cli_and_panels_hold_no_secret(tmp_path, monkeypatch, capsys) -> N
     assert code == 0 or "failed" in cli.out
     secrets = tokens.secrets(c) | key_lines(sb.private_key_pem)
     assert len(secrets) > 3
-    files = [p for root in (tmp_path / "store", tmp_path / "cli-store") for p in root.rglob("*") if p.is_file()]
+    files = [
+        p for root in (tmp_path / "store", tmp_path / "cli-store") for p in root.rglob("*") if p.is_file()
+    ]
     assert any(p.suffix == ".parquet" for p in files)
     texts = {
         "store files": "\n".join(p.read_bytes().decode("latin-1") for p in files),
@@ -57,7 +59,9 @@ def test_store_cli_and_panels_hold_no_secret(tmp_path, monkeypatch, capsys) -> N
         "issues": store.issues().to_string(),
         "repr": repr(store) + repr(overview) + repr(panel),
         "cli": cli.out + cli.err,
-        "widgets": json.dumps([w.get_state() for w in _all_widgets(panel) + _all_widgets(overview)], default=repr),
+        "widgets": json.dumps(
+            [w.get_state() for w in _all_widgets(panel) + _all_widgets(overview)], default=repr
+        ),
     }
     for where, text in texts.items():
         assert find(secrets, text) == [], where

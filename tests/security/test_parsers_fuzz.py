@@ -44,8 +44,9 @@ def test_rate_limit_header_never_crashes(text: str) -> None:
 
 
 @FAST
-@given(st.integers(0, 10**7), st.integers(0, 10**7), st.sampled_from(["", ";", "; ", ";extra:x;"]),
-       st.booleans())
+@given(
+    st.integers(0, 10**7), st.integers(0, 10**7), st.sampled_from(["", ";", "; ", ";extra:x;"]), st.booleans()
+)
 def test_rate_limit_header_round_trip(limit: int, remaining: int, tail: str, upper: bool) -> None:
     header = f"user-hour-lim:{limit};user-hour-rem:{remaining}{tail}"
     rl = parse_rate_limit(header.upper() if upper else header)
@@ -53,8 +54,14 @@ def test_rate_limit_header_round_trip(limit: int, remaining: int, tail: str, upp
 
 
 @FAST
-@given(st.one_of(st.none(), st.text(max_size=40), st.integers(-10**6, 10**9).map(str),
-                 st.floats(allow_nan=True, allow_infinity=True).map(str)))
+@given(
+    st.one_of(
+        st.none(),
+        st.text(max_size=40),
+        st.integers(-(10**6), 10**9).map(str),
+        st.floats(allow_nan=True, allow_infinity=True).map(str),
+    )
+)
 def test_retry_after_never_crashes(value: str | None) -> None:
     got = parse_retry_after(value)
     assert got is None or (isinstance(got, float) and got >= 0)
@@ -76,16 +83,26 @@ def test_retry_after_seconds_and_dates(seconds: int) -> None:
 header_bytes = st.binary(min_size=1, max_size=40).filter(lambda b: not set(b) & set(b"\r\n\0") and b.strip())
 
 
-def _response(status: int, body: bytes, ctype: str, headers: dict[str, str | bytes] | None = None) -> httpx.Response:
+def _response(
+    status: int, body: bytes, ctype: str, headers: dict[str, str | bytes] | None = None
+) -> httpx.Response:
     request = httpx.Request("GET", "https://api.example.test/v1/apps?secret=query")
-    return httpx.Response(status, content=body, headers={"content-type": ctype, **(headers or {})}, request=request)
+    return httpx.Response(
+        status, content=body, headers={"content-type": ctype, **(headers or {})}, request=request
+    )
 
 
 @FAST
-@given(st.integers(400, 599), st.one_of(st.binary(max_size=200), json_values.map(lambda v: json.dumps(v).encode())),
-       st.sampled_from(["application/json", "text/plain", "text/html", "application/xml", ""]),
-       header_bytes, header_bytes)
-def test_error_response_any_body(status: int, body: bytes, ctype: str, retry_after: bytes, rate: bytes) -> None:
+@given(
+    st.integers(400, 599),
+    st.one_of(st.binary(max_size=200), json_values.map(lambda v: json.dumps(v).encode())),
+    st.sampled_from(["application/json", "text/plain", "text/html", "application/xml", ""]),
+    header_bytes,
+    header_bytes,
+)
+def test_error_response_any_body(
+    status: int, body: bytes, ctype: str, retry_after: bytes, rate: bytes
+) -> None:
     err = from_response(_response(status, body, ctype, {"retry-after": retry_after, "x-rate-limit": rate}))
     assert isinstance(err, error_class(status)) and err.status == status
     text = str(err)
@@ -96,12 +113,21 @@ def test_error_response_any_body(status: int, body: bytes, ctype: str, retry_aft
 
 
 error_items = st.fixed_dictionaries(
-    {"status": st.integers(400, 599).map(str), "code": st.text(min_size=1, max_size=30).filter(str.strip),
-     "title": st.text(max_size=30)},
-    optional={"detail": st.text(min_size=1, max_size=60).filter(str.strip), "id": st.uuids().map(str),
-              "source": st.one_of(st.fixed_dictionaries({"parameter": st.text(max_size=20)}),
-                                  st.fixed_dictionaries({"pointer": st.text(max_size=20)}), json_values),
-              "meta": json_values},
+    {
+        "status": st.integers(400, 599).map(str),
+        "code": st.text(min_size=1, max_size=30).filter(str.strip),
+        "title": st.text(max_size=30),
+    },
+    optional={
+        "detail": st.text(min_size=1, max_size=60).filter(str.strip),
+        "id": st.uuids().map(str),
+        "source": st.one_of(
+            st.fixed_dictionaries({"parameter": st.text(max_size=20)}),
+            st.fixed_dictionaries({"pointer": st.text(max_size=20)}),
+            json_values,
+        ),
+        "meta": json_values,
+    },
 )
 
 
@@ -121,14 +147,22 @@ def test_error_response_well_formed(status: int, items: list[dict]) -> None:
 # --------------------------------------------------------------------------- segment text
 
 
-cells = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\t\r\n"), max_size=12)
+cells = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\t\r\n"), max_size=12
+)
 
 
 @SLOW
-@given(st.lists(st.text(min_size=1, max_size=15), min_size=1, max_size=6), st.lists(st.lists(cells), max_size=8),
-       st.booleans(), st.sampled_from(["\n", "\r\n"]))
+@given(
+    st.lists(st.text(min_size=1, max_size=15), min_size=1, max_size=6),
+    st.lists(st.lists(cells), max_size=8),
+    st.booleans(),
+    st.sampled_from(["\n", "\r\n"]),
+)
 @example(header=['\r"'], rows=[], bom=False, eol="\n")  # found by hypothesis: csv.Error escaped the parser
-def test_segment_any_text_parses_or_says_why(header: list[str], rows: list[list[str]], bom: bool, eol: str) -> None:
+def test_segment_any_text_parses_or_says_why(
+    header: list[str], rows: list[list[str]], bom: bool, eol: str
+) -> None:
     text = eol.join(["\t".join(header)] + ["\t".join(r) for r in rows]) + eol
     data = (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8", "surrogatepass")
     try:
@@ -143,10 +177,15 @@ SESSIONS_FIELDS = ["Date", "App Name", "App Apple Identifier", "Sessions", "Uniq
 
 
 @SLOW
-@given(st.lists(st.lists(cells, min_size=5, max_size=5), max_size=8), st.booleans(),
-       st.sampled_from(["raise", "coerce"]), st.booleans())
-def test_segment_typed_by_the_registry_parses_or_says_where(rows: list[list[str]], bom: bool, errors: str,
-                                                            crlf: bool) -> None:
+@given(
+    st.lists(st.lists(cells, min_size=5, max_size=5), max_size=8),
+    st.booleans(),
+    st.sampled_from(["raise", "coerce"]),
+    st.booleans(),
+)
+def test_segment_typed_by_the_registry_parses_or_says_where(
+    rows: list[list[str]], bom: bool, errors: str, crlf: bool
+) -> None:
     """Any cells under a registry report: a frame with the registry's dtypes, or a typed error naming the
     line and column (raise) — coerce never raises for a cell."""
     eol = "\r\n" if crlf else "\n"
@@ -162,7 +201,13 @@ def test_segment_typed_by_the_registry_parses_or_says_where(rows: list[list[str]
         if exc.column is not None:  # a cell: only raise mode may say so
             assert errors == "raise" and exc.line is not None
         return
-    assert [str(frame[c].dtype) for c in frame.columns] == ["datetime64[ns]", "str", "Int64", "Int64", "Int64"]
+    assert [str(frame[c].dtype) for c in frame.columns] == [
+        "datetime64[ns]",
+        "str",
+        "Int64",
+        "Int64",
+        "Int64",
+    ]
 
 
 @SLOW
@@ -177,8 +222,17 @@ def test_segment_any_bytes_parses_or_says_why(data: bytes, compress: bool) -> No
 
 
 @SLOW
-@given(st.lists(st.tuples(st.dates(), st.text(alphabet="abcXYZ é", min_size=1, max_size=8).filter(str.strip),
-                          st.integers(0, 10**9)), min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.tuples(
+            st.dates(),
+            st.text(alphabet="abcXYZ é", min_size=1, max_size=8).filter(str.strip),
+            st.integers(0, 10**9),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
 def test_segment_rows_survive_exactly(rows: list[tuple]) -> None:
     lines = ["Date\tApp Name\tSessions"] + [f"{d.isoformat()}\t{n}\t{s}" for d, n, s in rows]
     frame = parse_segment(gzip.compress(("\n".join(lines) + "\n").encode()))

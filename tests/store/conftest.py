@@ -65,14 +65,30 @@ def sandbox_cli(tmp_path_factory):
     keys = tmp_path_factory.mktemp("keys")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "asc_nb.sandbox", "--write-credentials", str(keys), "--seed", str(SEED),
-         "--apps", str(APPS), "--history-days", str(HISTORY)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "asc_nb.sandbox",
+            "--write-credentials",
+            str(keys),
+            "--seed",
+            str(SEED),
+            "--apps",
+            str(APPS),
+            "--history-days",
+            str(HISTORY),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
     )
     try:
         line = json.loads(proc.stdout.readline())
         yield {
-            "ASC_BASE_URL": line["base_url"], "ASC_KEY_ID": line["key_id"], "ASC_ISSUER_ID": line["issuer_id"],
+            "ASC_BASE_URL": line["base_url"],
+            "ASC_KEY_ID": line["key_id"],
+            "ASC_ISSUER_ID": line["issuer_id"],
             "ASC_PRIVATE_KEY_PATH": line["key_path"],
         }
     finally:
@@ -86,8 +102,17 @@ def sandbox_cli(tmp_path_factory):
 
 def run_sync(creds, store_dir, cache_dir, *extra, wait_for=None, timeout=120):
     env = {**os.environ, **creds, "PYTHONPATH": str(ROOT), "ASC_NB_CACHE_DIR": str(cache_dir)}
-    cmd = [sys.executable, "-m", "asc_nb", "sync", "--store", str(store_dir), "--reports", ",".join(REPORTS),
-           *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "asc_nb",
+        "sync",
+        "--store",
+        str(store_dir),
+        "--reports",
+        ",".join(REPORTS),
+        *extra,
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     if wait_for is None:
         out, err = proc.communicate(timeout=timeout)
@@ -100,5 +125,3 @@ def run_sync(creds, store_dir, cache_dir, *extra, wait_for=None, timeout=120):
         time.sleep(0.005)
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out, err
-
-

@@ -27,9 +27,13 @@ def lake_files(store_dir: Path) -> int:
 def clean(sandbox_cli, tmp_path_factory):
     """A clean sync of the same world (in-process client over the same loopback server)."""
     root = tmp_path_factory.mktemp("clean")
-    client = asc_nb.connect(key_id=sandbox_cli["ASC_KEY_ID"], issuer_id=sandbox_cli["ASC_ISSUER_ID"],
-                            private_key=sandbox_cli["ASC_PRIVATE_KEY_PATH"], base_url=sandbox_cli["ASC_BASE_URL"],
-                            cache_dir=root / "cache")
+    client = asc_nb.connect(
+        key_id=sandbox_cli["ASC_KEY_ID"],
+        issuer_id=sandbox_cli["ASC_ISSUER_ID"],
+        private_key=sandbox_cli["ASC_PRIVATE_KEY_PATH"],
+        base_url=sandbox_cli["ASC_BASE_URL"],
+        cache_dir=root / "cache",
+    )
     store = asc_nb.Store(root / "store")
     result = store.sync(client, reports=REPORTS, progress=False)
     assert set(result["status"]) == {"ok"}
@@ -65,7 +69,9 @@ def test_kill9_then_resync_equals_clean_sync(point, sandbox_cli, clean, tmp_path
         if f.is_file():
             assert f.suffix == ".parquet"
             pq.read_metadata(f)
-    code, out, err = run_sync(sandbox_cli, store_dir, tmp_path / "cache", "--json")  # the killed lock is taken over
+    code, out, err = run_sync(
+        sandbox_cli, store_dir, tmp_path / "cache", "--json"
+    )  # the killed lock is taken over
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert {r["status"] for r in rows} == {"ok"}
@@ -77,8 +83,16 @@ def test_kill9_then_resync_equals_clean_sync(point, sandbox_cli, clean, tmp_path
 
 def test_cli_exit_codes_and_json(sandbox_cli, tmp_path):
     store_dir = tmp_path / "store"
-    code, out, err = run_sync(sandbox_cli, store_dir, tmp_path / "cache", "--json", "--apps",
-                              "1", "--reports", "App Sessions Standard")
+    code, out, err = run_sync(
+        sandbox_cli,
+        store_dir,
+        tmp_path / "cache",
+        "--json",
+        "--apps",
+        "1",
+        "--reports",
+        "App Sessions Standard",
+    )
     assert code == 1
     assert "asc_nb sync: 1 App Sessions Standard DAILY:" in err  # one line per failed part
     rows = [json.loads(line) for line in out.splitlines()]

@@ -23,8 +23,16 @@ dd = pytest.importorskip("dask.dataframe")
 @pytest.fixture(scope="module")
 def cluster():
     logging.getLogger("distributed").setLevel(logging.ERROR)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=logging.ERROR) as lc, distributed.Client(lc) as dask_client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as lc,
+        distributed.Client(lc) as dask_client,
+    ):
         yield dask_client
 
 
@@ -48,8 +56,17 @@ def test_dask_executor_equals_local_sync(cluster, served, tmp_path):
     before = len(sb.calls)
     b = on_dask.sync(_client(served, tmp_path, "dask"), reports=REPORTS, executor=cluster, progress=False)
     assert set(b["status"]) == {"ok"}, b
-    cols = ["app_id", "report", "granularity", "status", "new_instances", "rows", "downloads", "first_date",
-            "last_date"]
+    cols = [
+        "app_id",
+        "report",
+        "granularity",
+        "status",
+        "new_instances",
+        "rows",
+        "downloads",
+        "first_date",
+        "last_date",
+    ]
     pd.testing.assert_frame_equal(a[cols], b[cols])
     # downloads happened (in the workers: they are separate processes with their own httpx client)
     assert sum(1 for c in sb.calls[before:] if c[1] == "download") == int(b["downloads"].sum()) > 0
@@ -59,11 +76,15 @@ def test_dask_executor_equals_local_sync(cluster, served, tmp_path):
     lake = str(on_dask.lake / "report=App Sessions Standard" / "granularity=DAILY")
     frame = dd.read_parquet(lake, engine="pyarrow", dataset={"partitioning": "hive"})
     by_dask = frame.groupby("app_id")["sessions"].agg(["sum", "count"]).compute().sort_index()
-    by_sql = on_dask.sql("select app_id, sum(sessions) as sum, count(sessions) as count "
-                         "from app_sessions_standard_daily group by app_id order by app_id").set_index("app_id")
+    by_sql = on_dask.sql(
+        "select app_id, sum(sessions) as sum, count(sessions) as count "
+        "from app_sessions_standard_daily group by app_id order by app_id"
+    ).set_index("app_id")
     assert by_dask["sum"].astype("int64").tolist() == by_sql["sum"].astype("int64").tolist()
     assert by_dask["count"].astype("int64").tolist() == by_sql["count"].astype("int64").tolist()
-    days = dd.read_parquet(lake, engine="pyarrow", dataset={"partitioning": "hive"})["date"].nunique().compute()
+    days = (
+        dd.read_parquet(lake, engine="pyarrow", dataset={"partitioning": "hive"})["date"].nunique().compute()
+    )
     assert days == on_dask.sql("select count(distinct date) from app_sessions_standard_daily").iloc[0, 0]
 
 

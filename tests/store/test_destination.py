@@ -23,7 +23,7 @@ REPORT = "App Sessions Standard"
 
 def _schema_tail(path: Path) -> list[tuple[str, str]]:
     schema = pq.read_schema(path)
-    return [(n, str(schema.field(n).type)) for n in schema.names[-len(PROVENANCE):]]
+    return [(n, str(schema.field(n).type)) for n in schema.names[-len(PROVENANCE) :]]
 
 
 def test_fetch_to_and_store_write_the_same_layout_and_provenance(make_client, store, tmp_path):
@@ -46,8 +46,12 @@ def test_fetch_to_and_store_write_the_same_layout_and_provenance(make_client, st
         assert len(stored) == 1 and stored[0].name == f"{app_id}.parquet"
         for f in stored + export[directory]:
             # the same provenance columns, in the same order and types, and the vintage in the footer
-            assert _schema_tail(f) == [("app_id", "string"), ("processing_date", "timestamp[ns]"),
-                                       ("instance_id", "string"), ("segment_id", "string")]
+            assert _schema_tail(f) == [
+                ("app_id", "string"),
+                ("processing_date", "timestamp[ns]"),
+                ("instance_id", "string"),
+                ("segment_id", "string"),
+            ]
             assert VINTAGE_KEY in (pq.read_schema(f).metadata or {})
         # the same vintage wins on both paths, with the same rows
         lake_rows = pq.read_table(stored[0]).to_pandas()
@@ -69,7 +73,8 @@ def test_fetch_to_keeps_the_latest_vintage_across_runs(make_client, tmp_path):
     fresh = client.fetch(req.id, REPORT, progress=False)
     last = fresh["date"].max()
     assert int(back.loc[back["date"] == last, "sessions"].sum()) == int(
-        fresh.loc[fresh["date"] == last, "sessions"].sum())
+        fresh.loc[fresh["date"] == last, "sessions"].sum()
+    )
 
 
 def test_superseded_vintages_are_kept_and_read_as_of(make_client, store):
@@ -84,14 +89,27 @@ def test_superseded_vintages_are_kept_and_read_as_of(make_client, store):
     assert not after.equals(before)  # restated
 
     vintages = store.vintages(REPORT)
-    assert list(vintages.columns) == ["app_id", "date", "processing_date", "known_on", "instance_id", "rows",
-                                      "current"]
-    assert (vintages["known_on"] == vintages["processing_date"]).all()  # ONGOING: known on its processing date
+    assert list(vintages.columns) == [
+        "app_id",
+        "date",
+        "processing_date",
+        "known_on",
+        "instance_id",
+        "rows",
+        "current",
+    ]
+    assert (
+        vintages["known_on"] == vintages["processing_date"]
+    ).all()  # ONGOING: known on its processing date
     assert (~vintages["current"]).any()  # superseded vintages are kept
-    assert vintages.groupby(["app_id", "date"])["current"].sum().max() == 1  # exactly one current per partition
+    assert (
+        vintages.groupby(["app_id", "date"])["current"].sum().max() == 1
+    )  # exactly one current per partition
     # the history is beside the lake: DuckDB over the lake still sees one vintage per date
     assert not any(p for p in store.lake.rglob("*") if "history" in p.parts)
-    got = store.sql("select date, count(distinct processing_date) n from app_sessions_standard_daily group by date")
+    got = store.sql(
+        "select date, count(distinct processing_date) n from app_sessions_standard_daily group by date"
+    )
     assert got["n"].max() == 1
 
     then = canonical(store.read(REPORT, as_of=day_one))
@@ -114,7 +132,9 @@ def test_a_late_older_vintage_is_recorded_not_current(tmp_path):
     assert lake.read("R", "DAILY", as_of="2026-03-01").num_rows == 0
     v = lake.vintages("R", "DAILY")
     assert v["current"].tolist() == [False, True] and v["rows"].tolist() == [1, 1]
-    newer = lake.write_partition("R", "DAILY", "2026-03-01", "1", pa.table({"sessions": [11]}), ("2026-03-05", "i4"))
+    newer = lake.write_partition(
+        "R", "DAILY", "2026-03-01", "1", pa.table({"sessions": [11]}), ("2026-03-05", "i4")
+    )
     assert newer.replaced == ("2026-03-04", "i3")
     assert lake.vintages("R", "DAILY")["current"].tolist() == [False, False, True]
 
@@ -163,7 +183,7 @@ class MemoryDestination:
 
     def stored(self):
         out: dict[tuple[str, str], dict[str, int]] = {}
-        for (r, g, d, _a) in self.parts:
+        for r, g, d, _a in self.parts:
             out.setdefault((r, g), {}).setdefault(d, 0)
             out[(r, g)][d] += 1
         return out
@@ -171,13 +191,19 @@ class MemoryDestination:
     def read(self, report, granularity, *, apps=None, start=None, end=None, as_of=None) -> pa.Table:
         tables = []
         for (r, g, d, a), held in sorted(self.parts.items()):
-            if (r, g) != (report, granularity) or (apps and a not in apps) or (start and d < start) or (
-                    end and d > end):
+            if (
+                (r, g) != (report, granularity)
+                or (apps and a not in apps)
+                or (start and d < start)
+                or (end and d > end)
+            ):
                 continue
             seen = [(v, t) for v, t in held if as_of is None or v[0] <= as_of]
             if seen:
                 t = max(seen, key=lambda vt: vt[0])[1]
-                tables.append(t.add_column(1, "date", pa.array([pd.Timestamp(d)] * t.num_rows, pa.timestamp("ns"))))
+                tables.append(
+                    t.add_column(1, "date", pa.array([pd.Timestamp(d)] * t.num_rows, pa.timestamp("ns")))
+                )
         return pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
 
     def vintages(self, report, granularity):
@@ -228,7 +254,9 @@ def test_a_reader_always_sees_exactly_one_vintage_while_vintages_replace_each_ot
 
     def write() -> None:
         for k in range(1, 150):
-            lake.write_partition("R", "DAILY", "2026-03-01", "1", pa.table({"n": [k]}), ("2026-03-02", f"i{k:03d}"))
+            lake.write_partition(
+                "R", "DAILY", "2026-03-01", "1", pa.table({"n": [k]}), ("2026-03-02", f"i{k:03d}")
+            )
         done.set()
 
     writer = threading.Thread(target=write)

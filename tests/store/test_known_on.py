@@ -77,8 +77,15 @@ def test_as_of_before_a_backfill_is_reproduced_byte_for_byte_after_it(tmp_path):
         assert len(gap_rows) and set(gap_rows["instance_id"]) <= _snapshot_ids(store)
         assert (gap_rows["processing_date"] == gap_rows["date"] + pd.Timedelta(days=1)).all()
         vintages = store.vintages(REPORT)
-        assert list(vintages.columns) == ["app_id", "date", "processing_date", "known_on", "instance_id", "rows",
-                                          "current"]
+        assert list(vintages.columns) == [
+            "app_id",
+            "date",
+            "processing_date",
+            "known_on",
+            "instance_id",
+            "rows",
+            "current",
+        ]
         snap = vintages[vintages["instance_id"].isin(_snapshot_ids(store))]
         assert (snap["known_on"] == pd.Timestamp(seen)).all()
         assert (snap["processing_date"] < snap["known_on"]).all()
@@ -109,8 +116,9 @@ def test_a_snapshot_replaces_vintages_known_before_it_and_a_later_restatement_re
         current = store.read(REPORT, start=fault.date, end=fault.date)
         assert set(current["processing_date"]) == {pd.Timestamp(restated_on)}  # the ONGOING restatement won
         assert not set(current["instance_id"]) & _snapshot_ids(store)
-        assert current["sessions"].sum() == pytest.approx(merged.loc[merged["date"] == day, "sessions"].sum() * 1.5,
-                                                          rel=0.02)
+        assert current["sessions"].sum() == pytest.approx(
+            merged.loc[merged["date"] == day, "sessions"].sum() * 1.5, rel=0.02
+        )
         at_snapshot = store.read(REPORT, start=fault.date, end=fault.date, as_of=seen)
         assert set(at_snapshot["instance_id"]) <= _snapshot_ids(store)
         v = store.vintages(REPORT)

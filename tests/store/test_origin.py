@@ -11,8 +11,13 @@ from .conftest import small_world
 
 def _api_client(sb, tmp_path):
     """A client in "apple" mode (Apple's base URL), its requests carried to the sandbox by a transport."""
-    c = asc_nb.connect(key_id=sb.key_id, issuer_id=sb.issuer_id, private_key=sb.private_key_pem,
-                       transport=sb.transport(), cache_dir=tmp_path / "api-cache")
+    c = asc_nb.connect(
+        key_id=sb.key_id,
+        issuer_id=sb.issuer_id,
+        private_key=sb.private_key_pem,
+        transport=sb.transport(),
+        cache_dir=tmp_path / "api-cache",
+    )
     assert c.mode == "apple"
     return c
 
@@ -31,6 +36,8 @@ def test_a_sandbox_client_never_syncs_into_a_store_of_real_data_and_back(tmp_pat
         with pytest.raises(asc_nb.ConfigError, match="App Store Connect's"):
             play.sync(api, reports=["App Sessions Standard"], progress=False)
         # the same kind of source keeps syncing
-        assert set(play.sync(simulated, reports=["App Sessions Standard"], progress=False)["status"]) <= {"ok"}
+        assert set(play.sync(simulated, reports=["App Sessions Standard"], progress=False)["status"]) <= {
+            "ok"
+        }
         real.close()
         play.close()

@@ -8,7 +8,9 @@ import asc_nb
 
 
 def test_fetch_and_store_take_a_report_name_in_any_case(tmp_path):
-    client = asc_nb.connect(sandbox=asc_nb.Sandbox(seed=14, apps=1, history_days=8), cache_dir=tmp_path / "cache")
+    client = asc_nb.connect(
+        sandbox=asc_nb.Sandbox(seed=14, apps=1, history_days=8), cache_dir=tmp_path / "cache"
+    )
     app = str(client.apps()["id"][0])
     req = client.ensure_ongoing(app)
     with warnings.catch_warnings():

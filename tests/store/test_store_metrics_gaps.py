@@ -12,7 +12,9 @@ import asc_nb
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory):
     root = tmp_path_factory.mktemp("gaps")
-    client = asc_nb.connect(sandbox=asc_nb.Sandbox(seed=14, apps=1, history_days=30), cache_dir=root / "cache")
+    client = asc_nb.connect(
+        sandbox=asc_nb.Sandbox(seed=14, apps=1, history_days=30), cache_dir=root / "cache"
+    )
     app = str(client.apps()["id"][0])
     store = asc_nb.Store(root / "store")
     store.sync(client, reports=["App Sessions Standard"], progress=False)  # DAILY only
@@ -23,7 +25,9 @@ def synced(tmp_path_factory):
 
 def test_weekly_from_a_store_that_holds_only_daily_warns(synced):
     store, app = synced
-    with pytest.warns(asc_nb.MissingDatesWarning, match="App Sessions Standard WEEKLY: the store has no rows"):
+    with pytest.warns(
+        asc_nb.MissingDatesWarning, match="App Sessions Standard WEEKLY: the store has no rows"
+    ):
         frame = store.metrics([app], ["sessions"], granularity="WEEKLY", start="2026-02-09", end="2026-02-22")
     assert frame.empty
 

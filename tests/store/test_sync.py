@@ -105,7 +105,9 @@ def test_backfill_pending_then_merged_once_across_requests(store, tmp_path):
     assert store.read(report)["date"].min() > pd.Timestamp("2026-02-20")  # ONGOING rows already stored
 
     sb.advance(days=2)
-    second = store.sync(client, reports=[report], progress=False)  # no backfill flag: the snapshot is remembered
+    second = store.sync(
+        client, reports=[report], progress=False
+    )  # no backfill flag: the snapshot is remembered
     assert set(second["status"]) == {"ok"}, second
     frame = store.read(report)
     assert frame["date"].min() == pd.Timestamp("2026-02-01")
@@ -118,12 +120,17 @@ def test_backfill_pending_then_merged_once_across_requests(store, tmp_path):
             metric = "total_downloads" if "total_downloads" in got else got.columns[-4]
             assert len(got) == len(truth), day
             if day != "2026-03-02":  # the newest day is still vintage 0 in the ONGOING request
-                assert int(got[metric].sum()) == int(truth[[c for c in truth.columns
-                                                            if asc_nb.models.snake(c) == metric][0]].sum())
+                assert int(got[metric].sum()) == int(
+                    truth[[c for c in truth.columns if asc_nb.models.snake(c) == metric][0]].sum()
+                )
     before = len(sb.calls)
     third = store.sync(client, reports=[report], progress=False)
-    assert len(api_calls(sb, before)) <= 2 and third["downloads"].sum() == 0  # the snapshot is done: not listed
-    fourth = store.sync(client, reports=[report], backfill=True, progress=False)  # cron with --backfill every day
+    assert (
+        len(api_calls(sb, before)) <= 2 and third["downloads"].sum() == 0
+    )  # the snapshot is done: not listed
+    fourth = store.sync(
+        client, reports=[report], backfill=True, progress=False
+    )  # cron with --backfill every day
     assert set(fourth["status"]) == {"ok"} and fourth["error"].str.contains("already merged").all()
 
 
@@ -137,7 +144,10 @@ def test_failing_report_keeps_the_others(store, tmp_path):
     result = store.sync(client, reports=REPORTS, progress=False).set_index(["app_id", "report"])
     app1 = next(iter(sb.world.apps))
     assert result.loc[(app1, REPORTS[0]), "status"] == "failed"
-    assert "500" in result.loc[(app1, REPORTS[0]), "error"] or "Server" in result.loc[(app1, REPORTS[0]), "error"]
+    assert (
+        "500" in result.loc[(app1, REPORTS[0]), "error"]
+        or "Server" in result.loc[(app1, REPORTS[0]), "error"]
+    )
     others = result.drop(index=(app1, REPORTS[0]))
     assert set(others["status"]) == {"ok"} and (others["new_instances"] > 0).all()
     assert not store.read(REPORTS[1]).empty
@@ -165,8 +175,10 @@ def test_sql_views_and_read_agree(store, tmp_path):
     store.sync(client, reports=REPORTS, progress=False)
     assert set(store.views()) == {view_name(r, "DAILY") for r in REPORTS}
     assert "app_sessions_standard_daily" in store.views()
-    q = store.sql("select app_id, count(*) as n, sum(sessions) as s, min(date) as d0 "
-                  "from app_sessions_standard_daily group by app_id order by app_id")
+    q = store.sql(
+        "select app_id, count(*) as n, sum(sessions) as s, min(date) as d0 "
+        "from app_sessions_standard_daily group by app_id order by app_id"
+    )
     frame = store.read("App Sessions Standard")
     expect = frame.groupby("app_id").agg(n=("sessions", "size"), s=("sessions", "sum"), d0=("date", "min"))
     assert q["n"].tolist() == expect["n"].tolist()
@@ -206,7 +218,9 @@ def test_bad_arguments_say_what_to_fix(store, tmp_path):
         store.sync(client, reports=[], progress=False)
     with pytest.raises(TypeError, match="executor"):
         store.sync(client, reports=[REPORTS[0]], executor=object(), progress=False)
-    unknown = store.sync(client, reports=["App Sesions Standard"], apps=list(sb.world.apps)[:1], progress=False)
+    unknown = store.sync(
+        client, reports=["App Sesions Standard"], apps=list(sb.world.apps)[:1], progress=False
+    )
     assert unknown["status"].tolist() == ["failed"] and "did you mean" in unknown["error"][0]
 
 
@@ -214,8 +228,13 @@ def test_registry_types_skipped_granularity_and_issues_kept(store, tmp_path):
     sb = small_world(history_days=4)
     client = asc_nb.connect(sandbox=sb, cache_dir=tmp_path / "cache")
     app_id = next(iter(sb.world.apps))
-    result = store.sync(client, apps=[app_id], reports=["App Downloads Standard", "App Sessions Standard"],
-                        granularities=["DAILY", "WEEKLY"], progress=False).set_index(["report", "granularity"])
+    result = store.sync(
+        client,
+        apps=[app_id],
+        reports=["App Downloads Standard", "App Sessions Standard"],
+        granularities=["DAILY", "WEEKLY"],
+        progress=False,
+    ).set_index(["report", "granularity"])
     # the registry says App Downloads Standard has no WEEKLY instances: not asked, said so
     assert result.loc[("App Downloads Standard", "WEEKLY"), "status"] == "skipped"
     assert result.loc[("App Downloads Standard", "WEEKLY"), "api_calls"] == 0
@@ -238,15 +257,20 @@ def test_a_stopped_request_is_named_and_a_deleted_one_is_found_again(store, tmp_
     sb = small_world(inactivity_days=3)
     client = asc_nb.connect(sandbox=sb, cache_dir=tmp_path / "cache")
     app_id = next(iter(sb.world.apps))
-    assert store.sync(client, apps=[app_id], reports=[REPORTS[0]], progress=False)["status"].tolist() == ["ok"]
+    assert store.sync(client, apps=[app_id], reports=[REPORTS[0]], progress=False)["status"].tolist() == [
+        "ok"
+    ]
     sb.advance(days=8)  # nobody read anything for 8 days: the ONGOING request stopped after 3
     before = len(sb.calls)
     quiet = store.sync(client, apps=[app_id], reports=[REPORTS[0]], progress=False)
     assert quiet["status"].tolist() == ["failed"]
     assert "stopped due to inactivity" in quiet["error"][0] and "restart_stopped=True" in quiet["error"][0]
     assert quiet["new_instances"][0] > 0  # what Apple still lists is stored all the same
-    assert any(path.startswith("/v1/analyticsReportRequests/") and "/reports" not in path
-               for _, host, path in sb.calls[before:] if host == "api")
+    assert any(
+        path.startswith("/v1/analyticsReportRequests/") and "/reports" not in path
+        for _, host, path in sb.calls[before:]
+        if host == "api"
+    )
 
     with warnings_ignored():
         old = client.ensure_ongoing(app_id)
@@ -286,7 +310,9 @@ def test_an_expired_url_is_listed_again_by_the_caller_and_the_job_resent(store, 
     assert result["status"].tolist() == ["ok"], result
     listings = [p for _, h, p in sb.calls[before:] if h == "api" and "/segments" in p]
     assert len(listings) == result["new_instances"][0] + 1  # one instance's segments listed twice
-    assert not any(p.startswith("/v1/analyticsReportSegments/") for _, h, p in sb.calls[before:] if h == "api")
+    assert not any(
+        p.startswith("/v1/analyticsReportSegments/") for _, h, p in sb.calls[before:] if h == "api"
+    )
 
 
 def test_coverage_marks_unstored_instances_near_deletion_at_risk(store, tmp_path):
@@ -296,7 +322,9 @@ def test_coverage_marks_unstored_instances_near_deletion_at_risk(store, tmp_path
     sb.faults.add("corrupt", host="download", count=None)  # nothing can be stored
     failed = store.sync(client, apps=[app_id], reports=[REPORTS[0]], progress=False)
     assert failed["status"].tolist() == ["failed"]
-    assert store.coverage().empty or (store.coverage()["status"] != "at_risk").all()  # seen today: not at risk yet
+    assert (
+        store.coverage().empty or (store.coverage()["status"] != "at_risk").all()
+    )  # seen today: not at risk yet
     sb.advance(days=30)
     store.sync(client, apps=[app_id], reports=[REPORTS[0]], progress=False)  # still failing; "today" moves on
     cov = store.coverage()

@@ -9,8 +9,9 @@ import asc_nb
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    with asc_nb.connect(sandbox=asc_nb.Sandbox(seed=14, apps=1, history_days=5),
-                        cache_dir=tmp_path_factory.mktemp("cache")) as c:
+    with asc_nb.connect(
+        sandbox=asc_nb.Sandbox(seed=14, apps=1, history_days=5), cache_dir=tmp_path_factory.mktemp("cache")
+    ) as c:
         yield c
 
 

@@ -39,7 +39,9 @@ def test_snapshot_deleted_after_an_earlier_backfill(store, tmp_path, ready):
     gone = store.state.request(app_id, SNAPSHOT)[0]
     client.delete_report_request(gone)
 
-    result = store.sync(client, reports=REPORTS, progress=False)  # no backfill flag: the snapshot is remembered
+    result = store.sync(
+        client, reports=REPORTS, progress=False
+    )  # no backfill flag: the snapshot is remembered
     plain(result)
     mine = result[result["app_id"] == app_id]
     assert mine["error"].str.contains(f"ONE_TIME_SNAPSHOT request {gone} no longer exists").all()
@@ -96,7 +98,9 @@ def test_ongoing_deleted_between_syncs_is_found_again(store, tmp_path):
     sb.advance(days=2)  # Apple starts the new request's reports
     later = store.sync(client, reports=REPORTS, progress=False)
     plain(later)
-    assert set(later["status"]) == {"ok"} and (later.loc[later["app_id"] == app_id, "new_instances"] > 0).all()
+    assert (
+        set(later["status"]) == {"ok"} and (later.loc[later["app_id"] == app_id, "new_instances"] > 0).all()
+    )
 
 
 def test_request_deleted_during_the_sync_leaves_plain_words(store, tmp_path):
@@ -122,9 +126,13 @@ def test_cli_sync_after_a_deleted_snapshot(sandbox_cli, tmp_path):
     store_dir, cache = tmp_path / "store", tmp_path / "cache"
     code, _, err = run_sync(sandbox_cli, store_dir, cache, "--backfill")
     assert code == 0, err
-    client = asc_nb.connect(key_id=sandbox_cli["ASC_KEY_ID"], issuer_id=sandbox_cli["ASC_ISSUER_ID"],
-                            private_key=sandbox_cli["ASC_PRIVATE_KEY_PATH"], base_url=sandbox_cli["ASC_BASE_URL"],
-                            cache_dir=cache)
+    client = asc_nb.connect(
+        key_id=sandbox_cli["ASC_KEY_ID"],
+        issuer_id=sandbox_cli["ASC_ISSUER_ID"],
+        private_key=sandbox_cli["ASC_PRIVATE_KEY_PATH"],
+        base_url=sandbox_cli["ASC_BASE_URL"],
+        cache_dir=cache,
+    )
     with client:
         store = asc_nb.Store(store_dir)
         app_id = store.state.get_meta("apps").split(",")[0]

@@ -17,8 +17,11 @@ from asc_nb.errors import NonAdditiveMetricError
 
 from .conftest import END, START, where
 
-DISCOVERY, DOWNLOADS, SESSIONS = ("App Store Discovery and Engagement Standard", "App Downloads Standard",
-                                  "App Sessions Standard")
+DISCOVERY, DOWNLOADS, SESSIONS = (
+    "App Store Discovery and Engagement Standard",
+    "App Downloads Standard",
+    "App Sessions Standard",
+)
 
 
 def hand_total(raw, app: str, metric: str, start: str = START, end: str = END) -> int:
@@ -64,9 +67,12 @@ def test_funnel_apples_conversion_rate_only_as_a_lower_bound(world, raw):
     v = views.funnel(client, apps[0], start=START, end=END, approx=True)
     rows = raw(apps[0], DISCOVERY)  # the denominator: unique impressions, list and product page rows summed
     unique = int(where(rows, event="Impression")["unique_counts"].sum()) + int(
-        where(rows, event="Page view", page_type="Product page")["unique_counts"].sum())
-    assert v.frame.attrs["conversion_rate"] == {"value": hand_total(raw, apps[0], "total_downloads") / unique,
-                                                "bound": "lower bound"}
+        where(rows, event="Page view", page_type="Product page")["unique_counts"].sum()
+    )
+    assert v.frame.attrs["conversion_rate"] == {
+        "value": hand_total(raw, apps[0], "total_downloads") / unique,
+        "bound": "lower bound",
+    }
     assert v.bounds == {"conversion_rate": "lower bound"}
     with pytest.raises(NonAdditiveMetricError):  # the unique step itself is refused without approx
         views.funnel(client, apps[0], start=START, end=END, steps=("impressions_unique", "total_downloads"))
@@ -79,8 +85,10 @@ def test_compare_with_previous_period(world, raw):
     assert v.frame.attrs["previous_period"] == ("2026-02-13", "2026-02-19")
     for metric in ("total_downloads", "sessions"):
         row = v.frame[v.frame["metric"] == metric].iloc[0]
-        cur, pre = hand_total(raw, apps[0], metric, start, end), hand_total(raw, apps[0], metric,
-                                                                              "2026-02-13", "2026-02-19")
+        cur, pre = (
+            hand_total(raw, apps[0], metric, start, end),
+            hand_total(raw, apps[0], metric, "2026-02-13", "2026-02-19"),
+        )
         assert (row["current"], row["previous"]) == (cur, pre)
         assert row["change"] == cur - pre and row["change_pct"] == (cur - pre) / pre
         assert row["bound"] == ""
@@ -94,14 +102,22 @@ def test_compare_periods_refuses_summed_unique_counts_and_bounds_them_with_appro
     _sb, client, apps = world
     with pytest.raises(NonAdditiveMetricError):
         views.compare_periods(client, apps[0], ["active_devices"], start="2026-02-20", end="2026-02-26")
-    v = views.compare_periods(client, apps[0], ["active_devices", "sessions_per_active_device"],
-                              start="2026-02-20", end="2026-02-26", approx=True)
+    v = views.compare_periods(
+        client,
+        apps[0],
+        ["active_devices", "sessions_per_active_device"],
+        start="2026-02-20",
+        end="2026-02-26",
+        approx=True,
+    )
     f = v.frame.set_index("metric")
     devices = hand_total(raw, apps[0], "active_devices", "2026-02-20", "2026-02-26")
     assert f.loc["active_devices", "current"] == devices
     assert f.loc["active_devices", "bound"] == "upper bound"
-    assert f.loc["sessions_per_active_device", "current"] == hand_total(
-        raw, apps[0], "sessions", "2026-02-20", "2026-02-26") / devices
+    assert (
+        f.loc["sessions_per_active_device", "current"]
+        == hand_total(raw, apps[0], "sessions", "2026-02-20", "2026-02-26") / devices
+    )
     assert f.loc["sessions_per_active_device", "bound"] == "lower bound"
 
 
@@ -121,15 +137,24 @@ class ShiftedYear:
         old["date"] = old["date"] - pd.Timedelta(days=357)  # 02-13..02-19 -> 2025-02-21..27
         return pd.concat([now, old], ignore_index=True)
 
-    def metrics(self, app_ids, metrics, *, as_of=None, **kw):  # raw rows: as_of moves only the provisional marks
+    def metrics(
+        self, app_ids, metrics, *, as_of=None, **kw
+    ):  # raw rows: as_of moves only the provisional marks
         return M.metrics(self._load, app_ids, metrics, **kw)
 
 
 def test_compare_with_same_weekdays_last_year(world, raw):
     _sb, _client, apps = world
     src = ShiftedYear(raw, apps[0])
-    v = views.compare_periods(src, apps[0], ["total_downloads"], start="2026-02-20", end="2026-02-26",
-                              against="last_year", as_of="2026-03-02")
+    v = views.compare_periods(
+        src,
+        apps[0],
+        ["total_downloads"],
+        start="2026-02-20",
+        end="2026-02-26",
+        against="last_year",
+        as_of="2026-03-02",
+    )
     assert v.frame.attrs["previous_period"] == ("2025-02-21", "2025-02-27")
     assert dt.date(2025, 2, 21).weekday() == dt.date(2026, 2, 20).weekday()  # Friday against Friday
     row = v.frame.iloc[0]
@@ -165,7 +190,8 @@ def test_session_cohorts_equal_hand_groups(world, raw):
     assert len(g) > 50
     got = v.frame
     assert list(zip(got["app_download_date"], got["day"], got["sessions"], strict=True)) == list(
-        zip(g["app_download_date"], g["day"], g["sessions"], strict=True))
+        zip(g["app_download_date"], g["day"], g["sessions"], strict=True)
+    )
     assert "active_devices" not in got
     assert any(f"{int(rows.loc[blank, 'sessions'].sum()):,} sessions have a blank" in n for n in v.notes)
     bounded = views.session_cohorts(client, apps[0], start=START, end=END, max_day=14, approx=True)
@@ -178,8 +204,9 @@ def test_session_cohorts_equal_hand_groups(world, raw):
 
 def test_compare_apps_keeps_each_app_apart(world, raw):
     _sb, client, apps = world
-    v = views.compare_apps(client, apps, ["total_downloads", "sessions", "active_devices"], start=START, end=END,
-                           approx=True)
+    v = views.compare_apps(
+        client, apps, ["total_downloads", "sessions", "active_devices"], start=START, end=END, approx=True
+    )
     assert sorted(v.frame["app_id"]) == sorted(apps)
     for app in apps:
         row = v.frame[v.frame["app_id"] == app].iloc[0]

@@ -18,8 +18,9 @@ def make(client, apps, name):
     if name == "funnel":
         return views.funnel(client, apps[0], start=START, end=END)
     if name == "compare_periods":
-        return views.compare_periods(client, apps[0], ["total_downloads", "sessions"], start="2026-02-20",
-                                     end="2026-02-26")
+        return views.compare_periods(
+            client, apps[0], ["total_downloads", "sessions"], start="2026-02-20", end="2026-02-26"
+        )
     if name == "territories":
         return views.territories(client, apps[0], "impressions", start=START, end=END, n=6)
     if name == "session_cohorts":
@@ -68,8 +69,14 @@ def test_provisional_days_follow_the_registry_window(world):
     assert "4 provisional date(s)" in v.notes_text() and "as of 2026-03-02" in v.notes_text()
     early = views.funnel(client, apps[0], start="2026-02-20", end="2026-02-24")
     assert early.provisional == 0
-    assert np.array_equal(views.provisional_mask(pd.DataFrame({"date": pd.to_datetime(["2026-02-25", "2026-02-26"])}),
-                                                 ["sessions"], views.reference_day(client)).to_numpy(), [False, True])
+    assert np.array_equal(
+        views.provisional_mask(
+            pd.DataFrame({"date": pd.to_datetime(["2026-02-25", "2026-02-26"])}),
+            ["sessions"],
+            views.reference_day(client),
+        ).to_numpy(),
+        [False, True],
+    )
 
 
 def test_as_of_reaches_metrics_and_moves_the_provisional_marks(world):
@@ -79,7 +86,9 @@ def test_as_of_reaches_metrics_and_moves_the_provisional_marks(world):
     assert v.provisional == 3  # sessions are final after 5 days: from 02-28, 02-24..02-26 are not yet
     assert "as_of='2026-02-28'" in v.code
     # the numbers are what client.metrics answers as of that day (instances processed by then), not the latest
-    known = client.metrics([apps[0]], list(views.STEPS), start="2026-02-20", end="2026-02-26", as_of="2026-02-28")
+    known = client.metrics(
+        [apps[0]], list(views.STEPS), start="2026-02-20", end="2026-02-26", as_of="2026-02-28"
+    )
     assert v.frame["value"].tolist() == [int(known[s].sum()) for s in views.STEPS]
 
 

@@ -20,7 +20,9 @@ def test_every_choice_shows_the_view_and_its_code_reproduces_it(world):
         assert panel.wait(120), key
         # a year back the sandbox has no rows: said as a warning, not hidden
         assert panel.error is None and panel.status.level == ("warn" if key == "last_year" else "ok"), (
-            key, panel.status.text)
+            key,
+            panel.status.text,
+        )
         assert panel.chart.value[:8] == b"\x89PNG\r\n\x1a\n"
         ns = {"client": client}
         exec(panel.code, ns)

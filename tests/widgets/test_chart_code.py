@@ -1,4 +1,4 @@
-""""Show code" reproduces the honest chart, not just the frame: the code calls the function the panel draws with,
+""" "Show code" reproduces the honest chart, not just the frame: the code calls the function the panel draws with,
 and its figure has the panel's lines, provisional band, legend and title."""
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ def signature(fig) -> dict:
     (ax,) = fig.axes
     return {
         "title": ax.get_title(),
-        "lines": [(np.round(ln.get_xydata(), 6).tolist(), ln.get_linestyle(), ln.get_color()) for ln in ax.lines],
+        "lines": [
+            (np.round(ln.get_xydata(), 6).tolist(), ln.get_linestyle(), ln.get_color()) for ln in ax.lines
+        ],
         "bands": [np.round(p.get_xy(), 6).tolist() for p in ax.patches],
         "legend": [t.get_text() for t in ax.get_legend().get_texts()],
         "ylim0": ax.get_ylim()[0],
@@ -71,8 +73,9 @@ def test_the_panel_draws_with_the_public_function(explorer) -> None:
 def test_chart_text_is_dark_enough_to_read() -> None:
     import pandas as pd
 
-    data = pd.DataFrame({"date": pd.to_datetime(["2026-03-01", "2026-03-02"]), "downloads": [3, 4],
-                         "complete": [True, False]})
+    data = pd.DataFrame(
+        {"date": pd.to_datetime(["2026-03-01", "2026-03-02"]), "downloads": [3, 4], "complete": [True, False]}
+    )
     fig = plot_chart(data, title="t")
     (ax,) = fig.axes
     texts = [ax.title, *ax.get_xticklabels(), *ax.get_yticklabels(), *ax.get_legend().get_texts()]

@@ -12,12 +12,14 @@ DL = "First-time Download"
 
 
 def downloads() -> pd.DataFrame:
-    return pd.DataFrame({
-        "date": pd.to_datetime(["2026-03-01"] * 4 + ["2026-03-02"] * 3),
-        "download_type": [DL, "Redownload", "Auto-update", "Restore", DL, "Manual update", DL],
-        "territory": ["US", "US", "US", "FR", "FR", "US", "DE"],
-        "counts": pd.array([10, 5, 100, 7, 3, 50, 2], dtype="Int64"),
-    })
+    return pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2026-03-01"] * 4 + ["2026-03-02"] * 3),
+            "download_type": [DL, "Redownload", "Auto-update", "Restore", DL, "Manual update", DL],
+            "territory": ["US", "US", "US", "FR", "FR", "US", "DE"],
+            "counts": pd.array([10, 5, 100, 7, 3, 50, 2], dtype="Int64"),
+        }
+    )
 
 
 def test_downloads_are_first_time_plus_redownloads() -> None:
@@ -46,8 +48,13 @@ def test_provisional_dates_follow_the_window() -> None:
 
 
 def test_unique_counts_are_never_summed() -> None:
-    frame = pd.DataFrame({"date": pd.to_datetime(["2026-03-01", "2026-03-01", "2026-03-02"]),
-                          "device": ["iPhone", "iPad", "iPhone"], "unique_devices": pd.array([4, 3, 5], "Int64")})
+    frame = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2026-03-01", "2026-03-01", "2026-03-02"]),
+            "device": ["iPhone", "iPad", "iPhone"],
+            "unique_devices": pd.array([4, 3, 5], "Int64"),
+        }
+    )
     with pytest.raises(asc_nb.NonAdditiveMetricError, match="unique count"):
         chart_data(frame, measures="unique_devices")  # 4 + 3 would count a device on both twice
     by_device = chart_data(frame, measures="unique_devices", breakdown="device", today="2026-03-10")

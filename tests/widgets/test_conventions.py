@@ -41,7 +41,9 @@ def slow_client(tmp_path):
 def test_click_returns_at_once_and_the_call_runs_off_the_kernel_thread(slow_client) -> None:
     sb, client = slow_client
     panel = AppsPanel(client)
-    assert panel.frame is None and panel.code == "" and panel.show_code.disabled and panel.export_button.disabled
+    assert (
+        panel.frame is None and panel.code == "" and panel.show_code.disabled and panel.export_button.disabled
+    )
     sb.faults.add("slow", path="/v1/apps", seconds=1.0)
     t0 = time.monotonic()
     panel.go.click()

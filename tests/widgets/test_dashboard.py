@@ -153,8 +153,14 @@ def test_ensure_all_with_a_read_only_key_says_what_an_admin_must_do(reader, app_
 
 
 def test_dashboard_without_a_client_opens_the_sandbox(monkeypatch) -> None:
-    for name in ("ASC_KEY_ID", "ASC_ISSUER_ID", "ASC_PRIVATE_KEY_PATH", "ASC_PRIVATE_KEY", "ASC_PRIVATE_KEY_B64",
-                 "ASC_BASE_URL"):
+    for name in (
+        "ASC_KEY_ID",
+        "ASC_ISSUER_ID",
+        "ASC_PRIVATE_KEY_PATH",
+        "ASC_PRIVATE_KEY",
+        "ASC_PRIVATE_KEY_B64",
+        "ASC_BASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     dash = dashboard()
     dash.wait()

@@ -43,7 +43,11 @@ def test_the_report_list_starts_with_app_store_and_app_usage(client, app_ids) ->
     firsts = {"COMMERCE", "APP_STORE_ENGAGEMENT", "APP_USAGE"}
     head = cats[: sum(c in firsts for c in cats)]
     assert set(head) <= firsts  # every App Store / App Usage report comes before any other
-    assert [label for label, _ in ex.category.options][1:4] == ["Commerce", "App Store Engagement", "App Usage"]
+    assert [label for label, _ in ex.category.options][1:4] == [
+        "Commerce",
+        "App Store Engagement",
+        "App Usage",
+    ]
     assert names.index("App Downloads Standard") < names.index("App Downloads Detailed")
 
 
@@ -59,7 +63,9 @@ def test_overview_and_explorer_open_on_the_same_week(client, app_ids) -> None:
 
 
 def test_kpi_cards_are_labelled_in_words(tmp_path) -> None:
-    with asc_nb.connect(sandbox=asc_nb.Sandbox(seed=0, apps=2, history_days=40), cache_dir=tmp_path) as client:
+    with asc_nb.connect(
+        sandbox=asc_nb.Sandbox(seed=0, apps=2, history_days=40), cache_dir=tmp_path
+    ) as client:
         overview = Overview(client)
         assert overview.wait(120) and overview.kpis.frame is not None, overview.status.text
         labels = {}
@@ -68,7 +74,9 @@ def test_kpi_cards_are_labelled_in_words(tmp_path) -> None:
             metric = html.split('data-metric="')[1].split('"')[0]
             labels[metric] = html.split("asc-nb-kpi-label")[1].split(">")[1].split("<")[0]
     assert set(labels) == set(DEFAULT_KPIS)
-    assert labels["product_page_views"] == "Product page views" and labels["active_devices"] == "Active devices"
+    assert (
+        labels["product_page_views"] == "Product page views" and labels["active_devices"] == "Active devices"
+    )
     assert not any("_" in text for text in labels.values()), labels
     options = [label for label, _ in overview.breakdown.metric.options]
     assert "Product page views" in options and not any("_" in o for o in options)

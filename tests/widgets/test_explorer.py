@@ -55,7 +55,9 @@ def test_reports_filter_by_category_and_search_and_count(client, request_id) -> 
 def test_title_names_the_app_not_its_id(client, request_id, app_ids) -> None:
     ex = opened(client, request_id)
     name = client.app(app_ids[0]).name
-    assert f"Reports of {name}" in ex.title.value and f"app id {app_ids[0]}" in ex.title.value  # id in the tooltip
+    assert (
+        f"Reports of {name}" in ex.title.value and f"app id {app_ids[0]}" in ex.title.value
+    )  # id in the tooltip
 
 
 def test_empty_explorer_says_how_to_get_there(client) -> None:
@@ -80,8 +82,13 @@ def test_download_matches_fetch_progress_and_code_round_trip(client, request_id,
     assert ex.progress.value == 100 and ex.progress.bar_style == "success"
     assert seen == sorted(seen) and len(seen) >= 2  # it moved, it never went back
     assert "100%" in ex.progress_text.value
-    expected = client.fetch(request_id, REPORT, granularity="DAILY",
-                            start=ex.start.value.isoformat(), end=ex.end.value.isoformat())
+    expected = client.fetch(
+        request_id,
+        REPORT,
+        granularity="DAILY",
+        start=ex.start.value.isoformat(),
+        end=ex.end.value.isoformat(),
+    )
     pd.testing.assert_frame_equal(ex.frame, expected)
     assert (ex.start.value.isoformat(), ex.end.value.isoformat()) == ("2026-03-01", "2026-03-07")
     assert "Covers data dates" in ex.instances_table.value and "2026-03-0" in ex.instances_table.value
@@ -103,12 +110,16 @@ def test_grid_shows_every_column_with_human_headers(client, request_id) -> None:
     for col in ex.frame.columns:
         assert f">{charts.human(col, REPORT)}<" in header
     assert ">Sessions<" in header and "_" not in header.split("<th")[1]
-    assert ex.grid._dt_args["pageLength"] == 10 and ex.grid._dt_args["columnDefs"]  # paging, thousands separators
+    assert (
+        ex.grid._dt_args["pageLength"] == 10 and ex.grid._dt_args["columnDefs"]
+    )  # paging, thousands separators
 
 
 def test_app_downloads_chart_plots_first_time_plus_redownloads(client, request_id) -> None:
     ex = downloaded(client, request_id, DOWNLOADS)
-    assert ex.measure.value == "downloads" and ex.measure.label.startswith("Downloads (first-time + redownloads)")
+    assert ex.measure.value == "downloads" and ex.measure.label.startswith(
+        "Downloads (first-time + redownloads)"
+    )
     raw = ex.frame
     today = client.sandbox.now.date()
     # by hand: sum counts over the two chosen download types, per date
@@ -148,9 +159,13 @@ def test_unique_counts_are_never_summed(client, request_id) -> None:
     ex = downloaded(client, request_id)
     assert "unique_devices" in [v for _, v in ex.measure.options]
     ex.measure.value = "unique_devices"  # one row per date and territory/device/…: summing would over-count
-    assert ex.chart_data is None and "unique count" in ex.chart_note.value and ex.plot.layout.display == "none"
+    assert (
+        ex.chart_data is None and "unique count" in ex.chart_note.value and ex.plot.layout.display == "none"
+    )
     with pytest.raises(asc_nb.NonAdditiveMetricError, match="weeks or months"):
-        charts.chart_data(ex.frame.drop_duplicates("date"), REPORT, measures="unique_devices", period="WEEKLY")
+        charts.chart_data(
+            ex.frame.drop_duplicates("date"), REPORT, measures="unique_devices", period="WEEKLY"
+        )
     ex.measure.value = "sessions"
     ex.view.value = "WEEKLY"
     weekly = ex.chart_data
@@ -230,7 +245,9 @@ def test_cancel_stops_the_download_and_keeps_nothing(client, request_id, sandbox
     ex.cancel.click()
     ex.wait(30)
     assert time.monotonic() - began < 3, "cancel waited for the whole download"
-    assert ex.frame is None and ex.error is None and ex.status.level == "warn" and "cancelled" in ex.status.text
+    assert (
+        ex.frame is None and ex.error is None and ex.status.level == "warn" and "cancelled" in ex.status.text
+    )
     assert ex.cancel.disabled and not ex.download.disabled
     cache = client.downloads.cache_dir if hasattr(client.downloads, "cache_dir") else None
     if cache is not None:
@@ -245,7 +262,11 @@ def test_a_costly_download_asks_first(client, request_id, monkeypatch) -> None:
     ex.select_report(REPORT)
     ex.download.click()
     ex.wait()
-    assert ex.frame is None and ex.confirm_box.layout.display is None and "Download anyway?" in ex.confirm_text.value
+    assert (
+        ex.frame is None
+        and ex.confirm_box.layout.display is None
+        and "Download anyway?" in ex.confirm_text.value
+    )
     ex.not_now.click()
     assert ex.confirm_box.layout.display == "none" and ex.frame is None
     ex.download.click()

@@ -29,7 +29,9 @@ def test_measures_come_before_dimensions(explorer) -> None:
     assert order[-3:] == ["processing_date", "instance_id", "segment_id"]
     headers = list(explorer.grid.df.columns)
     assert headers[:2] == [charts.human("date", "App Downloads Standard"), "Counts"]
-    assert explorer.frame.columns.tolist() == frame.columns.tolist()  # .frame stays what client.fetch returned
+    assert (
+        explorer.frame.columns.tolist() == frame.columns.tolist()
+    )  # .frame stays what client.fetch returned
 
 
 def test_header_text_sorts(explorer) -> None:

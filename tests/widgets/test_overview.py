@@ -67,13 +67,16 @@ def test_overview_loads_cards_funnel_and_breakdown_and_each_code_reproduces_its_
 
     # the card's value is the sum of the days shown in the sparkline data, checked by hand
     daily = ov.kpis.daily
-    in_period = daily[(daily["date"] >= pd.Timestamp(ov.start.value)) & (daily["date"] <= pd.Timestamp(ov.end.value))]
+    in_period = daily[
+        (daily["date"] >= pd.Timestamp(ov.start.value)) & (daily["date"] <= pd.Timestamp(ov.end.value))
+    ]
     assert row.loc["impressions", "value"] == in_period["impressions"].sum()
     funnel = ov.funnel.frame.set_index("step")
     assert funnel.loc["impressions", "value"] == in_period["impressions"].sum()
     assert funnel.loc["total_downloads", "value"] == in_period["total_downloads"].sum()
     assert funnel.loc["product_page_views", "of_previous"] == pytest.approx(
-        in_period["product_page_views"].sum() / in_period["impressions"].sum())
+        in_period["product_page_views"].sum() / in_period["impressions"].sum()
+    )
 
     bd = ov.breakdown.frame
     assert list(bd.columns) == ["territory", "impressions", "share"]
@@ -197,11 +200,18 @@ def test_overview_over_a_store_shows_store_code_that_reproduces_its_frames(clien
     start = end - dt.timedelta(days=6)
     store = Store(tmp_path / "store")
     try:
-        store.metrics([app], ["impressions", "total_downloads", "sessions"], start=start - dt.timedelta(days=7),
-                      end=end, client=client)  # fills the lake for these reports and dates
+        store.metrics(
+            [app],
+            ["impressions", "total_downloads", "sessions"],
+            start=start - dt.timedelta(days=7),
+            end=end,
+            client=client,
+        )  # fills the lake for these reports and dates
         store.metrics([app], ["crashes"], start=start - dt.timedelta(days=7), end=end, client=client)
         before = len(client.sandbox.calls)
-        ov = Overview(store, app, kpis=("impressions", "total_downloads", "sessions", "crashes"), start=start, end=end)
+        ov = Overview(
+            store, app, kpis=("impressions", "total_downloads", "sessions", "crashes"), start=start, end=end
+        )
         assert ov.wait(60)
         assert len(client.sandbox.calls) == before  # a store answers from its lake: no API call
         for view in (ov.kpis, ov.funnel, ov.breakdown):
@@ -214,7 +224,9 @@ def test_overview_over_a_store_shows_store_code_that_reproduces_its_frames(clien
             plt.close("all")
             pd.testing.assert_frame_equal(ns["df"], view.frame)
         direct = client.metrics([app], ["impressions"], by=(), start=start, end=end)
-        assert int(ov.funnel.frame.set_index("step").loc["impressions", "value"]) == int(direct["impressions"].iloc[0])
+        assert int(ov.funnel.frame.set_index("step").loc["impressions", "value"]) == int(
+            direct["impressions"].iloc[0]
+        )
     finally:
         store.close()
 
@@ -248,8 +260,11 @@ def test_overview_over_a_store_by_default_shows_what_the_lake_holds(tmp_path):
     with asc_nb.connect(sandbox=sb, cache_dir=tmp_path / "cache") as client:
         app = str(client.apps()["id"][0])
         store = Store(tmp_path / "store")
-        store.sync(client, reports=["App Sessions Standard", "App Store Discovery and Engagement Standard"],
-                   progress=False)
+        store.sync(
+            client,
+            reports=["App Sessions Standard", "App Store Discovery and Engagement Standard"],
+            progress=False,
+        )
     ov = Overview(store, app)
     assert ov.wait(120)
     assert ov.kpis.error is None, ov.kpis.error

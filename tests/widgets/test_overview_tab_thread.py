@@ -32,7 +32,9 @@ def test_overview_tab_lists_nothing_on_the_kernel_thread(tmp_path):
 
 
 def test_overview_dates_follow_the_sandbox_clock(tmp_path):
-    client = asc_nb.connect(sandbox=asc_nb.Sandbox(seed=0, apps=1, history_days=20), cache_dir=tmp_path / "cache")
+    client = asc_nb.connect(
+        sandbox=asc_nb.Sandbox(seed=0, apps=1, history_days=20), cache_dir=tmp_path / "cache"
+    )
     dash = Dashboard(client)
     assert dash.wait(60)
     ov = dash.open_overview()

@@ -11,7 +11,10 @@ def test_lists_requests_with_a_status_each(client, app_ids, sandbox) -> None:
     snap = client.create_report_request(app_ids[0], "ONE_TIME_SNAPSHOT")
     table = RequestsTable(client, app_id=app_ids[0])
     status = dict(zip(table.frame["id"], table.frame["status"], strict=True))
-    assert status == {ongoing.id: "waiting for first reports", snap.id: "snapshot (waiting for first reports)"}
+    assert status == {
+        ongoing.id: "waiting for first reports",
+        snap.id: "snapshot (waiting for first reports)",
+    }
     sandbox.advance(days=3)
     table.refresh.click()
     table.wait()

@@ -41,9 +41,15 @@ def test_sync_button_runs_in_the_background_and_shows_coverage(tmp_path):
 
 
 def test_heatmap_highlights_at_risk_dates():
-    cov = pd.DataFrame({"report": ["App Sessions Standard"] * 3, "granularity": ["DAILY"] * 3,
-                        "date": pd.to_datetime(["2026-01-01", "2026-01-02", "2026-01-03"]),
-                        "status": ["stored", "at_risk", "missing"], "apps": [2, 0, 0]})
+    cov = pd.DataFrame(
+        {
+            "report": ["App Sessions Standard"] * 3,
+            "granularity": ["DAILY"] * 3,
+            "date": pd.to_datetime(["2026-01-01", "2026-01-02", "2026-01-03"]),
+            "status": ["stored", "at_risk", "missing"],
+            "apps": [2, 0, 0],
+        }
+    )
     markup = coverage_heatmap(cov)
     assert markup.count("asc-nb-at-risk") == 1 and "2026-01-02: at risk" in markup and "1 at risk" in markup
 

@@ -281,7 +281,8 @@ class StoreLoader:
         have = pd.to_datetime(df["date"]).dt.date if len(df) else pd.Series([], dtype="object")
         apps_col = df["app_id"].astype("string") if "app_id" in df else pd.Series([], dtype="string")
         want = _expected_dates(lo, end, g)
-        gaps = {a: [d for d in want if d not in set(have[apps_col == a])] for a in app_ids}
+        stored = {a: set(have[apps_col == a]) for a in app_ids}  # one set per app, not one per expected date
+        gaps = {a: [d for d in want if d not in stored[a]] for a in app_ids}
         gaps = {a: days for a, days in gaps.items() if days}
         if not gaps:
             return

@@ -27,6 +27,7 @@ import pandas as pd
 from asc_nb import metrics as M
 from asc_nb import views as V
 from asc_nb.errors import ASCError, ConfigError
+from asc_nb.store import Store
 
 from .render import fmt, page, table_html
 
@@ -43,60 +44,6 @@ KPIS = (
 )
 
 
-class LakeLoader:
-    """A :data:`asc_nb.metrics.Loader` reading a Store's lake (``store.read``), saying which dates it lacks.
-
-    What :class:`asc_nb.metrics.StoreLoader` does without a client, with the gap check done once per app
-    (a set of the stored dates) rather than once per expected date — for 90 days x 3 reports that check
-    was most of the report's time.
-    """
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-
-    def __call__(
-        self,
-        report: str,
-        granularity: str,
-        app_ids: Sequence[str],
-        start: dt.date | None,
-        end: dt.date | None,
-        columns: Sequence[str],
-    ) -> pd.DataFrame:
-        from asc_nb.errors import MissingDatesWarning
-        from asc_nb.models import Granularity, expected_dates, period_start
-
-        g = Granularity.parse(granularity)
-        lo = (
-            None if start is None else period_start(start, g)
-        )  # weekly/monthly rows are dated at the period start
-        df = self.store.read(report, granularity=g.value, apps=list(app_ids), start=lo, end=end)
-        if lo is not None and end is not None:
-            want = expected_dates(lo, end, g)
-            days = pd.to_datetime(df["date"]).dt.date if len(df) else pd.Series([], dtype="object")
-            ids = df["app_id"].astype("string") if "app_id" in df else pd.Series([], dtype="string")
-            gaps: set[dt.date] = set()
-            short = []
-            for app in app_ids:
-                have = set(days[ids == app])
-                lacking = [d for d in want if d not in have]
-                if lacking:
-                    short.append(app)
-                    gaps.update(lacking)
-            if gaps:
-                first = sorted(gaps)
-                shown = ", ".join(d.isoformat() for d in first[:10]) + (" …" if len(first) > 10 else "")
-                warnings.warn(
-                    MissingDatesWarning(
-                        f"{report} {g.value}: the store has no rows for {len(first)} date(s) of app(s) "
-                        f"{', '.join(sorted(short))} in {lo}..{end}: {shown} (not synced, not published yet, or "
-                        "privacy-suppressed)"
-                    ),
-                    stacklevel=2,
-                )
-        return df
-
-
 class CachedSource:
     """``source.metrics`` through one :class:`~asc_nb.metrics.CachingLoader` over ``window``: each report is
     loaded once for the whole report. ``code_name`` keeps the shown code naming ``store``/``client``."""
@@ -104,10 +51,7 @@ class CachedSource:
     def __init__(self, source: Any, window: tuple[dt.date, dt.date]) -> None:
         self.source = source
         self.code_name = V._core.source_name(source)
-        if callable(getattr(source, "fetch", None)) and callable(getattr(source, "report_requests", None)):
-            inner: Any = M.ClientLoader(source)
-        else:
-            inner = LakeLoader(source)
+        inner: Any = M.StoreLoader(source) if isinstance(source, Store) else M.ClientLoader(source)
         self.loader = M.CachingLoader(inner, window=window)
         self.reference_day = V.reference_day(source)
 

@@ -24,6 +24,7 @@ import datetime as dt
 import difflib
 import os
 import shutil
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -70,7 +71,7 @@ class Store:
             )
         self._state: State | None = None
         self._state_lock = threading.Lock()
-        held = self.state.get_meta("format") if (self.path / STATE_FILE).exists() else None
+        held = self._held_format()
         if format is not None and held is not None and format.lower() != held:
             raise ConfigError(
                 f"the store at {str(self.path)!r} keeps its rows as {held!r}, not {format!r}: open it "
@@ -83,6 +84,16 @@ class Store:
 
     def __repr__(self) -> str:
         return f"<asc_nb.Store {str(self.path)!r}>"
+
+    def _held_format(self) -> str | None:
+        """The format an existing store was synced in (``None`` for a new store). A damaged state file is not
+        refused here: the first read or sync says so as a ``ConfigError`` naming the store."""
+        if not (self.path / STATE_FILE).exists():
+            return None
+        try:
+            return self.state.get_meta("format")
+        except sqlite3.DatabaseError:
+            return None
 
     @property
     def lake(self) -> Path:

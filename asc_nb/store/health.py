@@ -438,6 +438,75 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+def _index_instances(
+    insts: list[Inst], gran: str
+) -> tuple[dict[dt.date, list[Inst]], dict[dt.date, list[Inst]], dict[tuple[str, dt.date], list[Inst]]]:
+    """A series' instances by the date they bring, ONGOING ones by processing date, and by
+    (request, processing date) -- the three lookups ``_judge`` needs (placed, finalising, twins)."""
+    placed: dict[dt.date, list[Inst]] = defaultdict(list)
+    ongoing_at: dict[dt.date, list[Inst]] = defaultdict(list)
+    same_pdate: dict[tuple[str, dt.date], list[Inst]] = defaultdict(list)
+    for i in insts:
+        same_pdate[(i.request_id, i.pdate)].append(i)
+        placed[placed_date(gran, i.pdate)].append(i)
+        if i.access == AccessType.ONGOING.value:
+            ongoing_at[i.pdate].append(i)
+    return placed, ongoing_at, same_pdate
+
+
+def _not_listed_row(
+    app: str, report: str, gran: str, day: dt.date, ongoing_at: dict[dt.date, list[Inst]], ref: dt.date
+) -> dict[str, Any]:
+    """A date after the newest one the store holds that Apple has made final by now: ``missing``."""
+    newest = max(ongoing_at, default=None)
+    return {
+        "app_id": app,
+        "report": report,
+        "granularity": gran,
+        "date": day.isoformat(),
+        "state": "missing",
+        "instance_ids": [],
+        "processing_dates": [],
+        "rows": None,
+        "reason": f"{NOT_LISTED}: the newest instance the store listed of this report was processed "
+        f"{newest or 'never'}, and Apple has made this date final by {ref}; run a sync (if "
+        "the ONGOING request stopped, sync --repair replaces it)",
+    }
+
+
+def _with_replaced(
+    state: str,
+    reason: str,
+    evidence: list[tuple[str, str]],
+    before: Won | None,
+    won: Won | None,
+    by_id: dict[str, Inst],
+    same_pdate: dict[tuple[str, dt.date], list[Inst]],
+) -> str:
+    """The reason (and ``evidence``, in place) completed with the superseded vintage kept in history:
+    a snapshot that replaced a duplicated instance, or the vintage a restatement replaced."""
+    replaced = None if before is None else by_id.get(before.instance_id)
+    won_inst = None if won is None else by_id.get(won.instance_id)
+    if (
+        state == "final"
+        and replaced is not None
+        and won_inst is not None
+        and won_inst.access == AccessType.ONE_TIME_SNAPSHOT.value
+    ):
+        twins = [i for i in same_pdate.get((replaced.request_id, replaced.pdate), []) if i.id != replaced.id]
+        if twins:  # the snapshot, known later, replaced both: said, so a person can still compare them
+            evidence.extend(_ev([replaced, *twins]))
+            reason += (
+                f"; it replaced the rows of a duplicated instance (processed {replaced.pdate}: "
+                f"{', '.join(i.id for i in [replaced, *twins])}), kept in history"
+            )
+    if state == "restated" and before is not None and before.pdate is not None:
+        processed = replaced.pdate if replaced is not None else before.pdate  # Apple's, not the rank
+        evidence.append((before.instance_id, processed.isoformat()))
+        reason += f"; the replaced vintage (processed {processed}, {before.rows} rows) is kept for as_of"
+    return reason
+
+
 def _series(
     app: str,
     report: str,
@@ -449,20 +518,14 @@ def _series(
     lag: int | None,
     older: dict[dt.date, Won] | None = None,
 ) -> list[dict[str, Any]]:
-    """The ledger rows of one app x report x granularity."""
+    """The ledger rows of one app x report x granularity.
+
+    Stages: index the instances; the span of dates to judge; per date, ``missing`` past the last one
+    held, else ``_judge`` and the superseded vintage it replaced."""
     from asc_nb.models import expected_dates
 
     window = _window(report)
-    placed: dict[dt.date, list[Inst]] = defaultdict(list)
-    ongoing_at: dict[dt.date, list[Inst]] = defaultdict(list)
-    same_pdate: dict[tuple[str, dt.date], list[Inst]] = defaultdict(
-        list
-    )  # (request, processing date) -> instances
-    for i in insts:
-        same_pdate[(i.request_id, i.pdate)].append(i)
-        placed[placed_date(gran, i.pdate)].append(i)
-        if i.access == AccessType.ONGOING.value:
-            ongoing_at[i.pdate].append(i)
+    placed, ongoing_at, same_pdate = _index_instances(insts, gran)
     days = set(wins) | set(placed)
     if not days:
         return []
@@ -478,59 +541,13 @@ def _series(
     out = []
     for day in expected_dates(min(days), max(days), g):
         if day > last:
-            newest = max(ongoing_at, default=None)
-            out.append(
-                {
-                    "app_id": app,
-                    "report": report,
-                    "granularity": gran,
-                    "date": day.isoformat(),
-                    "state": "missing",
-                    "instance_ids": [],
-                    "processing_dates": [],
-                    "rows": None,
-                    "reason": f"{NOT_LISTED}: the newest instance the store listed of this report was processed "
-                    f"{newest or 'never'}, and Apple has made this date final by {ref}; run a sync (if "
-                    "the ONGOING request stopped, sync --repair replaces it)",
-                }
-            )
+            out.append(_not_listed_row(app, report, gran, day, ongoing_at, ref))
             continue
-        state, reason, evidence = _judge(
-            day,
-            wins.get(day),
-            placed.get(day, []),
-            ongoing_at,
-            by_id,
-            sref,
-            lag,
-            window,
-            has_rows,
-            gran,
-            same_pdate,
-        )
-        before = (older or {}).get(day)
-        replaced = None if before is None else by_id.get(before.instance_id)
-        won_inst = None if wins.get(day) is None else by_id.get(wins[day].instance_id)
-        if (
-            state == "final"
-            and replaced is not None
-            and won_inst is not None
-            and won_inst.access == AccessType.ONE_TIME_SNAPSHOT.value
-        ):
-            twins = [
-                i for i in same_pdate.get((replaced.request_id, replaced.pdate), []) if i.id != replaced.id
-            ]
-            if twins:  # the snapshot, known later, replaced both: said, so a person can still compare them
-                evidence.extend(_ev([replaced, *twins]))
-                reason += (
-                    f"; it replaced the rows of a duplicated instance (processed {replaced.pdate}: "
-                    f"{', '.join(i.id for i in [replaced, *twins])}), kept in history"
-                )
-        if state == "restated" and before is not None and before.pdate is not None:
-            processed = replaced.pdate if replaced is not None else before.pdate  # Apple's, not the rank
-            evidence.append((before.instance_id, processed.isoformat()))
-            reason += f"; the replaced vintage (processed {processed}, {before.rows} rows) is kept for as_of"
         won = wins.get(day)
+        state, reason, evidence = _judge(
+            day, won, placed.get(day, []), ongoing_at, by_id, sref, lag, window, has_rows, gran, same_pdate
+        )
+        reason = _with_replaced(state, reason, evidence, (older or {}).get(day), won, by_id, same_pdate)
         out.append(
             {
                 "app_id": app,

@@ -67,142 +67,149 @@ def _ranges(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
     return out
 
 
+SeriesKey = tuple[str, str, str]  # (app, report, granularity)
+
+
+def _last_ongoing(instances: list[tuple[Any, ...]]) -> dict[SeriesKey, dt.date]:
+    """Stage 1: the newest ONGOING processing date of each series (to tell a quiet request)."""
+    last: dict[SeriesKey, dt.date] = {}
+    for _iid, app, report, gran, _req, access, pdate, *_rest in instances:
+        if access == AccessType.ONGOING.value:
+            key = (app, report, gran)
+            p = dt.date.fromisoformat(pdate)
+            last[key] = max(last.get(key, p), p)
+    return last
+
+
+def _ongoing_row(
+    store: Store, app: str, last_ongoing: dict[SeriesKey, dt.date], ref: dt.date
+) -> tuple[dict[str, Any] | None, bool]:
+    """An app's ``ensure_ongoing`` row if it has no ONGOING request or it went quiet; and whether it is quiet.
+
+    One ONGOING request serves every report of an app: it is quiet only if no report got anything new."""
+    known = store.state.request(app, AccessType.ONGOING.value)
+    newest_of_app = max((p for k, p in last_ongoing.items() if k[0] == app), default=None)
+    quiet = (
+        [k for k in last_ongoing if k[0] == app]
+        if (newest_of_app is not None and (ref - newest_of_app).days > QUIET_DAYS)
+        else []
+    )
+    if known is None:
+        why = "the store knows no ONGOING request for this app: without one Apple makes no new reports"
+        return _row("ensure_ongoing", app, None, None, None, None, why), False
+    if quiet:
+        newest = max(last_ongoing[k] for k in quiet)
+        why = (
+            f"the ONGOING request {known[0]} made nothing newer than {newest} (reference day {ref}):"
+            " if Apple stopped it for inactivity it must be replaced"
+        )
+        return _row("ensure_ongoing", app, None, None, None, None, why), True
+    return None, False
+
+
+def _kind(r: Any, quiet_apps: set[str]) -> str:
+    """What kind of repair one bad ledger row needs (duplicate, resync, early_vintage, too_old, snapshot).
+
+    A date not listed yet is a resync, unless the app's ONGOING request went quiet: then only a
+    snapshot can bring it."""
+    day = r.date.date()
+    if r.state == "duplicate":
+        return "duplicate"
+    if r.state == "expiring" or (str(r.reason).startswith(NOT_LISTED) and str(r.app_id) not in quiet_apps):
+        return "resync"
+    if pd.notna(r.rows):
+        return "early_vintage"
+    if day < (_history_start(str(r.report)) or day):
+        return "too_old"
+    return "snapshot"
+
+
+def _bad_series(ledger: pd.DataFrame, quiet_apps: set[str]) -> dict[tuple[str, str, str, str], list[dt.date]]:
+    """Stage 3: the bad dates grouped by (app, report, granularity, kind of repair)."""
+    bad = ledger[ledger["state"].isin(["missing", "empty", "expiring", "duplicate"])]
+    by_series: dict[tuple[str, str, str, str], list[dt.date]] = defaultdict(list)
+    for r in bad.itertuples(index=False):
+        by_series[(str(r.app_id), str(r.report), str(r.granularity), _kind(r, quiet_apps))].append(
+            r.date.date()
+        )
+    return by_series
+
+
+_DUPLICATE_WHY = (
+    "Apple published two instances for one processing date and does not say which is "
+    "right; the store keeps the one with the greater id (deterministic). Compare them "
+    "(store.health evidence) before trusting these days"
+)
+_RESYNC_WHY = (
+    "Apple still holds these dates (an instance is listed but not stored, or the store "
+    "has not listed them yet): a sync downloads them before Apple deletes them (35 days "
+    "after making them)"
+)
+
+
+def _early_vintage_why(action: str, why: str | None) -> str:
+    """Why a snapshot (or a wait) fixes dates whose stored rows are an early vintage."""
+    early = "the stored rows are an early vintage and the instance that should carry the final values is gone or empty"
+    if action == "snapshot" and why is None:
+        return (
+            f"{early}: a ONE_TIME_SNAPSHOT (Apple allows one per app about every "
+            f"{SNAPSHOT_COOLDOWN_DAYS} days) holds the final values, and the store ranks it by the day "
+            "it first sees it, so its rows replace the early ones; ask for one and sync the range"
+        )
+    return f"{early}; " + str(why).replace("no rows for these dates, and ", "")
+
+
+def _range_row(
+    kind: str,
+    key: SeriesKey,
+    lo: dt.date,
+    hi: dt.date,
+    snapshot_state: tuple[str, str | None],
+) -> dict[str, Any]:
+    """Stage 4: the plan row of one range of dates of one kind (the app's snapshot state decides snapshot/wait)."""
+    app, report, gran = key
+    if kind == "duplicate":
+        return _row("not_repairable", app, report, gran, lo, hi, _DUPLICATE_WHY)
+    if kind == "resync":
+        return _row("resync", app, report, gran, lo, hi, _RESYNC_WHY)
+    if kind == "too_old":
+        why = f"before {_history_start(report)}, the oldest date Apple's reports (and so a ONE_TIME_SNAPSHOT) hold"
+        return _row("not_repairable", app, report, gran, lo, hi, why)
+    action, why = snapshot_state
+    if kind == "early_vintage":
+        return _row(action, app, report, gran, lo, hi, _early_vintage_why(action, why))
+    if action == "snapshot" and why is None:
+        why = (
+            f"no rows for these dates: a ONE_TIME_SNAPSHOT (Apple allows one per app about every "
+            f"{SNAPSHOT_COOLDOWN_DAYS} days) holds them; ask for one and sync the range"
+        )
+    return _row(action, app, report, gran, lo, hi, str(why))
+
+
 def repair_plan(store: Store, *, now: Any = None) -> pd.DataFrame:
-    """One row per action and range of dates (columns :data:`PLAN_COLUMNS`)."""
+    """One row per action and range of dates (columns :data:`PLAN_COLUMNS`).
+
+    Stages: the ledger; the newest ONGOING date per series; an ``ensure_ongoing`` row per app without a
+    working request; the bad dates grouped by kind; one row per consecutive range of each."""
     ledger = store.health(now=now)
     ref = iso_date(ledger.attrs["reference_day"], "now") if "reference_day" in ledger.attrs else None
     rows: list[dict[str, Any]] = []
     if ref is None or ledger.empty:
         return _frame(rows)
-    instances = store.state.instances()
-    last_ongoing: dict[tuple[str, str, str], dt.date] = {}
-    for _iid, app, report, gran, _req, access, pdate, *_rest in instances:
-        if access == AccessType.ONGOING.value:
-            key = (app, report, gran)
-            p = dt.date.fromisoformat(pdate)
-            last_ongoing[key] = max(last_ongoing.get(key, p), p)
+    last_ongoing = _last_ongoing(store.state.instances())
     apps = sorted(set(ledger["app_id"].astype(str)))
     quiet_apps: set[str] = set()
     for app in apps:
-        known = store.state.request(app, AccessType.ONGOING.value)
-        # one ONGOING request serves every report of an app: it is quiet only if no report got anything new
-        newest_of_app = max((p for k, p in last_ongoing.items() if k[0] == app), default=None)
-        quiet = (
-            [k for k in last_ongoing if k[0] == app]
-            if (newest_of_app is not None and (ref - newest_of_app).days > QUIET_DAYS)
-            else []
-        )
-        if known is None:
-            rows.append(
-                _row(
-                    "ensure_ongoing",
-                    app,
-                    None,
-                    None,
-                    None,
-                    None,
-                    "the store knows no ONGOING request for this app: without one Apple makes no new reports",
-                )
-            )
-        elif quiet:
+        row, quiet = _ongoing_row(store, app, last_ongoing, ref)
+        if row is not None:
+            rows.append(row)
+        if quiet:
             quiet_apps.add(app)
-            newest = max(last_ongoing[k] for k in quiet)
-            rows.append(
-                _row(
-                    "ensure_ongoing",
-                    app,
-                    None,
-                    None,
-                    None,
-                    None,
-                    f"the ONGOING request {known[0]} made nothing newer than {newest} (reference day {ref}):"
-                    " if Apple stopped it for inactivity it must be replaced",
-                )
-            )
-    bad = ledger[ledger["state"].isin(["missing", "empty", "expiring", "duplicate"])]
-    by_series: dict[tuple[str, str, str, str], list[dt.date]] = defaultdict(list)
-    for r in bad.itertuples(index=False):
-        day = r.date.date()
-        if r.state == "duplicate":
-            kind = "duplicate"
-        elif r.state == "expiring" or (
-            str(r.reason).startswith(NOT_LISTED) and str(r.app_id) not in quiet_apps
-        ):
-            kind = "resync"
-        elif pd.notna(r.rows):
-            kind = "early_vintage"
-        elif day < (_history_start(str(r.report)) or day):
-            kind = "too_old"
-        else:
-            kind = "snapshot"
-        by_series[(str(r.app_id), str(r.report), str(r.granularity), kind)].append(day)
+    by_series = _bad_series(ledger, quiet_apps)
     snapshot_state = {app: _snapshot_state(store, app, ref) for app in apps}
     for (app, report, gran, kind), days in sorted(by_series.items()):
         for lo, hi in _ranges(days):
-            if kind == "duplicate":
-                rows.append(
-                    _row(
-                        "not_repairable",
-                        app,
-                        report,
-                        gran,
-                        lo,
-                        hi,
-                        "Apple published two instances for one processing date and does not say which is "
-                        "right; the store keeps the one with the greater id (deterministic). Compare them "
-                        "(store.health evidence) before trusting these days",
-                    )
-                )
-            elif kind == "resync":
-                rows.append(
-                    _row(
-                        "resync",
-                        app,
-                        report,
-                        gran,
-                        lo,
-                        hi,
-                        "Apple still holds these dates (an instance is listed but not stored, or the store "
-                        "has not listed them yet): a sync downloads them before Apple deletes them (35 days "
-                        "after making them)",
-                    )
-                )
-            elif kind == "early_vintage":
-                action, why = snapshot_state[app]
-                early = (
-                    "the stored rows are an early vintage and the instance that should carry the final values "
-                    "is gone or empty"
-                )
-                if action == "snapshot" and why is None:
-                    why = (
-                        f"{early}: a ONE_TIME_SNAPSHOT (Apple allows one per app about every "
-                        f"{SNAPSHOT_COOLDOWN_DAYS} days) holds the final values, and the store ranks it by the day "
-                        "it first sees it, so its rows replace the early ones; ask for one and sync the range"
-                    )
-                else:
-                    why = f"{early}; " + str(why).replace("no rows for these dates, and ", "")
-                rows.append(_row(action, app, report, gran, lo, hi, str(why)))
-            elif kind == "too_old":
-                rows.append(
-                    _row(
-                        "not_repairable",
-                        app,
-                        report,
-                        gran,
-                        lo,
-                        hi,
-                        f"before {_history_start(report)}, the oldest date Apple's reports (and so a "
-                        "ONE_TIME_SNAPSHOT) hold",
-                    )
-                )
-            else:
-                action, why = snapshot_state[app]
-                if action == "snapshot" and why is None:
-                    why = (
-                        f"no rows for these dates: a ONE_TIME_SNAPSHOT (Apple allows one per app about every "
-                        f"{SNAPSHOT_COOLDOWN_DAYS} days) holds them; ask for one and sync the range"
-                    )
-                rows.append(_row(action, app, report, gran, lo, hi, str(why)))
+            rows.append(_range_row(kind, (app, report, gran), lo, hi, snapshot_state[app]))
     return _frame(rows)
 
 

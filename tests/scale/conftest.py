@@ -2,4 +2,11 @@
 
 from __future__ import annotations
 
-from store.conftest import REPORTS, assert_same_lake, canonical, lake_snapshot, small_world  # noqa: F401
+from store.conftest import (  # noqa: F401
+    REPORTS,
+    assert_same_lake,
+    canonical,
+    lake_snapshot,
+    sandbox_cli_process,
+    small_world,
+)

@@ -24,7 +24,7 @@ import pytest
 
 import asc_nb
 
-from .conftest import REPORTS, assert_same_lake
+from .conftest import REPORTS, assert_same_lake, sandbox_cli_process
 
 deltalake = pytest.importorskip("deltalake")
 
@@ -35,42 +35,8 @@ SEED, APPS, HISTORY = 14, 2, 10
 @pytest.fixture(scope="module")
 def sandbox_cli(tmp_path_factory):
     """The sandbox CLI on 127.0.0.1 and its credentials."""
-    keys = tmp_path_factory.mktemp("keys")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "asc_nb.sandbox",
-            "--write-credentials",
-            str(keys),
-            "--seed",
-            str(SEED),
-            "--apps",
-            str(APPS),
-            "--history-days",
-            str(HISTORY),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    try:
-        line = json.loads(proc.stdout.readline())
-        yield {
-            "base_url": line["base_url"],
-            "key_id": line["key_id"],
-            "issuer_id": line["issuer_id"],
-            "key_path": line["key_path"],
-        }
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            proc.kill()
-            proc.wait()
+    with sandbox_cli_process(tmp_path_factory, SEED, APPS, HISTORY) as line:
+        yield {k: line[k] for k in ("base_url", "key_id", "issuer_id", "key_path")}
 
 
 def connect(creds: dict[str, str], cache: Path) -> asc_nb.Client:

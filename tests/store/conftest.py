@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -59,9 +61,14 @@ def assert_same_lake(a: asc_nb.Store, b: asc_nb.Store, reports=REPORTS) -> None:
         pd.testing.assert_frame_equal(left[r], right[r], check_like=False)
 
 
-@pytest.fixture(scope="module")
-def sandbox_cli(tmp_path_factory):
-    """The sandbox CLI on 127.0.0.1, its credentials as the env a cron job would have."""
+@contextlib.contextmanager
+def sandbox_cli_process(
+    tmp_path_factory, seed: int = SEED, apps: int = APPS, history: int = HISTORY
+) -> Iterator[dict[str, str]]:
+    """The sandbox CLI on 127.0.0.1 in a real child process; yields the JSON line it prints first
+    (base_url, key_id, issuer_id, key_path) and stops it (SIGTERM, then kill) on the way out.
+
+    One helper for every test that needs the sandbox as a separate server (store and scale crash tests)."""
     keys = tmp_path_factory.mktemp("keys")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
@@ -72,11 +79,11 @@ def sandbox_cli(tmp_path_factory):
             "--write-credentials",
             str(keys),
             "--seed",
-            str(SEED),
+            str(seed),
             "--apps",
-            str(APPS),
+            str(apps),
             "--history-days",
-            str(HISTORY),
+            str(history),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -84,13 +91,7 @@ def sandbox_cli(tmp_path_factory):
         env=env,
     )
     try:
-        line = json.loads(proc.stdout.readline())
-        yield {
-            "ASC_BASE_URL": line["base_url"],
-            "ASC_KEY_ID": line["key_id"],
-            "ASC_ISSUER_ID": line["issuer_id"],
-            "ASC_PRIVATE_KEY_PATH": line["key_path"],
-        }
+        yield json.loads(proc.stdout.readline())
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -98,6 +99,18 @@ def sandbox_cli(tmp_path_factory):
         except subprocess.TimeoutExpired:  # pragma: no cover
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def sandbox_cli(tmp_path_factory):
+    """The sandbox CLI on 127.0.0.1, its credentials as the env a cron job would have."""
+    with sandbox_cli_process(tmp_path_factory) as line:
+        yield {
+            "ASC_BASE_URL": line["base_url"],
+            "ASC_KEY_ID": line["key_id"],
+            "ASC_ISSUER_ID": line["issuer_id"],
+            "ASC_PRIVATE_KEY_PATH": line["key_path"],
+        }
 
 
 def run_sync(creds, store_dir, cache_dir, *extra, wait_for=None, timeout=120):

@@ -15,30 +15,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-
-def _split(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    return items or None
-
-
-def _jsonable(value: Any) -> Any:
-    import pandas as pd
-
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat()
-    if hasattr(value, "item"):
-        return value.item()
-    return value
+from asc_nb.cli._common import jsonable, split
 
 
 def _records(frame: Any) -> list[dict[str, Any]]:
-    return [{k: _jsonable(v) for k, v in r.items()} for r in frame.astype(object).to_dict("records")]
+    return [{k: jsonable(v) for k, v in r.items()} for r in frame.astype(object).to_dict("records")]
 
 
 def open_store(path: str) -> Any:
@@ -63,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         store = open_store(args.store)
         ledger = store.health(
-            apps=_split(args.apps), reports=_split(args.reports), start=args.start, end=args.end, now=args.now
+            apps=split(args.apps), reports=split(args.reports), start=args.start, end=args.end, now=args.now
         )
         found = None
         if args.alert:
@@ -71,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
 
             found = alerts(
                 store,
-                metrics=_split(args.metrics),
-                apps=_split(args.apps),
+                metrics=split(args.metrics),
+                apps=split(args.apps),
                 threshold=args.threshold,
                 baseline_days=args.baseline_days,
                 recent_days=args.recent_days,

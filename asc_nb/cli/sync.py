@@ -17,26 +17,9 @@ import json
 import sys
 from typing import Any
 
+from asc_nb.cli._common import jsonable, split
+
 EX_TEMPFAIL = 75
-
-
-def _split(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    return items or None
-
-
-def _json_value(value: Any) -> Any:
-    import pandas as pd
-
-    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat()
-    if hasattr(value, "item"):
-        return value.item()
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,9 +44,9 @@ def run(args: argparse.Namespace) -> int:
             return _repair(store, client, args)
         result = store.sync(
             client,
-            apps=_split(args.apps),
-            reports=_split(args.reports) or DEFAULT_REPORTS,
-            granularities=_split(args.granularity) or ("DAILY",),
+            apps=split(args.apps),
+            reports=split(args.reports) or DEFAULT_REPORTS,
+            granularities=split(args.granularity) or ("DAILY",),
             start=args.start,
             backfill=args.backfill,
             progress=not args.json and sys.stderr.isatty(),
@@ -77,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.json:
         for record in result.to_dict("records"):
-            print(json.dumps({k: _json_value(v) for k, v in record.items()}), flush=True)
+            print(json.dumps({k: jsonable(v) for k, v in record.items()}), flush=True)
     else:
         print(result.to_string(index=False))
     failed = result[result["status"] == "failed"]
@@ -98,9 +81,9 @@ def _repair(store: Any, client: Any, args: argparse.Namespace) -> int:
     plan, synced = repair(store, client, progress=False, wait=args.wait)
     first = store.sync(
         client,
-        apps=_split(args.apps),
-        reports=_split(args.reports) or DEFAULT_REPORTS,
-        granularities=_split(args.granularity) or ("DAILY",),
+        apps=split(args.apps),
+        reports=split(args.reports) or DEFAULT_REPORTS,
+        granularities=split(args.granularity) or ("DAILY",),
         start=args.start,
         progress=False,
         wait=args.wait,
@@ -114,10 +97,10 @@ def _repair(store: Any, client: Any, args: argparse.Namespace) -> int:
     results = [r for r in results if len(r)]
     if args.json:
         for record in plan.to_dict("records"):
-            print(json.dumps({"plan": {k: _json_value(v) for k, v in record.items()}}), flush=True)
+            print(json.dumps({"plan": {k: jsonable(v) for k, v in record.items()}}), flush=True)
         for part in results:
             for record in part.to_dict("records"):
-                print(json.dumps({k: _json_value(v) for k, v in record.items()}), flush=True)
+                print(json.dumps({k: jsonable(v) for k, v in record.items()}), flush=True)
     else:
         print(plan.to_string(index=False) if len(plan) else "repair: the ledger has nothing to repair")
         for part in results:

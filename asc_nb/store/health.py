@@ -42,6 +42,7 @@ import pandas as pd
 
 from asc_nb.errors import ASCError, ConfigError, ReportNotFoundError
 from asc_nb.models import INSTANCE_RETENTION_DAYS, AccessType, Granularity, iso_date
+from asc_nb.store.args import bad_argument, names
 
 if TYPE_CHECKING:
     from asc_nb.store.face import Store
@@ -121,12 +122,11 @@ def _window(report: str) -> int:
 
 
 def _names(value: str | Sequence[str] | None, what: str) -> list[str] | None:
+    """A filter's names (``None``: no filter); a bad one is the store's usual ``ConfigError``."""
     if value is None:
         return None
-    items = [value] if isinstance(value, str) else list(value)
-    if not items or not all(isinstance(v, str) and v.strip() for v in items):
-        raise ConfigError(f"{what} must be a non-empty string or list of strings, got {value!r}")
-    return [v.strip() for v in items]
+    with bad_argument():
+        return names(value, what)
 
 
 def _read_instances(store: Store) -> list[Inst]:
